@@ -1,0 +1,3 @@
+"""hitrack: collaborative credit, settled exactly along a contribution graph."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""hitrack.storage"""

@@ -1,0 +1,1 @@
+"""Test-wide configuration shared by every test package."""
