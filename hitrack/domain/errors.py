@@ -123,3 +123,20 @@ class AuthenticationFailed(HitrackError):
     """Credentials or token are missing or wrong."""
 
     code = "unauthorized"
+
+
+class InvalidSignature(InvalidInput):
+    """A webhook's signature is missing, does not match its body, or is too old."""
+
+    code = "invalid_signature"
+
+
+class ProviderUnavailable(HitrackError):
+    """An external provider (payments, storage) could not be reached or failed; retry later."""
+
+    code = "provider_unavailable"
+
+
+# Appended rather than edited into the list above so concurrent additions to
+# the tree merge cleanly.
+__all__ += ["InvalidSignature", "ProviderUnavailable"]
