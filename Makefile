@@ -1,0 +1,46 @@
+# make run  — set everything up and start the platform on http://127.0.0.1:5000
+# make test — set everything up and run the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DIST := hitrack/web/static/dist
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/build.mjs
+
+.PHONY: run test setup lint typecheck bench clean
+
+run: setup
+	$(BIN)/hitrack db upgrade
+	$(BIN)/hitrack demo --if-empty
+	$(BIN)/hitrack serve --host 127.0.0.1 --port 5000
+
+test: setup lint typecheck
+	$(BIN)/pytest
+
+setup: $(VENV)/.installed $(DIST)/.built
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(DIST)/.built: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run build --silent
+	touch $@
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check hitrack tests benchmarks migrations
+	$(BIN)/lint-imports
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy hitrack/domain hitrack/services
+
+bench: setup
+	$(BIN)/python benchmarks/settle_bench.py
+
+clean:
+	rm -rf $(VENV) frontend/node_modules $(DIST) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,172 @@
+"""The ``hitrack`` command: serve, migrate, seed, administer, settle.
+
+Every command reads the same ``HITRACK_*`` settings as the web app. Errors a
+user can cause print one line on standard error and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from hitrack.db.session import make_engine, make_session_factory
+from hitrack.domain.errors import HitrackError
+from hitrack.settings import Settings
+from hitrack.settle_cli import settle
+
+
+class Context:
+    """Lazily built settings, engine and sessions for one command run."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = make_session_factory(self.engine)()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def fail(error: HitrackError | str) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(1)
+
+
+class HitrackGroup(click.Group):
+    """Turns hitrack's own errors into one line on standard error and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HitrackError as error:
+            fail(error)
+
+
+@click.group(cls=HitrackGroup)
+@click.version_option(package_name="hitrack")
+def main() -> None:
+    """hitrack: collaborative credit, settled exactly along the contribution graph."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the platform with a production WSGI server (waitress)."""
+    from waitress import serve as waitress_serve
+
+    from hitrack.web import create_app
+
+    app = create_app()
+    click.echo(f"hitrack on http://{host}:{port}/  (data in {app.instance_path})", err=True)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="hitrack")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_ctx
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Apply the migrations (creates the database if it does not exist)."""
+    from hitrack.db.migrate import upgrade
+
+    ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(ctx.engine, revision)
+    click.echo(f"database at {revision}: {ctx.engine.url.render_as_string(hide_password=True)}", err=True)
+
+
+@main.command()
+@click.option("--if-empty/--always", default=True, show_default=True,
+              help="Only seed when the database holds no creators yet.")
+@pass_ctx
+def demo(ctx: Context, if_empty: bool) -> None:
+    """Seed a small demo data set: creators, records, remixes."""
+    from hitrack.services.demo import seed_demo
+    from hitrack.web import create_app
+
+    storage = create_app(ctx.settings).extensions["hitrack"].storage
+    with ctx.session() as session:
+        summary = seed_demo(session, storage, only_if_empty=if_empty)
+    click.echo(summary, err=True)
+
+
+@main.command("create-admin")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+def create_admin(ctx: Context, email: str, password_stdin: bool) -> None:
+    """Make EMAIL an admin (creating the account if needed)."""
+    from hitrack.services.accounts import create_admin as do_create_admin
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with ctx.session() as session:
+        admin = do_create_admin(session, email=email, password=password)
+    click.echo(f"{admin.email} is an admin", err=True)
+
+
+@main.group()
+def graph() -> None:
+    """The contribution graph in the interchange format."""
+
+
+@graph.command("export")
+@click.option("--output", "-o", type=click.File("w"), default="-")
+@pass_ctx
+def graph_export(ctx: Context, output: Any) -> None:
+    """Write the whole graph as one JSON document."""
+    from hitrack.services.graph import export_all
+
+    with ctx.session() as session:
+        document = export_all(session)
+    json.dump(document, output, indent=2)
+    output.write("\n")
+
+
+@graph.command("import")
+@click.argument("file", type=click.File("r"))
+@pass_ctx
+def graph_import(ctx: Context, file: Any) -> None:
+    """Import works and citations from FILE; validates everything first, writes nothing on error."""
+    from hitrack.services.graph import import_document
+
+    with ctx.session() as session:
+        summary = import_document(session, file.read())
+    click.echo(summary, err=True)
+
+
+main.add_command(settle)

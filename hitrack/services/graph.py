@@ -1,0 +1,198 @@
+"""The contribution graph as stored: load the part of it a question needs.
+
+Only the ancestry (or the descendants) of the works in question is read, with
+one recursive query, and handed to :mod:`hitrack.domain.graph` — where every
+graph rule lives. Citations are written here, under a lock that serialises
+graph writes so two concurrent citations cannot together close a cycle or push
+a work's shares above 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from fractions import Fraction
+
+import networkx as nx
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from hitrack.db.models import Citation, Creator, Work, WorkOwner
+from hitrack.domain import graph as graph_rules
+from hitrack.domain.errors import InvalidCitation, NotFound, PermissionDenied
+from hitrack.domain.shares import parse_share
+
+__all__ = [
+    "ancestry_ids",
+    "descendant_ids",
+    "domain_work",
+    "load_graph",
+    "lock_graph",
+    "get_work",
+    "visible_work",
+    "can_see",
+    "cite",
+    "check_new_citations",
+]
+
+
+def lock_graph(db: Session) -> None:
+    """Serialise writers of the graph for the rest of this transaction.
+
+    PostgreSQL gets a transaction-scoped advisory lock; SQLite already takes the
+    database write lock at BEGIN (see ``hitrack.db.session``).
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(_advisory_lock()))
+
+
+def _advisory_lock() -> object:
+    from sqlalchemy import func
+
+    return func.pg_advisory_xact_lock(0x4_1712_ACC)
+
+
+def ancestry_ids(db: Session, work_ids: Iterable[int]) -> set[int]:
+    """The works and everything they transitively cite, in one recursive query."""
+    ids = list(work_ids)
+    if not ids:
+        return set()
+    walk = select(Work.id.label("id")).where(Work.id.in_(ids)).cte("ancestry", recursive=True)
+    walk = walk.union(select(Citation.source_id).join(walk, Citation.work_id == walk.c.id))
+    return set(db.scalars(select(walk.c.id)))
+
+
+def descendant_ids(db: Session, work_ids: Iterable[int]) -> set[int]:
+    """The works and everything that transitively cites them."""
+    ids = list(work_ids)
+    if not ids:
+        return set()
+    walk = select(Work.id.label("id")).where(Work.id.in_(ids)).cte("descendants", recursive=True)
+    walk = walk.union(select(Citation.work_id).join(walk, Citation.source_id == walk.c.id))
+    return set(db.scalars(select(walk.c.id)))
+
+
+def _load_works(db: Session, ids: set[int]) -> list[Work]:
+    if not ids:
+        return []
+    return list(
+        db.scalars(
+            select(Work)
+            .where(Work.id.in_(ids))
+            .options(
+                selectinload(Work.owners).selectinload(WorkOwner.creator),
+                selectinload(Work.sources).selectinload(Citation.source),
+            )
+        )
+    )
+
+
+def domain_work(work: Work, *, within: set[int] | None = None) -> graph_rules.Work:
+    """The pure-domain view of a stored work (sources restricted to ``within``)."""
+    return graph_rules.Work(
+        id=work.public_id,
+        kind=work.kind,
+        title=work.title,
+        owners={o.creator.handle: o.fraction for o in work.owners},
+        sources={
+            c.source.public_id: c.share
+            for c in work.sources
+            if within is None or c.source_id in within
+        },
+        attribution_weight=work.attribution_weight,
+        consent_remix=work.consent_remix,
+        consent_ai_training=work.consent_ai_training,
+    )
+
+
+def load_graph(db: Session, ids: set[int], *, restrict_edges: bool = True) -> nx.DiGraph:
+    """Build the networkx graph over exactly the works ``ids``."""
+    works = _load_works(db, ids)
+    return graph_rules.build_graph(domain_work(w, within=ids if restrict_edges else None) for w in works)
+
+
+def get_work(db: Session, public_id: str, *, lock: bool = False) -> Work:
+    stmt = select(Work).where(Work.public_id == public_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    work = db.scalar(stmt)
+    if work is None:
+        raise NotFound(f"work {public_id} not found", ids=(public_id,))
+    return work
+
+
+def can_see(actor: Creator | None, work: Work) -> bool:
+    if work.visibility == "public":
+        return True
+    return actor is not None and (actor.is_admin or work.is_owned_by(actor.id))
+
+
+def visible_work(db: Session, actor: Creator | None, public_id: object) -> Work:
+    """The work if ``actor`` may see it; otherwise NotFound (never reveal private works)."""
+    if not isinstance(public_id, str):
+        raise NotFound("work id must be a string")
+    work = get_work(db, public_id)
+    if not can_see(actor, work):
+        raise NotFound(f"work {public_id} not found", ids=(public_id,))
+    return work
+
+
+def check_new_citations(
+    db: Session,
+    actor: Creator,
+    citing: graph_rules.Work,
+    sources: Mapping[str, object],
+    *,
+    existing: Work | None = None,
+) -> list[tuple[Work, Fraction]]:
+    """Validate citations from ``citing`` (new or ``existing``) to ``sources``.
+
+    Runs every graph rule through :func:`hitrack.domain.graph.check_citation` on
+    the ancestry that matters, and returns the stored source works with their
+    exact shares. Nothing is written.
+    """
+    resolved: list[tuple[Work, Fraction]] = []
+    for source_id, raw_share in sources.items():
+        source = visible_work(db, actor, source_id)
+        resolved.append((source, parse_share(raw_share, what=f"share of {source_id}")))  # type: ignore[arg-type]
+    roots = {s.id for s, _ in resolved}
+    if existing is not None:
+        roots.add(existing.id)
+    G = load_graph(db, ancestry_ids(db, roots))
+    if existing is None:
+        if citing.id in G:
+            raise InvalidCitation(f"work {citing.id} already exists", ids=(citing.id,))
+        G.add_node(citing.id, kind=citing.kind, owners=dict(citing.owners),
+                   attribution_weight=citing.attribution_weight, consent_remix=citing.consent_remix,
+                   consent_ai_training=citing.consent_ai_training, title=citing.title)
+    for source, share in resolved:
+        graph_rules.add_citation(G, citing.id, source.public_id, share)
+    return resolved
+
+
+def cite(db: Session, actor: Creator, work_id: object, source_id: object, share: object,
+         *, credit_role: str | None = None) -> Citation:
+    """``actor`` makes their work cite ``source`` with ``share``; every graph rule applies."""
+    lock_graph(db)
+    try:
+        work = visible_work(db, actor, work_id)
+        if not work.is_owned_by(actor.id):
+            raise PermissionDenied(f"only the owners of {work.public_id} may change its sources",
+                                   ids=(work.public_id,))
+        if work.kind != "record":
+            raise InvalidCitation(
+                f"{work.public_id} is a {work.kind}: its sources are set by its "
+                + ("payment proposal" if work.kind == "production" else "training manifest"),
+                ids=(work.public_id,),
+            )
+        if not isinstance(source_id, str):
+            raise NotFound("source must be a work id (string)")
+        [(source, exact)] = check_new_citations(db, actor, domain_work(work), {source_id: share},
+                                                existing=work)
+        citation = Citation(work_id=work.id, source_id=source.id, share=exact,
+                            credit_role=credit_role, created_by_id=actor.id)
+        db.add(citation)
+        db.commit()
+        return citation
+    except BaseException:
+        db.rollback()
+        raise

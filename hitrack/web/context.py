@@ -1,0 +1,58 @@
+"""Per-application services and the per-request database session.
+
+``create_app`` builds the engine, storage and providers once from settings and
+keeps them in ``app.extensions["hitrack"]``; views reach them through the small
+accessors here. One session per request, closed at teardown; views never
+commit (services do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from hitrack.settings import Settings
+from hitrack.storage import MediaStorage
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    storage: MediaStorage
+    extra: dict[str, Any]
+
+
+def services() -> Services:
+    return current_app.extensions["hitrack"]  # type: ignore[no-any-return]
+
+
+def settings() -> Settings:
+    return services().settings
+
+
+def storage() -> MediaStorage:
+    return services().storage
+
+
+def db() -> Session:
+    """The request's session, opened on first use."""
+    if "db" not in g:
+        g.db = services().sessions()
+    return g.db  # type: ignore[no-any-return]
+
+
+def init_app(app: Flask, svc: Services) -> None:
+    app.extensions["hitrack"] = svc
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.rollback()
+            session.close()
