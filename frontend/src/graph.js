@@ -31,7 +31,7 @@ const STYLESHEET = [
       "text-valign": "center",
       "text-halign": "center",
       "font-size": "13px",
-      "font-family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+      "font-family": "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif",
       color: "#1d2230",
       width: "150px",
       height: "56px",
@@ -240,6 +240,10 @@ function draw(canvas, graph) {
       nodeSep: 40,
       rankSep: 80,
       edgeSep: 20,
+      // Route long citations around the works in between instead of
+      // drawing them straight through other edges.
+      useDagreEdgeControlPoints: true,
+      automaticDagreEdgeStyle: true,
       fit: true,
       padding: 24,
     });
@@ -299,6 +303,7 @@ async function renderView(view) {
   if (graph.byId.size === 0) {
     showMessage(view, "Nothing to show yet: this work has no credits graph.", false);
     renderEdgeList(edgeList, graph);
+    edgeList.hidden = true;
   } else {
     view.querySelector(":scope > .graph-message").hidden = true;
     const canvas = ensureChild(view, "graph-canvas");
