@@ -113,7 +113,7 @@ class StripeConnectProvider:
             )
         except stripe.StripeError as exc:
             raise _account_error(exc, None) from exc
-        return _payout_account(account)
+        return _payout_account(account.to_dict())
 
     def onboarding_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str | None:
         try:
@@ -139,7 +139,7 @@ class StripeConnectProvider:
                 # platform (account.application.deauthorized): not payable.
                 return PayoutAccount(account_id, False, error.message)
             raise error from exc
-        return _payout_account(account)
+        return _payout_account(account.to_dict())
 
     # -- transfers --------------------------------------------------------
 
@@ -163,28 +163,29 @@ class StripeConnectProvider:
     def find_transfer(self, *, transfer_group: str, payout_id: str) -> TransferResult | None:
         try:
             page = self._client.v1.transfers.list({"transfer_group": transfer_group, "limit": 100})
-            matches = [
-                t for t in page.auto_paging_iter() if _metadata(t).get("payout_id") == payout_id
-            ]
+            # Plain dicts: the library's objects are not mappings.
+            transfers = [t.to_dict() for t in page.auto_paging_iter()]
         except stripe.StripeError as exc:
             return TransferResult(TransferOutcome.UNKNOWN, None, f"transfer lookup failed: {exc}")
+        matches = [t for t in transfers if (t.get("metadata") or {}).get("payout_id") == payout_id]
         if not matches:
             return None
         # Stripe lists newest first; the oldest is the original. More than one
         # means the payout was sent twice, which the message makes visible.
-        matches.sort(key=lambda t: (t.created, t.id))
+        matches.sort(key=lambda t: (t["created"], t["id"]))
         first = matches[0]
         note = ""
         if len(matches) > 1:
-            note = f"; {len(matches)} transfers carry this payout: " + ", ".join(
-                t.id for t in matches
+            ids = ", ".join(str(t["id"]) for t in matches)
+            note = f"; {len(matches)} transfers carry this payout: {ids}"
+        if first.get("reversed"):
+            return TransferResult(
+                TransferOutcome.FAILED, first["id"], "transfer was reversed" + note
             )
-        if first.reversed:
-            return TransferResult(TransferOutcome.FAILED, first.id, "transfer was reversed" + note)
         message = "transfer found"
-        if first.amount_reversed:
-            message += f" ({first.amount_reversed} of {first.amount} reversed)"
-        return TransferResult(TransferOutcome.SENT, first.id, message + note)
+        if first.get("amount_reversed"):
+            message += f" ({first['amount_reversed']} of {first['amount']} reversed)"
+        return TransferResult(TransferOutcome.SENT, first["id"], message + note)
 
     # -- webhooks ---------------------------------------------------------
 
@@ -209,16 +210,12 @@ class StripeConnectProvider:
         )
 
 
-def _metadata(obj: Any) -> dict[str, str]:
-    return dict(obj.get("metadata") or {})
-
-
-def _payout_account(account: Any) -> PayoutAccount:
+def _payout_account(account: Mapping[str, Any]) -> PayoutAccount:
     capabilities = account.get("capabilities") or {}
     transfers = capabilities.get("transfers", "inactive")
     payouts_enabled = bool(account.get("payouts_enabled"))
     if payouts_enabled and transfers == "active":
-        return PayoutAccount(account.id, True, "payouts enabled")
+        return PayoutAccount(account["id"], True, "payouts enabled")
     requirements = account.get("requirements") or {}
     reasons = [f"transfers capability {transfers}"] if transfers != "active" else []
     if not payouts_enabled:
@@ -228,12 +225,13 @@ def _payout_account(account: Any) -> PayoutAccount:
     due = list(requirements.get("currently_due") or [])
     if due:
         reasons.append("currently due: " + ", ".join(due))
-    return PayoutAccount(account.id, False, "; ".join(reasons))
+    return PayoutAccount(account["id"], False, "; ".join(reasons))
 
 
 def _failed_or_unknown(exc: stripe.StripeError) -> TransferResult:
     status = exc.http_status
-    text = exc.user_message or str(exc)
+    # The library's network messages span several lines; rows want one.
+    text = " ".join((exc.user_message or str(exc)).split())
     if isinstance(exc, stripe.IdempotencyError):
         return TransferResult(
             TransferOutcome.FAILED,
