@@ -10,45 +10,41 @@
 // An edge means `source` cites `target`; money flows along the arrow.
 import cytoscape from "cytoscape";
 import dagre from "cytoscape-dagre";
+import { wrapTitle } from "./graph-label.js";
 import { onReady } from "./ready.js";
 
 cytoscape.use(dagre);
 
+// Shapes leave different room for text: a diamond's usable area is about
+// half its box, so it gets fewer characters per line and more padding.
 const KIND_STYLE = {
-  record: { shape: "round-rectangle", color: "#dbe6fb", border: "#2f5fb3" },
-  production: { shape: "hexagon", color: "#fde7c8", border: "#a45a00" },
-  model: { shape: "diamond", color: "#d6f0dd", border: "#1f7a3d" },
-  unknown: { shape: "ellipse", color: "#eceef2", border: "#6b7080" },
+  record: { shape: "round-rectangle", color: "#dbe6fb", border: "#2f5fb3", width: 160, lineChars: 17, pad: 22 },
+  production: { shape: "hexagon", color: "#fde7c8", border: "#a45a00", width: 170, lineChars: 14, pad: 26 },
+  model: { shape: "diamond", color: "#d6f0dd", border: "#1f7a3d", width: 190, lineChars: 11, pad: 46 },
+  unknown: { shape: "ellipse", color: "#eceef2", border: "#6b7080", width: 160, lineChars: 14, pad: 30 },
 };
+const LINE_HEIGHT = 19;
+const MAX_LINES = 3;
 
 const STYLESHEET = [
   {
     selector: "node",
     style: {
-      label: "data(title)",
+      label: "data(label)",
       "text-wrap": "wrap",
-      "text-max-width": "120px",
+      "text-max-width": "data(width)",
       "text-valign": "center",
       "text-halign": "center",
-      "font-size": "13px",
+      "font-size": "15px",
       "font-family": "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif",
       color: "#1d2230",
-      width: "150px",
-      height: "56px",
+      width: "data(width)",
+      height: "data(height)",
       "border-width": 2,
       shape: "data(shape)",
       "background-color": "data(color)",
       "border-color": "data(border)",
     },
-  },
-  {
-    // A diamond's usable text area is about half its box.
-    selector: 'node[kind = "model"]',
-    style: { width: "180px", height: "84px", "text-max-width": "96px" },
-  },
-  {
-    selector: 'node[kind = "production"]',
-    style: { width: "160px", height: "64px", "text-max-width": "112px" },
   },
   {
     selector: "node.focus",
@@ -72,7 +68,7 @@ const STYLESHEET = [
       "arrow-scale": 1.2,
       "curve-style": "bezier",
       label: "data(label)",
-      "font-size": "12px",
+      "font-size": "14px",
       color: "#1d2230",
       "text-background-color": "#ffffff",
       "text-background-opacity": 0.9,
@@ -133,11 +129,15 @@ function elementsFor(graph) {
   for (const [id, node] of graph.byId) {
     const kind = KIND_STYLE[node.kind] ? node.kind : "unknown";
     const look = KIND_STYLE[kind];
+    const lines = wrapTitle(titleOf(node), look.lineChars, MAX_LINES);
     elements.push({
       group: "nodes",
       data: {
         id,
         title: titleOf(node),
+        label: lines.join("\n"),
+        width: look.width,
+        height: Math.max(56, lines.length * LINE_HEIGHT + look.pad),
         kind,
         url: node.url || "",
         shape: look.shape,
@@ -237,8 +237,8 @@ function draw(canvas, graph) {
     const layout = cy.layout({
       name: "dagre",
       rankDir: "TB",
-      nodeSep: 40,
-      rankSep: 80,
+      nodeSep: 32,
+      rankSep: 64,
       edgeSep: 20,
       // Route long citations around the works in between instead of
       // drawing them straight through other edges.
