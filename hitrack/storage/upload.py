@@ -19,6 +19,7 @@ import codecs
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import unicodedata
 import uuid
@@ -181,10 +182,12 @@ def sanitize_filename(filename: str) -> str:
     """Reduce a client-supplied file name to a safe display name.
 
     Keeps only the last path component (either slash counts as a
-    separator), drops control and invisible formatting characters (which can
-    disguise an extension: ``song\\u202egpj.exe``), double quotes and
-    leading or trailing dots and spaces, and caps the length while keeping
-    the extension. Returns ``"upload"`` if nothing is left.
+    separator); drops control, invisible formatting, private-use and
+    unassigned characters (a right-to-left override disguises an extension:
+    ``song\\u202egpj.exe``) and double quotes; turns every kind of space or
+    line break into one plain space; strips leading and trailing dots and
+    spaces; and caps the length while keeping the extension. Returns
+    ``"upload"`` if nothing is left.
 
     Examples
     --------
@@ -197,12 +200,15 @@ def sanitize_filename(filename: str) -> str:
     """
     name = unicodedata.normalize("NFC", filename or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(
-        char
-        for char in name
-        if char != '"' and unicodedata.category(char) not in {"Cc", "Cf", "Cs", "Zl", "Zp"}
-    )
-    name = name.strip(" .")
+    kept: list[str] = []
+    for char in name:
+        category = unicodedata.category(char)
+        if category.startswith("Z"):
+            kept.append(" ")
+        elif char != '"' and not category.startswith("C"):
+            kept.append(char)
+    # Runs of spaces (of any width) can push a real extension out of sight.
+    name = re.sub(" +", " ", "".join(kept)).strip(" .")
     if len(name) > MAX_FILENAME_LENGTH:
         stem, extension = os.path.splitext(name)
         if len(extension) > 16:
