@@ -181,6 +181,8 @@ function renderEdgeList(container, graph) {
   }
   const list = document.createElement("ul");
   list.setAttribute("aria-label", "Citations");
+  // Two columns only pay off once the list gets long.
+  if (graph.edges.length > 6) list.className = "graph-edges-columns";
   for (const edge of graph.edges) {
     const item = document.createElement("li");
     item.appendChild(linkOrText(graph.byId.get(String(edge.source))));
