@@ -14,6 +14,7 @@ run: setup
 	$(BIN)/hitrack serve --host 127.0.0.1 --port 5000
 
 test: setup lint typecheck
+	cd frontend && npm test --silent
 	$(BIN)/pytest
 
 setup: $(VENV)/.installed $(DIST)/.built

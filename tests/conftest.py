@@ -51,7 +51,7 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def postgres_engine() -> Iterator[Engine]:
+def postgresql_engine() -> Iterator[Engine]:
     """A fresh schema in the test database, migrated from empty; dropped afterwards."""
     if not PG_URL:
         pytest.skip("PostgreSQL tests need HITRACK_TEST_DATABASE_URL (CI sets it)")

@@ -12,14 +12,17 @@ from datetime import datetime
 from fractions import Fraction
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -27,7 +30,12 @@ from hitrack.db.base import Base, utcnow
 from hitrack.db.types import UTCDateTime
 from hitrack.domain.errors import InvalidShare
 
-__all__ = ["Creator", "ApiToken", "Work", "WorkOwner", "Citation", "WORK_KINDS", "ROLES"]
+__all__ = [
+    "Creator", "ApiToken", "Work", "WorkOwner", "Citation", "WORK_KINDS", "ROLES",
+    "ProposalRevision", "ProposalLine", "ProductionLog", "Comment", "Notification",
+    "RevenueEvent", "Allocation", "LedgerAccount", "LedgerTransaction", "LedgerPosting",
+    "PayoutAccount", "PayoutRun", "Payout", "WebhookEvent",
+]
 
 WORK_KINDS = ("record", "production", "model")
 ROLES = ("creator", "admin")
@@ -118,9 +126,19 @@ class Work(Base):
     media_filename: Mapped[str | None] = mapped_column(String(255))
     attribution_weight_num: Mapped[int] = mapped_column(BigInteger, default=0)
     attribution_weight_den: Mapped[int] = mapped_column(BigInteger, default=1)
+    # Productions move draft -> proposed -> finalized (or cancelled); records and
+    # models are "active" from the start. Only finalized productions earn.
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    # Models: each registered version is its own work (its manifest frozen with
+    # it); versions of one model share the family id of the first version.
+    version: Mapped[str | None] = mapped_column(String(40))
+    family_id: Mapped[int | None] = mapped_column(ForeignKey("works.id"), index=True)
 
     __table_args__ = (
         CheckConstraint("kind IN ('record', 'production', 'model')", name="kind"),
+        CheckConstraint(
+            "status IN ('active', 'draft', 'proposed', 'finalized', 'cancelled')", name="status"
+        ),
         CheckConstraint("visibility IN ('public', 'private')", name="visibility"),
         CheckConstraint(
             "attribution_weight_den > 0 AND attribution_weight_num >= 0 "
@@ -219,3 +237,303 @@ class Citation(Base):
     @share.setter
     def share(self, value: Fraction) -> None:
         self.share_num, self.share_den = fraction_columns(value)
+
+
+# --- Productions: payment proposals, their comment window, notifications -----
+
+
+class ProposalRevision(Base):
+    """One published version of a production's split; each revision restarts the window."""
+
+    __tablename__ = "proposal_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    production_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    published_by_id: Mapped[int] = mapped_column(ForeignKey("creators.id"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    window_closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("production_id", "number", name="uq_proposal_revisions_number"),)
+
+    lines: Mapped[list[ProposalLine]] = relationship(
+        back_populates="revision", cascade="all, delete-orphan", order_by="ProposalLine.id"
+    )
+
+
+class ProposalLine(Base):
+    """A contribution in a revision: the source, its credit role and its share."""
+
+    __tablename__ = "proposal_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("proposal_revisions.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("works.id"))
+    credit_role: Mapped[str | None] = mapped_column(String(80))
+    share_num: Mapped[int] = mapped_column(BigInteger)
+    share_den: Mapped[int] = mapped_column(BigInteger)
+
+    revision: Mapped[ProposalRevision] = relationship(back_populates="lines")
+    source: Mapped[Work] = relationship()
+
+    @property
+    def share(self) -> Fraction:
+        return Fraction(self.share_num, self.share_den)
+
+    @share.setter
+    def share(self, value: Fraction) -> None:
+        self.share_num, self.share_den = fraction_columns(value)
+
+
+class ProductionLog(Base):
+    """Every state change of a production, with who and when (append-only)."""
+
+    __tablename__ = "production_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    production_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[Creator | None] = relationship()
+
+
+class Comment(Base):
+    """A comment on a production's proposal; an objection when ``is_objection``."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    production_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    revision_id: Mapped[int | None] = mapped_column(ForeignKey("proposal_revisions.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("creators.id"))
+    body: Mapped[str] = mapped_column(Text)
+    is_objection: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[Creator] = relationship()
+
+
+class Notification(Base):
+    """An in-app notification for one creator."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Revenue and the ledger ----------------------------------------------------
+
+
+class RevenueEvent(Base):
+    """Money earned by one work; settled once, idempotent on its external id."""
+
+    __tablename__ = "revenue_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(16))  # api | csv | stripe
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    costs: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_rate_num: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_rate_den: Mapped[int] = mapped_column(BigInteger, default=1)
+    attribution: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    recouped: Mapped[int] = mapped_column(BigInteger, default=0)
+    distributable: Mapped[int] = mapped_column(BigInteger, default=0)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+
+    __table_args__ = (
+        CheckConstraint("amount >= 0 AND costs >= 0 AND fee >= 0 AND recouped >= 0", name="amounts"),
+    )
+
+    work: Mapped[Work] = relationship()
+    allocations: Mapped[list[Allocation]] = relationship(
+        back_populates="event", order_by="Allocation.id"
+    )
+
+    @property
+    def fee_rate(self) -> Fraction:
+        return Fraction(self.fee_rate_num, self.fee_rate_den)
+
+    @fee_rate.setter
+    def fee_rate(self, value: Fraction) -> None:
+        self.fee_rate_num, self.fee_rate_den = fraction_columns(value)
+
+
+class Allocation(Base):
+    """One creator's part of one revenue event, with its explanation."""
+
+    __tablename__ = "allocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("revenue_events.id"), index=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # earning | recoup
+    amount: Mapped[int] = mapped_column(BigInteger)
+    # The exact rational entitlement ("p/q"): it can outgrow any integer column.
+    exact: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "creator_id", "kind", name="uq_allocations_event_creator_kind"),
+        CheckConstraint("amount >= 0", name="amount"),
+    )
+
+    event: Mapped[RevenueEvent] = relationship(back_populates="allocations")
+    creator: Mapped[Creator] = relationship()
+
+
+class LedgerAccount(Base):
+    """An account of the double-entry ledger; its balance is the sum of its postings."""
+
+    __tablename__ = "ledger_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+
+    creator: Mapped[Creator | None] = relationship()
+
+
+class LedgerTransaction(Base):
+    """A balanced set of postings; append-only, unique on its idempotency key."""
+
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    postings: Mapped[list[LedgerPosting]] = relationship(
+        back_populates="transaction", order_by="LedgerPosting.id"
+    )
+
+
+class LedgerPosting(Base):
+    """One line of a transaction: a signed amount of micros on one account."""
+
+    __tablename__ = "ledger_postings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="postings")
+    account: Mapped[LedgerAccount] = relationship()
+
+
+# --- Payouts and provider webhooks ---------------------------------------------
+
+
+class PayoutAccount(Base):
+    """Where a creator is paid: a Stripe connected account, or a method an admin verified."""
+
+    __tablename__ = "payout_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_account_id: Mapped[str] = mapped_column(String(120))
+    payable: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[str] = mapped_column(Text, default="")
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("creator_id", "provider", name="uq_payout_accounts_creator_provider"),
+        UniqueConstraint("provider", "provider_account_id", name="uq_payout_accounts_provider_account"),
+    )
+
+    creator: Mapped[Creator] = relationship(foreign_keys=[creator_id])
+
+
+class PayoutRun(Base):
+    """One payout run started by an admin; its id is the transfer group at the provider."""
+
+    __tablename__ = "payout_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+    payouts: Mapped[list[Payout]] = relationship(back_populates="run", order_by="Payout.id")
+
+
+class Payout(Base):
+    """One transfer to one creator in one currency: a row (and a ledger hold) before the call."""
+
+    __tablename__ = "payouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), index=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)  # micros, a whole number of cents
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|paid|failed|reversed
+    provider_transfer_id: Mapped[str | None] = mapped_column(String(120))
+    failure_reason: Mapped[str] = mapped_column(Text, default="")
+    hold_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "creator_id", "currency", name="uq_payouts_run_creator_currency"),
+        CheckConstraint("amount > 0 AND amount % 10000 = 0", name="whole_cents"),
+        # At most one payout in flight per creator and currency: two concurrent
+        # runs cannot both hold (and pay) the same balance.
+        Index(
+            "uq_payouts_one_pending", "creator_id", "currency", unique=True,
+            sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    run: Mapped[PayoutRun] = relationship(back_populates="payouts")
+    creator: Mapped[Creator] = relationship()
+
+
+class WebhookEvent(Base):
+    """A provider event, stored before it is handled so replays are harmless and failures visible."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(120))
+    type: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="received")  # received|processed|failed|ignored
+    error: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),)

@@ -10,6 +10,7 @@ a work's shares above 1.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from fractions import Fraction
 
 import networkx as nx
@@ -18,8 +19,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from hitrack.db.models import Citation, Creator, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
-from hitrack.domain.errors import InvalidCitation, NotFound, PermissionDenied
+from hitrack.domain import interchange
+from hitrack.domain.errors import Conflict, InvalidCitation, NotFound, PermissionDenied
 from hitrack.domain.shares import parse_share
+
+DEFAULT_CURRENCY = "USD"
 
 __all__ = [
     "ancestry_ids",
@@ -32,6 +36,9 @@ __all__ = [
     "can_see",
     "cite",
     "check_new_citations",
+    "export_ancestry",
+    "export_all",
+    "import_document",
 ]
 
 
@@ -161,9 +168,8 @@ def check_new_citations(
     if existing is None:
         if citing.id in G:
             raise InvalidCitation(f"work {citing.id} already exists", ids=(citing.id,))
-        G.add_node(citing.id, kind=citing.kind, owners=dict(citing.owners),
-                   attribution_weight=citing.attribution_weight, consent_remix=citing.consent_remix,
-                   consent_ai_training=citing.consent_ai_training, title=citing.title)
+        # build_graph checks the new work's own fields (owners, kind) the same way.
+        G.add_nodes_from(graph_rules.build_graph([replace(citing, sources={})]).nodes(data=True))
     for source, share in resolved:
         graph_rules.add_citation(G, citing.id, source.public_id, share)
     return resolved
@@ -196,3 +202,87 @@ def cite(db: Session, actor: Creator, work_id: object, source_id: object, share:
     except BaseException:
         db.rollback()
         raise
+
+
+def _export(works: list[Work], hidden: frozenset[int] | set[int] = frozenset()) -> dict[str, object]:
+    ids = {w.id for w in works}
+    domain_works = []
+    for w in sorted(works, key=lambda w: w.public_id):
+        dw = domain_work(w, within=ids)
+        if w.id in hidden:
+            dw = replace(dw, title="")
+        domain_works.append(dw)
+    return interchange.dump_document(DEFAULT_CURRENCY, domain_works)
+
+
+def export_ancestry(db: Session, actor: Creator | None, work: Work) -> dict[str, object]:
+    """The work's ancestry in the interchange format; titles of works hidden from ``actor`` are left out."""
+    works = _load_works(db, ancestry_ids(db, [work.id]))
+    return _export(works, {w.id for w in works if not can_see(actor, w)})
+
+
+def export_all(db: Session) -> dict[str, object]:
+    """The whole graph in the interchange format (for admins and backups)."""
+    return _export(list(db.scalars(select(Work).options(
+        selectinload(Work.owners).selectinload(WorkOwner.creator),
+        selectinload(Work.sources).selectinload(Citation.source),
+    ))))
+
+
+def import_document(db: Session, text: str) -> str:
+    """Import the works of an interchange document: everything is checked before anything is written.
+
+    The graph rules are checked by the domain on load; then each citation is
+    checked again, in topological order, as if it were made now, which adds
+    the consent rules (the document's ``consent``; default: remix yes, AI
+    training no). Owners are creator handles: unknown handles become
+    placeholder creators that cannot log in. Work ids must be new. Events in
+    the document are not imported (revenue has its own import).
+    """
+    document = interchange.loads_document(text)
+    existing = set(db.scalars(select(Work.public_id).where(
+        Work.public_id.in_([w.id for w in document.works]))))
+    if existing:
+        raise Conflict(f"works already exist: {', '.join(sorted(existing))}", ids=tuple(sorted(existing)))
+    by_id = {w.id: w for w in document.works}
+    order = list(reversed(list(nx.topological_sort(document.graph))))
+    G = nx.DiGraph()
+    for work_id in order:
+        work = by_id[work_id]
+        G.add_nodes_from(graph_rules.build_graph([replace(work, sources={})]).nodes(data=True))
+        for source, share in sorted(work.sources.items()):
+            graph_rules.add_citation(G, work_id, source, share)
+    try:
+        lock_graph(db)
+        handles = {h for w in document.works for h in w.owners}
+        creators = {c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))}
+        created = 0
+        for handle in sorted(handles - set(creators)):
+            creators[handle] = Creator(handle=handle, display_name=handle, email=None, password_hash=None)
+            db.add(creators[handle])
+            created += 1
+        db.flush()
+        rows: dict[str, Work] = {}
+        for work_id in order:
+            w = by_id[work_id]
+            row = Work(public_id=w.id, kind=w.kind, title=w.title or w.id, description="",
+                       consent_remix=w.consent_remix, consent_ai_training=w.consent_ai_training,
+                       created_by_id=None)
+            row.attribution_weight = w.attribution_weight
+            for handle, fraction in sorted(w.owners.items()):
+                owner = WorkOwner(creator_id=creators[handle].id)
+                owner.fraction = fraction
+                row.owners.append(owner)
+            db.add(row)
+            db.flush()
+            rows[work_id] = row
+            for source, share in sorted(w.sources.items()):
+                citation = Citation(work_id=row.id, source_id=rows[source].id)
+                citation.share = share
+                db.add(citation)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    edges = document.graph.number_of_edges()
+    return f"imported {len(order)} works, {edges} citations, {created} new creators"
