@@ -103,9 +103,13 @@ def kit(request: pytest.FixtureRequest) -> Iterator[ProviderKit]:
         )
     else:
         with FakeStripe.running() as fake:
+
+            def onboard(account_id: str) -> None:
+                fake.complete_onboarding(account_id)
+
             yield ProviderKit(
                 make_stripe_provider(fake),
-                make_payable=lambda account_id: fake.complete_onboarding(account_id) and None,
+                make_payable=onboard,
                 sent_outcome=TransferOutcome.SENT,
                 found_for_unsent=None,
                 has_hosted_onboarding=True,
@@ -574,8 +578,52 @@ def test_fake_lists_in_stripe_pagination_shape(fake_stripe: FakeStripe) -> None:
     first = client.v1.transfers.list({"transfer_group": "g", "limit": 10})
     everything = list(first.auto_paging_iter())
 
-    assert first.object == "list" and first.has_more and len(first.data) == 10
+    assert first.has_more and len(first.data) == 10
+    assert first.to_dict()["object"] == "list"
     assert [t.amount for t in everything] == list(range(124, 99, -1))
+
+
+def test_fake_answers_balance_reversals_and_events_through_the_library(
+    fake_stripe: FakeStripe,
+) -> None:
+    client = stripe.StripeClient(
+        fake_stripe.secret_key, base_addresses={"api": fake_stripe.api_base}
+    )
+    account_id = payable_account(fake_stripe, make_stripe_provider(fake_stripe))
+    fake_stripe.set_balance(5000)
+    transfer = client.v1.transfers.create(
+        {"amount": 2000, "currency": "usd", "destination": account_id}
+    )
+
+    reversal = client.v1.transfers.reversals.create(transfer.id, {"amount": 500})
+    balance = client.v1.balance.retrieve()
+    events = client.v1.events.list({"type": "transfer.reversed"})
+
+    assert reversal.transfer == transfer.id and reversal.amount == 500
+    assert client.v1.transfers.retrieve(transfer.id).amount_reversed == 500
+    assert [(b.amount, b.currency) for b in balance.available] == [(3500, "usd")]
+    assert [e.data.object["id"] for e in events.data] == [transfer.id]
+
+
+def test_fake_requires_the_secret_key_and_answers_in_stripe_error_shape(
+    fake_stripe: FakeStripe,
+) -> None:
+    missing = requests.get(f"{fake_stripe.api_base}/v1/balance", timeout=5)
+    wrong = requests.get(
+        f"{fake_stripe.api_base}/v1/balance",
+        headers={"Authorization": "Bearer sk_test_wrong"},
+        timeout=5,
+    )
+    unknown = requests.get(
+        f"{fake_stripe.api_base}/v1/transfers/tr_missing",
+        headers={"Authorization": f"Bearer {fake_stripe.secret_key}"},
+        timeout=5,
+    )
+
+    assert missing.status_code == wrong.status_code == 401
+    assert wrong.json()["error"]["type"] == "invalid_request_error"
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "resource_missing"
 
 
 # -- Stripe: checkout -----------------------------------------------------------

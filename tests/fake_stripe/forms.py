@@ -48,7 +48,8 @@ def parse_form(body: str) -> dict[str, Any]:
         if isinstance(node.get(last), dict):
             raise FormError(f"Invalid parameter: {raw_key} is an object")
         node[last] = value
-    return _lists(root)
+    converted: dict[str, Any] = _lists(root)
+    return converted
 
 
 def _lists(value: Any) -> Any:

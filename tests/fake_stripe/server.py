@@ -34,6 +34,7 @@ from tests.fake_stripe.state import (
     Answer,
     ApiError,
     FakeStripeState,
+    snapshot,
 )
 
 __all__ = ["Delivery", "FakeStripe", "sign_payload"]
@@ -400,7 +401,7 @@ class FakeStripe:
 
     def account(self, account_id: str) -> dict[str, Any]:
         with self.state.lock:
-            return json.loads(json.dumps(self.state.accounts[account_id]))
+            return snapshot(self.state.accounts[account_id])
 
     def transfers(self, *, transfer_group: str | None = None) -> list[dict[str, Any]]:
         """Every transfer the fake holds (oldest first), optionally for one group."""
@@ -408,7 +409,7 @@ class FakeStripe:
             rows = list(self.state.transfers.values())
             if transfer_group is not None:
                 rows = [t for t in rows if t["transfer_group"] == transfer_group]
-            return json.loads(json.dumps(rows))
+            return snapshot(rows)
 
     def complete_onboarding(self, account_id: str) -> dict[str, Any]:
         """What the hosted onboarding form does, without a browser."""
@@ -432,7 +433,8 @@ class FakeStripe:
         """Reverse (part of) a transfer as the dashboard would: ``transfer.reversed``."""
         params = {} if amount_cents is None else {"amount": str(amount_cents)}
         with self.state.lock:
-            return self.state.reverse_transfer(transfer_id, params)[1]
+            reversal: dict[str, Any] = self.state.reverse_transfer(transfer_id, params)[1]
+            return reversal
 
     def fail_payout(
         self,

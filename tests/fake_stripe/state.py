@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 __all__ = [
+    "snapshot",
     "ACCOUNT_LINK_LIFETIME",
     "FAULT_KINDS",
     "IDEMPOTENCY_KEY_LIFETIME",
@@ -25,6 +26,8 @@ __all__ = [
     "Fault",
     "FakeStripeState",
 ]
+
+_T = TypeVar("_T")
 
 IDEMPOTENCY_KEY_LIFETIME = 24 * 3600
 ACCOUNT_LINK_LIFETIME = 300
@@ -265,9 +268,9 @@ class FakeStripeState:
         previous_attributes: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         with self.lock:
-            data: dict[str, Any] = {"object": _copy(obj)}
+            data: dict[str, Any] = {"object": snapshot(obj)}
             if previous_attributes:
-                data["previous_attributes"] = _copy(previous_attributes)
+                data["previous_attributes"] = snapshot(previous_attributes)
             event: dict[str, Any] = {
                 "id": self.new_id("evt"),
                 "object": "event",
@@ -326,7 +329,7 @@ class FakeStripeState:
             "metadata": _metadata(params),
         }
         self.accounts[account_id] = account
-        return 200, _copy(account)
+        return 200, snapshot(account)
 
     def account(self, account_id: str) -> dict[str, Any]:
         if account_id in self.deauthorized:
@@ -349,16 +352,16 @@ class FakeStripeState:
             account["email"] = params["email"]
         if "metadata" in params:
             account["metadata"].update(_metadata(params))
-        return 200, _copy(account)
+        return 200, snapshot(account)
 
     def set_account(self, account_id: str, **changes: Any) -> dict[str, Any]:
         """Change an account's fields and emit ``account.updated`` with what changed."""
         with self.lock:
             account = self.account(account_id)
-            previous = {k: _copy(account[k]) for k in changes if account.get(k) != changes[k]}
-            account.update(_copy(changes))
+            previous = {k: snapshot(account[k]) for k in changes if account.get(k) != changes[k]}
+            account.update(snapshot(changes))
             self.emit("account.updated", account, account=account_id, previous_attributes=previous)
-            return _copy(account)
+            return snapshot(account)
 
     def complete_onboarding(self, account_id: str) -> dict[str, Any]:
         with self.lock:
@@ -537,7 +540,7 @@ class FakeStripeState:
         }
         self.transfers[transfer_id] = transfer
         self.emit("transfer.created", transfer)
-        return 200, _copy(transfer)
+        return 200, snapshot(transfer)
 
     def transfer(self, transfer_id: str) -> dict[str, Any]:
         transfer = self.transfers.get(transfer_id)
@@ -582,7 +585,7 @@ class FakeStripeState:
         transfer["reversals"]["total_count"] += 1
         self.balance[transfer["currency"]] = self.balance.get(transfer["currency"], 0) + amount
         self.emit("transfer.reversed", transfer)
-        return 200, _copy(reversal)
+        return 200, snapshot(reversal)
 
     def fail_payout(
         self, account_id: str, amount: int, currency: str, failure_code: str
@@ -590,7 +593,7 @@ class FakeStripeState:
         """A connected account's bank payout bounced: ``payout.failed`` for that account."""
         with self.lock:
             self.account(account_id)
-            payout = {
+            payout: dict[str, Any] = {
                 "id": self.new_id("po"),
                 "object": "payout",
                 "amount": amount,
@@ -606,7 +609,7 @@ class FakeStripeState:
             }
             self.payouts[payout["id"]] = payout
             self.emit("payout.failed", payout, account=account_id)
-            return _copy(payout)
+            return snapshot(payout)
 
     # -- checkout ---------------------------------------------------------
 
@@ -663,7 +666,7 @@ class FakeStripeState:
             "url": f"{self._public_base()}/checkout/{session_id}",
         }
         self.checkout_sessions[session_id] = session
-        return 200, _copy(session)
+        return 200, snapshot(session)
 
     def checkout_session(self, session_id: str) -> dict[str, Any]:
         session = self.checkout_sessions.get(session_id)
@@ -688,7 +691,7 @@ class FakeStripeState:
             currency = session["currency"]
             self.balance[currency] = self.balance.get(currency, 0) + session["amount_total"]
             self.emit("checkout.session.completed", session)
-            return _copy(session)
+            return snapshot(session)
 
     # -- lists ------------------------------------------------------------
 
@@ -711,7 +714,7 @@ class FakeStripeState:
             chosen, has_more = rows[-limit:], len(rows) > limit
         else:
             chosen, has_more = rows[:limit], len(rows) > limit
-        return {"object": "list", "data": _copy(chosen), "has_more": has_more, "url": url}
+        return {"object": "list", "data": snapshot(chosen), "has_more": has_more, "url": url}
 
 
 def _fingerprint(method: str, path: str, params: Mapping[str, Any]) -> str:
@@ -753,7 +756,7 @@ def _bool(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-def _copy(value: Any) -> Any:
+def snapshot(value: _T) -> _T:
     # Answers and events are snapshots: later changes to the stored object
     # must not leak into a response or an event already produced.
-    return json.loads(json.dumps(value))
+    return cast(_T, json.loads(json.dumps(value)))
