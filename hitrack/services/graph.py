@@ -85,6 +85,9 @@ def _load_works(db: Session, ids: set[int]) -> list[Work]:
         db.scalars(
             select(Work)
             .where(Work.id.in_(ids))
+            # Graph rules must see the rows as they are now, not as an
+            # earlier query in this session cached them.
+            .execution_options(populate_existing=True)
             .options(
                 selectinload(Work.owners).selectinload(WorkOwner.creator),
                 selectinload(Work.sources).selectinload(Citation.source),
@@ -194,9 +197,9 @@ def cite(db: Session, actor: Creator, work_id: object, source_id: object, share:
             raise NotFound("source must be a work id (string)")
         [(source, exact)] = check_new_citations(db, actor, domain_work(work), {source_id: share},
                                                 existing=work)
-        citation = Citation(work_id=work.id, source_id=source.id, share=exact,
-                            credit_role=credit_role, created_by_id=actor.id)
-        db.add(citation)
+        citation = Citation(source=source, share=exact, credit_role=credit_role,
+                            created_by_id=actor.id)
+        work.sources.append(citation)
         db.commit()
         return citation
     except BaseException:

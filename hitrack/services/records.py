@@ -108,7 +108,7 @@ def upload_record(
         db.add(work)
         db.flush()
         for source, share in resolved:
-            db.add(Citation(work_id=work.id, source_id=source.id, share=share, created_by_id=actor.id))
+            work.sources.append(Citation(source=source, share=share, created_by_id=actor.id))
         db.commit()
         return work
     except BaseException:

@@ -1,0 +1,412 @@
+"""The double-entry ledger as stored: accounts, append-only transactions, balances.
+
+The rules (balance per currency, payload hashes, invariants) live in
+:mod:`hitrack.domain.ledger`; this module reads and writes the rows.
+
+Sign convention (see :mod:`hitrack.domain.ledger`): a posting's amount is
+**positive for a debit and negative for a credit**. Revenue debits
+``platform:cash:<CUR>`` and credits ``platform:fees:<CUR>`` and each
+``creator:<id>:payable:<CUR>``; what the platform owes a creator is therefore
+``-balance(payable)``, which :func:`creator_balances` returns as a positive
+number.
+
+Accounts are named by code and created on first use:
+
+=============================== ===================== ===========================
+code                            kind                  meaning
+=============================== ===================== ===========================
+``platform:cash:USD``           ``platform_cash``     money received (debit)
+``platform:fees:USD``           ``platform_fees``     the platform's fees (credit)
+``platform:paid_out:USD``       ``platform_paid_out`` money confirmed sent (credit)
+``creator:<id>:payable:USD``    ``creator_payable``   owed to a creator (credit)
+``creator:<id>:payout_hold:USD`` ``creator_payout_hold`` owed, a transfer in flight
+=============================== ===================== ===========================
+
+Payouts are two-phase (DESIGN section 4), three transactions built by
+:func:`payout_hold_postings`, :func:`payout_paid_postings` and
+:func:`payout_void_postings`, each posted with :func:`post_transaction`.
+
+Append-only: the ORM refuses to update or delete ledger rows (mapper events
+and a guard on bulk statements, installed when this module is imported);
+on PostgreSQL a trigger refuses them too (migration 0002). A correction is a
+reversing transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session
+
+from hitrack.db.models import (
+    Allocation,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    RevenueEvent,
+)
+from hitrack.domain import ledger as rules
+from hitrack.domain.errors import HitrackError, IdempotencyConflict, InvalidInput, LedgerImbalance
+from hitrack.domain.ledger import Posting
+
+__all__ = [
+    "Posting",
+    "LedgerIsAppendOnly",
+    "cash_account",
+    "fees_account",
+    "paid_out_account",
+    "payable_account",
+    "payout_hold_account",
+    "account_kind",
+    "get_account",
+    "post_transaction",
+    "balance",
+    "creator_balances",
+    "held_balances",
+    "check_invariants",
+    "payout_hold_postings",
+    "payout_paid_postings",
+    "payout_void_postings",
+    "PAYOUT_KINDS",
+]
+
+PAYOUT_KINDS = ("payout_hold", "payout_paid", "payout_void")
+
+
+class LedgerIsAppendOnly(HitrackError):
+    """Something tried to update or delete a ledger row."""
+
+    code = "ledger_append_only"
+
+
+# --- account codes ---------------------------------------------------------------
+
+
+def cash_account(currency: str) -> str:
+    return f"platform:cash:{currency}"
+
+
+def fees_account(currency: str) -> str:
+    return f"platform:fees:{currency}"
+
+
+def paid_out_account(currency: str) -> str:
+    return f"platform:paid_out:{currency}"
+
+
+def payable_account(creator_id: int, currency: str) -> str:
+    return f"creator:{creator_id}:payable:{currency}"
+
+
+def payout_hold_account(creator_id: int, currency: str) -> str:
+    return f"creator:{creator_id}:payout_hold:{currency}"
+
+
+_PLATFORM_KINDS = {"cash": "platform_cash", "fees": "platform_fees", "paid_out": "platform_paid_out"}
+_CREATOR_KINDS = {"payable": "creator_payable", "payout_hold": "creator_payout_hold"}
+
+
+def account_kind(code: str) -> tuple[str, int | None, str]:
+    """``(kind, creator id or None, currency)`` of an account code; InvalidInput if unknown.
+
+    Examples
+    --------
+    >>> account_kind("creator:7:payable:USD")
+    ('creator_payable', 7, 'USD')
+    """
+    parts = code.split(":")
+    if len(parts) == 3 and parts[0] == "platform" and parts[1] in _PLATFORM_KINDS:
+        return _PLATFORM_KINDS[parts[1]], None, parts[2]
+    if len(parts) == 4 and parts[0] == "creator" and parts[1].isdigit() and parts[2] in _CREATOR_KINDS:
+        return _CREATOR_KINDS[parts[2]], int(parts[1]), parts[3]
+    raise InvalidInput(f"unknown ledger account code {code!r}")
+
+
+def get_account(db: Session, code: str) -> LedgerAccount:
+    """The account with ``code``, created on first use (safe against a concurrent creator).
+
+    Runs inside the caller's transaction (a SAVEPOINT around the insert); it
+    does not commit.
+    """
+    account = db.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    if account is not None:
+        return account
+    kind, creator_id, currency = account_kind(code)
+    try:
+        with db.begin_nested():
+            account = LedgerAccount(code=code, kind=kind, creator_id=creator_id, currency=currency)
+            db.add(account)
+    except IntegrityError:
+        # Another transaction created it first (it has committed by now: the
+        # insert waited for it on the unique index).
+        account = db.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).one()
+    return account
+
+
+# --- posting -----------------------------------------------------------------------
+
+
+def post_transaction(
+    db: Session,
+    key: str,
+    kind: str,
+    postings: Sequence[Posting],
+    description: str = "",
+    *,
+    reverses: LedgerTransaction | None = None,
+    commit: bool = True,
+) -> LedgerTransaction:
+    """Post one balanced transaction, idempotently on ``key``.
+
+    The same ``key`` with the same kind and postings returns the original
+    transaction (nothing new is written); with other postings it raises
+    :class:`~hitrack.domain.errors.IdempotencyConflict`. Postings are merged
+    per account and must sum to zero per currency
+    (:class:`~hitrack.domain.errors.LedgerImbalance` otherwise). A posting that
+    debits a creator's payable or payout hold may not leave it owing the
+    platform (the account row is locked while checking).
+
+    With ``commit=False`` the transaction is only flushed, so a caller can
+    post it together with its own rows (a payout, a revenue event) in one unit
+    of work; the caller then commits or rolls back.
+
+    Examples
+    --------
+    Hold a payout, then post it (``db`` a session)::
+
+        hold = post_transaction(db, f"payout:{p.id}:hold", "payout_hold",
+                                payout_hold_postings(creator_id, "USD", 12_340_000), commit=False)
+    """
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise InvalidInput("idempotency key: 1 to 200 characters")
+    merged = rules.check_balanced(postings)
+    digest = rules.transaction_hash(kind, merged)
+    try:
+        existing = _by_key(db, key)
+        if existing is not None:
+            return _same_or_conflict(existing, digest)
+        try:
+            with db.begin_nested():
+                transaction = _write(db, key, kind, merged, digest, description, reverses)
+        except IntegrityError:
+            existing = _by_key(db, key)
+            if existing is None:
+                raise
+            return _same_or_conflict(existing, digest)
+        if commit:
+            db.commit()
+        return transaction
+    except BaseException:
+        if commit:
+            db.rollback()
+        raise
+
+
+def _by_key(db: Session, key: str) -> LedgerTransaction | None:
+    return db.scalar(select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key))
+
+
+def _same_or_conflict(existing: LedgerTransaction, digest: str) -> LedgerTransaction:
+    if existing.payload_hash != digest:
+        raise IdempotencyConflict(
+            f"ledger transaction {existing.idempotency_key} was already posted with other postings",
+            ids=(existing.idempotency_key,),
+        )
+    return existing
+
+
+def _write(db: Session, key: str, kind: str, merged: list[Posting], digest: str,
+           description: str, reverses: LedgerTransaction | None) -> LedgerTransaction:
+    # Accounts in code order: two concurrent first uses never wait on each other crosswise.
+    accounts = {code: get_account(db, code) for code in sorted({p.account for p in merged})}
+    for p in merged:
+        if accounts[p.account].currency != p.currency:
+            raise InvalidInput(f"account {p.account} is in {accounts[p.account].currency}, not {p.currency}")
+    transaction = LedgerTransaction(idempotency_key=key, payload_hash=digest, kind=kind,
+                                    description=description,
+                                    reverses_id=reverses.id if reverses else None)
+    db.add(transaction)
+    db.flush()
+    db.add_all(LedgerPosting(transaction_id=transaction.id, account_id=accounts[p.account].id,
+                             currency=p.currency, amount=p.amount) for p in merged)
+    db.flush()
+    for p in merged:
+        account = accounts[p.account]
+        if p.amount > 0 and account.kind in ("creator_payable", "creator_payout_hold"):
+            _lock(db, account)
+            if balance(db, account.code) > 0:
+                raise LedgerImbalance(
+                    f"{account.code} would owe the platform: not enough balance for {p.amount} micros",
+                    ids=(account.code,),
+                )
+    return transaction
+
+
+def _lock(db: Session, account: LedgerAccount) -> None:
+    # SQLite already holds the database write lock (BEGIN IMMEDIATE).
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(LedgerAccount.id).where(LedgerAccount.id == account.id).with_for_update())
+
+
+# --- payouts: the three transactions of a two-phase payout ---------------------------
+
+
+def payout_hold_postings(creator_id: int, currency: str, amount: int) -> list[Posting]:
+    """A transfer is sent: ``amount`` moves from the creator's payable to their payout hold."""
+    _positive(amount)
+    return [Posting(payable_account(creator_id, currency), currency, amount),
+            Posting(payout_hold_account(creator_id, currency), currency, -amount)]
+
+
+def payout_paid_postings(creator_id: int, currency: str, amount: int) -> list[Posting]:
+    """The provider confirmed it: the hold is released to ``platform:paid_out``."""
+    _positive(amount)
+    return [Posting(payout_hold_account(creator_id, currency), currency, amount),
+            Posting(paid_out_account(currency), currency, -amount)]
+
+
+def payout_void_postings(creator_id: int, currency: str, amount: int) -> list[Posting]:
+    """The transfer failed or was reversed: the hold goes back to the creator's payable."""
+    _positive(amount)
+    return [Posting(payout_hold_account(creator_id, currency), currency, amount),
+            Posting(payable_account(creator_id, currency), currency, -amount)]
+
+
+def _positive(amount: int) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidInput("a payout amount must be a positive integer number of micros")
+
+
+# --- balances ----------------------------------------------------------------------
+
+
+def balance(db: Session, account: str) -> int:
+    """The signed balance of the account with code ``account`` (0 if it does not exist)."""
+    total = db.scalar(
+        select(func.coalesce(func.sum(LedgerPosting.amount), 0))
+        .join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
+        .where(LedgerAccount.code == account)
+    )
+    return int(total or 0)
+
+
+def _owed_by_kind(db: Session, creator_id: int, kind: str) -> dict[str, int]:
+    rows = db.execute(
+        select(LedgerAccount.currency, func.coalesce(func.sum(LedgerPosting.amount), 0))
+        .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id, isouter=True)
+        .where(LedgerAccount.creator_id == creator_id, LedgerAccount.kind == kind)
+        .group_by(LedgerAccount.currency)
+        .order_by(LedgerAccount.currency)
+    )
+    return {currency: rules.owed(int(total)) for currency, total in rows}
+
+
+def creator_balances(db: Session, creator_id: int) -> dict[str, int]:
+    """What the platform owes the creator now, per currency (payouts in flight excluded)."""
+    return _owed_by_kind(db, creator_id, "creator_payable")
+
+
+def held_balances(db: Session, creator_id: int) -> dict[str, int]:
+    """The creator's money in payouts not yet confirmed, per currency."""
+    return {c: v for c, v in _owed_by_kind(db, creator_id, "creator_payout_hold").items() if v}
+
+
+# --- invariants ------------------------------------------------------------------
+
+
+def check_invariants(db: Session) -> list[str]:
+    """Every breach of the ledger's invariants, as one line each (empty: all well).
+
+    Every currency sums to zero; every transaction balances and matches its
+    payload hash; no creator payable or hold is negative; every settled event's
+    allocations plus fee equal its amount, and its transaction posts exactly
+    its allocations.
+    """
+    breaches: list[str] = []
+    totals = db.execute(
+        select(LedgerPosting.currency, func.sum(LedgerPosting.amount)).group_by(LedgerPosting.currency)
+    )
+    breaches += rules.check_currency_totals({c: int(t) for c, t in totals})
+
+    postings_by_tx: dict[int, list[Posting]] = {}
+    for tx_id, code, currency, amount in db.execute(
+        select(LedgerPosting.transaction_id, LedgerAccount.code, LedgerPosting.currency, LedgerPosting.amount)
+        .join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
+    ):
+        postings_by_tx.setdefault(tx_id, []).append(Posting(code, currency, int(amount)))
+    for tx_id, key, kind, digest in db.execute(
+        select(LedgerTransaction.id, LedgerTransaction.idempotency_key, LedgerTransaction.kind,
+               LedgerTransaction.payload_hash).order_by(LedgerTransaction.id)
+    ):
+        postings = postings_by_tx.get(tx_id, [])
+        off = {c: t for c, t in rules.currency_totals(postings).items() if t}
+        if off:
+            breaches.append(f"transaction {key}: postings do not balance ({off})")
+        if rules.transaction_hash(kind, postings) != digest:
+            breaches.append(f"transaction {key}: postings do not match its payload hash")
+
+    balances = db.execute(
+        select(LedgerAccount.code, func.coalesce(func.sum(LedgerPosting.amount), 0))
+        .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id, isouter=True)
+        .where(LedgerAccount.kind.in_(("creator_payable", "creator_payout_hold")))
+        .group_by(LedgerAccount.code)
+    )
+    breaches += rules.check_owed_balances({code: int(total) for code, total in balances})
+
+    allocations: dict[int, list[tuple[str, str, int]]] = {}
+    for event_id, creator_id, kind, amount, currency in db.execute(
+        select(Allocation.event_id, Allocation.creator_id, Allocation.kind, Allocation.amount,
+               RevenueEvent.currency).join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
+    ):
+        allocations.setdefault(event_id, []).append(
+            (payable_account(creator_id, currency), kind, int(amount)))
+    for ev in db.scalars(select(RevenueEvent).order_by(RevenueEvent.id)):
+        breaches += rules.check_event(rules.EventRecord(
+            ref=ev.external_id, currency=ev.currency, amount=ev.amount, fee=ev.fee,
+            recouped=ev.recouped, distributable=ev.distributable,
+            allocations=allocations.get(ev.id, []),
+            cash_account=cash_account(ev.currency), fee_account=fees_account(ev.currency),
+            postings=None if ev.transaction_id is None else postings_by_tx.get(ev.transaction_id, []),
+        ))
+    return breaches
+
+
+def ledger_rows_in(rows: Iterable[object]) -> list[object]:
+    return [row for row in rows if isinstance(row, LedgerTransaction | LedgerPosting)]
+
+
+# --- append-only guards --------------------------------------------------------------
+
+
+def _refuse(action: str) -> Any:
+    def listener(_mapper: Mapper[Any], _connection: Any, target: object) -> None:
+        raise LedgerIsAppendOnly(
+            f"the ledger is append-only: {action} of {type(target).__name__} refused "
+            "(post a reversing transaction instead)"
+        )
+
+    return listener
+
+
+def _refuse_dirty(session: Session, _context: Any, _instances: Any) -> None:
+    changed = [obj for obj in ledger_rows_in(session.dirty) if session.is_modified(obj)]
+    if changed or ledger_rows_in(session.deleted):
+        raise LedgerIsAppendOnly("the ledger is append-only: rows may not be changed or deleted")
+
+
+def _refuse_bulk(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    mapper = state.bind_mapper
+    if mapper is not None and mapper.class_ in (LedgerTransaction, LedgerPosting):
+        raise LedgerIsAppendOnly("the ledger is append-only: bulk UPDATE/DELETE refused")
+
+
+for _model in (LedgerTransaction, LedgerPosting):
+    event.listen(_model, "before_update", _refuse("update"))
+    event.listen(_model, "before_delete", _refuse("delete"))
+event.listen(Session, "before_flush", _refuse_dirty)
+event.listen(Session, "do_orm_execute", _refuse_bulk)
