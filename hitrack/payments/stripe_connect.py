@@ -199,6 +199,8 @@ class StripeConnectProvider:
         except ValueError as exc:  # not JSON, or not an event
             raise InvalidInput(f"webhook body is not a Stripe event: {exc}") from exc
         body = event.to_dict()
+        if not body.get("id") or not body.get("type"):
+            raise InvalidInput("webhook body is not a Stripe event: no id or type")
         obj: Mapping[str, Any] = (body.get("data") or {}).get("object") or {}
         return ProviderEvent(
             id=str(body["id"]),
