@@ -586,14 +586,13 @@ class CompactGraph:
                 targets = seg_target[s0:s1]
                 rho[targets] = np.maximum(rho[targets], worst)
         counts = np.diff(c_ptr)
-        if creator_count and (counts == 0).any():
-            c = str(arrays["creators"][np.flatnonzero(counts == 0)[0]])
-            raise InvalidInput(f"creator {c} owns no work")
-        rho_creator = (
-            np.maximum.reduceat(rho[c_work], c_ptr[:-1]) + (counts + _NODE_ROUNDINGS) * UNIT
-            if creator_count
-            else np.zeros(0)
-        )
+        owning = np.flatnonzero(counts > 0)
+        rho_creator = np.zeros(creator_count, np.float64)
+        if owning.size:
+            rho_creator[owning] = (
+                np.maximum.reduceat(rho[c_work], c_ptr[owning])
+                + (counts[owning] + _NODE_ROUNDINGS) * UNIT
+            )
         return cls(
             **arrays,
             level_ptr=level_ptr,
@@ -995,9 +994,15 @@ def _finish(
         values = exact_entitlements(cg, injections, [int(creator_idx[p]) for p in positions], restrict)
         return {p: values[int(creator_idx[p])] for p in positions}
 
-    micros, known = _round_on_intervals(total, estimate, bound, creator_idx, exact)
     names = cg.creators[creator_idx].tolist()
-    creators = {n: m for n, m in zip(names, micros.tolist(), strict=True) if m}
+    if total >= 2**62:
+        # Beyond int64 micros: settle these amounts exactly rather than widen every array.
+        known = exact(list(range(len(names))))
+        split = allocate(total, {names[p]: v for p, v in known.items()})
+        micros = np.array([split[n] for n in names], dtype=object)
+    else:
+        micros, known = _round_on_intervals(total, estimate, bound, creator_idx, exact)
+    creators = {n: int(m) for n, m in zip(names, micros.tolist(), strict=True) if m}
     position = {n: i for i, n in enumerate(names)}
 
     def compute(keys: list[str]) -> dict[str, Fraction]:
@@ -1051,8 +1056,8 @@ def settle_batch(cg: CompactGraph, events: Iterable[RevenueEvent]) -> BatchSettl
             plain_amount.append(event_distributable)
         else:
             blended.append((start, event_distributable, blend))
-    if distributable >= 2**62:
-        raise InvalidInput("batch too large for one settlement; split it")
+    if max(plain_amount, default=0) >= 2**62 or sum(plain_amount) >= 2**62:
+        raise InvalidInput("batch too large for one settlement (above 2**62 micros); split it")
     value = np.zeros(cg.work_count, LD)
     kept_extra = np.zeros(cg.work_count, LD)
     injected = np.zeros(cg.work_count, np.int64)
@@ -1072,7 +1077,10 @@ def settle_batch(cg: CompactGraph, events: Iterable[RevenueEvent]) -> BatchSettl
     # carry only the plain events' value (a separate pass keeps that exact).
     _propagate_levels(cg, value, 0)
     reached = value + kept_extra
-    estimate = np.add.reduceat(cg.c_weight * reached[cg.c_work], cg.c_ptr[:-1]) if len(cg.creators) else np.zeros(0, LD)
+    estimate = np.zeros(len(cg.creators), LD)
+    owning = np.flatnonzero(np.diff(cg.c_ptr) > 0)
+    if owning.size:
+        estimate[owning] = np.add.reduceat(cg.c_weight * reached[cg.c_work], cg.c_ptr[owning])
     creator_idx = np.flatnonzero(estimate > 0).astype(np.int64)
     inject_rho = (int(rounded_injections.max(initial=0)) + _INJECT_ROUNDINGS) * UNIT
     rho = cg.rho_creator[creator_idx] + inject_rho

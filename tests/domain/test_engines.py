@@ -1,0 +1,171 @@
+"""The fast engine against the exact one, and the settlement properties of issue #3."""
+
+from fractions import Fraction as F
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hitrack.domain import credit, fast
+from hitrack.domain.credit import RevenueEvent
+from hitrack.domain.errors import ConsentRequired, CycleError, InvalidCitation, InvalidEvent, UnknownWork
+from hitrack.domain.graph import Work, add_citation, ancestry, build_graph, works_of
+from hitrack.domain.interchange import load_document
+
+from .factories import DESIGN_DOCUMENT, events_strategy, make_record, works_strategy
+
+PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def scenario(draw):
+    works = draw(works_strategy())
+    return works, draw(events_strategy(works))
+
+
+def test_fast_engine_matches_the_hand_worked_design_example():
+    # Same numbers as test_credit: e1 -> alice 437400, bob 145800, carol 145800,
+    # dana 81000; e2 -> alice 96875, bob 14063, carol 14062, lab 125000.
+    doc = load_document(DESIGN_DOCUMENT)
+    cg = fast.CompactGraph.from_graph(doc.graph)
+    e1, e2 = doc.events
+    assert fast.settle_event(cg, e1).creators == {"alice": 437400, "bob": 145800, "carol": 145800, "dana": 81000}
+    assert fast.settle_event(cg, e2).creators == {"alice": 96875, "bob": 14063, "carol": 14062, "lab": 125000}
+    assert fast.settle_batch(cg, doc.events).creators == {
+        "alice": 534275, "bob": 159863, "carol": 159862, "dana": 81000, "lab": 125000}
+
+
+def test_fast_engine_explains_like_the_exact_engine():
+    doc = load_document(DESIGN_DOCUMENT)
+    cg = fast.CompactGraph.from_graph(doc.graph)
+    for event in doc.events:
+        assert fast.settle_event(cg, event).explain("alice") == credit.settle_event(doc.graph, event).explain("alice")
+
+
+def test_compact_graph_survives_save_and_load(tmp_path):
+    doc = load_document(DESIGN_DOCUMENT)
+    cg = fast.CompactGraph.from_graph(doc.graph)
+    cg.save(tmp_path / "g.npz")
+    loaded = fast.CompactGraph.load(tmp_path / "g.npz")
+    assert works_of(loaded.to_graph()) == works_of(doc.graph)
+    assert fast.settle_batch(loaded, doc.events) == fast.settle_batch(cg, doc.events)
+
+
+def test_huge_rationals_are_kept_exact_in_the_compact_form(tmp_path):
+    tiny = F(1, 3**50)
+    G = build_graph([make_record("r1", "a"), Work("r2", "record", {"b": F(1, 3**45), "c": 1 - F(1, 3**45)},
+                                                   {"r1": tiny})])
+    cg = fast.CompactGraph.from_graph(G)
+    cg.save(tmp_path / "g.npz")
+    cg = fast.CompactGraph.load(tmp_path / "g.npz")
+    event = RevenueEvent("e", "r2", 3**60)
+    assert fast.settle_event(cg, event).creators == credit.settle_event(G, event).creators
+    assert works_of(cg.to_graph()) == works_of(G)
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"edge_work": [0, 1], "edge_source": [1, 0]}, CycleError),
+    ({"edge_work": [0], "edge_source": [0]}, InvalidCitation),
+    ({"edge_work": [0, 0], "edge_source": [1, 1]}, InvalidCitation),
+])
+def test_compact_graph_from_arrays_enforces_the_graph_rules(kwargs, error):
+    count = len(kwargs["edge_work"])
+    with pytest.raises(error):
+        fast.CompactGraph.from_arrays(
+            ids=["a", "b"], kinds=["record", "record"], creators=["x"],
+            share_num=[1] * count, share_den=[4] * count,
+            owner_work=[0, 1], owner_creator=[0, 0], own_num=[1, 1], own_den=[1, 1], **kwargs)
+
+
+def test_fast_engine_rejects_the_same_bad_events():
+    G = build_graph([make_record("r1")])
+    cg = fast.CompactGraph.from_graph(G)
+    with pytest.raises(UnknownWork, match="e1"):
+        fast.settle_event(cg, RevenueEvent("e1", "zz", 1))
+    with pytest.raises(InvalidEvent, match="e2"):
+        fast.settle_batch(cg, [RevenueEvent("e2", "r1", -1)])
+
+
+@given(scenario())
+@PROPERTY
+def test_fast_engine_gives_the_exact_engines_micros(case):
+    works, events = case
+    G = build_graph(works)
+    cg = fast.CompactGraph.from_graph(G)
+    for event in events:
+        exact, quick = credit.settle_event(G, event), fast.settle_event(cg, event)
+        assert (quick.creators, quick.recouped, quick.fee, quick.distributable) == (
+            exact.creators, exact.recouped, exact.fee, exact.distributable)
+        assert dict(quick.entitlements) == exact.entitlements
+    exact_batch, quick_batch = credit.settle_batch(G, events), fast.settle_batch(cg, events)
+    assert quick_batch.creators == exact_batch.creators
+    assert quick_batch.recouped == exact_batch.recouped
+    assert dict(quick_batch.entitlements) == exact_batch.entitlements
+
+
+@given(scenario())
+@PROPERTY
+def test_every_event_conserves_money_and_rounds_within_one_micro(case):
+    works, events = case
+    G = build_graph(works)
+    for event in events:
+        s = credit.settle_event(G, event)
+        assert sum(s.recouped.values()) + s.fee + sum(s.creators.values()) == event.amount
+        assert all(v >= 0 for v in [*s.recouped.values(), s.fee, *s.creators.values()])
+        assert sum(s.entitlements.values()) == s.distributable
+        for creator, exact in s.entitlements.items():
+            assert abs(s.creators.get(creator, 0) - exact) < 1
+    b = credit.settle_batch(G, events)
+    assert sum(b.recouped.values()) + b.fee + sum(b.creators.values()) == b.amount
+
+
+@given(scenario(), st.randoms(use_true_random=False))
+@PROPERTY
+def test_settlement_does_not_depend_on_input_order(case, rng):
+    works, events = case
+    shuffled = list(works)
+    rng.shuffle(shuffled)
+    G1, G2 = build_graph(works), build_graph(shuffled)
+    cg1, cg2 = fast.CompactGraph.from_graph(G1), fast.CompactGraph.from_graph(G2)
+    for event in events:
+        assert credit.settle_event(G1, event).creators == credit.settle_event(G2, event).creators
+        assert fast.settle_event(cg1, event).creators == fast.settle_event(cg2, event).creators
+    reordered = list(reversed(events))
+    assert credit.settle_batch(G1, events).creators == credit.settle_batch(G2, reordered).creators
+    assert fast.settle_batch(cg1, events).creators == fast.settle_batch(cg2, reordered).creators
+
+
+@given(scenario())
+@PROPERTY
+def test_a_creator_with_no_path_to_the_event_gets_nothing(case):
+    works, events = case
+    G = build_graph(works)
+    for event in events:
+        reachable = {c for w in ancestry(G, event.work) for c in G.nodes[w]["owners"]}
+        assert set(credit.settle_event(G, event).creators) <= reachable
+
+
+@given(scenario(), st.data())
+@PROPERTY
+def test_adding_a_citation_never_changes_events_that_cannot_reach_the_citing_work(case, data):
+    works, events = case
+    G = build_graph(works)
+    ids = sorted(G)
+    work, source = data.draw(st.sampled_from(ids)), data.draw(st.sampled_from(ids))
+    share = data.draw(st.sampled_from([F(1, 10), F(1, 3)]))
+    before = {e.id: credit.settle_event(G, e).creators for e in events}
+    try:
+        add_citation(G, work, source, share)
+    except (InvalidCitation, ConsentRequired, CycleError):
+        return
+    for event in events:
+        if work not in ancestry(G, event.work):
+            assert credit.settle_event(G, event).creators == before[event.id]
+
+
+def test_many_co_owners_with_equal_shares_tie_and_are_ordered_by_id():
+    # 1 micro among three owners of 1/3 each: only "a" gets it, exactly as allocate rules.
+    G = build_graph([Work("r", "record", {"c": F(1, 3), "a": F(1, 3), "b": F(1, 3)})])
+    cg = fast.CompactGraph.from_graph(G)
+    event = RevenueEvent("e", "r", 1)
+    assert fast.settle_event(cg, event).creators == credit.settle_event(G, event).creators == {"a": 1}
