@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from hitrack.db.models import Creator
@@ -32,7 +33,8 @@ class UploadForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
     file = FileField("Media file (audio, video, image or text)", validators=[FileRequired()])
-    visibility = SelectField("Visibility", choices=[("public", "Public"), ("private", "Private (only you)")])
+    visibility = SelectField("Visibility", choices=[
+        SelectChoice("public", "Public"), SelectChoice("private", "Private (only you)")])
     consent_remix = BooleanField("Others may remix this record", default=True)
     consent_ai_training = BooleanField("This record may be used to train AI models", default=False)
 

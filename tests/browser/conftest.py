@@ -42,6 +42,7 @@ class LiveServer:
 def start_live_server(settings: Settings) -> tuple[LiveServer, Callable[[], None]]:
     from waitress import create_server
 
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(make_engine(settings.database_url))
     app = create_app(settings)
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
