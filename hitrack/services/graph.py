@@ -14,7 +14,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 import networkx as nx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from hitrack.db.models import Citation, Creator, Work, WorkOwner
@@ -24,6 +24,7 @@ from hitrack.domain.errors import Conflict, InvalidCitation, NotFound, Permissio
 from hitrack.domain.shares import parse_share
 
 DEFAULT_CURRENCY = "USD"
+GRAPH_LOCK_ID = 0x4_1712_ACC  # any constant: the advisory lock that serialises graph writers
 
 __all__ = [
     "ancestry_ids",
@@ -49,13 +50,7 @@ def lock_graph(db: Session) -> None:
     database write lock at BEGIN (see ``hitrack.db.session``).
     """
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(select(_advisory_lock()))
-
-
-def _advisory_lock() -> object:
-    from sqlalchemy import func
-
-    return func.pg_advisory_xact_lock(0x4_1712_ACC)
+        db.execute(select(func.pg_advisory_xact_lock(GRAPH_LOCK_ID)))
 
 
 def ancestry_ids(db: Session, work_ids: Iterable[int]) -> set[int]:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -101,10 +112,8 @@ def _upload_page(form: UploadForm, rows: list[tuple[str, str]]) -> str:
     titles = {}
     for work_id, _ in rows:
         if work_id:
-            try:
+            with suppress(HitrackError):
                 titles[work_id] = graph_service.visible_work(db(), actor(), work_id).title
-            except HitrackError:
-                pass
     return render_template("upload.html", form=form, rows=rows, titles=titles,
                            max_bytes=settings().max_upload_bytes)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from tests.browser.conftest import sign_up
 from tests.factories import PNG, WAV
 

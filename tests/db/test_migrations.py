@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from hitrack.db.base import Base
 from hitrack.db import models  # noqa: F401
+from hitrack.db.base import Base
 
 
 def test_migrations_upgrade_from_empty_and_match_the_models(engine):
