@@ -24,11 +24,11 @@ therefore always those of the exact engine; only the time differs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -44,8 +44,14 @@ from hitrack.domain.credit import (
     explain,
     split_event,
 )
-from hitrack.domain.errors import CycleError, InvalidCitation, InvalidEvent, InvalidInput, InvalidShare
-from hitrack.domain.graph import KINDS, build_graph, works_of
+from hitrack.domain.errors import (
+    CycleError,
+    InvalidCitation,
+    InvalidEvent,
+    InvalidInput,
+    InvalidShare,
+)
+from hitrack.domain.graph import KINDS, build_graph
 from hitrack.domain.money import allocate
 
 __all__ = [

@@ -54,7 +54,7 @@ def parse_share(value: int | str | Decimal | Fraction, *, what: str = "share") -
     >>> parse_share("1/3"), parse_share("0.25"), parse_share(1)
     (Fraction(1, 3), Fraction(1, 4), Fraction(1, 1))
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidShare(
             f"{what}: {value!r} is not an exact number (use an integer, a decimal "
             "string like \"0.25\" or a fraction string like \"1/3\")"

@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from hitrack.domain import credit, fast
 from hitrack.domain.credit import RevenueEvent
-from hitrack.domain.errors import ConsentRequired, CycleError, InvalidCitation, InvalidEvent, UnknownWork
+from hitrack.domain.errors import (
+    ConsentRequired,
+    CycleError,
+    InvalidCitation,
+    InvalidEvent,
+    UnknownWork,
+)
 from hitrack.domain.graph import Work, add_citation, ancestry, build_graph, works_of
 from hitrack.domain.interchange import load_document
 

@@ -11,7 +11,12 @@ from hitrack.domain.errors import (
     InvalidShare,
     UnknownWork,
 )
-from hitrack.domain.interchange import dump_document, load_document, loads_document, settlement_document
+from hitrack.domain.interchange import (
+    dump_document,
+    load_document,
+    loads_document,
+    settlement_document,
+)
 
 from .factories import DESIGN_DOCUMENT
 
