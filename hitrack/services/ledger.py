@@ -105,7 +105,11 @@ def payout_hold_account(creator_id: int, currency: str) -> str:
     return f"creator:{creator_id}:payout_hold:{currency}"
 
 
-_PLATFORM_KINDS = {"cash": "platform_cash", "fees": "platform_fees", "paid_out": "platform_paid_out"}
+_PLATFORM_KINDS = {
+    "cash": "platform_cash",
+    "fees": "platform_fees",
+    "paid_out": "platform_paid_out",
+}
 _CREATOR_KINDS = {"payable": "creator_payable", "payout_hold": "creator_payout_hold"}
 
 
@@ -120,7 +124,12 @@ def account_kind(code: str) -> tuple[str, int | None, str]:
     parts = code.split(":")
     if len(parts) == 3 and parts[0] == "platform" and parts[1] in _PLATFORM_KINDS:
         return _PLATFORM_KINDS[parts[1]], None, parts[2]
-    if len(parts) == 4 and parts[0] == "creator" and parts[1].isdigit() and parts[2] in _CREATOR_KINDS:
+    if (
+        len(parts) == 4
+        and parts[0] == "creator"
+        and parts[1].isdigit()
+        and parts[2] in _CREATOR_KINDS
+    ):
         return _CREATOR_KINDS[parts[2]], int(parts[1]), parts[3]
     raise InvalidInput(f"unknown ledger account code {code!r}")
 
@@ -218,20 +227,40 @@ def _same_or_conflict(existing: LedgerTransaction, digest: str) -> LedgerTransac
     return existing
 
 
-def _write(db: Session, key: str, kind: str, merged: list[Posting], digest: str,
-           description: str, reverses: LedgerTransaction | None) -> LedgerTransaction:
+def _write(
+    db: Session,
+    key: str,
+    kind: str,
+    merged: list[Posting],
+    digest: str,
+    description: str,
+    reverses: LedgerTransaction | None,
+) -> LedgerTransaction:
     # Accounts in code order: two concurrent first uses never wait on each other crosswise.
     accounts = {code: get_account(db, code) for code in sorted({p.account for p in merged})}
     for p in merged:
         if accounts[p.account].currency != p.currency:
-            raise InvalidInput(f"account {p.account} is in {accounts[p.account].currency}, not {p.currency}")
-    transaction = LedgerTransaction(idempotency_key=key, payload_hash=digest, kind=kind,
-                                    description=description,
-                                    reverses_id=reverses.id if reverses else None)
+            raise InvalidInput(
+                f"account {p.account} is in {accounts[p.account].currency}, not {p.currency}"
+            )
+    transaction = LedgerTransaction(
+        idempotency_key=key,
+        payload_hash=digest,
+        kind=kind,
+        description=description,
+        reverses_id=reverses.id if reverses else None,
+    )
     db.add(transaction)
     db.flush()
-    db.add_all(LedgerPosting(transaction_id=transaction.id, account_id=accounts[p.account].id,
-                             currency=p.currency, amount=p.amount) for p in merged)
+    db.add_all(
+        LedgerPosting(
+            transaction_id=transaction.id,
+            account_id=accounts[p.account].id,
+            currency=p.currency,
+            amount=p.amount,
+        )
+        for p in merged
+    )
     db.flush()
     for p in merged:
         account = accounts[p.account]
@@ -257,22 +286,28 @@ def _lock(db: Session, account: LedgerAccount) -> None:
 def payout_hold_postings(creator_id: int, currency: str, amount: int) -> list[Posting]:
     """A transfer is sent: ``amount`` moves from the creator's payable to their payout hold."""
     _positive(amount)
-    return [Posting(payable_account(creator_id, currency), currency, amount),
-            Posting(payout_hold_account(creator_id, currency), currency, -amount)]
+    return [
+        Posting(payable_account(creator_id, currency), currency, amount),
+        Posting(payout_hold_account(creator_id, currency), currency, -amount),
+    ]
 
 
 def payout_paid_postings(creator_id: int, currency: str, amount: int) -> list[Posting]:
     """The provider confirmed it: the hold is released to ``platform:paid_out``."""
     _positive(amount)
-    return [Posting(payout_hold_account(creator_id, currency), currency, amount),
-            Posting(paid_out_account(currency), currency, -amount)]
+    return [
+        Posting(payout_hold_account(creator_id, currency), currency, amount),
+        Posting(paid_out_account(currency), currency, -amount),
+    ]
 
 
 def payout_void_postings(creator_id: int, currency: str, amount: int) -> list[Posting]:
     """The transfer failed or was reversed: the hold goes back to the creator's payable."""
     _positive(amount)
-    return [Posting(payout_hold_account(creator_id, currency), currency, amount),
-            Posting(payable_account(creator_id, currency), currency, -amount)]
+    return [
+        Posting(payout_hold_account(creator_id, currency), currency, amount),
+        Posting(payable_account(creator_id, currency), currency, -amount),
+    ]
 
 
 def _positive(amount: int) -> None:
@@ -327,19 +362,29 @@ def check_invariants(db: Session) -> list[str]:
     """
     breaches: list[str] = []
     totals = db.execute(
-        select(LedgerPosting.currency, func.sum(LedgerPosting.amount)).group_by(LedgerPosting.currency)
+        select(LedgerPosting.currency, func.sum(LedgerPosting.amount)).group_by(
+            LedgerPosting.currency
+        )
     )
     breaches += rules.check_currency_totals({c: int(t) for c, t in totals})
 
     postings_by_tx: dict[int, list[Posting]] = {}
     for tx_id, code, currency, amount in db.execute(
-        select(LedgerPosting.transaction_id, LedgerAccount.code, LedgerPosting.currency, LedgerPosting.amount)
-        .join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
+        select(
+            LedgerPosting.transaction_id,
+            LedgerAccount.code,
+            LedgerPosting.currency,
+            LedgerPosting.amount,
+        ).join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
     ):
         postings_by_tx.setdefault(tx_id, []).append(Posting(code, currency, int(amount)))
     for tx_id, key, kind, digest in db.execute(
-        select(LedgerTransaction.id, LedgerTransaction.idempotency_key, LedgerTransaction.kind,
-               LedgerTransaction.payload_hash).order_by(LedgerTransaction.id)
+        select(
+            LedgerTransaction.id,
+            LedgerTransaction.idempotency_key,
+            LedgerTransaction.kind,
+            LedgerTransaction.payload_hash,
+        ).order_by(LedgerTransaction.id)
     ):
         postings = postings_by_tx.get(tx_id, [])
         off = {c: t for c, t in rules.currency_totals(postings).items() if t}
@@ -358,19 +403,34 @@ def check_invariants(db: Session) -> list[str]:
 
     allocations: dict[int, list[tuple[str, str, int]]] = {}
     for event_id, creator_id, kind, amount, currency in db.execute(
-        select(Allocation.event_id, Allocation.creator_id, Allocation.kind, Allocation.amount,
-               RevenueEvent.currency).join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
+        select(
+            Allocation.event_id,
+            Allocation.creator_id,
+            Allocation.kind,
+            Allocation.amount,
+            RevenueEvent.currency,
+        ).join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
     ):
         allocations.setdefault(event_id, []).append(
-            (payable_account(creator_id, currency), kind, int(amount)))
+            (payable_account(creator_id, currency), kind, int(amount))
+        )
     for ev in db.scalars(select(RevenueEvent).order_by(RevenueEvent.id)):
-        breaches += rules.check_event(rules.EventRecord(
-            ref=ev.external_id, currency=ev.currency, amount=ev.amount, fee=ev.fee,
-            recouped=ev.recouped, distributable=ev.distributable,
-            allocations=allocations.get(ev.id, []),
-            cash_account=cash_account(ev.currency), fee_account=fees_account(ev.currency),
-            postings=None if ev.transaction_id is None else postings_by_tx.get(ev.transaction_id, []),
-        ))
+        breaches += rules.check_event(
+            rules.EventRecord(
+                ref=ev.external_id,
+                currency=ev.currency,
+                amount=ev.amount,
+                fee=ev.fee,
+                recouped=ev.recouped,
+                distributable=ev.distributable,
+                allocations=allocations.get(ev.id, []),
+                cash_account=cash_account(ev.currency),
+                fee_account=fees_account(ev.currency),
+                postings=None
+                if ev.transaction_id is None
+                else postings_by_tx.get(ev.transaction_id, []),
+            )
+        )
     return breaches
 
 
