@@ -113,12 +113,14 @@ def db_upgrade(ctx: Context, revision: str) -> None:
 @pass_ctx
 def demo(ctx: Context, if_empty: bool) -> None:
     """Seed a small demo data set: creators, records, remixes."""
+    from hitrack.providers import media_storage
     from hitrack.services.demo import seed_demo
-    from hitrack.web import create_app
 
-    storage = create_app(ctx.settings).extensions["hitrack"].storage
+    if not ctx.settings.demo_data:
+        click.echo("demo: disabled by HITRACK_DEMO_DATA", err=True)
+        return
     with ctx.session() as session:
-        summary = seed_demo(session, storage, only_if_empty=if_empty)
+        summary = seed_demo(session, media_storage(ctx.settings), only_if_empty=if_empty)
     click.echo(summary, err=True)
 
 
