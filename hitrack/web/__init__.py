@@ -52,6 +52,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions (see api.py)
+    from hitrack.web import api_productions, productions
+
+    app.register_blueprint(productions.bp)
+    app.register_blueprint(api_productions.bp)
+    csrf.exempt(api_productions.bp)  # same cookie-session CSRF check as api.bp
 
     app.after_request(_security_headers)
     return app

@@ -1,0 +1,361 @@
+"""Pages for productions and their payment proposals, AI models, notifications and the TDM policy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from fractions import Fraction
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from hitrack.db.models import Creator
+from hitrack.domain.errors import HitrackError, InvalidInput
+from hitrack.domain.shares import format_share
+from hitrack.services import ai_models, notifications, records
+from hitrack.services import productions as prod
+from hitrack.web.context import db, services, settings, storage
+
+bp = Blueprint("productions", __name__)
+
+CONTRIBUTION_ROWS = 6
+
+
+def mailer() -> notifications.Mailer:
+    """The app's mailer: one given to ``create_app`` in ``extra["mailer"]``, else the log mailer."""
+    extra = services().extra
+    if "mailer" not in extra:
+        extra["mailer"] = notifications.LogMailer(base_url=settings().base_url)
+    return extra["mailer"]  # type: ignore[no-any-return]
+
+
+def window() -> timedelta:
+    return timedelta(days=settings().proposal_window_days)
+
+
+def actor() -> Creator | None:
+    return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
+
+
+def me() -> Creator:
+    return current_user  # type: ignore[return-value]
+
+
+@bp.app_context_processor
+def _unread_notifications() -> dict[str, object]:
+    if not current_user.is_authenticated:
+        return {}
+    return {"unread_notifications": notifications.unread_count(db(), me())}
+
+
+# --- Forms -----------------------------------------------------------------------
+
+
+class ProductionForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField("Description", validators=[Length(max=5000)])
+    file = FileField("Final media (optional)")
+
+
+class PublishForm(FlaskForm):
+    retained = StringField("Your retained share", default="0", validators=[DataRequired(), Length(max=40)])
+    note = TextAreaField("Note to contributors (optional)", validators=[Length(max=2000)])
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
+    objection = BooleanField("File this as an objection to the split")
+
+
+class CancelForm(FlaskForm):
+    reason = StringField("Reason (optional)", validators=[Length(max=2000)])
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token."""
+
+
+class ModelForm(FlaskForm):
+    name = StringField("Model name", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField("Description", validators=[Length(max=5000)])
+    version = StringField("Version", default="1", validators=[DataRequired(), Length(max=40)])
+    retained = StringField("Operator's retained share", default="0", validators=[Length(max=40)])
+    attribution_weight = StringField("Attribution weight λ", default="0", validators=[Length(max=40)])
+    manifest = TextAreaField("Training manifest", validators=[DataRequired()])
+
+
+def _contribution_rows() -> list[tuple[str, str, str]]:
+    form = request.form
+    return [(w.strip(), r.strip(), s.strip()) for w, r, s in zip(
+        form.getlist("contribution_work"), form.getlist("contribution_role"), form.getlist("contribution_share"),
+        strict=False)]
+
+
+def _contributions(rows: list[tuple[str, str, str]]) -> list[prod.ContributionInput]:
+    return prod.parse_contributions([{"work": w, "share": s, "credit_role": r}
+                                     for w, r, s in rows if w or s or r])
+
+
+def _padded(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    return list(rows) + [("", "", "")] * max(0, CONTRIBUTION_ROWS - len(rows))
+
+
+def _parse_manifest(text: str) -> dict[str, str]:
+    """One line per entry: a record id or a SHA-256, then optionally a weight (default 1)."""
+    manifest: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.replace(",", " ").split()
+        if not parts:
+            continue
+        if len(parts) > 2:
+            raise InvalidInput(f"manifest line {number}: expected a record id or hash and a weight")
+        if parts[0] in manifest:
+            raise InvalidInput(f"manifest line {number}: {parts[0]} is listed twice", ids=(parts[0],))
+        manifest[parts[0]] = parts[1] if len(parts) == 2 else "1"
+    return manifest
+
+
+# --- Productions -----------------------------------------------------------------
+
+
+@bp.route("/productions")
+def index() -> str:
+    mine = prod.productions_of(db(), me()) if actor() else []
+    recent = records.recent_works(db(), actor(), kind="production", limit=50)
+    return render_template("productions/index.html", mine=mine, recent=recent)
+
+
+@bp.route("/productions/new", methods=["GET", "POST"])
+@login_required
+def new() -> Response | tuple[str, int]:
+    form = ProductionForm()
+    rows = _contribution_rows() if request.method == "POST" else [
+        (s, "", "") for s in request.args.getlist("source")]
+    if form.validate_on_submit():
+        upload = form.file.data if form.file.data and form.file.data.filename else None
+        try:
+            work = prod.create_production(
+                db(), me(), title=form.title.data, description=form.description.data,
+                contributions=_contributions(rows), storage=storage() if upload else None,
+                stream=upload.stream if upload else None, filename=upload.filename if upload else "",
+                max_bytes=settings().max_upload_bytes)
+        except HitrackError as error:
+            form.form_errors.append(error.message)
+            return _form_page("productions/new.html", form=form, rows=rows), 422
+        flash("Draft production created. Publish the split when it is ready.", "success")
+        return redirect(url_for("productions.show", public_id=work.public_id))
+    return _form_page("productions/new.html", form=form, rows=rows), (422 if form.errors else 200)
+
+
+def _form_page(template: str, **context: Any) -> str:
+    return render_template(template, rows=_padded(context.pop("rows")), roles=prod.CREDIT_ROLES, **context)
+
+
+@bp.route("/productions/<public_id>")
+def show(public_id: str) -> str:
+    view = prod.production_view(db(), actor(), public_id)
+    return render_template("productions/show.html", view=view, work=view.production,
+                           comment_form=CommentForm(), action_form=ActionForm(),
+                           is_producer=actor() is not None and view.production.created_by_id == me().id)
+
+
+@bp.route("/productions/<public_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(public_id: str) -> Response | tuple[str, int]:
+    work = prod.get_production(db(), actor(), public_id)
+    if work.created_by_id != me().id:
+        abort(403)
+    form = ActionForm()
+    if request.method == "POST":
+        rows = _contribution_rows()
+        if form.validate_on_submit():
+            try:
+                prod.set_contributions(db(), me(), public_id, _contributions(rows))
+            except HitrackError as error:
+                form.form_errors.append(error.message)
+            else:
+                flash("Split saved. Publish it to propose it to the contributors.", "success")
+                return redirect(url_for("productions.edit", public_id=public_id))
+        return _edit_page(work, form, rows), 422
+    rows = [(c.source.public_id, c.credit_role or "", _share_text(c.share)) for c in work.sources]
+    return _edit_page(work, form, rows), 200
+
+
+def _share_text(share: Fraction) -> str:
+    return format_share(share)
+
+
+def _edit_page(work: Any, form: ActionForm, rows: list[tuple[str, str, str]]) -> str:
+    retained = _share_text(work.retained_share)
+    return _form_page("productions/edit.html", work=work, form=form, rows=rows,
+                      publish_form=PublishForm(data={"retained": retained}), cancel_form=CancelForm())
+
+
+@bp.route("/productions/<public_id>/publish", methods=["POST"])
+@login_required
+def publish(public_id: str) -> Response:
+    form = PublishForm()
+    if not form.validate_on_submit():
+        flash("State your retained share (e.g. 0 or 0.1).", "error")
+        return redirect(url_for("productions.edit", public_id=public_id))
+    try:
+        revision = prod.publish_proposal(db(), me(), public_id, window=window(), retained=form.retained.data,
+                                         note=form.note.data, mailer=mailer())
+    except HitrackError as error:
+        flash(error.message, "error")
+        return redirect(url_for("productions.edit", public_id=public_id))
+    flash(f"Revision {revision.number} published; the contributors have been notified.", "success")
+    return redirect(url_for("productions.show", public_id=public_id))
+
+
+@bp.route("/productions/<public_id>/comments", methods=["POST"])
+@login_required
+def comment(public_id: str) -> Response:
+    form = CommentForm()
+    if not form.validate_on_submit():
+        flash("Write a comment first.", "error")
+    else:
+        try:
+            prod.add_comment(db(), me(), public_id, form.body.data, objection=bool(form.objection.data),
+                             mailer=mailer())
+        except HitrackError as error:
+            flash(error.message, "error")
+        else:
+            flash("Objection filed." if form.objection.data else "Comment posted.", "success")
+    return redirect(url_for("productions.show", public_id=public_id) + "#comments")
+
+
+@bp.route("/productions/<public_id>/finalize", methods=["POST"])
+@login_required
+def finalize(public_id: str) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        prod.finalize(db(), me(), public_id, mailer=mailer())
+    except HitrackError as error:
+        flash(error.message, "error")
+    else:
+        flash("The split is final. This production can now earn.", "success")
+    return redirect(url_for("productions.show", public_id=public_id))
+
+
+@bp.route("/productions/<public_id>/cancel", methods=["POST"])
+@login_required
+def cancel(public_id: str) -> Response:
+    form = CancelForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        prod.cancel(db(), me(), public_id, reason=form.reason.data, mailer=mailer())
+    except HitrackError as error:
+        flash(error.message, "error")
+    else:
+        flash("Production cancelled.", "success")
+    return redirect(url_for("productions.show", public_id=public_id))
+
+
+# --- Models ----------------------------------------------------------------------
+
+
+@bp.route("/models")
+def models() -> str:
+    mine = ai_models.models_of(db(), me()) if actor() else []
+    recent = records.recent_works(db(), actor(), kind="model", limit=50)
+    return render_template("models/index.html", mine=mine, recent=recent)
+
+
+@bp.route("/models/new", methods=["GET", "POST"])
+@login_required
+def new_model() -> Response | tuple[str, int]:
+    return _register_page(None)
+
+
+@bp.route("/models/<public_id>/versions/new", methods=["GET", "POST"])
+@login_required
+def new_version(public_id: str) -> Response | tuple[str, int]:
+    return _register_page(ai_models.get_model(db(), actor(), public_id))
+
+
+def _register_page(earlier: Any) -> Response | tuple[str, int]:
+    form = ModelForm()
+    if request.method == "GET" and earlier is not None:
+        form = ModelForm(data={
+            "name": earlier.title, "description": earlier.description, "attribution_weight":
+            _share_text(earlier.attribution_weight), "retained": _share_text(earlier.retained_share),
+            "manifest": "\n".join(f"{c.source.public_id} {_share_text(c.share)}" for c in earlier.sources)})
+    if form.validate_on_submit():
+        try:
+            fields = {"version": form.version.data, "manifest": _parse_manifest(form.manifest.data),
+                      "retained": form.retained.data, "attribution_weight": form.attribution_weight.data,
+                      "name": form.name.data, "description": form.description.data}
+            if earlier is None:
+                result = ai_models.register_model(db(), me(), **fields)
+            else:
+                result = ai_models.register_version(db(), me(), earlier.public_id, **fields)
+        except HitrackError as error:
+            form.form_errors.append(error.message)
+            return render_template("models/new.html", form=form, earlier=earlier), 422
+        message = f"Model registered with {len(result.matched)} records."
+        if result.unmatched_hashes:
+            message += f" {len(result.unmatched_hashes)} hashes matched no record: " + \
+                ", ".join(h[:12] + "…" for h in result.unmatched_hashes)
+        flash(message, "success" if not result.unmatched_hashes else "warning")
+        return redirect(url_for("productions.model", public_id=result.model.public_id))
+    return render_template("models/new.html", form=form, earlier=earlier), (422 if form.errors else 200)
+
+
+@bp.route("/models/<public_id>")
+def model(public_id: str) -> str:
+    view = ai_models.model_view(db(), actor(), public_id)
+    return render_template("models/show.html", view=view, work=view.model,
+                           is_operator=view.model.is_owned_by(me().id if actor() else None))
+
+
+# --- Notifications ---------------------------------------------------------------
+
+
+@bp.route("/notifications")
+@login_required
+def notifications_page() -> str:
+    return render_template("notifications.html", items=notifications.notifications_for(db(), me()),
+                           form=ActionForm())
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@login_required
+def read_notifications() -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    notifications.mark_all_read(db(), me())
+    return redirect(url_for("productions.notifications_page"))
+
+
+# --- Text and data mining (W3C TDMRep) -------------------------------------------
+
+
+@bp.route("/.well-known/tdmrep.json")
+def tdmrep() -> Response:
+    policy = url_for("productions.tdm_policy", _external=True)
+    return jsonify([
+        {"location": "/works/*/media", "tdm-reservation": 1, "tdm-policy": policy},
+        {"location": "/api/v1/records/*/media", "tdm-reservation": 1, "tdm-policy": policy},
+    ])
+
+
+@bp.route("/policies/ai-training")
+def tdm_policy() -> str:
+    return render_template("models/tdm_policy.html")
