@@ -60,6 +60,7 @@ __all__ = [
     "record_revenue",
     "import_csv",
     "get_event",
+    "visible_event",
     "explanation_lines",
     "CSV_COLUMNS",
 ]
@@ -244,6 +245,14 @@ def get_event(db: Session, external_id: str) -> RevenueEvent:
         )
     )
     if event is None:
+        raise NotFound(f"revenue event {external_id} not found", ids=(external_id,))
+    return event
+
+
+def visible_event(db: Session, actor: Creator, external_id: str) -> RevenueEvent:
+    """The event for admins, its sender and the owners of its work; NotFound for anyone else."""
+    event = get_event(db, external_id)
+    if not (actor.is_admin or event.created_by_id == actor.id or event.work.is_owned_by(actor.id)):
         raise NotFound(f"revenue event {external_id} not found", ids=(external_id,))
     return event
 

@@ -58,6 +58,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_productions.bp)
     csrf.exempt(api_productions.bp)  # same cookie-session CSRF check as api.bp
 
+    from hitrack.web import api_revenue, revenue
+
+    app.register_blueprint(revenue.bp)
+    app.register_blueprint(api_revenue.bp)
+    csrf.exempt(api_revenue.bp)  # same cookie-session CSRF check as api.bp
+    app.register_blueprint(api_revenue.webhooks_bp)
+    csrf.exempt(api_revenue.webhooks_bp)  # signed by the provider: no session, no CSRF token
+
     app.after_request(_security_headers)
     return app
 

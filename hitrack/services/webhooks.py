@@ -1,0 +1,129 @@
+"""Provider webhooks: each event is a row before it is handled, then one small handler runs.
+
+The endpoint verifies the signature (the provider's ``parse_webhook``) and
+passes the :class:`~hitrack.payments.base.ProviderEvent` here. The event is
+stored first, unique on ``(provider, event id)``: a replay of an event already
+``processed`` or ``ignored`` changes nothing, and one that ``failed`` (or was
+interrupted) is handled again. Events may arrive out of order, so handlers
+are idempotent on their own keys too (a checkout becomes the revenue event
+``stripe:<checkout session id>``).
+
+Handlers live in :data:`HANDLERS`, keyed by event type; types without a
+handler are stored as ``ignored``. To handle another type (the payouts'
+``transfer.*``), add a function ``(db, event, context) -> status`` to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hitrack.db.models import WebhookEvent
+from hitrack.domain.errors import HitrackError, InvalidEvent
+from hitrack.domain.money import MICROS_PER_CENT
+from hitrack.payments.base import ProviderEvent
+from hitrack.services import revenue
+from hitrack.services.graph import get_work
+
+__all__ = ["WebhookContext", "Handler", "HANDLERS", "handle_event", "checkout_completed"]
+
+
+@dataclass(frozen=True)
+class WebhookContext:
+    """Plain values handlers need (from settings)."""
+
+    default_fee_rate: Fraction = Fraction(0)
+
+
+Handler = Callable[[Session, ProviderEvent, WebhookContext], str]
+
+
+def checkout_completed(db: Session, event: ProviderEvent, context: WebhookContext) -> str:
+    """A paid Checkout session for a production becomes a revenue event."""
+    session = event.data
+    metadata = session.get("metadata") or {}
+    work_id = metadata.get("work")
+    if not work_id:
+        return "ignored"  # not a sale of a hitrack work
+    if session.get("payment_status") not in ("paid", "no_payment_required"):
+        return "ignored"  # paid later: Stripe sends async_payment_succeeded then
+    if get_work(db, str(work_id)).kind != "production":
+        raise InvalidEvent(
+            f"checkout {event.object_id} sells {work_id}, which is not a production",
+            ids=(str(work_id),),
+        )
+    amount_cents = session.get("amount_total")
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents < 0:
+        raise InvalidEvent(f"checkout {event.object_id} has no amount_total")
+    revenue.record_revenue(
+        db,
+        None,
+        {
+            "external_id": f"stripe:{event.object_id}",
+            "work": str(work_id),
+            "amount": amount_cents * MICROS_PER_CENT,
+            "currency": str(session.get("currency") or ""),
+        },
+        default_fee_rate=context.default_fee_rate,
+        origin="stripe",
+    )
+    return "processed"
+
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": checkout_completed,
+}
+
+
+def _store(db: Session, provider: str, event: ProviderEvent) -> WebhookEvent:
+    query = select(WebhookEvent).where(
+        WebhookEvent.provider == provider, WebhookEvent.event_id == event.id
+    )
+    row = db.scalar(query)
+    if row is not None:
+        return row
+    row = WebhookEvent(
+        provider=provider,
+        event_id=event.id,
+        type=event.type,
+        payload={
+            "id": event.id,
+            "type": event.type,
+            "created": event.created,
+            "account": event.account_id,
+            "object": dict(event.data),
+        },
+    )
+    db.add(row)
+    try:
+        db.commit()
+    except IntegrityError:  # the same event delivered twice at once
+        db.rollback()
+        row = db.scalars(query).one()
+    return row
+
+
+def handle_event(
+    db: Session, provider: str, event: ProviderEvent, context: WebhookContext | None = None
+) -> WebhookEvent:
+    """Store a verified provider event, then handle it once; returns its row with the status."""
+    context = context or WebhookContext()
+    row = _store(db, provider, event)
+    if row.status in ("processed", "ignored"):
+        return row
+    handler = HANDLERS.get(event.type)
+    try:
+        status = "ignored" if handler is None else handler(db, event, context)
+        error = ""
+    except HitrackError as exc:
+        db.rollback()
+        status, error = "failed", exc.message
+    row.status, row.error, row.processed_at = status, error, datetime.now(UTC)
+    db.commit()
+    return row

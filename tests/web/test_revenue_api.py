@@ -1,0 +1,184 @@
+"""The revenue API: record (admins, a model's operator), read back, earnings, statements."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hitrack.db.models import RevenueEvent
+from tests.factories import PASSWORD, make_creator
+from tests.money_factories import Song, make_song, usd
+from tests.web.conftest import bearer, csrf_token, log_in
+
+
+@pytest.fixture
+def song(app_db: Session) -> Song:
+    admin = make_creator(app_db, "Admin", admin=True)
+    ana = make_creator(app_db, "Ana")
+    return make_song(app_db, people={"admin": admin, "ana": ana})
+
+
+def sale(
+    song: Song, external_id: str = "sale-1", amount: int = usd(100), **extra: object
+) -> dict[str, object]:
+    return {
+        "work": song.night_swim.public_id,
+        "amount": amount,
+        "currency": "USD",
+        "external_id": external_id,
+        **extra,
+    }
+
+
+def events(app_db: Session) -> int:
+    return app_db.scalar(select(func.count()).select_from(RevenueEvent)) or 0
+
+
+def test_an_admin_records_revenue_and_gets_the_settled_event(
+    client: FlaskClient, song: Song
+) -> None:
+    headers = bearer(client, song.admin.email or "", PASSWORD)
+    response = client.post(
+        "/api/v1/revenue", json=sale(song, costs=usd(10), fee_rate="0.1"), headers=headers
+    )
+    assert response.status_code == 201, response.get_json()
+    event = response.get_json()
+    assert (event["recouped"], event["fee"], event["distributable"]) == (usd(10), usd(9), usd(81))
+    assert (
+        event["recouped"]
+        + event["fee"]
+        + sum(a["amount"] for a in event["allocations"] if a["kind"] == "earning")
+        == event["amount"]
+    )
+    ana = next(a for a in event["allocations"] if a["creator"] == song.ana.handle)
+    assert any("to your record Shoreline" in line for line in ana["explanation"])
+    again = client.get("/api/v1/revenue/sale-1", headers=headers)
+    assert again.status_code == 200 and again.get_json()["allocations"] == event["allocations"]
+
+
+def test_a_replay_returns_the_original_and_another_payload_is_409(
+    client: FlaskClient, song: Song, app_db: Session
+) -> None:
+    headers = bearer(client, song.admin.email or "", PASSWORD)
+    assert client.post("/api/v1/revenue", json=sale(song), headers=headers).status_code == 201
+    replay = client.post("/api/v1/revenue", json=sale(song), headers=headers)
+    assert replay.status_code == 200
+    conflict = client.post("/api/v1/revenue", json=sale(song, amount=usd(101)), headers=headers)
+    assert conflict.status_code == 409
+    assert conflict.get_json()["error"]["code"] == "idempotency_conflict"
+    assert events(app_db) == 1
+
+
+def test_a_creator_may_not_record_revenue_for_a_production(
+    client: FlaskClient, song: Song, app_db: Session
+) -> None:
+    headers = bearer(client, song.ana.email or "", PASSWORD)
+    response = client.post("/api/v1/revenue", json=sale(song), headers=headers)
+    assert response.status_code == 403
+    assert events(app_db) == 0
+
+
+def test_bad_input_is_422_and_writes_nothing(
+    client: FlaskClient, song: Song, app_db: Session
+) -> None:
+    headers = bearer(client, song.admin.email or "", PASSWORD)
+    for bad in (
+        sale(song, amount=-1),
+        sale(song, amount=1.5),
+        sale(song, currency="dollars"),
+        {"work": song.night_swim.public_id},
+    ):
+        response = client.post("/api/v1/revenue", json=bad, headers=headers)
+        assert response.status_code == 422, (bad, response.get_json())
+    assert (
+        client.post(
+            "/api/v1/revenue", json=sale(song) | {"work": "nope"}, headers=headers
+        ).status_code
+        == 404
+    )
+    assert client.post("/api/v1/revenue", json=sale(song)).status_code == 401
+    assert events(app_db) == 0
+
+
+def test_events_are_visible_to_admins_senders_and_owners_only(
+    client: FlaskClient, song: Song
+) -> None:
+    admin = bearer(client, song.admin.email or "", PASSWORD)
+    client.post("/api/v1/revenue", json=sale(song), headers=admin)
+    ana = bearer(client, song.ana.email or "", PASSWORD)
+    assert client.get("/api/v1/revenue/sale-1", headers=ana).status_code == 404
+
+
+def test_cookie_sessions_need_the_csrf_token(
+    client: FlaskClient, song: Song, app_db: Session
+) -> None:
+    log_in(client, song.admin.email or "", PASSWORD)
+    assert client.post("/api/v1/revenue", json=sale(song)).status_code == 400
+    token = csrf_token(client, "/me/earnings")
+    assert (
+        client.post("/api/v1/revenue", json=sale(song), headers={"X-CSRFToken": token}).status_code
+        == 201
+    )
+
+
+def test_earnings_and_statement_reconcile_to_the_balance(client: FlaskClient, song: Song) -> None:
+    admin = bearer(client, song.admin.email or "", PASSWORD)
+    client.post("/api/v1/revenue", json=sale(song, amount=usd(100) + 7), headers=admin)
+    client.post("/api/v1/revenue", json=sale(song, "sale-2", amount=usd(3)), headers=admin)
+    ana = bearer(client, song.ana.email or "", PASSWORD)
+    earnings = client.get("/api/v1/me/earnings", headers=ana).get_json()
+    [balance] = earnings["balances"]
+    assert balance["currency"] == "USD" and balance["micros"] == sum(
+        e["micros"] for e in earnings["earnings"]
+    )
+    assert balance["exact"].startswith(balance["display"])
+
+    statement = client.get("/api/v1/me/statement", headers=ana).get_json()
+    [usd_part] = statement["currencies"]
+    assert usd_part["opening_balance"]["micros"] == 0
+    assert (
+        usd_part["closing_balance"]["micros"]
+        == balance["micros"]
+        == usd_part["earnings_total"]["micros"]
+    )
+    assert usd_part["reconciles"] is True
+
+    response = client.get("/api/v1/me/statement", headers={**ana, "Accept": "text/csv"})
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0]["type"] == "opening_balance" and rows[-1]["type"] == "closing_balance"
+    assert (
+        sum(int(r["amount_micros"]) for r in rows[:-1])
+        == int(rows[-1]["amount_micros"])
+        == balance["micros"]
+    )
+
+
+def test_a_statement_period_before_the_earnings_is_empty_and_bad_dates_are_422(
+    client: FlaskClient, song: Song
+) -> None:
+    admin = bearer(client, song.admin.email or "", PASSWORD)
+    client.post("/api/v1/revenue", json=sale(song), headers=admin)
+    ana = bearer(client, song.ana.email or "", PASSWORD)
+    old = client.get("/api/v1/me/statement?from=2001-01-01&to=2001-01-31", headers=ana).get_json()
+    assert old["currencies"] == []
+    assert client.get("/api/v1/me/statement?from=yesterday", headers=ana).status_code == 422
+    assert (
+        client.get("/api/v1/me/statement?from=2026-02-01&to=2026-01-01", headers=ana).status_code
+        == 422
+    )
+
+
+def test_the_revenue_operations_are_in_the_openapi_document(client: FlaskClient) -> None:
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert {
+        "/api/v1/revenue",
+        "/api/v1/revenue/{external_id}",
+        "/api/v1/me/earnings",
+        "/api/v1/me/statement",
+    } <= set(paths)
