@@ -6,12 +6,14 @@ import io
 import math
 import struct
 import zlib
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import Creator
-from hitrack.services import accounts, records
+from hitrack.services import accounts, ai_models, productions, records
+from hitrack.services.productions import ContributionInput
 from hitrack.storage import MediaStorage
 
 __all__ = ["seed_demo", "DEMO_PASSWORD", "tone_wav", "solid_png"]
@@ -67,5 +69,19 @@ def seed_demo(db: Session, storage: MediaStorage, *, only_if_empty: bool = True)
     upload("Ana", "Night Swim", tone_wav(523.25), "night-swim.wav",
            sources={tide: "0.6", sketch: "0.1", lyrics: "1/10"},
            description="The full song: Tide, with lyrics and the cover sketch.")
+    _seed_production_and_model(db, people, tide=tide, sketch=sketch, shoreline=shoreline, lyrics=lyrics)
     return (f"demo: seeded {len(people)} creators and 5 records; "
             f"log in as ana@demo.hitrack with password {DEMO_PASSWORD!r}")
+
+
+def _seed_production_and_model(db: Session, people: dict[str, Creator], *, tide: str, sketch: str,
+                               shoreline: str, lyrics: str) -> None:
+    """A production with its split open for comments, and a model trained on opted-in records."""
+    video = productions.create_production(
+        db, people["Dee"], title="Night Swim (video)", description="The music video: Tide over the cover art.",
+        contributions=[ContributionInput(tide, "0.5", "composer"), ContributionInput(sketch, "0.3", "illustrator")])
+    productions.publish_proposal(db, people["Dee"], video.public_id, retained="0.2", window=timedelta(days=14),
+                                 note="Half to the music, 30% to the art; I keep 20% for the edit.")
+    ai_models.register_model(db, people["Cy"], name="Tidal", version="1", retained="1/2",
+                             attribution_weight="1/2", manifest={shoreline: 2, lyrics: 1},
+                             description="A small sound model trained on opted-in records.")
