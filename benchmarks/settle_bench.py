@@ -105,7 +105,9 @@ def events_for(n: int, count: int, seed: int = SEED + 1) -> list[RevenueEvent]:
     fees = rng.random(count) < 0.5
     return [
         RevenueEvent(f"e{i}", f"w{w}", int(a), fee_rate=Fraction(1, 10) if f else Fraction(0))
-        for i, (w, a, f) in enumerate(zip(works.tolist(), amounts.tolist(), fees.tolist(), strict=True))
+        for i, (w, a, f) in enumerate(
+            zip(works.tolist(), amounts.tolist(), fees.tolist(), strict=True)
+        )
     ]
 
 
@@ -127,12 +129,17 @@ def timed(fn: Any, repeat: int = 1) -> tuple[float, Any]:
 
 def compact_from(data: dict[str, np.ndarray], n: int) -> fast.CompactGraph:
     return fast.CompactGraph.from_arrays(
-        ids=[f"w{i}" for i in range(n)], kinds=data["kinds"],
+        ids=[f"w{i}" for i in range(n)],
+        kinds=data["kinds"],
         creators=[f"c{i}" for i in range(max(n // 3, 1))],
-        edge_work=data["edge_work"], edge_source=data["edge_source"],
-        share_num=data["share_num"], share_den=data["share_den"],
-        owner_work=data["owner_work"], owner_creator=data["owner_creator"],
-        own_num=data["own_num"], own_den=data["own_den"],
+        edge_work=data["edge_work"],
+        edge_source=data["edge_source"],
+        share_num=data["share_num"],
+        share_den=data["share_den"],
+        owner_work=data["owner_work"],
+        owner_creator=data["owner_creator"],
+        own_num=data["own_num"],
+        own_den=data["own_den"],
     )
 
 
@@ -143,8 +150,14 @@ def phase_fast_build(n: int, tmp: Path) -> dict[str, Any]:
     newest = range(max(n - 20, 0), n)
     sizes = {w: int(cg.ancestry_mask(cg.index_of(f"w{w}") or 0).sum()) for w in newest}
     target = max(sizes, key=lambda w: sizes[w])
-    return {"build_s": seconds, "target": f"w{target}", "ancestry": sizes[target],
-            "edges": cg.edge_count, "levels": cg.level_count, "peak_mb": peak_mb()}
+    return {
+        "build_s": seconds,
+        "target": f"w{target}",
+        "ancestry": sizes[target],
+        "edges": cg.edge_count,
+        "levels": cg.level_count,
+        "peak_mb": peak_mb(),
+    }
 
 
 def phase_fast_run(n: int, tmp: Path, target: str) -> dict[str, Any]:
@@ -154,9 +167,15 @@ def phase_fast_run(n: int, tmp: Path, target: str) -> dict[str, Any]:
     event = RevenueEvent("single", target, 987_654_321, fee_rate=Fraction(1, 10))
     single_s, single = timed(lambda: fast.settle_event(cg, event), repeat=5)
     batch_s, batch = timed(lambda: fast.settle_batch(cg, events))
-    return {"load_s": load_s, "single_s": single_s, "batch_s": batch_s, "peak_mb": peak_mb(),
-            "single_creators": single.creators, "batch_creators_sum": sum(batch.creators.values()),
-            "batch_distributable": batch.distributable}
+    return {
+        "load_s": load_s,
+        "single_s": single_s,
+        "batch_s": batch_s,
+        "peak_mb": peak_mb(),
+        "single_creators": single.creators,
+        "batch_creators_sum": sum(batch.creators.values()),
+        "batch_distributable": batch.distributable,
+    }
 
 
 def _nx_graph(data: dict[str, np.ndarray], n: int, exact: bool) -> Any:
@@ -164,16 +183,32 @@ def _nx_graph(data: dict[str, np.ndarray], n: int, exact: bool) -> Any:
 
     G = nx.DiGraph()
     owners: list[dict[str, Any]] = [{} for _ in range(n)]
-    for w, c, a, b in zip(data["owner_work"].tolist(), data["owner_creator"].tolist(),
-                          data["own_num"].tolist(), data["own_den"].tolist(), strict=True):
+    for w, c, a, b in zip(
+        data["owner_work"].tolist(),
+        data["owner_creator"].tolist(),
+        data["own_num"].tolist(),
+        data["own_den"].tolist(),
+        strict=True,
+    ):
         owners[w][f"c{c}"] = Fraction(a, b) if exact else a / b
     kinds = ("record", "production", "model")
     for i in range(n):
-        G.add_node(f"w{i}", kind=kinds[int(data["kinds"][i])], owners=owners[i],
-                   attribution_weight=Fraction(0), consent_remix=True,
-                   consent_ai_training=False, title="")
-    for w, s, a, b in zip(data["edge_work"].tolist(), data["edge_source"].tolist(),
-                          data["share_num"].tolist(), data["share_den"].tolist(), strict=True):
+        G.add_node(
+            f"w{i}",
+            kind=kinds[int(data["kinds"][i])],
+            owners=owners[i],
+            attribution_weight=Fraction(0),
+            consent_remix=True,
+            consent_ai_training=False,
+            title="",
+        )
+    for w, s, a, b in zip(
+        data["edge_work"].tolist(),
+        data["edge_source"].tolist(),
+        data["share_num"].tolist(),
+        data["share_den"].tolist(),
+        strict=True,
+    ):
         G.add_edge(f"w{w}", f"w{s}", share=Fraction(a, b) if exact else a / b)
     return G
 
@@ -208,6 +243,7 @@ def phase_reference(n: int, tmp: Path, target: str) -> dict[str, Any]:
         few = events_for(n, EXACT_BATCH_EVENTS)
         result["exact_batch_s"], _ = timed(lambda: credit.settle_batch(G, few))
     else:
+
         def single_float() -> dict[str, float]:
             sub = G.subgraph(nx.descendants(G, target) | {target})
             return _float_entitlements(G, list(nx.topological_sort(sub)), {target: 887_000_000.0})
@@ -229,7 +265,9 @@ def phase_reference(n: int, tmp: Path, target: str) -> dict[str, Any]:
 
 
 def run_phase(*args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
+    )
     parsed: dict[str, Any] = json.loads(out.stdout)
     return parsed
 
@@ -296,8 +334,11 @@ def render(rows: list[tuple[int, float, dict[str, Any], dict[str, Any], dict[str
                 f"{ms(ref['batch_float_s'])} (float) | {ref['peak_mb']:.0f} MB |"
             )
             speedup = ref["single_s"] / ran["single_s"]
-            extra = (f"; exact engine, batch of {EXACT_BATCH_EVENTS} events: {ms(ref['exact_batch_s'])}"
-                     if "exact_batch_s" in ref else "")
+            extra = (
+                f"; exact engine, batch of {EXACT_BATCH_EVENTS} events: {ms(ref['exact_batch_s'])}"
+                if "exact_batch_s" in ref
+                else ""
+            )
             lines.append(f"| | | | | one-event speed-up: {speedup:,.0f}x{extra} | | | | | |")
     return "\n".join(lines)
 

@@ -166,9 +166,7 @@ class BatchSettlement:
     entitlements: Mapping[str, Fraction]
 
 
-def check_event_fields(
-    event: RevenueEvent, kind: str | None, manifest: Iterable[str]
-) -> None:
+def check_event_fields(event: RevenueEvent, kind: str | None, manifest: Iterable[str]) -> None:
     """Rules on an event given its work's ``kind`` (None: unknown) and manifest.
 
     Shared by both engines so they reject exactly the same events.
@@ -177,15 +175,21 @@ def check_event_fields(
         raise InvalidEvent(f"event id {event.id!r} must be a non-empty string")
     ids = (event.id,)
     if kind is None:
-        raise UnknownWork(f"event {event.id}: unknown work {event.work}", ids=(event.id, event.work))
+        raise UnknownWork(
+            f"event {event.id}: unknown work {event.work}", ids=(event.id, event.work)
+        )
     for name in ("amount", "costs"):
         value = getattr(event, name)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidEvent(f"event {event.id}: {name} must be an integer number of micros", ids=ids)
+            raise InvalidEvent(
+                f"event {event.id}: {name} must be an integer number of micros", ids=ids
+            )
         if value < 0:
             raise InvalidEvent(f"event {event.id}: {name} {value} is negative", ids=ids)
     if not isinstance(event.fee_rate, Fraction) or not 0 <= event.fee_rate <= 1:
-        raise InvalidEvent(f"event {event.id}: fee_rate {event.fee_rate} is outside [0, 1]", ids=ids)
+        raise InvalidEvent(
+            f"event {event.id}: fee_rate {event.fee_rate} is outside [0, 1]", ids=ids
+        )
     if event.attribution is None:
         return
     if kind != "model":
@@ -573,7 +577,9 @@ def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
     lines = []
     start = explanation.event_work
     for route in explanation.routes:
-        parts = [f"{money(explanation.entering)} earned by {name(start)} ({G.nodes[start]['kind']})"]
+        parts = [
+            f"{money(explanation.entering)} earned by {name(start)} ({G.nodes[start]['kind']})"
+        ]
         for step in route.steps[:-1]:
             parts.append(f"{_percent(step.share)} to {name(step.source)}")
         owned = f"your {G.nodes[explanation.work]['kind']} {name(explanation.work)}"

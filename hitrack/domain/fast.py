@@ -80,11 +80,41 @@ LDA = npt.NDArray[np.longdouble]
 Injection = tuple[int, int, "dict[int, Fraction] | None"]
 
 _STORED = (
-    "ids", "kinds", "titles", "consent_remix", "consent_ai", "creators",
-    "level_ptr", "indptr", "indices", "share_num", "share_den",
-    "own_ptr", "own_creator", "own_num", "own_den", "ret_num", "ret_den", "aw_num", "aw_den",
-    "t_row", "t_target", "t_share", "csr_to_t", "level_edge_ptr", "seg_start", "seg_target",
-    "level_seg_ptr", "own_weight", "c_work", "c_weight", "c_ptr", "rho_node", "rho_creator",
+    "ids",
+    "kinds",
+    "titles",
+    "consent_remix",
+    "consent_ai",
+    "creators",
+    "level_ptr",
+    "indptr",
+    "indices",
+    "share_num",
+    "share_den",
+    "own_ptr",
+    "own_creator",
+    "own_num",
+    "own_den",
+    "ret_num",
+    "ret_den",
+    "aw_num",
+    "aw_den",
+    "t_row",
+    "t_target",
+    "t_share",
+    "csr_to_t",
+    "level_edge_ptr",
+    "seg_start",
+    "seg_target",
+    "level_seg_ptr",
+    "own_weight",
+    "c_work",
+    "c_weight",
+    "c_ptr",
+    "rho_node",
+    "rho_creator",
+    "rev_ptr",
+    "rev_citing",
 )
 
 
@@ -92,7 +122,9 @@ def _to_ld(numerator: int, denominator: int) -> np.longdouble:
     """A rational in extended precision, within ~10 units of roundoff even for huge terms."""
     shift_n = max(numerator.bit_length() - 63, 0)
     shift_d = max(denominator.bit_length() - 63, 0)
-    return LD(np.ldexp(LD(numerator >> shift_n), shift_n) / np.ldexp(LD(denominator >> shift_d), shift_d))
+    return LD(
+        np.ldexp(LD(numerator >> shift_n), shift_n) / np.ldexp(LD(denominator >> shift_d), shift_d)
+    )
 
 
 def _gather_rows(indptr: I64, rows: npt.NDArray[Any]) -> I64:
@@ -209,10 +241,11 @@ class CompactGraph:
     c_ptr: I64
     rho_node: F64
     rho_creator: F64
+    rev_ptr: I64
+    rev_citing: I32
     big: dict[str, Fraction] = field(default_factory=dict)
     _index: dict[str, int] | None = field(default=None, repr=False)
     _creator_index: dict[str, int] | None = field(default=None, repr=False)
-    _reverse: tuple[I64, I32] | None = field(default=None, repr=False)
     _level: I32 | None = field(default=None, repr=False)
 
     # -- sizes and lookups ------------------------------------------------
@@ -386,8 +419,10 @@ class CompactGraph:
         for e in np.flatnonzero(sd == 0).tolist():
             value = inputs[f"in_s:{e}"]
             if not 0 < value <= 1:
-                raise InvalidShare(f"citation {name(ew[e])} -> {name(es[e])}: share {value} is outside (0, 1]",
-                                   ids=(name(ew[e]), name(es[e])))
+                raise InvalidShare(
+                    f"citation {name(ew[e])} -> {name(es[e])}: share {value} is outside (0, 1]",
+                    ids=(name(ew[e]), name(es[e])),
+                )
         bad_share = (sd != 0) & ((sn <= 0) | (sd < 0) | (sn > sd))
         if bad_share.any():
             e = int(np.flatnonzero(bad_share)[0])
@@ -401,7 +436,9 @@ class CompactGraph:
         bad_own = (od != 0) & ((on <= 0) | (od < 0))
         if bad_own.any():
             k = int(np.flatnonzero(bad_own)[0])
-            raise InvalidShare(f"work {name(ow[k])}: ownership must be positive", ids=(name(ow[k]),))
+            raise InvalidShare(
+                f"work {name(ow[k])}: ownership must be positive", ids=(name(ow[k]),)
+            )
         bad_aw = (ad != 0) & ((an < 0) | (ad < 0) | (an > ad))
         if bad_aw.any():
             w = name(int(np.flatnonzero(bad_aw)[0]))
@@ -463,8 +500,10 @@ class CompactGraph:
         sum_num, sum_den, slow = _row_sums(indptr, sn, sd, "s", store)
         for row, total in slow.items():
             if total > 1:
-                raise InvalidCitation(f"work {name(int(new_order[row]))}: source shares sum to {total}, above 1",
-                                      ids=(name(int(new_order[row])),))
+                raise InvalidCitation(
+                    f"work {name(int(new_order[row]))}: source shares sum to {total}, above 1",
+                    ids=(name(int(new_order[row])),),
+                )
         over = sum_num > sum_den
         if over.any():
             w = name(int(new_order[np.flatnonzero(over)[0]]))
@@ -508,16 +547,21 @@ class CompactGraph:
         for old_w in np.flatnonzero(np.asarray(aw_den if aw_den is not None else ad) == 0).tolist():
             value = inputs[f"in_a:{old_w}"]
             if not 0 <= value <= 1:
-                raise InvalidShare(f"work {name(old_w)}: attribution_weight is outside [0, 1]",
-                                   ids=(name(old_w),))
+                raise InvalidShare(
+                    f"work {name(old_w)}: attribution_weight is outside [0, 1]", ids=(name(old_w),)
+                )
             store[f"a:{int(new_of_old[old_w])}"] = value
 
         graph = cls._derive(
             ids=id_array[new_order],
             kinds=kind_codes[new_order],
             titles=np.asarray(titles if titles is not None else [""] * n, dtype=str)[new_order],
-            consent_remix=np.asarray(consent_remix if consent_remix is not None else [True] * n, bool)[new_order],
-            consent_ai=np.asarray(consent_ai if consent_ai is not None else [False] * n, bool)[new_order],
+            consent_remix=np.asarray(
+                consent_remix if consent_remix is not None else [True] * n, bool
+            )[new_order],
+            consent_ai=np.asarray(consent_ai if consent_ai is not None else [False] * n, bool)[
+                new_order
+            ],
             creators=np.asarray(creators, dtype=str),
             level=level,
             indptr=indptr,
@@ -599,8 +643,14 @@ class CompactGraph:
                 np.maximum.reduceat(rho[c_work], c_ptr[owning])
                 + (counts[owning] + _NODE_ROUNDINGS) * UNIT
             )
+        # Citers of each work, for the exact recomputation's backward walk.
+        by_source = np.argsort(indices, kind="stable")
+        rev_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(indices, minlength=n), out=rev_ptr[1:])
         return cls(
             **arrays,
+            rev_ptr=rev_ptr,
+            rev_citing=rows[by_source].astype(np.int32),
             level_ptr=level_ptr,
             t_row=t_row,
             t_target=t_target,
@@ -643,7 +693,10 @@ class CompactGraph:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in _STORED}
             big = {k: Fraction(v) for k, v in json.loads(str(data["big"])).items()}
-        return cls(**arrays, big=big)
+        graph = cls(**arrays, big=big)
+        graph.index_of("")  # lookups by id and level are part of loading, not of settling
+        _ = graph.level
+        return graph
 
     # -- back to networkx --------------------------------------------------
 
@@ -684,21 +737,24 @@ class CompactGraph:
             mark[frontier] = True
         return mark
 
-    def citers_mask(self, starts: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-        """Works from which any of ``starts`` can be reached, ``starts`` included."""
-        if self._reverse is None:
-            order = np.argsort(self.indices, kind="stable")
-            rows = np.repeat(np.arange(self.work_count, dtype=np.int32), np.diff(self.indptr))
-            ptr = np.zeros(self.work_count + 1, np.int64)
-            np.cumsum(np.bincount(self.indices, minlength=self.work_count), out=ptr[1:])
-            self._reverse = (ptr, rows[order])
-        ptr, citing = self._reverse
+    def citers_mask(
+        self, starts: npt.NDArray[Any], allowed: npt.NDArray[np.bool_] | None = None
+    ) -> npt.NDArray[np.bool_]:
+        """Works from which any of ``starts`` can be reached, ``starts`` included.
+
+        With ``allowed``, the walk only passes through allowed works.
+        """
+        ptr, citing = self.rev_ptr, self.rev_citing
         mark = np.zeros(self.work_count, bool)
         frontier = np.unique(np.asarray(starts, np.int64))
+        if allowed is not None:
+            frontier = frontier[allowed[frontier]]
         mark[frontier] = True
         while frontier.size:
             reached = citing[_gather_rows(ptr, frontier)]
             reached = reached[~mark[reached]]
+            if allowed is not None:
+                reached = reached[allowed[reached]]
             if not reached.size:
                 break
             frontier = np.unique(reached).astype(np.int64)
@@ -721,18 +777,18 @@ def exact_entitlements(
     """Exact entitlements (micros) of a few creators, in rational arithmetic.
 
     ``injections`` are ``(work, distributable, blended_shares_or_None)``. Only
-    the works that can reach one of the creators' works are visited (within
-    ``restrict`` when given), from the roots of the graph down: ``g(x)`` is
-    the part of one unit entering ``x`` that ends with each chosen creator.
+    the works that can reach one of the creators' works are visited, from the
+    roots of the graph down: ``g(x)`` is the part of one unit entering ``x``
+    that ends with each chosen creator. ``restrict`` may exclude works that
+    carry no value in this settlement (nothing flows through them), which
+    keeps the walk small.
     """
     wanted = sorted(set(int(c) for c in creators))
     if not wanted:
         return {}
     chosen = set(wanted)
     owned = np.concatenate([cg.c_work[cg.c_ptr[c] : cg.c_ptr[c + 1]] for c in wanted])
-    reach = cg.citers_mask(owned)
-    if restrict is not None:
-        reach &= restrict
+    reach = cg.citers_mask(owned, restrict)
     per_unit: dict[int, dict[int, Fraction]] = {}
 
     def unit_share(x: int, shares: Mapping[int, Fraction] | None) -> dict[int, Fraction]:
@@ -776,6 +832,7 @@ def _round_on_intervals(
     bound: LDA,
     order_key: I64,
     exact: Callable[[list[int]], dict[int, Fraction]],
+    identical: Callable[[list[int]], bool] = lambda positions: False,
 ) -> tuple[I64, dict[int, Fraction]]:
     """Largest-remainder rounding decided on intervals ``estimate ± bound``.
 
@@ -811,10 +868,15 @@ def _round_on_intervals(
     slots = remaining - int(sure_in.sum())
     if slots > 0:
         undecided = np.flatnonzero(~(sure_in | sure_out)).tolist()
-        missing = [p for p in undecided if p not in known]
-        if missing:
-            known.update(exact(missing))
-        undecided.sort(key=lambda p: (-(known[p] - floors[p]), int(order_key[p])))
+        if len({int(floors[p]) for p in undecided}) == 1 and identical(undecided):
+            # Co-owners with the very same holdings are exactly tied, always:
+            # the id decides, no need to know the value.
+            undecided.sort(key=lambda p: int(order_key[p]))
+        else:
+            missing = [p for p in undecided if p not in known]
+            if missing:
+                known.update(exact(missing))
+            undecided.sort(key=lambda p: (-(known[p] - floors[p]), int(order_key[p])))
         micros[undecided[:slots]] += 1
     return micros, known
 
@@ -822,8 +884,12 @@ def _round_on_intervals(
 class _LazyEntitlements(Mapping[str, Fraction]):
     """Exact entitlements computed only when read (they cost rational arithmetic)."""
 
-    def __init__(self, keys: list[str], compute: Callable[[list[str]], dict[str, Fraction]],
-                 known: dict[str, Fraction]) -> None:
+    def __init__(
+        self,
+        keys: list[str],
+        compute: Callable[[list[str]], dict[str, Fraction]],
+        known: dict[str, Fraction],
+    ) -> None:
         self._keys = keys
         self._key_set = set(keys)
         self._compute = compute
@@ -923,11 +989,19 @@ def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
         sub = cg.to_graph(np.flatnonzero(cg.ancestry_mask(start)).tolist())
         return explain(sub, event, creator)
 
-    def settlement(creators: dict[str, int], entitlements: Mapping[str, Fraction]) -> EventSettlement:
+    def settlement(
+        creators: dict[str, int], entitlements: Mapping[str, Fraction]
+    ) -> EventSettlement:
         return EventSettlement(
-            event_id=event.id, work=event.work, amount=event.amount,
-            recouped=_recouped(cg, start, recouped), fee=fee, distributable=distributable,
-            creators=creators, entitlements=entitlements, _explainer=explainer,
+            event_id=event.id,
+            work=event.work,
+            amount=event.amount,
+            recouped=_recouped(cg, start, recouped),
+            fee=fee,
+            distributable=distributable,
+            creators=creators,
+            entitlements=entitlements,
+            _explainer=explainer,
         )
 
     if not distributable:
@@ -935,19 +1009,21 @@ def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
     mask = cg.ancestry_mask(start)
     nodes = np.flatnonzero(mask)
     blend = _blend(cg, start, event)
-    value = np.zeros(cg.work_count, LD)
+    # Everything below is indexed within the ancestry (sorted, so positions
+    # map back by binary search): nothing here costs time in the graph's size.
+    value = np.zeros(nodes.size, LD)
     kept_extra = LD(0)
     if blend is None:
-        value[start] = distributable
+        value[0] = distributable  # the event's work has the lowest level of its ancestry
         rows = nodes
     else:
         # The model passes this event's value along its blended shares; its
         # own retained part is paid from the event value directly.
         for source, share in blend.items():
             portion = distributable * share
-            value[source] += _to_ld(portion.numerator, portion.denominator)
+            value[np.searchsorted(nodes, source)] += _to_ld(portion.numerator, portion.denominator)
         kept_extra = LD(distributable)
-        rows = nodes[nodes != start]
+        rows = nodes[1:]
     positions = np.sort(cg.csr_to_t[_gather_rows(cg.indptr, rows)])
     if positions.size:
         targets = cg.t_target[positions]
@@ -955,20 +1031,21 @@ def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
         starts_mask = np.ones(positions.size, bool)
         starts_mask[1:] = (targets[1:] != targets[:-1]) | (edge_level[1:] != edge_level[:-1])
         seg = np.flatnonzero(starts_mask)
+        local_row = np.searchsorted(nodes, cg.t_row[positions])
+        local_target = np.searchsorted(nodes, targets[seg])
         level_bounds = np.searchsorted(positions, cg.level_edge_ptr)
         seg_bounds = np.searchsorted(seg, level_bounds)
         for lv in range(int(cg.level[start]), cg.level_count):
-            a, b = level_bounds[lv], level_bounds[lv + 1]
-            if a == b:
+            lo, hi = level_bounds[lv], level_bounds[lv + 1]
+            if lo == hi:
                 continue
-            p = positions[a:b]
-            contributions = cg.t_share[p] * value[cg.t_row[p]]
-            local = seg[seg_bounds[lv] : seg_bounds[lv + 1]]
-            value[targets[local]] += np.add.reduceat(contributions, local - a)
+            contributions = cg.t_share[positions[lo:hi]] * value[local_row[lo:hi]]
+            s0, s1 = seg_bounds[lv], seg_bounds[lv + 1]
+            value[local_target[s0:s1]] += np.add.reduceat(contributions, seg[s0:s1] - lo)
     entries = _gather_rows(cg.own_ptr, nodes)
-    entry_work = np.repeat(nodes, np.diff(cg.own_ptr)[nodes])
-    reached = value[entry_work]
-    reached[entry_work == start] += kept_extra
+    per_work = cg.own_ptr[nodes + 1] - cg.own_ptr[nodes]
+    reached = np.repeat(value, per_work)
+    reached[: per_work[0]] += kept_extra
     amounts = cg.own_weight[entries] * reached
     entry_creator = cg.own_creator[entries]
     order = np.argsort(entry_creator, kind="stable")
@@ -980,7 +1057,10 @@ def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
     creator_idx, estimate = creator_idx[keep], estimate[keep]
     injections: list[Injection] = [(start, distributable, blend)]
     rho = cg.rho_creator[creator_idx] + _INJECT_ROUNDINGS * UNIT
-    return settlement(*_finish(cg, distributable, creator_idx, estimate, rho, injections, mask))
+    live = np.zeros(cg.work_count, bool)
+    live[nodes[value > 0]] = True
+    live[start] = True
+    return settlement(*_finish(cg, distributable, creator_idx, estimate, rho, injections, live))
 
 
 def _finish(
@@ -997,7 +1077,9 @@ def _finish(
     bound = estimate * LD(_SLACK) * rho.astype(LD)
 
     def exact(positions: list[int]) -> dict[int, Fraction]:
-        values = exact_entitlements(cg, injections, [int(creator_idx[p]) for p in positions], restrict)
+        values = exact_entitlements(
+            cg, injections, [int(creator_idx[p]) for p in positions], restrict
+        )
         return {p: values[int(creator_idx[p])] for p in positions}
 
     names = cg.creators[creator_idx].tolist()
@@ -1007,16 +1089,39 @@ def _finish(
         split = allocate(total, {names[p]: v for p, v in known.items()})
         micros = np.array([split[n] for n in names], dtype=object)
     else:
-        micros, known = _round_on_intervals(total, estimate, bound, creator_idx, exact)
+
+        def identical(positions: list[int]) -> bool:
+            return _identical_holdings(cg, [int(creator_idx[p]) for p in positions], restrict)
+
+        micros, known = _round_on_intervals(total, estimate, bound, creator_idx, exact, identical)
     creators = {n: int(m) for n, m in zip(names, micros.tolist(), strict=True) if m}
-    position = {n: i for i, n in enumerate(names)}
 
     def compute(keys: list[str]) -> dict[str, Fraction]:
+        position = {n: i for i, n in enumerate(names)}
         values = exact([position[k] for k in keys])
         return {names[p]: v for p, v in values.items()}
 
     entitlements = _LazyEntitlements(names, compute, {names[p]: v for p, v in known.items()})
     return creators, entitlements
+
+
+def _identical_holdings(
+    cg: CompactGraph, creators: list[int], live: npt.NDArray[np.bool_] | None
+) -> bool:
+    """Whether these creators own the same valued works in the same fractions."""
+
+    def holdings(c: int) -> list[tuple[int, Fraction]]:
+        out = []
+        for w in cg.c_work[cg.c_ptr[c] : cg.c_ptr[c + 1]].tolist():
+            if live is not None and not live[w]:
+                continue
+            for k in range(int(cg.own_ptr[w]), int(cg.own_ptr[w + 1])):
+                if int(cg.own_creator[k]) == c:
+                    out.append((w, cg.ownership(k)))
+        return out
+
+    first = holdings(creators[0])
+    return all(holdings(c) == first for c in creators[1:])
 
 
 def settle_batch(cg: CompactGraph, events: Iterable[RevenueEvent]) -> BatchSettlement:
@@ -1041,12 +1146,36 @@ def settle_batch(cg: CompactGraph, events: Iterable[RevenueEvent]) -> BatchSettl
     plain_amount: list[int] = []
     blended: list[Injection] = []
     seen: set[str] = set()
+    if cg._index is None:
+        cg.index_of("")
+    index = cg._index
+    assert index is not None
     for event in events:
-        start = _event_work(cg, event)
+        start = index.get(event.work, -1)
+        amount_, costs, rate = event.amount, event.costs, event.fee_rate
+        # The common event (known work, plain integers, a rate in [0, 1], no
+        # attribution) is checked inline: at batch scale the generic checks
+        # would cost more than the propagation itself.
+        if not (
+            start >= 0
+            and type(amount_) is int
+            and type(costs) is int
+            and amount_ >= 0
+            and costs >= 0
+            and type(rate) is Fraction
+            and 0 <= rate.numerator <= rate.denominator
+            and event.attribution is None
+            and type(event.id) is str
+            and event.id
+        ):
+            start = _event_work(cg, event)
         if event.id in seen:
             raise InvalidEvent(f"duplicate event id {event.id}", ids=(event.id,))
         seen.add(event.id)
-        event_recouped, event_fee, event_distributable = split_event(event)
+        event_recouped = costs if costs < amount_ else amount_
+        profit = amount_ - event_recouped
+        event_fee = profit * rate.numerator // rate.denominator
+        event_distributable = profit - event_fee
         count += 1
         amount += event.amount
         fee += event_fee
@@ -1090,14 +1219,25 @@ def settle_batch(cg: CompactGraph, events: Iterable[RevenueEvent]) -> BatchSettl
     creator_idx = np.flatnonzero(estimate > 0).astype(np.int64)
     inject_rho = (int(rounded_injections.max(initial=0)) + _INJECT_ROUNDINGS) * UNIT
     rho = cg.rho_creator[creator_idx] + inject_rho
-    injections: list[Injection] = [(int(w), int(a), None) for w, a in np.stack(
-        [np.flatnonzero(injected), injected[injected != 0]]).T.tolist()] if injected.any() else []
+    injections: list[Injection] = (
+        [
+            (int(w), int(a), None)
+            for w, a in np.stack([np.flatnonzero(injected), injected[injected != 0]]).T.tolist()
+        ]
+        if injected.any()
+        else []
+    )
     injections.extend(blended)
+    live = (value > 0) | (kept_extra > 0)
     creators, entitlements = _finish(
-        cg, distributable, creator_idx, estimate[creator_idx], rho, injections, None
+        cg, distributable, creator_idx, estimate[creator_idx], rho, injections, live
     )
     return BatchSettlement(
-        events=count, amount=amount, fee=fee, recouped=dict(sorted(recouped.items())),
-        distributable=distributable, creators=creators, entitlements=entitlements,
+        events=count,
+        amount=amount,
+        fee=fee,
+        recouped=dict(sorted(recouped.items())),
+        distributable=distributable,
+        creators=creators,
+        entitlements=entitlements,
     )
-

@@ -240,8 +240,7 @@ def check_citation(G: nx.DiGraph, work: str, source: str, share: Fraction) -> No
     if nx.has_path(G, source, work):
         path = nx.shortest_path(G, source, work)
         raise CycleError(
-            f"citation {work} -> {source} would close a cycle: "
-            + " -> ".join([work, *path]),
+            f"citation {work} -> {source} would close a cycle: " + " -> ".join([work, *path]),
             ids=(work, source),
         )
 

@@ -83,7 +83,9 @@ def _work(raw: Any, position: int) -> Work:
     for key, default in (("remix", True), ("ai_training", False)):
         flag = consent.get(key, default)
         if not isinstance(flag, bool):
-            raise InvalidInput(f"work {work_id}: consent.{key} must be true or false", ids=(work_id,))
+            raise InvalidInput(
+                f"work {work_id}: consent.{key} must be true or false", ids=(work_id,)
+            )
         flags[key] = flag
     title = data.get("title", "")
     if not isinstance(title, str):
@@ -264,7 +266,9 @@ def settlement_document(
     """
     settle_one = settle or (lambda event: settle_event(doc.graph, event))
     if explain is not None and not any(explain in w.owners for w in doc.works):
-        raise InvalidInput(f"unknown creator {explain}: owns no work in this document", ids=(explain,))
+        raise InvalidInput(
+            f"unknown creator {explain}: owns no work in this document", ids=(explain,)
+        )
     totals: dict[str, int] = {}
     result: dict[str, Any] = {"currency": doc.currency}
     if batch:

@@ -64,7 +64,9 @@ def allocate(total: int, entitlements: Mapping[str, Fraction]) -> dict[str, int]
     floors = {key: value.numerator // value.denominator for key, value in entitlements.items()}
     remaining = total - sum(floors.values())
     if remaining:
-        by_remainder = sorted(entitlements, key=lambda key: (-(entitlements[key] - floors[key]), key))
+        by_remainder = sorted(
+            entitlements, key=lambda key: (-(entitlements[key] - floors[key]), key)
+        )
         for key in by_remainder[:remaining]:
             floors[key] += 1
     return floors

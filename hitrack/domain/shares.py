@@ -57,7 +57,7 @@ def parse_share(value: int | str | Decimal | Fraction, *, what: str = "share") -
     if isinstance(value, bool | float):
         raise InvalidShare(
             f"{what}: {value!r} is not an exact number (use an integer, a decimal "
-            "string like \"0.25\" or a fraction string like \"1/3\")"
+            'string like "0.25" or a fraction string like "1/3")'
         )
     if isinstance(value, Fraction):
         return value

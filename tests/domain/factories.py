@@ -12,13 +12,19 @@ from hitrack.domain.graph import Work
 F = Fraction
 
 
-def make_record(work_id: str, owner: str = "alice", sources: dict[str, Fraction] | None = None,
-                **extra: object) -> Work:
+def make_record(
+    work_id: str, owner: str = "alice", sources: dict[str, Fraction] | None = None, **extra: object
+) -> Work:
     return Work(work_id, "record", {owner: F(1)}, sources or {}, **extra)  # type: ignore[arg-type]
 
 
-def make_remix(work_id: str, owners: dict[str, Fraction], sources: dict[str, Fraction],
-               kind: str = "record", **extra: object) -> Work:
+def make_remix(
+    work_id: str,
+    owners: dict[str, Fraction],
+    sources: dict[str, Fraction],
+    kind: str = "record",
+    **extra: object,
+) -> Work:
     return Work(work_id, kind, owners, sources, **extra)  # type: ignore[arg-type]
 
 
@@ -26,12 +32,25 @@ DESIGN_DOCUMENT = {
     "currency": "USD",
     "works": [
         {"id": "r1", "kind": "record", "owners": {"alice": "1"}},
-        {"id": "r2", "kind": "record", "owners": {"bob": "1/2", "carol": "1/2"},
-         "sources": {"r1": "0.4"}},
-        {"id": "p1", "kind": "production", "owners": {"dana": "1"},
-         "sources": {"r1": "0.3", "r2": "0.6"}},
-        {"id": "m1", "kind": "model", "owners": {"lab": "1"},
-         "sources": {"r1": "1/4", "r2": "1/4"}, "attribution_weight": "1/2"},
+        {
+            "id": "r2",
+            "kind": "record",
+            "owners": {"bob": "1/2", "carol": "1/2"},
+            "sources": {"r1": "0.4"},
+        },
+        {
+            "id": "p1",
+            "kind": "production",
+            "owners": {"dana": "1"},
+            "sources": {"r1": "0.3", "r2": "0.6"},
+        },
+        {
+            "id": "m1",
+            "kind": "model",
+            "owners": {"lab": "1"},
+            "sources": {"r1": "1/4", "r2": "1/4"},
+            "attribution_weight": "1/2",
+        },
     ],
     "events": [
         {"id": "e1", "work": "p1", "amount": 1000000, "costs": 100000, "fee_rate": "0.1"},
@@ -41,7 +60,13 @@ DESIGN_DOCUMENT = {
 
 CREATORS = ["ann", "ben", "cat", "dan", "eve", "fox"]
 SHARES = [F(1, 10), F(1, 4), F(1, 3), F(3, 10), F(1, 7), F(1, 2), F(1)]
-OWNER_SPLITS = [[F(1)], [F(1, 2), F(1, 2)], [F(1, 3), F(2, 3)], [F(1, 3)] * 3, [F(1, 2), F(1, 4), F(1, 4)]]
+OWNER_SPLITS = [
+    [F(1)],
+    [F(1, 2), F(1, 2)],
+    [F(1, 3), F(2, 3)],
+    [F(1, 3)] * 3,
+    [F(1, 2), F(1, 4), F(1, 4)],
+]
 
 
 @st.composite
@@ -52,8 +77,11 @@ def works_strategy(draw: st.DrawFn, max_works: int = 10) -> list[Work]:
     for i in range(count):
         kind = draw(st.sampled_from(["record", "production", "model"]))
         split = draw(st.sampled_from(OWNER_SPLITS))
-        owners_ids = draw(st.lists(st.sampled_from(CREATORS), min_size=len(split),
-                                   max_size=len(split), unique=True))
+        owners_ids = draw(
+            st.lists(
+                st.sampled_from(CREATORS), min_size=len(split), max_size=len(split), unique=True
+            )
+        )
         sources: dict[str, Fraction] = {}
         left = F(1)
         if i:
@@ -62,8 +90,15 @@ def works_strategy(draw: st.DrawFn, max_works: int = 10) -> list[Work]:
                 if share <= left:
                     sources[f"w{j}"] = share
                     left -= share
-        works.append(Work(f"w{i}", kind, dict(zip(owners_ids, split, strict=True)), sources,
-                          attribution_weight=draw(st.sampled_from([F(0), F(1, 2), F(1)]))))
+        works.append(
+            Work(
+                f"w{i}",
+                kind,
+                dict(zip(owners_ids, split, strict=True)),
+                sources,
+                attribution_weight=draw(st.sampled_from([F(0), F(1, 2), F(1)])),
+            )
+        )
     return works
 
 
@@ -77,11 +112,14 @@ def events_strategy(draw: st.DrawFn, works: list[Work], max_events: int = 4) -> 
             attribution = {s: F(draw(st.integers(0, 3))) for s in work.sources}
             if not sum(attribution.values()):
                 attribution[next(iter(work.sources))] = F(1)
-        events.append(RevenueEvent(
-            f"e{k}", work.id,
-            draw(st.one_of(st.sampled_from([0, 1, 7, 1_000_000]), st.integers(0, 10**10))),
-            costs=draw(st.sampled_from([0, 3, 100_000])),
-            fee_rate=draw(st.sampled_from([F(0), F(1, 10), F(1, 3), F(1)])),
-            attribution=attribution,
-        ))
+        events.append(
+            RevenueEvent(
+                f"e{k}",
+                work.id,
+                draw(st.one_of(st.sampled_from([0, 1, 7, 1_000_000]), st.integers(0, 10**10))),
+                costs=draw(st.sampled_from([0, 3, 100_000])),
+                fee_rate=draw(st.sampled_from([F(0), F(1, 10), F(1, 3), F(1)])),
+                attribution=attribution,
+            )
+        )
     return events

@@ -52,9 +52,20 @@ def test_batch_rounds_once_on_the_total():
     # 145800 + 14062.5 each; the single leftover micro goes to bob.
     G, events = design()
     b = settle_batch(G, events.values())
-    assert b.creators == {"alice": 534275, "bob": 159863, "carol": 159862, "dana": 81000, "lab": 125000}
+    assert b.creators == {
+        "alice": 534275,
+        "bob": 159863,
+        "carol": 159862,
+        "dana": 81000,
+        "lab": 125000,
+    }
     assert (b.events, b.amount, b.fee, b.recouped, b.distributable) == (
-        2, 1250000, 90000, {"dana": 100000}, 1060000)
+        2,
+        1250000,
+        90000,
+        {"dana": 100000},
+        1060000,
+    )
 
 
 def test_credit_shares_is_one_unit_split_among_creators():
@@ -70,30 +81,49 @@ def test_costs_above_the_amount_are_recouped_up_to_the_amount_only():
     assert (s.recouped, s.fee, s.distributable, s.creators) == ({"a": 3, "b": 7}, 0, 0, {})
 
 
-@pytest.mark.parametrize(("event", "error", "match"), [
-    (RevenueEvent("e9", "nope", 1), UnknownWork, "e9: unknown work nope"),
-    (RevenueEvent("e9", "r1", -1), InvalidEvent, "e9: amount -1 is negative"),
-    (RevenueEvent("e9", "r1", 1, costs=-2), InvalidEvent, "e9: costs -2"),
-    (RevenueEvent("e9", "r1", 1, fee_rate=F(3, 2)), InvalidEvent, "e9: fee_rate 3/2"),
-    (RevenueEvent("e9", "r1", 1, attribution={"r1": F(1)}), InvalidEvent, "only for models"),
-    (RevenueEvent("e9", "m1", 1, attribution={"r2": F(1)}), InvalidEvent, "r2, which is not in the manifest"),
-    (RevenueEvent("e9", "m1", 1, attribution={"r1": F(-1)}), InvalidEvent, "score of r1 is negative"),
-    (RevenueEvent("e9", "m1", 1, attribution={"r1": F(0)}), InvalidEvent, "sums to 0"),
-])
+@pytest.mark.parametrize(
+    ("event", "error", "match"),
+    [
+        (RevenueEvent("e9", "nope", 1), UnknownWork, "e9: unknown work nope"),
+        (RevenueEvent("e9", "r1", -1), InvalidEvent, "e9: amount -1 is negative"),
+        (RevenueEvent("e9", "r1", 1, costs=-2), InvalidEvent, "e9: costs -2"),
+        (RevenueEvent("e9", "r1", 1, fee_rate=F(3, 2)), InvalidEvent, "e9: fee_rate 3/2"),
+        (RevenueEvent("e9", "r1", 1, attribution={"r1": F(1)}), InvalidEvent, "only for models"),
+        (
+            RevenueEvent("e9", "m1", 1, attribution={"r2": F(1)}),
+            InvalidEvent,
+            "r2, which is not in the manifest",
+        ),
+        (
+            RevenueEvent("e9", "m1", 1, attribution={"r1": F(-1)}),
+            InvalidEvent,
+            "score of r1 is negative",
+        ),
+        (RevenueEvent("e9", "m1", 1, attribution={"r1": F(0)}), InvalidEvent, "sums to 0"),
+    ],
+)
 def test_invalid_events_are_rejected_naming_the_event(event, error, match):
-    G = build_graph([make_record("r1"), make_record("r2"),
-                     Work("m1", "model", {"lab": F(1)}, {"r1": F(1, 2)})])
+    G = build_graph(
+        [make_record("r1"), make_record("r2"), Work("m1", "model", {"lab": F(1)}, {"r1": F(1, 2)})]
+    )
     with pytest.raises(error, match=match):
         settle_event(G, event)
 
 
 def night_swim():
-    return build_graph([
-        make_record("shore", "you", title="Shoreline"),
-        make_record("tide", "tom", {"shore": F(2, 5)}, title="Tide"),
-        make_remix("swim", {"pam": F(1)}, {"tide": F(3, 5), "shore": F(1, 10)},
-                   kind="production", title="Night Swim"),
-    ])
+    return build_graph(
+        [
+            make_record("shore", "you", title="Shoreline"),
+            make_record("tide", "tom", {"shore": F(2, 5)}, title="Tide"),
+            make_remix(
+                "swim",
+                {"pam": F(1)},
+                {"tide": F(3, 5), "shore": F(1, 10)},
+                kind="production",
+                title="Night Swim",
+            ),
+        ]
+    )
 
 
 def test_explanation_lists_each_path_with_its_exact_amount():
@@ -121,8 +151,11 @@ def test_explanation_caps_listed_paths_and_counts_the_rest():
     # A ladder of diamonds: 2**6 = 64 paths from the top to the bottom record.
     works = [make_record("d0", "bottom")]
     for i in range(1, 7):
-        works += [make_record(f"a{i}", "x", {f"d{i-1}": F(1, 2)}), make_record(f"b{i}", "y", {f"d{i-1}": F(1, 2)}),
-                  make_record(f"d{i}", "z", {f"a{i}": F(1, 2), f"b{i}": F(1, 2)})]
+        works += [
+            make_record(f"a{i}", "x", {f"d{i - 1}": F(1, 2)}),
+            make_record(f"b{i}", "y", {f"d{i - 1}": F(1, 2)}),
+            make_record(f"d{i}", "z", {f"a{i}": F(1, 2), f"b{i}": F(1, 2)}),
+        ]
     G = build_graph(works)
     [item] = settle_event(G, RevenueEvent("e", "d6", 10**9)).explain("bottom")
     assert len(item.routes) == 20 and item.more_routes == 44

@@ -35,17 +35,34 @@ def test_fast_engine_matches_the_hand_worked_design_example():
     doc = load_document(DESIGN_DOCUMENT)
     cg = fast.CompactGraph.from_graph(doc.graph)
     e1, e2 = doc.events
-    assert fast.settle_event(cg, e1).creators == {"alice": 437400, "bob": 145800, "carol": 145800, "dana": 81000}
-    assert fast.settle_event(cg, e2).creators == {"alice": 96875, "bob": 14063, "carol": 14062, "lab": 125000}
+    assert fast.settle_event(cg, e1).creators == {
+        "alice": 437400,
+        "bob": 145800,
+        "carol": 145800,
+        "dana": 81000,
+    }
+    assert fast.settle_event(cg, e2).creators == {
+        "alice": 96875,
+        "bob": 14063,
+        "carol": 14062,
+        "lab": 125000,
+    }
     assert fast.settle_batch(cg, doc.events).creators == {
-        "alice": 534275, "bob": 159863, "carol": 159862, "dana": 81000, "lab": 125000}
+        "alice": 534275,
+        "bob": 159863,
+        "carol": 159862,
+        "dana": 81000,
+        "lab": 125000,
+    }
 
 
 def test_fast_engine_explains_like_the_exact_engine():
     doc = load_document(DESIGN_DOCUMENT)
     cg = fast.CompactGraph.from_graph(doc.graph)
     for event in doc.events:
-        assert fast.settle_event(cg, event).explain("alice") == credit.settle_event(doc.graph, event).explain("alice")
+        assert fast.settle_event(cg, event).explain("alice") == credit.settle_event(
+            doc.graph, event
+        ).explain("alice")
 
 
 def test_compact_graph_survives_save_and_load(tmp_path):
@@ -59,8 +76,12 @@ def test_compact_graph_survives_save_and_load(tmp_path):
 
 def test_huge_rationals_are_kept_exact_in_the_compact_form(tmp_path):
     tiny = F(1, 3**50)
-    G = build_graph([make_record("r1", "a"), Work("r2", "record", {"b": F(1, 3**45), "c": 1 - F(1, 3**45)},
-                                                   {"r1": tiny})])
+    G = build_graph(
+        [
+            make_record("r1", "a"),
+            Work("r2", "record", {"b": F(1, 3**45), "c": 1 - F(1, 3**45)}, {"r1": tiny}),
+        ]
+    )
     cg = fast.CompactGraph.from_graph(G)
     cg.save(tmp_path / "g.npz")
     cg = fast.CompactGraph.load(tmp_path / "g.npz")
@@ -69,18 +90,29 @@ def test_huge_rationals_are_kept_exact_in_the_compact_form(tmp_path):
     assert works_of(cg.to_graph()) == works_of(G)
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({"edge_work": [0, 1], "edge_source": [1, 0]}, CycleError),
-    ({"edge_work": [0], "edge_source": [0]}, InvalidCitation),
-    ({"edge_work": [0, 0], "edge_source": [1, 1]}, InvalidCitation),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"edge_work": [0, 1], "edge_source": [1, 0]}, CycleError),
+        ({"edge_work": [0], "edge_source": [0]}, InvalidCitation),
+        ({"edge_work": [0, 0], "edge_source": [1, 1]}, InvalidCitation),
+    ],
+)
 def test_compact_graph_from_arrays_enforces_the_graph_rules(kwargs, error):
     count = len(kwargs["edge_work"])
     with pytest.raises(error):
         fast.CompactGraph.from_arrays(
-            ids=["a", "b"], kinds=["record", "record"], creators=["x"],
-            share_num=[1] * count, share_den=[4] * count,
-            owner_work=[0, 1], owner_creator=[0, 0], own_num=[1, 1], own_den=[1, 1], **kwargs)
+            ids=["a", "b"],
+            kinds=["record", "record"],
+            creators=["x"],
+            share_num=[1] * count,
+            share_den=[4] * count,
+            owner_work=[0, 1],
+            owner_creator=[0, 0],
+            own_num=[1, 1],
+            own_den=[1, 1],
+            **kwargs,
+        )
 
 
 def test_fast_engine_rejects_the_same_bad_events():
@@ -101,7 +133,11 @@ def test_fast_engine_gives_the_exact_engines_micros(case):
     for event in events:
         exact, quick = credit.settle_event(G, event), fast.settle_event(cg, event)
         assert (quick.creators, quick.recouped, quick.fee, quick.distributable) == (
-            exact.creators, exact.recouped, exact.fee, exact.distributable)
+            exact.creators,
+            exact.recouped,
+            exact.fee,
+            exact.distributable,
+        )
         assert dict(quick.entitlements) == exact.entitlements
     exact_batch, quick_batch = credit.settle_batch(G, events), fast.settle_batch(cg, events)
     assert quick_batch.creators == exact_batch.creators
@@ -174,4 +210,6 @@ def test_many_co_owners_with_equal_shares_tie_and_are_ordered_by_id():
     G = build_graph([Work("r", "record", {"c": F(1, 3), "a": F(1, 3), "b": F(1, 3)})])
     cg = fast.CompactGraph.from_graph(G)
     event = RevenueEvent("e", "r", 1)
-    assert fast.settle_event(cg, event).creators == credit.settle_event(G, event).creators == {"a": 1}
+    assert (
+        fast.settle_event(cg, event).creators == credit.settle_event(G, event).creators == {"a": 1}
+    )

@@ -30,10 +30,12 @@ def test_a_document_round_trips_through_load_and_dump():
 
 
 def test_json_numbers_and_titles_and_consent_are_read():
-    text = ('{"currency": "USD", "works": [{"id": "r1", "kind": "record", "owners": {"a": 1},'
-            ' "title": "Shoreline", "consent": {"remix": false, "ai_training": true},'
-            ' "future_field": 1}, {"id": "r2", "kind": "record", "owners": {"b": "1"},'
-            ' "sources": {"r1": 0.25}}]}')
+    text = (
+        '{"currency": "USD", "works": [{"id": "r1", "kind": "record", "owners": {"a": 1},'
+        ' "title": "Shoreline", "consent": {"remix": false, "ai_training": true},'
+        ' "future_field": 1}, {"id": "r2", "kind": "record", "owners": {"b": "1"},'
+        ' "sources": {"r1": 0.25}}]}'
+    )
     doc = loads_document(text)
     assert doc.works[0].title == "Shoreline" and doc.works[0].consent_ai_training
     assert str(doc.graph["r2"]["r1"]["share"]) == "1/4"
@@ -48,17 +50,20 @@ def broken(path, value):
     return data
 
 
-@pytest.mark.parametrize(("data", "error", "match"), [
-    (broken(("events", 0, "work"), "ghost"), UnknownWork, "e1: unknown work ghost"),
-    (broken(("works", 0, "sources"), {"p1": "0.1"}), CycleError, "cycle"),
-    (broken(("works", 2, "sources"), {"r1": "0.5", "r2": "0.6"}), InvalidCitation, "p1"),
-    (broken(("events", 1, "attribution"), {"p1": "1"}), InvalidEvent, "e2.*p1"),
-    (broken(("events", 0, "amount"), -5), InvalidEvent, "e1"),
-    (broken(("events", 0, "amount"), 1.5), InvalidEvent, "e1: amount"),
-    (broken(("works", 1, "owners"), {"bob": 0.5}), InvalidShare, "r2"),
-    (broken(("works", 0, "consent"), {"remix": "yes"}), InvalidInput, "r1"),
-    (broken(("currency",), 5), InvalidInput, "currency"),
-])
+@pytest.mark.parametrize(
+    ("data", "error", "match"),
+    [
+        (broken(("events", 0, "work"), "ghost"), UnknownWork, "e1: unknown work ghost"),
+        (broken(("works", 0, "sources"), {"p1": "0.1"}), CycleError, "cycle"),
+        (broken(("works", 2, "sources"), {"r1": "0.5", "r2": "0.6"}), InvalidCitation, "p1"),
+        (broken(("events", 1, "attribution"), {"p1": "1"}), InvalidEvent, "e2.*p1"),
+        (broken(("events", 0, "amount"), -5), InvalidEvent, "e1"),
+        (broken(("events", 0, "amount"), 1.5), InvalidEvent, "e1: amount"),
+        (broken(("works", 1, "owners"), {"bob": 0.5}), InvalidShare, "r2"),
+        (broken(("works", 0, "consent"), {"remix": "yes"}), InvalidInput, "r1"),
+        (broken(("currency",), 5), InvalidInput, "currency"),
+    ],
+)
 def test_bad_documents_are_rejected_naming_the_offending_id(data, error, match):
     with pytest.raises(error, match=match):
         load_document(data)
@@ -66,10 +71,21 @@ def test_bad_documents_are_rejected_naming_the_offending_id(data, error, match):
 
 def test_settlement_document_has_the_design_shape():
     out = settlement_document(load_document(DESIGN_DOCUMENT))
-    assert out["events"][0] == {"id": "e1", "amount": 1000000, "recouped": {"dana": 100000}, "fee": 90000,
-                                "distributable": 810000,
-                                "creators": {"alice": 437400, "bob": 145800, "carol": 145800, "dana": 81000}}
-    assert out["totals"] == {"alice": 534275, "bob": 159863, "carol": 159862, "dana": 181000, "lab": 125000}
+    assert out["events"][0] == {
+        "id": "e1",
+        "amount": 1000000,
+        "recouped": {"dana": 100000},
+        "fee": 90000,
+        "distributable": 810000,
+        "creators": {"alice": 437400, "bob": 145800, "carol": 145800, "dana": 81000},
+    }
+    assert out["totals"] == {
+        "alice": 534275,
+        "bob": 159863,
+        "carol": 159862,
+        "dana": 181000,
+        "lab": 125000,
+    }
 
 
 def test_batch_settlement_document_has_totals_and_explanations_on_request():

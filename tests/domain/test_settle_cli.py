@@ -20,8 +20,10 @@ def test_settle_prints_the_settlement_of_a_file(tmp_path):
 
 
 def test_settle_reads_standard_input_and_engines_agree():
-    outputs = [json.loads(run(["-", "--batch", "--engine", e], json.dumps(DESIGN_DOCUMENT)).stdout)
-               for e in ("exact", "fast")]
+    outputs = [
+        json.loads(run(["-", "--batch", "--engine", e], json.dumps(DESIGN_DOCUMENT)).stdout)
+        for e in ("exact", "fast")
+    ]
     assert outputs[0] == outputs[1]
     assert outputs[0]["batch"]["creators"]["bob"] == 159863
 

@@ -10,15 +10,26 @@ from hitrack.domain.money import allocate, format_micros, format_micros_exact, t
 from hitrack.domain.shares import format_share, loads_json, parse_share
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (1, F(1)), ("0.25", F(1, 4)), ("1/3", F(1, 3)), (" 2 / 6 ", F(1, 3)),
-    (Decimal("0.1"), F(1, 10)), (F(2, 7), F(2, 7)), ("1e-2", F(1, 100)), ("-0.5", F(-1, 2)),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (1, F(1)),
+        ("0.25", F(1, 4)),
+        ("1/3", F(1, 3)),
+        (" 2 / 6 ", F(1, 3)),
+        (Decimal("0.1"), F(1, 10)),
+        (F(2, 7), F(2, 7)),
+        ("1e-2", F(1, 100)),
+        ("-0.5", F(-1, 2)),
+    ],
+)
 def test_shares_parse_exactly_from_integers_decimals_and_fractions(raw, expected):
     assert parse_share(raw) == expected
 
 
-@pytest.mark.parametrize("raw", [0.1, True, "abc", "1/0", "", "nan", Decimal("NaN"), "1e999", None, [1]])
+@pytest.mark.parametrize(
+    "raw", [0.1, True, "abc", "1/0", "", "nan", Decimal("NaN"), "1e999", None, [1]]
+)
 def test_bad_shares_are_rejected_naming_the_value(raw):
     with pytest.raises(InvalidShare, match="share of p1"):
         parse_share(raw, what="share of p1")
@@ -40,7 +51,11 @@ def test_formatted_shares_parse_back_to_the_same_value(value):
 
 
 def test_shares_format_as_integer_decimal_or_fraction():
-    assert [format_share(F(3)), format_share(F(3, 8)), format_share(F(2, 3))] == ["3", "0.375", "2/3"]
+    assert [format_share(F(3)), format_share(F(3, 8)), format_share(F(2, 3))] == [
+        "3",
+        "0.375",
+        "2/3",
+    ]
 
 
 def test_allocation_gives_leftover_micros_to_largest_remainders_then_by_key():
