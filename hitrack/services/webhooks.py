@@ -28,7 +28,7 @@ from hitrack.db.models import WebhookEvent
 from hitrack.domain.errors import HitrackError, InvalidEvent
 from hitrack.domain.money import MICROS_PER_CENT
 from hitrack.payments.base import ProviderEvent
-from hitrack.services import revenue
+from hitrack.services import payouts, revenue
 from hitrack.services.graph import get_work
 
 __all__ = ["WebhookContext", "Handler", "HANDLERS", "handle_event", "checkout_completed"]
@@ -79,6 +79,8 @@ def checkout_completed(db: Session, event: ProviderEvent, context: WebhookContex
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": checkout_completed,
 }
+# Payout accounts, reversals and bank failures (hitrack.services.payouts).
+HANDLERS.update(payouts.WEBHOOK_HANDLERS)
 
 
 def _store(db: Session, provider: str, event: ProviderEvent) -> WebhookEvent:
