@@ -1,0 +1,146 @@
+"""Two payout runs at the same time never pay anyone twice (SQLite file database and PostgreSQL).
+
+The runs use separate sessions on separate connections, as two admins or a
+web request and ``hitrack payouts run`` would, against the fake Stripe.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from hitrack.db.migrate import upgrade
+from hitrack.db.models import Payout, PayoutRun
+from hitrack.db.session import make_engine
+from hitrack.payments import StripeConnectProvider, TransferRequest, TransferResult
+from hitrack.services import ledger, payouts
+from tests.conftest import PG_URL, REQUIRE_PG, pg_url_with_schema
+from tests.fake_stripe import FakeStripe
+from tests.fake_stripe import fixtures as fake_stripe_fixtures
+from tests.money_factories import make_person, usd
+from tests.payout_factories import MINIMUMS, ScriptedProvider, connect, fund
+
+fake_stripe = fake_stripe_fixtures.fake_stripe
+stripe_provider = fake_stripe_fixtures.stripe_provider
+
+
+@pytest.fixture
+def sqlite_file_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'runs.sqlite3'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgresql_own_schema() -> Iterator[Engine]:
+    """A schema of its own: the runs commit for real, from several connections."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need HITRACK_TEST_DATABASE_URL (CI sets it)")
+    schema = f"hitrack_runs_{secrets.token_hex(4)}"
+    admin = make_engine(pg_url_with_schema(PG_URL, "public"))
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as error:
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL required but unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable: {error}")
+    engine = make_engine(pg_url_with_schema(PG_URL, schema))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def shared_engine(request: pytest.FixtureRequest) -> Engine:
+    name = "sqlite_file_engine" if request.param == "sqlite" else "postgresql_own_schema"
+    engine: Engine = request.getfixturevalue(name)
+    return engine
+
+
+class SlowProvider:
+    """The real provider, slowed down so the two runs overlap while transfers are in flight."""
+
+    def __init__(self, inner: StripeConnectProvider) -> None:
+        self.inner, self.name = inner, inner.name
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def send_transfer(self, request: TransferRequest) -> TransferResult:
+        time.sleep(0.02)
+        return self.inner.send_transfer(request)
+
+
+def test_two_concurrent_runs_make_zero_duplicate_transfers(
+        shared_engine: Engine, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    sessions = sessionmaker(bind=shared_engine, expire_on_commit=False)
+    with sessions() as db:
+        admin = make_person(db, "Admin", admin=True)
+        creators = [make_person(db, f"C{i}") for i in range(6)]
+        for i, creator in enumerate(creators):
+            row = payouts.connect_account(db, stripe_provider, creator)
+            fake_stripe.complete_onboarding(row.provider_account_id)
+            payouts.refresh_account(db, stripe_provider, creator)
+            fund(db, creator, usd(10 + i) + 123)
+        admin_id = admin.id
+
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with sessions() as session:
+                me = session.get(type(admin), admin_id)
+                session.commit()  # SQLite: release the write lock before waiting for the other
+                barrier.wait(timeout=10)
+                payouts.run_payouts(session, SlowProvider(stripe_provider), started_by=me, minimums=MINIMUMS)
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+
+    transfers = fake_stripe.transfers()
+    destinations = [t["destination"] for t in transfers]
+    assert len(destinations) == len(set(destinations)) == len(creators)  # zero duplicates
+    with sessions() as db:
+        runs = db.scalars(select(PayoutRun)).all()
+        assert len(runs) == 2
+        paid = db.scalars(select(Payout).where(Payout.status == "paid")).all()
+        assert sorted(p.creator_id for p in paid) == sorted(c.id for c in creators)
+        for creator in creators:
+            assert ledger.creator_balances(db, creator.id) == {"USD": 123}
+            assert ledger.held_balances(db, creator.id) == {}
+        assert sum(t["amount"] for t in transfers) == sum(1000 + 100 * i for i in range(6))
+        assert ledger.check_invariants(db) == []
+
+
+def test_one_payout_in_flight_per_creator_and_currency(db: Session) -> None:
+    """The partial unique index refuses a second pending payout, even with money to pay."""
+    admin, ana = make_person(db, "Admin", admin=True), make_person(db, "Ana")
+    connect(db, ana)
+    fund(db, ana, usd(20))
+    provider = ScriptedProvider(answers=["unknown_lost"])
+    first = payouts.run_payouts(db, provider, started_by=admin, minimums=MINIMUMS)
+    assert [p.status for p in first.payouts] == ["pending"]
+    fund(db, ana, usd(50))  # more earnings arrive while the first is unresolved
+    second = payouts.run_payouts(db, provider, started_by=admin, minimums=MINIMUMS)
+    assert second.payouts == [] and provider.calls == 1
+    assert ledger.creator_balances(db, ana.id) == {"USD": usd(50)}
+    assert ledger.held_balances(db, ana.id) == {"USD": usd(20)}
