@@ -108,3 +108,42 @@ def make_song(db: Session, *, people: Mapping[str, Creator] | None = None) -> So
 def usd(units: int | str) -> int:
     """Currency units to micros: ``usd(100) == 100_000_000``."""
     return int(Fraction(str(units)) * 1_000_000)
+
+
+def record_many(
+    url: str, admin_id: int, work_ids: list[str], indexes: list[int], duplicates: int
+) -> int:
+    """Record the events ``indexes`` (and ``duplicates`` shared ones) on their own engine.
+
+    The body of one concurrency worker (a thread or a process); returns how
+    many events it created.
+    """
+    from hitrack.db.session import make_engine, make_session_factory
+    from hitrack.services.revenue import record_revenue
+
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    created = 0
+    try:
+        for i in [*indexes, *(-1 - k for k in range(duplicates))]:
+            with sessions() as db:
+                admin = db.get(Creator, admin_id)
+                created += record_revenue(
+                    db, admin, concurrency_event(work_ids, i), default_fee_rate=Fraction(0)
+                ).created
+    finally:
+        engine.dispose()
+    return created
+
+
+def concurrency_event(work_ids: list[str], i: int) -> dict[str, object]:
+    """Event number ``i`` of the concurrency test (negative: one every worker sends)."""
+    n = abs(i)
+    return {
+        "external_id": f"conc-{i}",
+        "work": work_ids[n % len(work_ids)],
+        "amount": 1_000_003 * (n % 17 + 1) + n,
+        "currency": "USD",
+        "costs": (n % 3) * 100_000,
+        "fee_rate": ("0", "0.1", "1/3")[n % 3],
+    }

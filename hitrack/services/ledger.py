@@ -237,7 +237,13 @@ def _write(
     reverses: LedgerTransaction | None,
 ) -> LedgerTransaction:
     # Accounts in code order: two concurrent first uses never wait on each other crosswise.
-    accounts = {code: get_account(db, code) for code in sorted({p.account for p in merged})}
+    codes = sorted({p.account for p in merged})
+    accounts = {
+        a.code: a for a in db.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(codes)))
+    }
+    for code in codes:
+        if code not in accounts:
+            accounts[code] = get_account(db, code)
     for p in merged:
         if accounts[p.account].currency != p.currency:
             raise InvalidInput(
