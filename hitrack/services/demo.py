@@ -66,10 +66,11 @@ def seed_demo(db: Session, storage: MediaStorage, *, only_if_empty: bool = True)
     lyrics = upload("Dee", "Salt Lyrics", b"we swim at night\nthe salt keeps time\n", "lyrics.txt", ai=True)
     tide = upload("Bo", "Tide", tone_wav(440.0), "tide.wav", sources={shoreline: "0.4"},
                   description="A remix of Shoreline with a bass line.")
-    upload("Ana", "Night Swim", tone_wav(523.25), "night-swim.wav",
+    night_swim = upload("Ana", "Night Swim", tone_wav(523.25), "night-swim.wav",
            sources={tide: "0.6", sketch: "0.1", lyrics: "1/10"},
            description="The full song: Tide, with lyrics and the cover sketch.")
     _seed_production_and_model(db, people, tide=tide, sketch=sketch, shoreline=shoreline, lyrics=lyrics)
+    _seed_revenue(db, night_swim=night_swim, shoreline=shoreline, lyrics=lyrics)
     return (f"demo: seeded {len(people)} creators and 5 records; "
             f"log in as ana@demo.hitrack with password {DEMO_PASSWORD!r}")
 
@@ -85,3 +86,24 @@ def _seed_production_and_model(db: Session, people: dict[str, Creator], *, tide:
     ai_models.register_model(db, people["Cy"], name="Tidal", version="1", retained="1/2",
                              attribution_weight="1/2", manifest={shoreline: 2, lyrics: 1},
                              description="A small sound model trained on opted-in records.")
+
+
+def _seed_revenue(db: Session, *, night_swim: str, shoreline: str, lyrics: str) -> None:
+    """A few sales, settled into the ledger, so the earnings pages have something to explain."""
+    from fractions import Fraction
+
+    from hitrack.db.models import Work
+    from hitrack.services import revenue
+
+    events: list[dict[str, object]] = [
+        {"external_id": "demo:night-swim:stream-1", "work": night_swim, "amount": 100_000_000,
+         "currency": "USD", "costs": 10_000_000, "fee_rate": "0.1"},
+        {"external_id": "demo:night-swim:stream-2", "work": night_swim, "amount": 42_503_333,
+         "currency": "USD", "fee_rate": "0.1"},
+    ]
+    model = db.scalar(select(Work).where(Work.kind == "model", Work.status == "active").order_by(Work.id.desc()))
+    if model is not None:
+        events.append({"external_id": "demo:model:output-1", "work": model.public_id, "amount": 12_000_000,
+                       "currency": "USD", "fee_rate": "0.2", "attribution": {shoreline: "3", lyrics: "1"}})
+    for event in events:
+        revenue.record_revenue(db, None, event, default_fee_rate=Fraction(0))
