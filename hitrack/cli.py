@@ -232,3 +232,56 @@ def ledger_check(ctx: Context) -> None:
         fail(f"{len(overview.breaches)} ledger invariant breach(es)")
     click.echo(f"ledger ok: {sum(overview.transactions.values())} transactions, "
                f"{overview.events} revenue events, every invariant holds", err=True)
+
+
+@main.group("payouts")
+def payouts_group() -> None:
+    """Pay creators their balances through the configured payout provider."""
+
+
+def _admin_by_email(session: Session, email: str | None) -> Any:
+    from sqlalchemy import select
+
+    from hitrack.db.models import Creator
+
+    if not email:
+        return None
+    admin = session.scalar(select(Creator).where(Creator.email == email.strip().lower()))
+    if admin is None or not admin.is_admin:
+        fail(f"no admin with e-mail {email}")
+    return admin
+
+
+@payouts_group.command("run")
+@click.option("--as", "as_email", help="E-mail of the admin the run is recorded as started by.")
+@pass_ctx
+def payouts_run(ctx: Context, as_email: str | None) -> None:
+    """Pay every creator whose payable balance reaches the minimum; ends with a summary."""
+    from hitrack.services import payouts
+
+    provider = payouts.provider_for(ctx.settings)
+    with ctx.session() as session:
+        admin = _admin_by_email(session, as_email)
+        run = payouts.open_run(session, provider, started_by=admin, minimums=ctx.settings.payout_minimum)
+        pending = sum(1 for p in run.payouts if p.status == "pending")
+        with click.progressbar(length=pending, label="paying", file=sys.stderr) as bar:
+            for _payout in payouts.send_run(session, provider, run):
+                bar.update(1)
+        run = payouts.finish_run(session, run)
+        click.echo(payouts.run_summary_line(run), err=True)
+
+
+@payouts_group.command("reconcile")
+@click.option("--min-age-minutes", default=10, show_default=True, type=int,
+              help="Leave younger pending payouts alone (a run may be sending them).")
+@pass_ctx
+def payouts_reconcile(ctx: Context, min_age_minutes: int) -> None:
+    """Settle pending payouts by looking their transfers up at the provider (never resending)."""
+    from datetime import timedelta
+
+    from hitrack.services import payouts
+
+    with ctx.session() as session:
+        summary = payouts.reconcile(session, payouts.provider_for(ctx.settings),
+                                    min_age=timedelta(minutes=max(0, min_age_minutes)))
+    click.echo(str(summary), err=True)
