@@ -369,3 +369,12 @@ def test_notifications_are_listed_counted_and_marked_read(db, cast):
     assert "Night Swim" in note.message and note.url.startswith("/productions/")
     assert notifications.mark_all_read(db, cast["ana"], now=T0) == 1
     assert notifications.unread_count(db, cast["ana"]) == 0
+
+
+def test_mail_queued_in_a_transaction_that_rolls_back_is_never_sent(db, cast, caplog):
+    with caplog.at_level(logging.INFO, logger="hitrack.mail"):
+        notifications.notify(db, [cast["ana"].id], "test", "hello", None, notifications.LogMailer())
+        db.rollback()
+        db.commit()
+    assert caplog.records == []
+    assert notifications.unread_count(db, cast["ana"]) == 0
