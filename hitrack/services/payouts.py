@@ -104,6 +104,8 @@ __all__ = [
     "get_run",
     "list_runs",
     "payouts_for",
+    "all_accounts",
+    "needing_attention",
     "payout_reversal_postings",
     "account_updated",
     "transfer_reversed",
@@ -666,6 +668,17 @@ def get_run(db: Session, run_id: str) -> PayoutRun:
 def list_runs(db: Session, *, limit: int = 50) -> list[PayoutRun]:
     return list(db.scalars(select(PayoutRun).order_by(PayoutRun.started_at.desc(), PayoutRun.id.desc())
                            .limit(limit)))
+
+
+def all_accounts(db: Session) -> list[PayoutAccount]:
+    """Every payout account, for the admin: provider, creator, payable and why."""
+    return list(db.scalars(select(PayoutAccount).order_by(PayoutAccount.provider, PayoutAccount.creator_id)))
+
+
+def needing_attention(db: Session, *, limit: int = 20) -> list[Payout]:
+    """Payouts that failed or came back, newest first, for the admin."""
+    return list(db.scalars(select(Payout).where(Payout.status.in_(("failed", "reversed")))
+                           .order_by(Payout.updated_at.desc(), Payout.id.desc()).limit(limit)))
 
 
 def payouts_for(db: Session, creator_id: int, *, limit: int = 50) -> list[Payout]:

@@ -66,6 +66,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_revenue.webhooks_bp)
     csrf.exempt(api_revenue.webhooks_bp)  # signed by the provider: no session, no CSRF token
 
+    from hitrack.web import api_payouts, payouts
+
+    app.register_blueprint(payouts.bp)
+    app.register_blueprint(api_payouts.bp)
+    csrf.exempt(api_payouts.bp)  # same cookie-session CSRF check as api.bp
+
     app.after_request(_security_headers)
     return app
 

@@ -15,6 +15,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from hitrack.payments.base import PayoutProvider
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage
 
@@ -38,6 +39,17 @@ def settings() -> Settings:
 
 def storage() -> MediaStorage:
     return services().storage
+
+
+def payout_provider() -> PayoutProvider:
+    """The configured payout provider, built once from settings (tests may put one in ``extra``)."""
+    extra = services().extra
+    if "payouts" not in extra:
+        from hitrack.services.payouts import provider_for
+
+        extra["payouts"] = provider_for(settings())
+    provider: PayoutProvider = extra["payouts"]
+    return provider
 
 
 def db() -> Session:

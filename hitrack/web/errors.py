@@ -15,6 +15,8 @@ STATUS: list[tuple[type[e.HitrackError], int]] = [
     (e.UnknownWork, 404),
     (e.IdempotencyConflict, 409),
     (e.Conflict, 409),
+    (e.InvalidSignature, 400),
+    (e.ProviderUnavailable, 503),
     (e.InvalidInput, 422),
     (e.LedgerImbalance, 500),
     (e.HitrackError, 400),
