@@ -36,10 +36,6 @@ def admin() -> Creator:
     return me()
 
 
-class ConnectForm(FlaskForm):
-    pass
-
-
 class MethodForm(FlaskForm):
     details = TextAreaField("Payout method (bank account, IBAN or PayPal address)",
                             validators=[DataRequired(), Length(max=500)])
@@ -75,7 +71,7 @@ def _my_page(status: int = 200) -> tuple[str, int]:
     account = payouts.payout_account(db(), me().id, provider.name)
     return render_template(
         "payouts/me.html", provider=provider.name, account=account,
-        payouts=payouts.payouts_for(db(), me().id), connect_form=ConnectForm(),
+        payouts=payouts.payouts_for(db(), me().id),
         method_form=MethodForm(data={"details": account.details if account else ""}),
         minimums=settings().payout_minimum,
     ), status
@@ -87,18 +83,17 @@ def mine() -> tuple[str, int]:
     return _my_page()
 
 
-@bp.post("/me/payouts/connect")
-@fresh_login_required
-def connect() -> Response:
-    if not ConnectForm().validate_on_submit():
-        abort(400)
-    return redirect(payouts.onboarding_link(db(), payout_provider(), me(), base_url=settings().base_url))
-
-
+@bp.get("/me/payouts/connect")
 @bp.get("/me/payouts/refresh")
 @fresh_login_required
-def refresh() -> Response:
-    """Stripe sends the creator here when a link expired or was used: make a fresh one."""
+def connect() -> Response:
+    """Off to the provider's onboarding with a fresh link for the signed-in creator.
+
+    A plain navigation, not a form: the site's CSP (``form-action 'self'``)
+    would stop a form whose answer redirects to Stripe. It is also the refresh
+    URL Stripe sends the creator back to when a link expired or was used; it
+    only ever acts on the signed-in creator's own account.
+    """
     return redirect(payouts.onboarding_link(db(), payout_provider(), me(), base_url=settings().base_url))
 
 

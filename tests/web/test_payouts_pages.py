@@ -57,7 +57,7 @@ def test_a_creator_connects_a_stripe_account_and_comes_back_to_its_status(
     page = client.get("/me/payouts").get_data(as_text=True)
     assert "Connect payout account" in page and "no payout account yet" in page
 
-    response = post(client, "/me/payouts/connect")
+    response = client.get("/me/payouts/connect")
     assert response.status_code == 302
     assert response.location.startswith(use_stripe.api_base + "/onboarding/")
     row = payouts.payout_account(app_db, ana.id, "stripe")
@@ -85,13 +85,15 @@ def test_changing_payout_details_needs_a_fresh_login(
     token = csrf_token(client, "/me/payouts")
     with client.session_transaction() as session:
         session["_fresh"] = False  # as after "keep me signed in" restored the session
-    response = client.post("/me/payouts/connect", data={"csrf_token": token})
+    response = client.get("/me/payouts/connect")
     assert response.status_code == 302 and response.location.startswith("/login?next=")
-    assert client.get("/me/payouts/refresh").status_code == 302
+    assert client.get("/me/payouts/refresh").location.startswith("/login?next=")
+    saved = client.post("/me/payouts/method", data={"csrf_token": token, "details": "IBAN X"})
+    assert saved.location.startswith("/login?next=")
     assert count(app_db, PayoutAccount) == 0
     assert client.get("/me/payouts").status_code == 200  # looking is fine
     log_in(client, ana.email or "", PASSWORD)
-    assert post(client, "/me/payouts/connect").location.startswith(use_stripe.api_base)
+    assert client.get("/me/payouts/connect").location.startswith(use_stripe.api_base)
 
 
 def test_manual_method_is_entered_by_the_creator_and_verified_by_an_admin(
