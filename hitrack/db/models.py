@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from fractions import Fraction
+from typing import overload
 
 from sqlalchemy import (
     JSON,
@@ -48,6 +49,29 @@ def fraction_columns(value: Fraction) -> tuple[int, int]:
     if abs(value.numerator) > _MAX_DB_INT or value.denominator > _MAX_DB_INT:
         raise InvalidShare(f"{value} has too many digits to store exactly")
     return value.numerator, value.denominator
+
+
+class ExactFraction:
+    """A :class:`~fractions.Fraction` kept in two BIGINT columns, ``<name>_num`` and ``<name>_den``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.num, self.den = f"{name}_num", f"{name}_den"
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> ExactFraction: ...
+
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> Fraction: ...
+
+    def __get__(self, obj: object | None, objtype: type | None = None) -> Fraction | ExactFraction:
+        if obj is None:
+            return self
+        return Fraction(getattr(obj, self.num), getattr(obj, self.den))
+
+    def __set__(self, obj: object, value: Fraction) -> None:
+        numerator, denominator = fraction_columns(value)
+        setattr(obj, self.num, numerator)
+        setattr(obj, self.den, denominator)
 
 
 class Creator(Base):
@@ -126,6 +150,7 @@ class Work(Base):
     media_filename: Mapped[str | None] = mapped_column(String(255))
     attribution_weight_num: Mapped[int] = mapped_column(BigInteger, default=0)
     attribution_weight_den: Mapped[int] = mapped_column(BigInteger, default=1)
+    attribution_weight = ExactFraction()
     # Productions move draft -> proposed -> finalized (or cancelled); records and
     # models are "active" from the start. Only finalized productions earn.
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -160,13 +185,6 @@ class Work(Base):
     )
     created_by: Mapped[Creator | None] = relationship()
 
-    @property
-    def attribution_weight(self) -> Fraction:
-        return Fraction(self.attribution_weight_num, self.attribution_weight_den)
-
-    @attribution_weight.setter
-    def attribution_weight(self, value: Fraction) -> None:
-        self.attribution_weight_num, self.attribution_weight_den = fraction_columns(value)
 
     @property
     def retained_share(self) -> Fraction:
@@ -188,6 +206,7 @@ class WorkOwner(Base):
     creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), primary_key=True, index=True)
     fraction_num: Mapped[int] = mapped_column(BigInteger)
     fraction_den: Mapped[int] = mapped_column(BigInteger)
+    fraction = ExactFraction()
 
     __table_args__ = (
         CheckConstraint(
@@ -198,13 +217,6 @@ class WorkOwner(Base):
     work: Mapped[Work] = relationship(back_populates="owners")
     creator: Mapped[Creator] = relationship()
 
-    @property
-    def fraction(self) -> Fraction:
-        return Fraction(self.fraction_num, self.fraction_den)
-
-    @fraction.setter
-    def fraction(self, value: Fraction) -> None:
-        self.fraction_num, self.fraction_den = fraction_columns(value)
 
 
 class Citation(Base):
@@ -217,6 +229,7 @@ class Citation(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
     share_num: Mapped[int] = mapped_column(BigInteger)
     share_den: Mapped[int] = mapped_column(BigInteger)
+    share = ExactFraction()
     credit_role: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
@@ -230,13 +243,6 @@ class Citation(Base):
     work: Mapped[Work] = relationship(back_populates="sources", foreign_keys=[work_id])
     source: Mapped[Work] = relationship(back_populates="cited_by", foreign_keys=[source_id])
 
-    @property
-    def share(self) -> Fraction:
-        return Fraction(self.share_num, self.share_den)
-
-    @share.setter
-    def share(self, value: Fraction) -> None:
-        self.share_num, self.share_den = fraction_columns(value)
 
 
 # --- Productions: payment proposals, their comment window, notifications -----
@@ -273,17 +279,11 @@ class ProposalLine(Base):
     credit_role: Mapped[str | None] = mapped_column(String(80))
     share_num: Mapped[int] = mapped_column(BigInteger)
     share_den: Mapped[int] = mapped_column(BigInteger)
+    share = ExactFraction()
 
     revision: Mapped[ProposalRevision] = relationship(back_populates="lines")
     source: Mapped[Work] = relationship()
 
-    @property
-    def share(self) -> Fraction:
-        return Fraction(self.share_num, self.share_den)
-
-    @share.setter
-    def share(self, value: Fraction) -> None:
-        self.share_num, self.share_den = fraction_columns(value)
 
 
 class ProductionLog(Base):
@@ -349,6 +349,7 @@ class RevenueEvent(Base):
     costs: Mapped[int] = mapped_column(BigInteger, default=0)
     fee_rate_num: Mapped[int] = mapped_column(BigInteger, default=0)
     fee_rate_den: Mapped[int] = mapped_column(BigInteger, default=1)
+    fee_rate = ExactFraction()
     attribution: Mapped[dict[str, str] | None] = mapped_column(JSON)
     fee: Mapped[int] = mapped_column(BigInteger, default=0)
     recouped: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -366,13 +367,6 @@ class RevenueEvent(Base):
         back_populates="event", order_by="Allocation.id"
     )
 
-    @property
-    def fee_rate(self) -> Fraction:
-        return Fraction(self.fee_rate_num, self.fee_rate_den)
-
-    @fee_rate.setter
-    def fee_rate(self, value: Fraction) -> None:
-        self.fee_rate_num, self.fee_rate_den = fraction_columns(value)
 
 
 class Allocation(Base):
