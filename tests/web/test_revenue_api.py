@@ -182,3 +182,26 @@ def test_the_revenue_operations_are_in_the_openapi_document(client: FlaskClient)
         "/api/v1/me/earnings",
         "/api/v1/me/statement",
     } <= set(paths)
+
+
+def test_a_models_operator_records_revenue_for_their_own_model_with_attribution(
+    client: FlaskClient, app_db: Session
+) -> None:
+    cy = make_creator(app_db, "Cy")
+    song = make_song(app_db, people={"cy": cy})
+    headers = bearer(client, cy.email or "", PASSWORD)
+    body = {
+        "work": song.model.public_id,
+        "amount": usd(16),
+        "currency": "USD",
+        "external_id": "out-1",
+        "attribution": {song.shoreline.public_id: "3", song.sketch.public_id: 1},
+    }
+    response = client.post("/api/v1/revenue", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["attribution"] == {
+        song.shoreline.public_id: "3",
+        song.sketch.public_id: "1",
+    }
+    other = client.post("/api/v1/revenue", json=sale(song, "not-mine"), headers=headers)
+    assert other.status_code == 403
