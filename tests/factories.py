@@ -6,6 +6,7 @@ import io
 import itertools
 from collections.abc import Mapping
 
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import Creator, Work
@@ -19,11 +20,22 @@ PNG = solid_png((200, 30, 30), size=8)
 WAV = tone_wav(seconds=0.05)
 
 
+# Hashing with Argon2 is deliberately slow; the factory hashes the shared test
+# password once and stores that hash (tests/services/test_accounts.py covers
+# registration itself).
+PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
+
+
 def make_creator(db: Session, name: str | None = None, *, admin: bool = False) -> Creator:
+    """A creator who can log in with ``PASSWORD``."""
     n = next(_counter)
     name = name or f"Creator {n}"
-    return accounts.register(db, email=f"{name.lower().replace(' ', '.')}.{n}@example.test",
-                             password=PASSWORD, display_name=name, role="admin" if admin else "creator")
+    creator = Creator(email=f"{name.lower().replace(' ', '.')}.{n}@example.test", display_name=name,
+                      handle=accounts.unique_handle(db, name), password_hash=PASSWORD_HASH,
+                      role="admin" if admin else "creator")
+    db.add(creator)
+    db.commit()
+    return creator
 
 
 def make_record(db: Session, storage: MediaStorage, creator: Creator, title: str = "A record", *,
