@@ -257,9 +257,10 @@ def _admin_by_email(session: Session, email: str | None) -> Any:
 @pass_ctx
 def payouts_run(ctx: Context, as_email: str | None) -> None:
     """Pay every creator whose payable balance reaches the minimum; ends with a summary."""
+    from hitrack.providers import payout_provider
     from hitrack.services import payouts
 
-    provider = payouts.provider_for(ctx.settings)
+    provider = payout_provider(ctx.settings)
     with ctx.session() as session:
         admin = _admin_by_email(session, as_email)
         run = payouts.open_run(session, provider, started_by=admin, minimums=ctx.settings.payout_minimum)
@@ -279,9 +280,10 @@ def payouts_reconcile(ctx: Context, min_age_minutes: int) -> None:
     """Settle pending payouts by looking their transfers up at the provider (never resending)."""
     from datetime import timedelta
 
+    from hitrack.providers import payout_provider
     from hitrack.services import payouts
 
     with ctx.session() as session:
-        summary = payouts.reconcile(session, payouts.provider_for(ctx.settings),
+        summary = payouts.reconcile(session, payout_provider(ctx.settings),
                                     min_age=timedelta(minutes=max(0, min_age_minutes)))
     click.echo(str(summary), err=True)

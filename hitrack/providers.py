@@ -7,10 +7,12 @@ constructor takes plain values; this is the one place that reads them off
 
 from __future__ import annotations
 
+from hitrack.payments import PayoutProvider, make_payout_provider
+from hitrack.payments.stripe_connect import StripeConnectProvider
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage, make_storage
 
-__all__ = ["media_storage"]
+__all__ = ["media_storage", "payout_provider", "stripe_webhook_verifier"]
 
 
 def media_storage(settings: Settings) -> MediaStorage:
@@ -23,4 +25,29 @@ def media_storage(settings: Settings) -> MediaStorage:
         s3_region=settings.s3_region,
         s3_access_key=settings.s3_access_key_id,
         s3_secret_key=settings.s3_secret_access_key,
+    )
+
+
+def payout_provider(settings: Settings) -> PayoutProvider:
+    """The payout provider the settings name (the manual one reads verification from rows)."""
+    return make_payout_provider(
+        settings.payout_provider,
+        stripe_secret_key=settings.stripe_secret_key,
+        stripe_webhook_secret=settings.stripe_webhook_secret,
+        stripe_api_base=settings.stripe_api_base,
+    )
+
+
+def stripe_webhook_verifier(settings: Settings) -> PayoutProvider | None:
+    """What checks Stripe's webhook signatures, or None when no signing secret is set.
+
+    Stripe checkout sales can arrive even when payouts are manual, so this does
+    not depend on ``HITRACK_PAYOUT_PROVIDER``; verifying needs only the secret.
+    """
+    if not settings.stripe_webhook_secret:
+        return None
+    return StripeConnectProvider(
+        settings.stripe_secret_key or "sk_unused_by_webhooks",
+        settings.stripe_webhook_secret,
+        api_base=settings.stripe_api_base,
     )

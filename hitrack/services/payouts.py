@@ -68,16 +68,13 @@ from hitrack.payments.base import (
     TransferRequest,
     TransferResult,
 )
-from hitrack.payments.factory import make_payout_provider
 from hitrack.payments.manual import ManualPayout
 from hitrack.payments.manual import export_csv as manual_csv
 from hitrack.services import ledger
 from hitrack.services.notifications import Mailer, notify
-from hitrack.settings import Settings
 
 __all__ = [
     "PAYOUTS_PATH",
-    "provider_for",
     "SETTLE_GRACE",
     "Candidate",
     "ReconcileSummary",
@@ -177,16 +174,6 @@ def _creator(db: Session, handle: str) -> Creator:
     if creator is None:
         raise NotFound(f"no creator {handle!r}", ids=(handle,))
     return creator
-
-
-def provider_for(settings: Settings) -> PayoutProvider:
-    """The payout provider the settings name (the manual one reads verification from rows)."""
-    return make_payout_provider(
-        settings.payout_provider,
-        stripe_secret_key=settings.stripe_secret_key,
-        stripe_webhook_secret=settings.stripe_webhook_secret,
-        stripe_api_base=settings.stripe_api_base,
-    )
 
 
 # --- payout accounts --------------------------------------------------------------

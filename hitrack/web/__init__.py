@@ -12,8 +12,8 @@ from flask import Flask, Response, g, request
 from flask_login import current_user
 
 from hitrack.db.session import make_engine, make_session_factory
+from hitrack.providers import media_storage
 from hitrack.settings import Settings
-from hitrack.storage import make_storage
 from hitrack.web import context, errors, filters
 from hitrack.web.extensions import csrf, limiter, login_manager
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        storage=_storage(settings),
+        storage=media_storage(settings),
         extra={},
     ))
 
@@ -96,19 +96,6 @@ def _configure(app: Flask, settings: Settings) -> None:
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=secure,
-    )
-
-
-def _storage(settings: Settings):  # type: ignore[no-untyped-def]
-    return make_storage(
-        settings.storage,
-        local_root=settings.media_root,
-        s3_bucket=settings.s3_bucket,
-        s3_prefix=settings.s3_prefix,
-        s3_endpoint_url=settings.s3_endpoint_url,
-        s3_region=settings.s3_region,
-        s3_access_key=settings.s3_access_key_id,
-        s3_secret_key=settings.s3_secret_access_key,
     )
 
 

@@ -15,11 +15,9 @@ from hitrack.db.models import RevenueEvent
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.domain.shares import format_share
-from hitrack.payments.base import PayoutProvider
-from hitrack.payments.stripe_connect import StripeConnectProvider
 from hitrack.services import revenue, statements, webhooks
 from hitrack.web.api import _csrf_for_cookie_sessions, auth_required, body, me
-from hitrack.web.context import db, services, settings
+from hitrack.web.context import db, settings, stripe_webhook_verifier
 from hitrack.web.errors import json_error
 from hitrack.web.openapi import register_paths
 
@@ -176,26 +174,11 @@ def my_statement() -> Response:
 # --- webhooks ----------------------------------------------------------------------
 
 
-def _stripe_webhooks() -> PayoutProvider:
-    svc = services()
-    if "stripe_webhooks" not in svc.extra:
-        config = svc.settings
-        if not config.stripe_webhook_secret:
-            abort(404, "Stripe webhooks are not configured (set HITRACK_STRIPE_WEBHOOK_SECRET)")
-        # Verifying a signature needs only the signing secret; the API key is
-        # used for calls this endpoint never makes.
-        svc.extra["stripe_webhooks"] = StripeConnectProvider(
-            config.stripe_secret_key or "sk_unused_by_webhooks",
-            config.stripe_webhook_secret,
-            api_base=config.stripe_api_base,
-        )
-    provider: PayoutProvider = svc.extra["stripe_webhooks"]
-    return provider
-
-
 @webhooks_bp.post("/stripe")
 def stripe_webhook() -> tuple[Response, int]:
-    provider = _stripe_webhooks()
+    provider = stripe_webhook_verifier()
+    if provider is None:
+        abort(404, "Stripe webhooks are not configured (set HITRACK_STRIPE_WEBHOOK_SECRET)")
     try:
         event = provider.parse_webhook(
             request.get_data(), request.headers.get("Stripe-Signature", "")

@@ -15,6 +15,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from hitrack import providers
 from hitrack.payments.base import PayoutProvider
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage
@@ -45,11 +46,18 @@ def payout_provider() -> PayoutProvider:
     """The configured payout provider, built once from settings (tests may put one in ``extra``)."""
     extra = services().extra
     if "payouts" not in extra:
-        from hitrack.services.payouts import provider_for
-
-        extra["payouts"] = provider_for(settings())
+        extra["payouts"] = providers.payout_provider(settings())
     provider: PayoutProvider = extra["payouts"]
     return provider
+
+
+def stripe_webhook_verifier() -> PayoutProvider | None:
+    """Checks Stripe webhook signatures; None when no signing secret is configured."""
+    extra = services().extra
+    if "stripe_webhooks" not in extra:
+        extra["stripe_webhooks"] = providers.stripe_webhook_verifier(settings())
+    verifier: PayoutProvider | None = extra["stripe_webhooks"]
+    return verifier
 
 
 def db() -> Session:
