@@ -16,7 +16,7 @@ from flask_login import current_user
 from hitrack.db.models import Creator, Work
 from hitrack.domain.errors import AuthenticationFailed, InvalidInput
 from hitrack.domain.shares import format_share, loads_json
-from hitrack.services import accounts, records
+from hitrack.services import accounts, payouts, records
 from hitrack.services import graph as graph_service
 from hitrack.web.auth import count_failure, login_limit
 from hitrack.web.context import db, settings, storage
@@ -123,7 +123,16 @@ def token() -> Response:
 @bp.get("/me")
 @auth_required
 def get_me() -> Response:
-    return jsonify(creator_json(me(), private=True))
+    data = creator_json(me(), private=True)
+    provider = settings().payout_provider
+    account = payouts.payout_account(db(), me().id, provider)
+    data["payout"] = {
+        "provider": provider,
+        "connected": account is not None,
+        "payable": bool(account and account.payable),
+        "status": account.status_reason if account else "no payout account yet",
+    }
+    return jsonify(data)
 
 
 @bp.post("/records")

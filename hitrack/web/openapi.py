@@ -84,7 +84,10 @@ _PATHS: dict[str, dict[str, Any]] = {
 _SCHEMAS: dict[str, Any] = {
     "Error": _obj(["error"], error=_obj(["code", "message"], code={"type": "string"}, message={"type": "string"})),
     "Me": _obj(["id", "display_name"], id={"type": "string"}, display_name={"type": "string"},
-               email={"type": "string"}, roles={"type": "array", "items": {"enum": ["creator", "admin"]}}),
+               email={"type": "string"}, roles={"type": "array", "items": {"enum": ["creator", "admin"]}},
+               payout=_obj(["provider", "payable"], provider={"enum": ["manual", "stripe"]},
+                           connected={"type": "boolean"}, payable={"type": "boolean"},
+                           status={"type": "string"})),
     "Work": _obj(
         ["id", "kind", "title", "owners", "sources", "retained_share"],
         id={"type": "string"}, kind={"enum": ["record", "production", "model"]}, title={"type": "string"},

@@ -34,6 +34,8 @@ def test_register_token_and_me(client):
     auth = bearer(client, "new@example.test", "a long password")
     me = client.get("/api/v1/me", headers=auth).get_json()
     assert me["email"] == "new@example.test" and me["roles"] == ["creator"]
+    assert me["payout"] == {"provider": "manual", "connected": False, "payable": False,
+                            "status": "no payout account yet"}
 
 
 @pytest.mark.parametrize("payload", [
