@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,27 +51,42 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgresql_engine() -> Iterator[Engine]:
-    """A fresh schema in the test database, migrated from empty; dropped afterwards."""
+@contextmanager
+def migrated_postgres_schema(prefix: str = "hitrack_test") -> Iterator[str]:
+    """The URL of a fresh schema in the test database, migrated from empty; dropped afterwards.
+
+    Skips without ``HITRACK_TEST_DATABASE_URL``; with ``HITRACK_REQUIRE_POSTGRES=1`` an
+    unreachable server fails instead, so CI never silently skips PostgreSQL.
+    """
     if not PG_URL:
         pytest.skip("PostgreSQL tests need HITRACK_TEST_DATABASE_URL (CI sets it)")
-    schema = f"hitrack_test_{secrets.token_hex(4)}"
+    schema = f"{prefix}_{secrets.token_hex(4)}"
     admin = make_engine(pg_url_with_schema(PG_URL, "public"))
     try:
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as error:  # a required server that is missing must fail loudly
+    except Exception as error:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {error}")
         pytest.skip(f"PostgreSQL unreachable: {error}")
-    engine = make_engine(pg_url_with_schema(PG_URL, schema))
+    url = pg_url_with_schema(PG_URL, schema)
+    engine = make_engine(url)
     upgrade(engine)
-    yield engine
     engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    with migrated_postgres_schema() as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

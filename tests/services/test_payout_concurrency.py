@@ -6,14 +6,13 @@ web request and ``hitrack payouts run`` would, against the fake Stripe.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hitrack.db.migrate import upgrade
@@ -21,7 +20,7 @@ from hitrack.db.models import Payout, PayoutRun
 from hitrack.db.session import make_engine
 from hitrack.payments import StripeConnectProvider, TransferRequest, TransferResult
 from hitrack.services import ledger, payouts
-from tests.conftest import PG_URL, REQUIRE_PG, pg_url_with_schema
+from tests.conftest import migrated_postgres_schema
 from tests.fake_stripe import FakeStripe
 from tests.fake_stripe import fixtures as fake_stripe_fixtures
 from tests.money_factories import make_person, usd
@@ -42,24 +41,10 @@ def sqlite_file_engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def postgresql_own_schema() -> Iterator[Engine]:
     """A schema of its own: the runs commit for real, from several connections."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need HITRACK_TEST_DATABASE_URL (CI sets it)")
-    schema = f"hitrack_runs_{secrets.token_hex(4)}"
-    admin = make_engine(pg_url_with_schema(PG_URL, "public"))
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as error:
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL required but unreachable: {error}")
-        pytest.skip(f"PostgreSQL unreachable: {error}")
-    engine = make_engine(pg_url_with_schema(PG_URL, schema))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with migrated_postgres_schema("hitrack_runs") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

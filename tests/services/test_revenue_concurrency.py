@@ -8,14 +8,13 @@ the ledger sums exactly and ``hitrack ledger check`` passes.
 from __future__ import annotations
 
 import multiprocessing
-import secrets
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hitrack.cli import main
@@ -23,7 +22,7 @@ from hitrack.db.migrate import upgrade
 from hitrack.db.models import RevenueEvent
 from hitrack.db.session import make_engine
 from hitrack.services import ledger
-from tests.conftest import PG_URL, REQUIRE_PG, pg_url_with_schema
+from tests.conftest import migrated_postgres_schema
 from tests.money_factories import concurrency_event, make_song, record_many
 
 EVENTS, WORKERS, SHARED = 1_000, 8, 10
@@ -40,25 +39,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need HITRACK_TEST_DATABASE_URL (CI sets it)")
-    schema = f"hitrack_conc_{secrets.token_hex(4)}"
-    admin = make_engine(pg_url_with_schema(PG_URL, "public"))
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as error:
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {error}")
-        pytest.skip(f"PostgreSQL unreachable: {error}")
-    url = pg_url_with_schema(PG_URL, schema)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with migrated_postgres_schema("hitrack_conc") as url:
+        yield url
 
 
 def run(url: str, executor_kind: str) -> None:
