@@ -22,6 +22,7 @@ from hitrack.domain import graph as graph_rules
 from hitrack.domain import interchange
 from hitrack.domain.errors import Conflict, InvalidCitation, NotFound, PermissionDenied
 from hitrack.domain.shares import parse_share
+from hitrack.services.unit_of_work import unit_of_work
 
 DEFAULT_CURRENCY = "USD"
 GRAPH_LOCK_ID = 0x4_1712_ACC  # any constant: the advisory lock that serialises graph writers
@@ -177,7 +178,7 @@ def cite(db: Session, actor: Creator, work_id: object, source_id: object, share:
          *, credit_role: str | None = None) -> Citation:
     """``actor`` makes their work cite ``source`` with ``share``; every graph rule applies."""
     lock_graph(db)
-    try:
+    with unit_of_work(db):
         work = visible_work(db, actor, work_id)
         if not work.is_owned_by(actor.id):
             raise PermissionDenied(f"only the owners of {work.public_id} may change its sources",
@@ -195,11 +196,7 @@ def cite(db: Session, actor: Creator, work_id: object, source_id: object, share:
         citation = Citation(source=source, share=exact, credit_role=credit_role,
                             created_by_id=actor.id)
         work.sources.append(citation)
-        db.commit()
-        return citation
-    except BaseException:
-        db.rollback()
-        raise
+    return citation
 
 
 def _export(works: list[Work], hidden: frozenset[int] | set[int] = frozenset()) -> dict[str, object]:
@@ -250,7 +247,7 @@ def import_document(db: Session, text: str) -> str:
         G.add_nodes_from(graph_rules.build_graph([replace(work, sources={})]).nodes(data=True))
         for source, share in sorted(work.sources.items()):
             graph_rules.add_citation(G, work_id, source, share)
-    try:
+    with unit_of_work(db):
         lock_graph(db)
         handles = {h for w in document.works for h in w.owners}
         creators = {c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))}
@@ -278,9 +275,5 @@ def import_document(db: Session, text: str) -> str:
                 citation = Citation(work_id=row.id, source_id=rows[source].id)
                 citation.share = share
                 db.add(citation)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     edges = document.graph.number_of_edges()
     return f"imported {len(order)} works, {edges} citations, {created} new creators"

@@ -24,6 +24,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from hitrack.db.models import Creator, Notification
+from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = [
     "Email",
@@ -124,14 +125,10 @@ def unread_count(db: Session, actor: Creator) -> int:
 
 def mark_all_read(db: Session, actor: Creator, *, now: datetime | None = None) -> int:
     """Mark every unread notification of the creator read; returns how many."""
-    try:
+    with unit_of_work(db):
         result = db.execute(
             update(Notification)
             .where(Notification.creator_id == actor.id, Notification.read_at.is_(None))
             .values(read_at=now or datetime.now(UTC))
         )
-        db.commit()
-        return int(getattr(result, "rowcount", 0) or 0)
-    except BaseException:
-        db.rollback()
-        raise
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -72,6 +72,7 @@ from hitrack.payments.manual import ManualPayout
 from hitrack.payments.manual import export_csv as manual_csv
 from hitrack.services import ledger
 from hitrack.services.notifications import Mailer, notify
+from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = [
     "PAYOUTS_PATH",
@@ -245,12 +246,8 @@ def refresh_account(db: Session, provider: PayoutProvider, creator: Creator, *,
     row = payout_account(db, creator.id, provider.name)
     if row is None or provider.name == "manual":
         return row  # a manual method is payable when an admin verified it, nothing to ask
-    try:
+    with unit_of_work(db):
         _apply_status(row, provider.account_status(row.provider_account_id), _now(now))
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return row
 
 
@@ -286,14 +283,10 @@ def submit_manual_method(db: Session, creator: Creator, details: object, *,
                          now: datetime | None = None) -> PayoutAccount:
     """A creator enters (or changes) their payout method; it waits for an admin to verify it."""
     text = _clean_details(details)
-    try:
+    with unit_of_work(db):
         row = _set_manual_method(db, creator, text, verified_by=None, now=_now(now))
         notify(db, [i for i in _admin_ids(db) if i != creator.id], "payout_method",
                f"{creator.display_name} entered a payout method to verify", "/admin/payouts", None)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return row
 
 
@@ -303,13 +296,9 @@ def record_manual_method(db: Session, admin: Creator, handle: str, details: obje
     _require_admin(admin, "record payout methods")
     text = _clean_details(details)
     creator = _creator(db, handle)
-    try:
+    with unit_of_work(db):
         row = _set_manual_method(db, creator, text, verified_by=admin if verified else None,
                                  now=_now(now))
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return row
 
 
@@ -321,14 +310,10 @@ def verify_manual_method(db: Session, admin: Creator, handle: str, *,
     row = payout_account(db, creator.id, "manual")
     if row is None or not row.details:
         raise InvalidInput(f"{creator.display_name} has no payout method to verify", ids=(handle,))
-    try:
+    with unit_of_work(db):
         _set_manual_method(db, creator, row.details, verified_by=admin, now=_now(now))
         notify(db, [creator.id], "payout_method", "Your payout method was verified",
                PAYOUTS_PATH, None)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return row
 
 
@@ -372,7 +357,7 @@ def _lock_payable(db: Session, creator_id: int, currency: str) -> None:
 def _hold(db: Session, run: PayoutRun, candidate: Candidate, minimum: int) -> Payout | None:
     """Payout row and ledger hold in one committed transaction; None when nothing is to hold."""
     creator_id, currency = candidate.creator_id, candidate.currency
-    try:
+    with unit_of_work(db):
         _lock_payable(db, creator_id, currency)
         # Read again under the lock: another run may have held it meanwhile.
         amount = whole_cents(ledger.creator_balances(db, creator_id).get(currency, 0))
@@ -395,11 +380,7 @@ def _hold(db: Session, run: PayoutRun, candidate: Candidate, minimum: int) -> Pa
             f"Payout {format_micros(amount)} {currency} held while the transfer is sent (run {run.public_id})",
             commit=False)
         payout.hold_transaction_id = hold.id
-        db.commit()
-        return payout
-    except BaseException:
-        db.rollback()
-        raise
+    return payout
 
 
 def open_run(db: Session, provider: PayoutProvider, *, started_by: Creator | None,
@@ -471,14 +452,10 @@ def finish_run(db: Session, run: PayoutRun, *, now: datetime | None = None) -> P
     for status, currency, n, total in rows:
         counts[status] = counts.get(status, 0) + int(n)
         amounts.setdefault(status, {})[currency] = int(total or 0)
-    try:
+    with unit_of_work(db):
         run.summary = {"counts": counts, "amounts": amounts}
         run.status = "awaiting" if counts.get("pending") else "finished"
         run.finished_at = _now(now)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return run
 
 
@@ -535,7 +512,7 @@ def apply_result(db: Session, payout: Payout, result: TransferResult, *,
     creator's balance), ``UNKNOWN`` keeps it pending with the provider's note.
     A payout that is no longer pending is returned unchanged.
     """
-    try:
+    with unit_of_work(db):
         payout = _lock_payout(db, payout)
         if payout.status != "pending":
             db.rollback()
@@ -557,10 +534,6 @@ def apply_result(db: Session, payout: Payout, result: TransferResult, *,
                    PAYOUTS_PATH, mailer)
         elif payout.failure_reason != result.message:
             payout.failure_reason = result.message
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return payout
 
 

@@ -62,6 +62,7 @@ from hitrack.services.graph import (
 )
 from hitrack.services.notifications import Mailer, notify
 from hitrack.services.records import clean_text, new_public_id
+from hitrack.services.unit_of_work import unit_of_work
 from hitrack.storage import MediaStorage, delete_quietly, store_upload
 
 __all__ = [
@@ -263,7 +264,7 @@ def set_contributions(db: Session, actor: Creator, production_id: object,
                       contributions: Sequence[ContributionInput], *, now: datetime | None = None) -> Work:
     """The producer replaces the split (while draft or proposed); publish again to propose it."""
     at = _now(now)
-    try:
+    with unit_of_work(db):
         lock_graph(db)
         production = get_production(db, actor, production_id, lock=True)
         _require_producer(production, actor)
@@ -271,11 +272,7 @@ def set_contributions(db: Session, actor: Creator, production_id: object,
         _write_contributions(db, actor, production, contributions)
         _log(db, production, actor, "contributions_set",
              {"contributions": _contributions_detail(production)}, at)
-        db.commit()
-        return production
-    except BaseException:
-        db.rollback()
-        raise
+    return production
 
 
 def _revisions(db: Session, production: Work) -> list[ProposalRevision]:
@@ -335,7 +332,7 @@ def publish_proposal(
     it must make exactly 1, so a split never leaves money unassigned by accident.
     """
     at = _now(now)
-    try:
+    with unit_of_work(db):
         if window < timedelta(0):
             raise InvalidInput("the comment window cannot be negative")
         retained_f = parse_share(retained, what="retained share")  # type: ignore[arg-type]
@@ -379,11 +376,7 @@ def publish_proposal(
                f"{actor.display_name} {verb} “{production.title}”; comments are open until "
                f"{revision.window_closes_at:%Y-%m-%d %H:%M} UTC",
                production_path(production.public_id), mailer, now=at)
-        db.commit()
-        return revision
-    except BaseException:
-        db.rollback()
-        raise
+    return revision
 
 
 def add_comment(
@@ -398,7 +391,7 @@ def add_comment(
 ) -> Comment:
     """Any creator comments on a proposed split; a creator it affects may file an objection."""
     at = _now(now)
-    try:
+    with unit_of_work(db):
         text = clean_text(body, "comment", max_length=5000)
         production = get_production(db, actor, production_id)
         if production.status != "proposed":
@@ -418,18 +411,14 @@ def add_comment(
             notify(db, [production.created_by_id], "objection" if objection else "comment",
                    f"{actor.display_name} {what} the split of “{production.title}”",
                    production_path(production.public_id), mailer, now=at)
-        db.commit()
-        return comment
-    except BaseException:
-        db.rollback()
-        raise
+    return comment
 
 
 def finalize(db: Session, actor: Creator, production_id: object, *, mailer: Mailer | None = None,
              now: datetime | None = None) -> Work:
     """After the comment window of the latest revision has closed, freeze the split."""
     at = _now(now)
-    try:
+    with unit_of_work(db):
         production = get_production(db, actor, production_id, lock=True)
         _require_producer(production, actor)
         if production.status != "proposed":
@@ -450,18 +439,14 @@ def finalize(db: Session, actor: Creator, production_id: object, *, mailer: Mail
         notify(db, affected_creator_ids(db, production) - {actor.id}, "proposal_finalized",
                f"The split of “{production.title}” is final (revision {latest.number})",
                production_path(production.public_id), mailer, now=at)
-        db.commit()
-        return production
-    except BaseException:
-        db.rollback()
-        raise
+    return production
 
 
 def cancel(db: Session, actor: Creator, production_id: object, *, reason: object = "",
            mailer: Mailer | None = None, now: datetime | None = None) -> Work:
     """The producer cancels a production that is not finalized; it will never earn."""
     at = _now(now)
-    try:
+    with unit_of_work(db):
         reason_s = clean_text(reason, "reason", max_length=2000, required=False)
         production = get_production(db, actor, production_id, lock=True)
         _require_producer(production, actor)
@@ -473,11 +458,7 @@ def cancel(db: Session, actor: Creator, production_id: object, *, reason: object
             notify(db, affected_creator_ids(db, production) - {actor.id}, "proposal_cancelled",
                    f"{actor.display_name} cancelled “{production.title}”",
                    production_path(production.public_id), mailer, now=at)
-        db.commit()
-        return production
-    except BaseException:
-        db.rollback()
-        raise
+    return production
 
 
 def is_earning(work: Work) -> bool:

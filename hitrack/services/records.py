@@ -15,6 +15,7 @@ from hitrack.db.models import Citation, Creator, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
 from hitrack.domain.errors import InvalidInput, PermissionDenied
 from hitrack.services.graph import check_new_citations, lock_graph, visible_work
+from hitrack.services.unit_of_work import unit_of_work
 from hitrack.storage import MediaStorage, delete_quietly, store_upload
 
 __all__ = ["new_public_id", "upload_record", "set_consent", "recent_works", "parse_flag", "clean_text"]
@@ -120,7 +121,7 @@ def upload_record(
 def set_consent(db: Session, actor: Creator, work_id: object, *, remix: object = None,
                 ai_training: object = None) -> Work:
     """Owners change what their record may be used for; the past is never rewritten."""
-    try:
+    with unit_of_work(db):
         work = visible_work(db, actor, work_id)
         if not work.is_owned_by(actor.id):
             raise PermissionDenied(f"only the owners of {work.public_id} may change its consent",
@@ -130,11 +131,7 @@ def set_consent(db: Session, actor: Creator, work_id: object, *, remix: object =
         work.consent_remix = parse_flag(remix, "remix", work.consent_remix)
         work.consent_ai_training = parse_flag(ai_training, "ai_training", work.consent_ai_training)
         work.consent_updated_at = datetime.now(UTC)
-        db.commit()
-        return work
-    except BaseException:
-        db.rollback()
-        raise
+    return work
 
 
 def recent_works(db: Session, actor: Creator | None, *, kind: str | None = None,

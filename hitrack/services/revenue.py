@@ -49,6 +49,7 @@ from hitrack.domain.money import format_micros
 from hitrack.domain.shares import format_share, loads_json, parse_share
 from hitrack.services import ledger
 from hitrack.services.graph import ancestry_ids, get_work, load_graph
+from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = [
     "RevenueInput",
@@ -285,7 +286,7 @@ def record_revenue(
         if isinstance(data, RevenueInput)
         else parse_revenue(data, default_fee_rate=default_fee_rate)
     )
-    try:
+    with unit_of_work(db):
         existing = _existing(db, entry)
         if existing is not None:
             db.rollback()
@@ -309,11 +310,7 @@ def record_revenue(
                 raise
             db.rollback()
             return Recorded(existing, False)
-        db.commit()
-        return Recorded(event, True)
-    except BaseException:
-        db.rollback()
-        raise
+    return Recorded(event, True)
 
 
 def _read_graph_lock(db: Session) -> None:
@@ -589,7 +586,7 @@ def import_csv(
         raise ImportError_(errors)
     created = replayed = 0
     amount: dict[str, int] = {}
-    try:
+    with unit_of_work(db):
         for line, entry, work in entries:
             if work is None:
                 replayed += 1
@@ -613,10 +610,6 @@ def import_csv(
                 amount[entry.currency] = amount.get(entry.currency, 0) + entry.amount
             if progress is not None:
                 progress(1)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return ImportResult(len(entries), created, replayed, amount)
 
 
