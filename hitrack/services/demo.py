@@ -67,11 +67,11 @@ def seed_demo(db: Session, storage: MediaStorage, *, only_if_empty: bool = True)
     tide = upload("Bo", "Tide", tone_wav(440.0), "tide.wav", sources={shoreline: "0.4"},
                   description="A remix of Shoreline with a bass line.")
     night_swim = upload("Ana", "Night Swim", tone_wav(523.25), "night-swim.wav",
-           sources={tide: "0.6", sketch: "0.1", lyrics: "1/10"},
-           description="The full song: Tide, with lyrics and the cover sketch.")
+                        sources={tide: "0.6", sketch: "0.1", lyrics: "1/10"},
+                        description="The full song: Tide, with lyrics and the cover sketch.")
     _seed_production_and_model(db, people, tide=tide, sketch=sketch, shoreline=shoreline, lyrics=lyrics)
     _seed_revenue(db, night_swim=night_swim, shoreline=shoreline, lyrics=lyrics)
-    return (f"demo: seeded {len(people)} creators and 5 records; "
+    return (f"demo: seeded {len(people)} creators, 5 records, a production, a model and 3 sales; "
             f"log in as ana@demo.hitrack with password {DEMO_PASSWORD!r}")
 
 
