@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @bp.before_request
-def _csrf_for_cookie_sessions() -> None:
+def csrf_for_cookie_sessions() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if request.headers.get("Authorization", "").startswith("Bearer "):

@@ -18,20 +18,20 @@ from hitrack.domain.shares import format_share, loads_json
 from hitrack.services import ai_models, notifications
 from hitrack.services import productions as prod
 from hitrack.web.api import (
-    _csrf_for_cookie_sessions,
     actor,
     auth_required,
     body,
     creator_json,
+    csrf_for_cookie_sessions,
     me,
     work_json,
 )
 from hitrack.web.context import db, settings, storage
-from hitrack.web.openapi import SHARE, WORK_ID, _obj, _op, register_paths
+from hitrack.web.openapi import SHARE, WORK_ID, object_schema, operation, register_paths
 from hitrack.web.productions import mailer, window
 
 bp = Blueprint("api_productions", __name__, url_prefix="/api/v1")
-bp.before_request(_csrf_for_cookie_sessions)
+bp.before_request(csrf_for_cookie_sessions)
 
 
 def _fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
@@ -277,19 +277,19 @@ def read_notifications() -> Response:
 
 # --- OpenAPI ---------------------------------------------------------------------
 
-_CONTRIBUTION = {"oneOf": [SHARE, _obj(["share"], share=SHARE, credit_role={"type": "string"})]}
+_CONTRIBUTION = {"oneOf": [SHARE, object_schema(["share"], share=SHARE, credit_role={"type": "string"})]}
 _CONTRIBUTIONS = {"oneOf": [
     {"type": "object", "additionalProperties": _CONTRIBUTION, "description": "work id -> share or {share, credit_role}"},
-    {"type": "array", "items": _obj(["work", "share"], work={"type": "string"}, share=SHARE,
+    {"type": "array", "items": object_schema(["work", "share"], work={"type": "string"}, share=SHARE,
                                     credit_role={"type": "string"})},
 ]}
 _PRODUCTION = {"$ref": "#/components/schemas/Production"}
 _MODEL = {"$ref": "#/components/schemas/Model"}
-_REGISTRATION = _obj(["model", "matched", "unmatched_hashes"], model=_MODEL,
-                     matched={"type": "array", "items": _obj(["record", "weight"], record={"type": "string"},
+_REGISTRATION = object_schema(["model", "matched", "unmatched_hashes"], model=_MODEL,
+                     matched={"type": "array", "items": object_schema(["record", "weight"], record={"type": "string"},
                                                              weight={"type": "string"}, sha256={"type": "string"})},
                      unmatched_hashes={"type": "array", "items": {"type": "string"}})
-_MODEL_BODY = _obj(["manifest"], name={"type": "string"}, description={"type": "string"},
+_MODEL_BODY = object_schema(["manifest"], name={"type": "string"}, description={"type": "string"},
                    version={"type": "string"}, retained=SHARE, attribution_weight=SHARE,
                    manifest={"type": "object", "additionalProperties": SHARE,
                              "description": "record id, or sha256 of the media ('sha256:<hex>' or 64 hex digits)"
@@ -297,69 +297,69 @@ _MODEL_BODY = _obj(["manifest"], name={"type": "string"}, description={"type": "
 _STATE = (401, 403, 404, 409, 422)
 
 register_paths({
-    "/api/v1/productions": {"post": _op(
+    "/api/v1/productions": {"post": operation(
         "Start a draft production (you become its producer)", tag="productions", ok=201, errors=(401, 404, 422),
-        body=_obj(["title"], title={"type": "string"}, description={"type": "string"}, contributions=_CONTRIBUTIONS),
+        body=object_schema(["title"], title={"type": "string"}, description={"type": "string"}, contributions=_CONTRIBUTIONS),
         response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}": {"get": _op(
+    "/api/v1/productions/{public_id}": {"get": operation(
         "A production: split, proposal state, revisions with diffs, comments, log", tag="productions",
         auth=False, params=[WORK_ID], errors=(404,), response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/contributions": {"put": _op(
+    "/api/v1/productions/{public_id}/contributions": {"put": operation(
         "The producer replaces the split (draft or proposed); publish to propose it", tag="productions",
-        params=[WORK_ID], errors=_STATE, body=_obj(["contributions"], contributions=_CONTRIBUTIONS),
+        params=[WORK_ID], errors=_STATE, body=object_schema(["contributions"], contributions=_CONTRIBUTIONS),
         response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/proposal": {"post": _op(
+    "/api/v1/productions/{public_id}/proposal": {"post": operation(
         "Publish the split as a new revision; opens or restarts the comment window", tag="productions",
         ok=201, params=[WORK_ID], errors=_STATE,
-        body=_obj([], retained={**SHARE, "description": "the producer's retained share; shares + retained = 1"},
+        body=object_schema([], retained={**SHARE, "description": "the producer's retained share; shares + retained = 1"},
                   note={"type": "string"}), response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/comments": {"post": _op(
+    "/api/v1/productions/{public_id}/comments": {"post": operation(
         "Comment on a proposed split; affected creators may file an objection", tag="productions", ok=201,
-        params=[WORK_ID], errors=_STATE, body=_obj(["body"], body={"type": "string"}, objection={"type": "boolean"}),
-        response=_obj(["id", "body", "objection"], id={"type": "integer"}, body={"type": "string"},
+        params=[WORK_ID], errors=_STATE, body=object_schema(["body"], body={"type": "string"}, objection={"type": "boolean"}),
+        response=object_schema(["id", "body", "objection"], id={"type": "integer"}, body={"type": "string"},
                       objection={"type": "boolean"}))},
-    "/api/v1/productions/{public_id}/finalize": {"post": _op(
+    "/api/v1/productions/{public_id}/finalize": {"post": operation(
         "After the comment window closes, freeze the split", tag="productions", params=[WORK_ID], errors=_STATE,
         response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/cancel": {"post": _op(
+    "/api/v1/productions/{public_id}/cancel": {"post": operation(
         "Cancel a production that is not finalized", tag="productions", params=[WORK_ID], errors=_STATE,
-        body=_obj([], reason={"type": "string"}), response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/preview": {"get": _op(
+        body=object_schema([], reason={"type": "string"}), response=_PRODUCTION)},
+    "/api/v1/productions/{public_id}/preview": {"get": operation(
         "What each creator of the ancestry receives per 100.00 of revenue, with paths (credit engine)",
         tag="productions", auth=False, params=[WORK_ID], errors=(404,),
         response={"$ref": "#/components/schemas/Preview"})},
-    "/api/v1/models": {"post": _op(
+    "/api/v1/models": {"post": operation(
         "Register an AI model (first version) with its training manifest", tag="models", ok=201,
         errors=(401, 404, 409, 422), body=_MODEL_BODY, response=_REGISTRATION)},
-    "/api/v1/models/{public_id}": {"get": _op(
+    "/api/v1/models/{public_id}": {"get": operation(
         "A model version: manifest with consent per record, and all versions", tag="models", auth=False,
         params=[WORK_ID], errors=(404,), response=_MODEL)},
-    "/api/v1/models/{public_id}/versions": {"post": _op(
+    "/api/v1/models/{public_id}/versions": {"post": operation(
         "Register a new version of a model (earlier versions never change)", tag="models", ok=201,
         params=[WORK_ID], errors=(401, 403, 404, 409, 422), body=_MODEL_BODY, response=_REGISTRATION)},
-    "/api/v1/me/notifications": {"get": _op(
+    "/api/v1/me/notifications": {"get": operation(
         "Your notifications, newest first", tag="creators", errors=(401,),
-        response=_obj(["unread", "notifications"], unread={"type": "integer"},
+        response=object_schema(["unread", "notifications"], unread={"type": "integer"},
                       notifications={"type": "array", "items": {"type": "object"}}))},
-    "/api/v1/me/notifications/read": {"post": _op(
+    "/api/v1/me/notifications/read": {"post": operation(
         "Mark all your notifications read", tag="creators", errors=(401,),
-        response=_obj(["marked"], marked={"type": "integer"}))},
+        response=object_schema(["marked"], marked={"type": "integer"}))},
 }, {
-    "Production": {"allOf": [{"$ref": "#/components/schemas/Work"}, _obj(
+    "Production": {"allOf": [{"$ref": "#/components/schemas/Work"}, object_schema(
         ["status", "revisions", "comments", "log"],
         status={"enum": ["draft", "proposed", "finalized", "cancelled"]},
         producer={"type": ["object", "null"]}, proposal={"type": ["object", "null"]},
         revisions={"type": "array", "items": {"type": "object"}},
         comments={"type": "array", "items": {"type": "object"}}, log={"type": "array", "items": {"type": "object"}})]},
-    "Preview": _obj(["amount", "creators"], amount={"type": "integer"}, per={"type": "string"},
-                    creators={"type": "array", "items": _obj(
+    "Preview": object_schema(["amount", "creators"], amount={"type": "integer"}, per={"type": "string"},
+                    creators={"type": "array", "items": object_schema(
                         ["id", "micros", "paths"], id={"type": "string"}, micros={"type": "integer"},
                         amount={"type": "string"}, paths={"type": "array", "items": {"type": "string"}},
                         explanations={"type": "array", "items": {"type": "object"}})}),
-    "Model": {"allOf": [{"$ref": "#/components/schemas/Work"}, _obj(
+    "Model": {"allOf": [{"$ref": "#/components/schemas/Work"}, object_schema(
         ["version", "manifest", "versions"], version={"type": "string"},
         attribution_weight={"type": "string"},
-        manifest={"type": "array", "items": _obj(["record", "share", "consent"], record={"type": "string"},
+        manifest={"type": "array", "items": object_schema(["record", "share", "consent"], record={"type": "string"},
                                                  share={"type": "string"}, consent={"type": "object"})},
         versions={"type": "array", "items": {"type": "object"}})]},
 })

@@ -12,7 +12,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 SHARE = {"oneOf": [{"type": "string", "examples": ["0.25", "1/3"]}, {"type": "integer"}]}
 
 
-def _op(summary: str, *, tag: str, auth: bool = True, body: dict[str, Any] | None = None,
+def operation(summary: str, *, tag: str, auth: bool = True, body: dict[str, Any] | None = None,
         multipart: dict[str, Any] | None = None, ok: int = 200, response: dict[str, Any] | None = None,
         params: list[dict[str, Any]] | None = None, errors: tuple[int, ...] = (401, 404, 422)) -> dict[str, Any]:
     op: dict[str, Any] = {
@@ -33,74 +33,74 @@ def _op(summary: str, *, tag: str, auth: bool = True, body: dict[str, Any] | Non
     return op
 
 
-def _obj(required: list[str], **props: Any) -> dict[str, Any]:
+def object_schema(required: list[str], **props: Any) -> dict[str, Any]:
     return {"type": "object", "required": required, "properties": props}
 
 
 WORK_ID = {"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 _PATHS: dict[str, dict[str, Any]] = {
-    "/api/v1/auth/register": {"post": _op(
+    "/api/v1/auth/register": {"post": operation(
         "Create a creator account", tag="auth", auth=False, ok=201, errors=(409, 422),
-        body=_obj(["email", "password", "display_name"], email={"type": "string", "format": "email"},
+        body=object_schema(["email", "password", "display_name"], email={"type": "string", "format": "email"},
                   password={"type": "string", "minLength": 10}, display_name={"type": "string"}),
         response={"$ref": "#/components/schemas/Me"})},
-    "/api/v1/auth/token": {"post": _op(
+    "/api/v1/auth/token": {"post": operation(
         "Exchange e-mail and password for a bearer token", tag="auth", auth=False, errors=(401, 422, 429),
-        body=_obj(["email", "password"], email={"type": "string"}, password={"type": "string"}),
-        response=_obj(["token"], token={"type": "string"}, token_type={"const": "Bearer"}))},
-    "/api/v1/me": {"get": _op("The signed-in creator: profile and roles", tag="creators",
+        body=object_schema(["email", "password"], email={"type": "string"}, password={"type": "string"}),
+        response=object_schema(["token"], token={"type": "string"}, token_type={"const": "Bearer"}))},
+    "/api/v1/me": {"get": operation("The signed-in creator: profile and roles", tag="creators",
                               response={"$ref": "#/components/schemas/Me"}, errors=(401,))},
-    "/api/v1/records": {"post": _op(
+    "/api/v1/records": {"post": operation(
         "Upload a record (optionally a remix citing sources)", tag="records", ok=201, errors=(401, 404, 413, 422),
-        multipart=_obj(["file", "title"], file={"type": "string", "format": "binary"}, title={"type": "string"},
+        multipart=object_schema(["file", "title"], file={"type": "string", "format": "binary"}, title={"type": "string"},
                        description={"type": "string"}, visibility={"enum": ["public", "private"]},
                        consent_remix={"type": "boolean"}, consent_ai_training={"type": "boolean"},
                        sources={"type": "string", "description": "JSON object: work id -> share"}),
         response={"$ref": "#/components/schemas/Work"})},
-    "/api/v1/records/{public_id}": {"get": _op("A record's metadata", tag="records", auth=False,
+    "/api/v1/records/{public_id}": {"get": operation("A record's metadata", tag="records", auth=False,
                                                params=[WORK_ID], response={"$ref": "#/components/schemas/Work"},
                                                errors=(404,))},
-    "/api/v1/works/{public_id}": {"get": _op("Any work's metadata", tag="works", auth=False,
+    "/api/v1/works/{public_id}": {"get": operation("Any work's metadata", tag="works", auth=False,
                                              params=[WORK_ID], response={"$ref": "#/components/schemas/Work"},
                                              errors=(404,))},
     "/api/v1/records/{public_id}/media": {"get": {
         "summary": "Download the record's media", "tags": ["records"], "security": [], "parameters": [WORK_ID],
         "responses": {"200": {"description": "The media", "content": {"application/octet-stream": {}}},
                       "404": {"description": "Error", "content": {"application/json": {"schema": ERROR}}}}}},
-    "/api/v1/records/{public_id}/consent": {"put": _op(
+    "/api/v1/records/{public_id}/consent": {"put": operation(
         "Owners set what the record may be used for", tag="records", params=[WORK_ID], errors=(401, 403, 404, 422),
         body={"type": "object", "properties": {"remix": {"type": "boolean"}, "ai_training": {"type": "boolean"}}},
         response={"$ref": "#/components/schemas/Work"})},
-    "/api/v1/works/{public_id}/sources": {"post": _op(
+    "/api/v1/works/{public_id}/sources": {"post": operation(
         "Cite a source with a share", tag="works", ok=201, params=[WORK_ID], errors=(401, 403, 404, 422),
-        body=_obj(["source", "share"], source={"type": "string"}, share=SHARE),
+        body=object_schema(["source", "share"], source={"type": "string"}, share=SHARE),
         response={"$ref": "#/components/schemas/Work"})},
-    "/api/v1/works/{public_id}/graph": {"get": _op(
+    "/api/v1/works/{public_id}/graph": {"get": operation(
         "The work's ancestry in the interchange format", tag="works", auth=False, params=[WORK_ID],
         errors=(404,), response={"$ref": "#/components/schemas/Interchange"})},
 }
 
 _SCHEMAS: dict[str, Any] = {
-    "Error": _obj(["error"], error=_obj(["code", "message"], code={"type": "string"}, message={"type": "string"})),
-    "Me": _obj(["id", "display_name"], id={"type": "string"}, display_name={"type": "string"},
+    "Error": object_schema(["error"], error=object_schema(["code", "message"], code={"type": "string"}, message={"type": "string"})),
+    "Me": object_schema(["id", "display_name"], id={"type": "string"}, display_name={"type": "string"},
                email={"type": "string"}, roles={"type": "array", "items": {"enum": ["creator", "admin"]}},
-               payout=_obj(["provider", "payable"], provider={"enum": ["manual", "stripe"]},
+               payout=object_schema(["provider", "payable"], provider={"enum": ["manual", "stripe"]},
                            connected={"type": "boolean"}, payable={"type": "boolean"},
                            status={"type": "string"})),
-    "Work": _obj(
+    "Work": object_schema(
         ["id", "kind", "title", "owners", "sources", "retained_share"],
         id={"type": "string"}, kind={"enum": ["record", "production", "model"]}, title={"type": "string"},
         description={"type": "string"}, visibility={"enum": ["public", "private"]},
-        owners={"type": "array", "items": _obj(["id", "fraction"], id={"type": "string"},
+        owners={"type": "array", "items": object_schema(["id", "fraction"], id={"type": "string"},
                                                display_name={"type": "string"}, fraction={"type": "string"})},
-        sources={"type": "array", "items": _obj(["work", "share"], work={"type": "string"}, share={"type": "string"})},
+        sources={"type": "array", "items": object_schema(["work", "share"], work={"type": "string"}, share={"type": "string"})},
         retained_share={"type": "string"},
-        consent=_obj([], remix={"type": "boolean"}, ai_training={"type": "boolean"}),
-        media=_obj([], type={"type": "string"}, kind={"type": "string"}, size={"type": "integer"},
+        consent=object_schema([], remix={"type": "boolean"}, ai_training={"type": "boolean"}),
+        media=object_schema([], type={"type": "string"}, kind={"type": "string"}, size={"type": "integer"},
                    sha256={"type": "string"}, url={"type": "string"}),
     ),
-    "Interchange": _obj(["currency", "works"], currency={"type": "string"},
+    "Interchange": object_schema(["currency", "works"], currency={"type": "string"},
                         works={"type": "array", "items": {"type": "object"}},
                         events={"type": "array", "items": {"type": "object"}}),
 }
