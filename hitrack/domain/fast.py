@@ -17,8 +17,11 @@ there is no cancellation, so each creator's estimate ``E`` lies within
 step 6) is then decided on intervals: a creator whose floor, or whose place
 around the largest-remainder cut-off, the interval cannot settle has its
 entitlement recomputed exactly (:func:`exact_entitlements`, in rational
-arithmetic over only the works that can reach that creator). The micros are
-therefore always those of the exact engine; only the time differs.
+arithmetic over only the works that can reach that creator). In a batch, a
+creator paid only by works that nothing flows into is settled from integers
+directly (such a work's value is exactly what was injected), which spares the
+recomputation the exact whole and half micros intervals can never settle. The
+micros are therefore always those of the exact engine; only the time differs.
 """
 
 from __future__ import annotations
