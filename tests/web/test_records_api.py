@@ -149,3 +149,20 @@ def test_openapi_document_lists_every_api_route(app, client):
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert routed <= documented, routed - documented
+
+
+@pytest.mark.parametrize("sources", ["not json", "[1, 2]", '{"r-missing": "0.1"}', '{"x": 1.5}'])
+def test_upload_with_bad_sources_is_refused_and_stores_nothing(client, auth, app_storage, sources):
+    response = upload(client, auth, sources=sources)
+    assert response.status_code in (404, 422)
+    assert set(response.get_json()["error"]) == {"code", "message"}
+    assert not [p for p in app_storage.root.rglob("*") if p.is_file()]
+
+
+def test_upload_without_a_file_or_title_is_refused(client, auth):
+    no_file = client.post("/api/v1/records", headers=auth, content_type="multipart/form-data",
+                          data={"title": "Nothing"})
+    assert no_file.status_code == 422 and "file" in no_file.get_json()["error"]["message"]
+    no_title = client.post("/api/v1/records", headers=auth, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(PNG), "a.png")})
+    assert no_title.status_code == 422 and "title" in no_title.get_json()["error"]["message"]
