@@ -70,7 +70,8 @@ class ScriptedProvider:
     transfers: dict[str, Transfer] = field(default_factory=dict)
     calls: int = 0
 
-    def create_account(self, *, creator_id: str, email: str, country: str = "US") -> ProviderAccount:
+    def create_account(self, *, creator_id: str, email: str, country: str = "US",
+                       replaces: str | None = None) -> ProviderAccount:
         return ProviderAccount(f"acct_{creator_id}", False, "onboarding needed")
 
     def onboarding_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str | None:

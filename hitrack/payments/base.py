@@ -143,8 +143,13 @@ class PayoutProvider(Protocol):
 
     name: str
 
-    def create_account(self, *, creator_id: str, email: str, country: str = "US") -> PayoutAccount:
-        """Create the creator's account at the provider (not yet payable)."""
+    def create_account(self, *, creator_id: str, email: str, country: str = "US",
+                       replaces: str | None = None) -> PayoutAccount:
+        """Create the creator's account at the provider (not yet payable).
+
+        ``replaces`` names an account of the creator's that can no longer be used
+        (disconnected): the provider must then make a new one, not return it.
+        """
         ...
 
     def onboarding_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str | None:

@@ -95,7 +95,8 @@ class StripeConnectProvider:
 
     # -- accounts ---------------------------------------------------------
 
-    def create_account(self, *, creator_id: str, email: str, country: str = "US") -> PayoutAccount:
+    def create_account(self, *, creator_id: str, email: str, country: str = "US",
+                       replaces: str | None = None) -> PayoutAccount:
         params: dict[str, Any] = {
             "type": "express",
             "country": country,
@@ -104,8 +105,9 @@ class StripeConnectProvider:
             "metadata": {"creator_id": creator_id},
         }
         # A retried signup (same creator, same details) gets the same account
-        # back instead of a second one; changed details make a new key.
-        digest = hashlib.sha256(f"{email}\n{country}".encode()).hexdigest()[:16]
+        # back instead of a second one; changed details, or replacing a
+        # disconnected account, make a new key.
+        digest = hashlib.sha256(f"{email}\n{country}\n{replaces or ''}".encode()).hexdigest()[:16]
         try:
             account = self._client.v1.accounts.create(
                 params,  # type: ignore[arg-type]

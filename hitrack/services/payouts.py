@@ -141,6 +141,9 @@ class ReconcileSummary:
                 f"{self.failed} failed, {self.pending} still pending")
 
 
+DISCONNECTED = "disconnected from hitrack at Stripe"
+
+
 def whole_cents(micros: int) -> int:
     """The largest whole number of cents in ``micros``, in micros (0 for nothing owed).
 
@@ -196,8 +199,18 @@ def _apply_status(row: PayoutAccount, status: ProviderAccount, seen_at: datetime
 
 def connect_account(db: Session, provider: PayoutProvider, creator: Creator, *,
                     country: str = "US", now: datetime | None = None) -> PayoutAccount:
-    """The creator's account at ``provider``, created there on first use (not yet payable)."""
+    """The creator's account at ``provider``, created there on first use (not yet payable).
+
+    An account the creator disconnected at the provider is replaced by a new one.
+    """
     row = payout_account(db, creator.id, provider.name)
+    if row is not None and row.status_reason.startswith(DISCONNECTED):
+        with unit_of_work(db):
+            status = provider.create_account(creator_id=str(creator.id), email=creator.email or "",
+                                              country=country, replaces=row.provider_account_id)
+            row.provider_account_id = status.provider_account_id
+            _apply_status(row, status, _now(now))
+        return row
     if row is not None:
         return row
     try:
@@ -792,7 +805,7 @@ def account_deauthorized(db: Session, event: ProviderEvent, _context: object) ->
     row = _stripe_account(db, event.account_id)
     if row is None:
         return "ignored"
-    reason = "disconnected from hitrack at Stripe; connect a payout account again to be paid"
+    reason = f"{DISCONNECTED}; connect a payout account again to be paid"
     _apply_status(row, ProviderAccount(row.provider_account_id, False, reason),
                   max(_event_time(event), row.updated_at))
     notify(db, [row.creator_id], "payout_account",

@@ -209,6 +209,13 @@ def test_a_disconnected_account_is_never_paid_again(
     stale["created"] -= 60
     fake_stripe.deliver(to=receiver(db, stripe_provider))
     assert not db.get(PayoutAccount, row.id).payable  # type: ignore[union-attr]
+    # Connecting again makes a new Stripe account rather than reusing the disconnected one.
+    old_account = row.provider_account_id
+    again = payouts.connect_account(db, stripe_provider, ana)
+    assert again.id == row.id and again.provider_account_id != old_account and not again.payable
+    fake_stripe.complete_onboarding(again.provider_account_id)
+    fake_stripe.deliver(to=receiver(db, stripe_provider))
+    assert db.get(PayoutAccount, row.id).payable  # type: ignore[union-attr]
 
 
 def test_events_for_unknown_accounts_and_transfers_are_ignored(
