@@ -16,20 +16,23 @@ from hitrack.web.filters import percent
 MAX_NODES = 400
 
 
-def graph_view(db: Session, actor: Creator | None, focus: Work) -> dict[str, Any]:
+def graph_view(db: Session, actor: Creator | None, focus: Work, *,
+               max_nodes: int = MAX_NODES) -> dict[str, Any]:
     ids = graph_service.ancestry_ids(db, [focus.id]) | graph_service.descendant_ids(db, [focus.id])
+    # A popular work can have a huge neighbourhood: only the works nearest to the
+    # focus are loaded (twice the limit, so private ones can be left out).
+    nearest = sorted(ids, key=lambda wid: (wid != focus.id, abs(wid - focus.id)))[: 2 * max_nodes]
     works = {
         w.id: w
         for w in db.scalars(
-            select(Work).where(Work.id.in_(ids)).options(
+            select(Work).where(Work.id.in_(nearest)).options(
                 selectinload(Work.owners).selectinload(WorkOwner.creator),
                 selectinload(Work.sources),
             )
         )
     }
-    visible = {wid for wid, w in works.items() if graph_service.can_see(actor, w)}
-    # Keep the focus and the works nearest to it when a graph is very large.
-    shown = sorted(visible, key=lambda wid: (wid != focus.id, abs(wid - focus.id)))[:MAX_NODES]
+    visible = [wid for wid in nearest if graph_service.can_see(actor, works[wid])]
+    shown = visible[:max_nodes]
     shown_set = set(shown)
     nodes = [
         {
@@ -53,4 +56,4 @@ def graph_view(db: Session, actor: Creator | None, focus: Work) -> dict[str, Any
         if c.source_id in shown_set
     ]
     return {"focus": focus.public_id, "nodes": nodes, "edges": edges,
-            "truncated": len(visible) > len(shown)}
+            "truncated": len(visible) > max_nodes or len(ids) > len(nearest)}

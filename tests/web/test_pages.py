@@ -78,3 +78,17 @@ def test_graph_json_has_ancestry_and_descendants(client, app_db, app_storage):
 def test_unknown_work_is_a_404_page(client):
     response = client.get("/works/nope")
     assert response.status_code == 404 and "Not found" in response.get_data(as_text=True)
+
+
+def test_graph_view_of_a_large_neighbourhood_keeps_the_nearest_works(app, app_db, app_storage):
+    from hitrack.web.graph_view import graph_view
+
+    ana = make_creator(app_db, "Ana")
+    root = make_record(app_db, app_storage, ana, "Root")
+    remixes = [make_remix(app_db, app_storage, ana, (root, "0.1"), title=f"Remix {i}") for i in range(5)]
+    with app.test_request_context():
+        small = graph_view(app_db, ana, root, max_nodes=3)
+        whole = graph_view(app_db, ana, root)
+    assert [n["id"] for n in small["nodes"]] == [root.public_id, remixes[0].public_id, remixes[1].public_id]
+    assert small["truncated"] is True and len(small["edges"]) == 2
+    assert whole["truncated"] is False and len(whole["nodes"]) == 6
