@@ -187,10 +187,8 @@ def post_source(public_id: str) -> tuple[Response, int]:
     data = body()
     if "source" not in data or "share" not in data:
         raise InvalidInput("give both 'source' (a work id) and 'share'")
-    graph_service.cite(db(), me(), public_id, data["source"], data["share"])
-    work = graph_service.get_work(db(), public_id)
-    db().refresh(work)
-    return jsonify(work_json(work, me())), 201
+    citation = graph_service.cite(db(), me(), public_id, data["source"], data["share"])
+    return jsonify(work_json(citation.work, me())), 201
 
 
 @bp.get("/works/<public_id>/graph")
