@@ -35,6 +35,7 @@ $(DIST)/.built: frontend/node_modules/.installed $(FRONTEND_SOURCES)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check hitrack tests benchmarks migrations
+	$(BIN)/ruff format --check hitrack tests benchmarks migrations
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed

@@ -104,12 +104,18 @@ def db_upgrade(ctx: Context, revision: str) -> None:
 
     ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(ctx.engine, revision)
-    click.echo(f"database at {revision}: {ctx.engine.url.render_as_string(hide_password=True)}", err=True)
+    click.echo(
+        f"database at {revision}: {ctx.engine.url.render_as_string(hide_password=True)}", err=True
+    )
 
 
 @main.command()
-@click.option("--if-empty/--always", default=True, show_default=True,
-              help="Only seed when the database holds no creators yet.")
+@click.option(
+    "--if-empty/--always",
+    default=True,
+    show_default=True,
+    help="Only seed when the database holds no creators yet.",
+)
 @pass_ctx
 def demo(ctx: Context, if_empty: bool) -> None:
     """Seed a small demo data set: creators, records, remixes."""
@@ -181,7 +187,9 @@ def revenue() -> None:
 
 @revenue.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-@click.option("--as", "as_email", metavar="EMAIL", help="Import as this admin (default: the system).")
+@click.option(
+    "--as", "as_email", metavar="EMAIL", help="Import as this admin (default: the system)."
+)
 @pass_ctx
 def revenue_import(ctx: Context, file: Any, as_email: str | None) -> None:
     """Import revenue events from FILE.csv; every row is checked first, nothing is written on error.
@@ -204,8 +212,13 @@ def revenue_import(ctx: Context, file: Any, as_email: str | None) -> None:
                 fail(f"no account with e-mail {as_email}")
         try:
             with click.progressbar(length=rows, label="settling", file=sys.stderr) as bar:
-                result = import_csv(session, text, actor,
-                                    default_fee_rate=ctx.settings.default_fee_rate, progress=bar.update)
+                result = import_csv(
+                    session,
+                    text,
+                    actor,
+                    default_fee_rate=ctx.settings.default_fee_rate,
+                    progress=bar.update,
+                )
         except ImportError_ as error:
             for line, message in error.errors:
                 click.echo(f"line {line}: {message}", err=True)
@@ -230,8 +243,11 @@ def ledger_check(ctx: Context) -> None:
         click.echo(breach)
     if overview.breaches:
         fail(f"{len(overview.breaches)} ledger invariant breach(es)")
-    click.echo(f"ledger ok: {sum(overview.transactions.values())} transactions, "
-               f"{overview.events} revenue events, every invariant holds", err=True)
+    click.echo(
+        f"ledger ok: {sum(overview.transactions.values())} transactions, "
+        f"{overview.events} revenue events, every invariant holds",
+        err=True,
+    )
 
 
 @main.group("payouts")
@@ -263,7 +279,9 @@ def payouts_run(ctx: Context, as_email: str | None) -> None:
     provider = payout_provider(ctx.settings)
     with ctx.session() as session:
         admin = _admin_by_email(session, as_email)
-        run = payouts.open_run(session, provider, started_by=admin, minimums=ctx.settings.payout_minimum)
+        run = payouts.open_run(
+            session, provider, started_by=admin, minimums=ctx.settings.payout_minimum
+        )
         pending = sum(1 for p in run.payouts if p.status == "pending")
         with click.progressbar(length=pending, label="paying", file=sys.stderr) as bar:
             for _payout in payouts.send_run(session, provider, run):
@@ -273,8 +291,13 @@ def payouts_run(ctx: Context, as_email: str | None) -> None:
 
 
 @payouts_group.command("reconcile")
-@click.option("--min-age-minutes", default=10, show_default=True, type=int,
-              help="Leave younger pending payouts alone (a run may be sending them).")
+@click.option(
+    "--min-age-minutes",
+    default=10,
+    show_default=True,
+    type=int,
+    help="Leave younger pending payouts alone (a run may be sending them).",
+)
 @pass_ctx
 def payouts_reconcile(ctx: Context, min_age_minutes: int) -> None:
     """Settle pending payouts by looking their transfers up at the provider (never resending)."""
@@ -284,6 +307,9 @@ def payouts_reconcile(ctx: Context, min_age_minutes: int) -> None:
     from hitrack.services import payouts
 
     with ctx.session() as session:
-        summary = payouts.reconcile(session, payout_provider(ctx.settings),
-                                    min_age=timedelta(minutes=max(0, min_age_minutes)))
+        summary = payouts.reconcile(
+            session,
+            payout_provider(ctx.settings),
+            min_age=timedelta(minutes=max(0, min_age_minutes)),
+        )
     click.echo(str(summary), err=True)

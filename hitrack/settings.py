@@ -69,15 +69,21 @@ class Settings:
         data_dir = Path(self.data_dir)
         object.__setattr__(self, "data_dir", data_dir)
         if not self.database_url:
-            object.__setattr__(self, "database_url", f"sqlite:///{(data_dir / 'hitrack.sqlite3').resolve()}")
+            object.__setattr__(
+                self, "database_url", f"sqlite:///{(data_dir / 'hitrack.sqlite3').resolve()}"
+            )
         if self.media_dir is None:
             object.__setattr__(self, "media_dir", data_dir / "media")
         if self.environment not in {"development", "test", "production"}:
-            raise InvalidInput(f"HITRACK_ENV must be development, test or production, not {self.environment!r}")
+            raise InvalidInput(
+                f"HITRACK_ENV must be development, test or production, not {self.environment!r}"
+            )
         if self.storage not in {"local", "s3"}:
             raise InvalidInput(f"HITRACK_STORAGE must be local or s3, not {self.storage!r}")
         if self.payout_provider not in {"manual", "stripe"}:
-            raise InvalidInput(f"HITRACK_PAYOUT_PROVIDER must be manual or stripe, not {self.payout_provider!r}")
+            raise InvalidInput(
+                f"HITRACK_PAYOUT_PROVIDER must be manual or stripe, not {self.payout_provider!r}"
+            )
         if not 0 <= self.default_fee_rate <= 1:
             raise InvalidInput("HITRACK_DEFAULT_FEE_RATE must lie in [0, 1]")
 
@@ -123,18 +129,28 @@ class Settings:
 
         kwargs: dict[str, object] = {}
         for name, attr in [
-            ("DATA_DIR", "data_dir"), ("MEDIA_DIR", "media_dir"),
+            ("DATA_DIR", "data_dir"),
+            ("MEDIA_DIR", "media_dir"),
         ]:
             if (value := get(name)) is not None:
                 kwargs[attr] = Path(value)
         for name, attr in [
-            ("ENV", "environment"), ("DATABASE_URL", "database_url"), ("SECRET_KEY", "secret_key"),
-            ("BASE_URL", "base_url"), ("STORAGE", "storage"), ("S3_BUCKET", "s3_bucket"),
-            ("S3_PREFIX", "s3_prefix"), ("S3_ENDPOINT_URL", "s3_endpoint_url"),
-            ("S3_REGION", "s3_region"), ("S3_ACCESS_KEY_ID", "s3_access_key_id"),
-            ("S3_SECRET_ACCESS_KEY", "s3_secret_access_key"), ("LOGIN_RATE_LIMIT", "login_rate_limit"),
-            ("RATELIMIT_STORAGE_URL", "ratelimit_storage_url"), ("PAYOUT_PROVIDER", "payout_provider"),
-            ("STRIPE_SECRET_KEY", "stripe_secret_key"), ("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret"),
+            ("ENV", "environment"),
+            ("DATABASE_URL", "database_url"),
+            ("SECRET_KEY", "secret_key"),
+            ("BASE_URL", "base_url"),
+            ("STORAGE", "storage"),
+            ("S3_BUCKET", "s3_bucket"),
+            ("S3_PREFIX", "s3_prefix"),
+            ("S3_ENDPOINT_URL", "s3_endpoint_url"),
+            ("S3_REGION", "s3_region"),
+            ("S3_ACCESS_KEY_ID", "s3_access_key_id"),
+            ("S3_SECRET_ACCESS_KEY", "s3_secret_access_key"),
+            ("LOGIN_RATE_LIMIT", "login_rate_limit"),
+            ("RATELIMIT_STORAGE_URL", "ratelimit_storage_url"),
+            ("PAYOUT_PROVIDER", "payout_provider"),
+            ("STRIPE_SECRET_KEY", "stripe_secret_key"),
+            ("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret"),
             ("STRIPE_API_BASE", "stripe_api_base"),
         ]:
             if (value := get(name)) is not None:

@@ -32,14 +32,16 @@ REQUIRE_PG = os.environ.get("HITRACK_REQUIRE_POSTGRES") == "1"
 
 def pg_url_with_schema(url: str, schema: str) -> str:
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if REQUIRE_PG and not PG_URL:
-        raise pytest.UsageError("HITRACK_REQUIRE_POSTGRES=1 but HITRACK_TEST_DATABASE_URL is not set")
+        raise pytest.UsageError(
+            "HITRACK_REQUIRE_POSTGRES=1 but HITRACK_TEST_DATABASE_URL is not set"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +110,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 @pytest.fixture
 def db(connection: Connection) -> Iterator[Session]:
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield session
     session.close()
 

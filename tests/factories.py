@@ -30,24 +30,50 @@ def make_creator(db: Session, name: str | None = None, *, admin: bool = False) -
     """A creator who can log in with ``PASSWORD``."""
     n = next(_counter)
     name = name or f"Creator {n}"
-    creator = Creator(email=f"{name.lower().replace(' ', '.')}.{n}@example.test", display_name=name,
-                      handle=accounts.unique_handle(db, name), password_hash=PASSWORD_HASH,
-                      role="admin" if admin else "creator")
+    creator = Creator(
+        email=f"{name.lower().replace(' ', '.')}.{n}@example.test",
+        display_name=name,
+        handle=accounts.unique_handle(db, name),
+        password_hash=PASSWORD_HASH,
+        role="admin" if admin else "creator",
+    )
     db.add(creator)
     db.commit()
     return creator
 
 
-def make_record(db: Session, storage: MediaStorage, creator: Creator, title: str = "A record", *,
-                sources: Mapping[str, object] | None = None, ai_training: bool = False,
-                remix: bool = True, data: bytes = PNG, visibility: str = "public") -> Work:
+def make_record(
+    db: Session,
+    storage: MediaStorage,
+    creator: Creator,
+    title: str = "A record",
+    *,
+    sources: Mapping[str, object] | None = None,
+    ai_training: bool = False,
+    remix: bool = True,
+    data: bytes = PNG,
+    visibility: str = "public",
+) -> Work:
     return records.upload_record(
-        db, storage, creator, stream=io.BytesIO(data), filename="upload.png", title=title,
-        consent_remix=remix, consent_ai_training=ai_training, sources=sources, max_bytes=10**7,
+        db,
+        storage,
+        creator,
+        stream=io.BytesIO(data),
+        filename="upload.png",
+        title=title,
+        consent_remix=remix,
+        consent_ai_training=ai_training,
+        sources=sources,
+        max_bytes=10**7,
         visibility=visibility,
     )
 
 
-def make_remix(db: Session, storage: MediaStorage, creator: Creator, *sources: tuple[Work, str],
-               title: str = "A remix") -> Work:
+def make_remix(
+    db: Session,
+    storage: MediaStorage,
+    creator: Creator,
+    *sources: tuple[Work, str],
+    title: str = "A remix",
+) -> Work:
     return make_record(db, storage, creator, title, sources={w.public_id: s for w, s in sources})

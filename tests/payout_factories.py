@@ -33,17 +33,33 @@ MINIMUMS = {"USD": 10_000_000}
 
 def fund(db: Session, creator: Creator, amount: int, currency: str = "USD") -> None:
     """``amount`` micros into the creator's payable (cash in), as revenue would."""
-    ledger.post_transaction(db, f"test-fund-{next(_keys)}", "revenue", [
-        Posting(ledger.cash_account(currency), currency, amount),
-        Posting(ledger.payable_account(creator.id, currency), currency, -amount)])
+    ledger.post_transaction(
+        db,
+        f"test-fund-{next(_keys)}",
+        "revenue",
+        [
+            Posting(ledger.cash_account(currency), currency, amount),
+            Posting(ledger.payable_account(creator.id, currency), currency, -amount),
+        ],
+    )
 
 
-def connect(db: Session, creator: Creator, provider: str = "stripe", *, account_id: str | None = None,
-            payable: bool = True) -> PayoutAccount:
+def connect(
+    db: Session,
+    creator: Creator,
+    provider: str = "stripe",
+    *,
+    account_id: str | None = None,
+    payable: bool = True,
+) -> PayoutAccount:
     """A payout account row for the creator, payable unless told otherwise."""
-    row = PayoutAccount(creator_id=creator.id, provider=provider,
-                        provider_account_id=account_id or f"{provider}:{creator.id}",
-                        payable=payable, details="test account" if provider == "manual" else "")
+    row = PayoutAccount(
+        creator_id=creator.id,
+        provider=provider,
+        provider_account_id=account_id or f"{provider}:{creator.id}",
+        payable=payable,
+        details="test account" if provider == "manual" else "",
+    )
     db.add(row)
     db.commit()
     return row
@@ -70,8 +86,9 @@ class ScriptedProvider:
     transfers: dict[str, Transfer] = field(default_factory=dict)
     calls: int = 0
 
-    def create_account(self, *, creator_id: str, email: str, country: str = "US",
-                       replaces: str | None = None) -> ProviderAccount:
+    def create_account(
+        self, *, creator_id: str, email: str, country: str = "US", replaces: str | None = None
+    ) -> ProviderAccount:
         return ProviderAccount(f"acct_{creator_id}", False, "onboarding needed")
 
     def onboarding_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str | None:
@@ -84,8 +101,11 @@ class ScriptedProvider:
         self.calls += 1
         answer = self.answers.pop(0) if self.answers else "sent"
         if request.idempotency_key in self.transfers:  # the provider's idempotency
-            return TransferResult(TransferOutcome.SENT, self.transfers[request.idempotency_key].transfer_id,
-                                  "replayed")
+            return TransferResult(
+                TransferOutcome.SENT,
+                self.transfers[request.idempotency_key].transfer_id,
+                "replayed",
+            )
         if answer in ("failed", "unknown_lost"):
             outcome = TransferOutcome.FAILED if answer == "failed" else TransferOutcome.UNKNOWN
             return TransferResult(outcome, None, answer)
@@ -97,9 +117,14 @@ class ScriptedProvider:
 
     def find_transfer(self, *, transfer_group: str, payout_id: str) -> TransferResult | None:
         for t in self.transfers.values():
-            if t.request.transfer_group == transfer_group and t.request.metadata["payout_id"] == payout_id:
+            if (
+                t.request.transfer_group == transfer_group
+                and t.request.metadata["payout_id"] == payout_id
+            ):
                 if t.reversed_cents >= t.request.amount_cents:
-                    return TransferResult(TransferOutcome.FAILED, t.transfer_id, "transfer was reversed")
+                    return TransferResult(
+                        TransferOutcome.FAILED, t.transfer_id, "transfer was reversed"
+                    )
                 return TransferResult(TransferOutcome.SENT, t.transfer_id, "transfer found")
         return None
 
@@ -109,16 +134,28 @@ class ScriptedProvider:
     # -- test controls --
 
     def by_payout(self, payout_id: int) -> Transfer | None:
-        return next((t for t in self.transfers.values()
-                     if t.request.metadata["payout_id"] == str(payout_id)), None)
+        return next(
+            (
+                t
+                for t in self.transfers.values()
+                if t.request.metadata["payout_id"] == str(payout_id)
+            ),
+            None,
+        )
 
     def reversal_event(self, transfer: Transfer, cents: int, event_id: str) -> ProviderEvent:
         """Reverse ``cents`` more of ``transfer`` and return Stripe's ``transfer.reversed``."""
-        transfer.reversed_cents = min(transfer.request.amount_cents, transfer.reversed_cents + cents)
-        data = {"id": transfer.transfer_id, "object": "transfer", "amount": transfer.request.amount_cents,
-                "amount_reversed": transfer.reversed_cents,
-                "reversed": transfer.reversed_cents == transfer.request.amount_cents,
-                "metadata": dict(transfer.request.metadata)}
+        transfer.reversed_cents = min(
+            transfer.request.amount_cents, transfer.reversed_cents + cents
+        )
+        data = {
+            "id": transfer.transfer_id,
+            "object": "transfer",
+            "amount": transfer.request.amount_cents,
+            "amount_reversed": transfer.reversed_cents,
+            "reversed": transfer.reversed_cents == transfer.request.amount_cents,
+            "metadata": dict(transfer.request.metadata),
+        }
         return ProviderEvent(event_id, "transfer.reversed", transfer.transfer_id, data)
 
     def sent_cents(self) -> int:
@@ -132,7 +169,12 @@ class Crash(Exception):
 class CrashAfterSend:
     """A provider that makes the real transfer call, then dies before hitrack sees the answer."""
 
-    def __init__(self, inner: PayoutProvider, *, should_crash: Callable[[TransferRequest], bool] | None = None):
+    def __init__(
+        self,
+        inner: PayoutProvider,
+        *,
+        should_crash: Callable[[TransferRequest], bool] | None = None,
+    ):
         self.inner = inner
         self.name = inner.name
         self.should_crash = should_crash or (lambda _request: True)

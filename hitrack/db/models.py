@@ -32,10 +32,27 @@ from hitrack.db.types import UTCDateTime
 from hitrack.domain.errors import InvalidShare
 
 __all__ = [
-    "Creator", "ApiToken", "Work", "WorkOwner", "Citation", "WORK_KINDS", "ROLES",
-    "ProposalRevision", "ProposalLine", "ProductionLog", "Comment", "Notification",
-    "RevenueEvent", "Allocation", "LedgerAccount", "LedgerTransaction", "LedgerPosting",
-    "PayoutAccount", "PayoutRun", "Payout", "WebhookEvent",
+    "Creator",
+    "ApiToken",
+    "Work",
+    "WorkOwner",
+    "Citation",
+    "WORK_KINDS",
+    "ROLES",
+    "ProposalRevision",
+    "ProposalLine",
+    "ProductionLog",
+    "Comment",
+    "Notification",
+    "RevenueEvent",
+    "Allocation",
+    "LedgerAccount",
+    "LedgerTransaction",
+    "LedgerPosting",
+    "PayoutAccount",
+    "PayoutRun",
+    "Payout",
+    "WebhookEvent",
 ]
 
 WORK_KINDS = ("record", "production", "model")
@@ -180,11 +197,12 @@ class Work(Base):
         back_populates="work", foreign_keys="Citation.work_id", order_by="Citation.id"
     )
     cited_by: Mapped[list[Citation]] = relationship(
-        back_populates="source", foreign_keys="Citation.source_id", order_by="Citation.id",
+        back_populates="source",
+        foreign_keys="Citation.source_id",
+        order_by="Citation.id",
         viewonly=True,
     )
     created_by: Mapped[Creator | None] = relationship()
-
 
     @property
     def retained_share(self) -> Fraction:
@@ -210,13 +228,13 @@ class WorkOwner(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "fraction_den > 0 AND fraction_num > 0 AND fraction_num <= fraction_den", name="fraction"
+            "fraction_den > 0 AND fraction_num > 0 AND fraction_num <= fraction_den",
+            name="fraction",
         ),
     )
 
     work: Mapped[Work] = relationship(back_populates="owners")
     creator: Mapped[Creator] = relationship()
-
 
 
 class Citation(Base):
@@ -244,7 +262,6 @@ class Citation(Base):
     source: Mapped[Work] = relationship(back_populates="cited_by", foreign_keys=[source_id])
 
 
-
 # --- Productions: payment proposals, their comment window, notifications -----
 
 
@@ -261,7 +278,9 @@ class ProposalRevision(Base):
     window_closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (UniqueConstraint("production_id", "number", name="uq_proposal_revisions_number"),)
+    __table_args__ = (
+        UniqueConstraint("production_id", "number", name="uq_proposal_revisions_number"),
+    )
 
     lines: Mapped[list[ProposalLine]] = relationship(
         back_populates="revision", cascade="all, delete-orphan", order_by="ProposalLine.id"
@@ -283,7 +302,6 @@ class ProposalLine(Base):
 
     revision: Mapped[ProposalRevision] = relationship(back_populates="lines")
     source: Mapped[Work] = relationship()
-
 
 
 class ProductionLog(Base):
@@ -359,14 +377,15 @@ class RevenueEvent(Base):
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
 
     __table_args__ = (
-        CheckConstraint("amount >= 0 AND costs >= 0 AND fee >= 0 AND recouped >= 0", name="amounts"),
+        CheckConstraint(
+            "amount >= 0 AND costs >= 0 AND fee >= 0 AND recouped >= 0", name="amounts"
+        ),
     )
 
     work: Mapped[Work] = relationship()
     allocations: Mapped[list[Allocation]] = relationship(
         back_populates="event", order_by="Allocation.id"
     )
-
 
 
 class Allocation(Base):
@@ -384,7 +403,9 @@ class Allocation(Base):
     explanation: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
 
     __table_args__ = (
-        UniqueConstraint("event_id", "creator_id", "kind", name="uq_allocations_event_creator_kind"),
+        UniqueConstraint(
+            "event_id", "creator_id", "kind", name="uq_allocations_event_creator_kind"
+        ),
         CheckConstraint("amount >= 0", name="amount"),
     )
 
@@ -459,7 +480,9 @@ class PayoutAccount(Base):
 
     __table_args__ = (
         UniqueConstraint("creator_id", "provider", name="uq_payout_accounts_creator_provider"),
-        UniqueConstraint("provider", "provider_account_id", name="uq_payout_accounts_provider_account"),
+        UniqueConstraint(
+            "provider", "provider_account_id", name="uq_payout_accounts_provider_account"
+        ),
     )
 
     creator: Mapped[Creator] = relationship(foreign_keys=[creator_id])
@@ -493,7 +516,9 @@ class Payout(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[int] = mapped_column(BigInteger)  # micros, a whole number of cents
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|paid|failed|reversed
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending|paid|failed|reversed
     provider_transfer_id: Mapped[str | None] = mapped_column(String(120))
     failure_reason: Mapped[str] = mapped_column(Text, default="")
     hold_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
@@ -501,13 +526,19 @@ class Payout(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
-        UniqueConstraint("run_id", "creator_id", "currency", name="uq_payouts_run_creator_currency"),
+        UniqueConstraint(
+            "run_id", "creator_id", "currency", name="uq_payouts_run_creator_currency"
+        ),
         CheckConstraint("amount > 0 AND amount % 10000 = 0", name="whole_cents"),
         # At most one payout in flight per creator and currency: two concurrent
         # runs cannot both hold (and pay) the same balance.
         Index(
-            "uq_payouts_one_pending", "creator_id", "currency", unique=True,
-            sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'"),
+            "uq_payouts_one_pending",
+            "creator_id",
+            "currency",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
         ),
     )
 
@@ -525,9 +556,13 @@ class WebhookEvent(Base):
     event_id: Mapped[str] = mapped_column(String(120))
     type: Mapped[str] = mapped_column(String(80))
     payload: Mapped[dict[str, object]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="received")  # received|processed|failed|ignored
+    status: Mapped[str] = mapped_column(
+        String(16), default="received"
+    )  # received|processed|failed|ignored
     error: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
+    )

@@ -143,8 +143,9 @@ class PayoutProvider(Protocol):
 
     name: str
 
-    def create_account(self, *, creator_id: str, email: str, country: str = "US",
-                       replaces: str | None = None) -> PayoutAccount:
+    def create_account(
+        self, *, creator_id: str, email: str, country: str = "US", replaces: str | None = None
+    ) -> PayoutAccount:
         """Create the creator's account at the provider (not yet payable).
 
         ``replaces`` names an account of the creator's that can no longer be used

@@ -92,8 +92,9 @@ class ManualProvider:
     def __init__(self, is_verified: Callable[[str], bool] = _never_verified) -> None:
         self._is_verified = is_verified
 
-    def create_account(self, *, creator_id: str, email: str, country: str = "US",
-                       replaces: str | None = None) -> PayoutAccount:
+    def create_account(
+        self, *, creator_id: str, email: str, country: str = "US", replaces: str | None = None
+    ) -> PayoutAccount:
         if not creator_id:
             raise InvalidInput("creator_id must not be empty")
         return self.account_status(ACCOUNT_PREFIX + creator_id)

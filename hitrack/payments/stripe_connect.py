@@ -95,8 +95,9 @@ class StripeConnectProvider:
 
     # -- accounts ---------------------------------------------------------
 
-    def create_account(self, *, creator_id: str, email: str, country: str = "US",
-                       replaces: str | None = None) -> PayoutAccount:
+    def create_account(
+        self, *, creator_id: str, email: str, country: str = "US", replaces: str | None = None
+    ) -> PayoutAccount:
         params: dict[str, Any] = {
             "type": "express",
             "country": country,

@@ -67,8 +67,9 @@ def unique_handle(db: Session, wanted: str) -> str:
     return handle
 
 
-def register(db: Session, *, email: object, password: object, display_name: object,
-             role: str = "creator") -> Creator:
+def register(
+    db: Session, *, email: object, password: object, display_name: object, role: str = "creator"
+) -> Creator:
     """Create a creator account. Raises ``InvalidInput`` or ``Conflict`` (e-mail taken)."""
     email_n = _normalise_email(email)
     password_s = _check_password(password)
@@ -121,7 +122,9 @@ def issue_token(db: Session, creator: Creator) -> str:
 def creator_for_token(db: Session, token: str) -> Creator | None:
     """The creator a live bearer token belongs to, or None."""
     row = db.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(
+            ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None)
+        )
     )
     return row.creator if row is not None else None
 
@@ -138,10 +141,10 @@ def create_admin(db: Session, *, email: object, password: object) -> Creator:
     email_n = _normalise_email(email)
     creator = db.scalar(select(Creator).where(Creator.email == email_n))
     if creator is None:
-        return register(db, email=email_n, password=password,
-                        display_name=email_n.split("@")[0], role="admin")
+        return register(
+            db, email=email_n, password=password, display_name=email_n.split("@")[0], role="admin"
+        )
     creator.password_hash = _hasher.hash(_check_password(password))
     creator.role = "admin"
     db.commit()
     return creator
-

@@ -78,12 +78,15 @@ class Registration:
 def _weight(raw: object, key: str) -> Fraction:
     weight = parse_share(raw, what=f"weight of {key}")  # type: ignore[arg-type]
     if weight <= 0:
-        raise InvalidShare(f"weight of {key} must be positive, got {format_share(weight)}", ids=(key,))
+        raise InvalidShare(
+            f"weight of {key} must be positive, got {format_share(weight)}", ids=(key,)
+        )
     return weight
 
 
-def resolve_manifest(db: Session, actor: Creator,
-                     manifest: object) -> tuple[list[ManifestEntry], list[str]]:
+def resolve_manifest(
+    db: Session, actor: Creator, manifest: object
+) -> tuple[list[ManifestEntry], list[str]]:
     """Match manifest keys (record ids or SHA-256 hashes) to records the actor can see.
 
     A hash matching several records matches the earliest upload (the original
@@ -103,9 +106,15 @@ def resolve_manifest(db: Session, actor: Creator,
         match = _HASH.fullmatch(key)
         if match:
             digest = match.group(1).lower()
-            candidates = [w for w in db.scalars(
-                select(Work).where(Work.media_sha256 == digest, Work.kind == "record")
-                .order_by(Work.created_at, Work.id)) if can_see(actor, w)]
+            candidates = [
+                w
+                for w in db.scalars(
+                    select(Work)
+                    .where(Work.media_sha256 == digest, Work.kind == "record")
+                    .order_by(Work.created_at, Work.id)
+                )
+                if can_see(actor, w)
+            ]
             if not candidates:
                 unmatched.append(digest)
                 continue
@@ -113,8 +122,10 @@ def resolve_manifest(db: Session, actor: Creator,
         else:
             record, via = visible_work(db, actor, key), None
         if record.id in seen:
-            raise InvalidInput(f"manifest: {record.public_id} is listed twice ({seen[record.id]} and {key})",
-                               ids=(record.public_id,))
+            raise InvalidInput(
+                f"manifest: {record.public_id} is listed twice ({seen[record.id]} and {key})",
+                ids=(record.public_id,),
+            )
         seen[record.id] = key
         entries.append(ManifestEntry(record, weight, via))
     return entries, unmatched
@@ -135,14 +146,19 @@ def manifest_shares(weights: Mapping[str, Fraction], retained: Fraction) -> dict
 def _check_consent(model_id: str, entries: list[ManifestEntry]) -> None:
     not_records = [e.record.public_id for e in entries if e.record.kind != "record"]
     if not_records:
-        raise InvalidInput(f"a model trains on records only: {', '.join(not_records)} "
-                           f"{'is not a record' if len(not_records) == 1 else 'are not records'}",
-                           ids=tuple(not_records))
+        raise InvalidInput(
+            f"a model trains on records only: {', '.join(not_records)} "
+            f"{'is not a record' if len(not_records) == 1 else 'are not records'}",
+            ids=tuple(not_records),
+        )
     refused = [e.record for e in entries if not e.record.consent_ai_training]
     if refused:
         names = ", ".join(f"{r.public_id} ({r.title})" for r in refused)
-        raise ConsentRequired(f"model {model_id} cannot train on records whose owners have not "
-                              f"consented to AI training: {names}", ids=tuple(r.public_id for r in refused))
+        raise ConsentRequired(
+            f"model {model_id} cannot train on records whose owners have not "
+            f"consented to AI training: {names}",
+            ids=tuple(r.public_id for r in refused),
+        )
 
 
 def _fraction(raw: object, what: str, default: str) -> Fraction:
@@ -152,9 +168,19 @@ def _fraction(raw: object, what: str, default: str) -> Fraction:
     return value
 
 
-def _register(db: Session, actor: Creator, *, family: Work | None, name: object, description: object,
-              version: object, retained: object, attribution_weight: object, manifest: object,
-              now: datetime | None) -> Registration:
+def _register(
+    db: Session,
+    actor: Creator,
+    *,
+    family: Work | None,
+    name: object,
+    description: object,
+    version: object,
+    retained: object,
+    attribution_weight: object,
+    manifest: object,
+    now: datetime | None,
+) -> Registration:
     at = now or datetime.now(UTC)
     name_s = clean_text(name, "name", max_length=200)
     description_s = clean_text(description, "description", max_length=5000, required=False)
@@ -163,66 +189,132 @@ def _register(db: Session, actor: Creator, *, family: Work | None, name: object,
     weight_f = _fraction(attribution_weight, "attribution_weight", "0")
     entries, unmatched = resolve_manifest(db, actor, manifest)
     if not entries:
-        raise InvalidInput("manifest: no record matched; unmatched hashes: " + ", ".join(unmatched),
-                           ids=tuple(unmatched))
+        raise InvalidInput(
+            "manifest: no record matched; unmatched hashes: " + ", ".join(unmatched),
+            ids=tuple(unmatched),
+        )
     if retained_f == 1:
         raise InvalidShare("a retained share of 1 leaves nothing for the training manifest")
     public_id = new_public_id("model")
     _check_consent(public_id, entries)
     if family is not None:
         root_id = family.family_id or family.id
-        taken = db.scalar(select(Work.id).where(
-            (Work.id == root_id) | (Work.family_id == root_id), Work.version == version_s))
+        taken = db.scalar(
+            select(Work.id).where(
+                (Work.id == root_id) | (Work.family_id == root_id), Work.version == version_s
+            )
+        )
         if taken is not None:
             raise Conflict(f"version {version_s} of this model is already registered")
     shares = manifest_shares({e.record.public_id: e.weight for e in entries}, retained_f)
-    citing = graph_rules.Work(id=public_id, kind="model", owners={actor.handle: Fraction(1)},
-                              attribution_weight=weight_f, title=name_s)
+    citing = graph_rules.Work(
+        id=public_id,
+        kind="model",
+        owners={actor.handle: Fraction(1)},
+        attribution_weight=weight_f,
+        title=name_s,
+    )
     resolved = check_new_citations(db, actor, citing, shares)
-    model = Work(public_id=public_id, kind="model", status="active", title=name_s, description=description_s,
-                 created_by_id=actor.id, created_at=at, version=version_s,
-                 family_id=(family.family_id or family.id) if family is not None else None)
+    model = Work(
+        public_id=public_id,
+        kind="model",
+        status="active",
+        title=name_s,
+        description=description_s,
+        created_by_id=actor.id,
+        created_at=at,
+        version=version_s,
+        family_id=(family.family_id or family.id) if family is not None else None,
+    )
     model.attribution_weight = weight_f
     model.owners.append(WorkOwner(creator_id=actor.id, fraction=Fraction(1)))
     db.add(model)
     db.flush()
     for record, share in resolved:
-        db.add(Citation(work_id=model.id, source_id=record.id, share=share, credit_role="training data",
-                        created_by_id=actor.id, created_at=at))
+        db.add(
+            Citation(
+                work_id=model.id,
+                source_id=record.id,
+                share=share,
+                credit_role="training data",
+                created_by_id=actor.id,
+                created_at=at,
+            )
+        )
     db.commit()
     return Registration(model, entries, unmatched)
 
 
-def register_model(db: Session, actor: Creator, *, name: object, manifest: object, description: object = "",
-                   version: object = "1", retained: object = "0", attribution_weight: object = "0",
-                   now: datetime | None = None) -> Registration:
+def register_model(
+    db: Session,
+    actor: Creator,
+    *,
+    name: object,
+    manifest: object,
+    description: object = "",
+    version: object = "1",
+    retained: object = "0",
+    attribution_weight: object = "0",
+    now: datetime | None = None,
+) -> Registration:
     """``actor`` registers the first version of a model, becoming its operator. All or nothing."""
     try:
         lock_graph(db)
-        return _register(db, actor, family=None, name=name, description=description, version=version,
-                         retained=retained, attribution_weight=attribution_weight, manifest=manifest, now=now)
+        return _register(
+            db,
+            actor,
+            family=None,
+            name=name,
+            description=description,
+            version=version,
+            retained=retained,
+            attribution_weight=attribution_weight,
+            manifest=manifest,
+            now=now,
+        )
     except BaseException:
         db.rollback()
         raise
 
 
-def register_version(db: Session, actor: Creator, model_id: object, *, version: object, manifest: object,
-                     name: object = None, description: object = None, retained: object = "0",
-                     attribution_weight: object = None, now: datetime | None = None) -> Registration:
+def register_version(
+    db: Session,
+    actor: Creator,
+    model_id: object,
+    *,
+    version: object,
+    manifest: object,
+    name: object = None,
+    description: object = None,
+    retained: object = "0",
+    attribution_weight: object = None,
+    now: datetime | None = None,
+) -> Registration:
     """The operator registers a new version; earlier versions and their manifests stay as they were."""
     try:
         lock_graph(db)
         earlier = get_model(db, actor, model_id)
         if not earlier.is_owned_by(actor.id):
-            raise PermissionDenied(f"only the operator of {earlier.public_id} may register versions",
-                                   ids=(earlier.public_id,))
+            raise PermissionDenied(
+                f"only the operator of {earlier.public_id} may register versions",
+                ids=(earlier.public_id,),
+            )
         return _register(
-            db, actor, family=earlier, name=earlier.title if name in (None, "") else name,
-            description=earlier.description if description is None else description, version=version,
+            db,
+            actor,
+            family=earlier,
+            name=earlier.title if name in (None, "") else name,
+            description=earlier.description if description is None else description,
+            version=version,
             retained=retained,
-            attribution_weight=(format_share(earlier.attribution_weight)
-                                if attribution_weight in (None, "") else attribution_weight),
-            manifest=manifest, now=now)
+            attribution_weight=(
+                format_share(earlier.attribution_weight)
+                if attribution_weight in (None, "")
+                else attribution_weight
+            ),
+            manifest=manifest,
+            now=now,
+        )
     except BaseException:
         db.rollback()
         raise
@@ -235,30 +327,43 @@ def get_model(db: Session, viewer: Creator | None, public_id: object) -> Work:
     return work
 
 
-def validate_attribution(db: Session, model_work: Work, attribution: Mapping[str, object]) -> dict[str, Fraction]:
+def validate_attribution(
+    db: Session, model_work: Work, attribution: Mapping[str, object]
+) -> dict[str, Fraction]:
     """Check a per-output attribution against the model version's manifest.
 
     Every key must be a record of the manifest, every score >= 0 and the sum
     > 0. The error names each offending id. Returns the exact scores.
     """
     if model_work.kind != "model":
-        raise InvalidInput(f"attribution is only for models, and {model_work.public_id} is a {model_work.kind}",
-                           ids=(model_work.public_id,))
+        raise InvalidInput(
+            f"attribution is only for models, and {model_work.public_id} is a {model_work.kind}",
+            ids=(model_work.public_id,),
+        )
     if not isinstance(attribution, Mapping) or not attribution:
         raise InvalidInput("attribution: expected a non-empty object of record id -> score")
     manifest = {c.source.public_id for c in model_work.sources}
     outside = sorted(str(k) for k in attribution if k not in manifest)
     if outside:
-        raise InvalidInput(f"attribution names records outside the manifest of {model_work.public_id}: "
-                           + ", ".join(outside), ids=tuple(outside))
-    scores = {key: parse_share(raw, what=f"attribution score of {key}")  # type: ignore[arg-type]
-              for key, raw in attribution.items()}
+        raise InvalidInput(
+            f"attribution names records outside the manifest of {model_work.public_id}: "
+            + ", ".join(outside),
+            ids=tuple(outside),
+        )
+    scores = {
+        key: parse_share(raw, what=f"attribution score of {key}")  # type: ignore[arg-type]
+        for key, raw in attribution.items()
+    }
     negative = sorted(k for k, v in scores.items() if v < 0)
     if negative:
-        raise InvalidInput("attribution scores must not be negative: " + ", ".join(negative), ids=tuple(negative))
+        raise InvalidInput(
+            "attribution scores must not be negative: " + ", ".join(negative), ids=tuple(negative)
+        )
     if sum(scores.values(), Fraction(0)) <= 0:
-        raise InvalidInput("attribution scores sum to 0: at least one must be positive",
-                           ids=(model_work.public_id,))
+        raise InvalidInput(
+            "attribution scores sum to 0: at least one must be positive",
+            ids=(model_work.public_id,),
+        )
     return scores
 
 
@@ -287,13 +392,29 @@ def model_view(db: Session, viewer: Creator | None, public_id: object) -> ModelV
     """A version with its manifest, the current consent of each record, and all versions of the model."""
     model = get_model(db, viewer, public_id)
     root = model.family_id or model.id
-    versions = [v for v in db.scalars(
-        select(Work).where((Work.id == root) | (Work.family_id == root))
-        .order_by(Work.created_at, Work.id)) if can_see(viewer, v)]
-    lines = [ManifestLine(c.source, c.share, c.source.consent_ai_training,
-                          None if c.source.consent_ai_training else c.source.consent_updated_at)
-             for c in db.scalars(select(Citation).where(Citation.work_id == model.id)
-                                 .options(selectinload(Citation.source)).order_by(Citation.id))]
+    versions = [
+        v
+        for v in db.scalars(
+            select(Work)
+            .where((Work.id == root) | (Work.family_id == root))
+            .order_by(Work.created_at, Work.id)
+        )
+        if can_see(viewer, v)
+    ]
+    lines = [
+        ManifestLine(
+            c.source,
+            c.share,
+            c.source.consent_ai_training,
+            None if c.source.consent_ai_training else c.source.consent_updated_at,
+        )
+        for c in db.scalars(
+            select(Citation)
+            .where(Citation.work_id == model.id)
+            .options(selectinload(Citation.source))
+            .order_by(Citation.id)
+        )
+    ]
     lines.sort(key=lambda line: (-line.share, line.record.public_id))
     return ModelView(model, versions, lines)
 
@@ -301,5 +422,10 @@ def model_view(db: Session, viewer: Creator | None, public_id: object) -> ModelV
 def models_of(db: Session, creator: Creator) -> list[Work]:
     """Model versions ``creator`` operates, newest first."""
     own = select(WorkOwner.work_id).where(WorkOwner.creator_id == creator.id)
-    return list(db.scalars(select(Work).where(Work.kind == "model", Work.id.in_(own))
-                           .order_by(Work.created_at.desc(), Work.id.desc())))
+    return list(
+        db.scalars(
+            select(Work)
+            .where(Work.kind == "model", Work.id.in_(own))
+            .order_by(Work.created_at.desc(), Work.id.desc())
+        )
+    )

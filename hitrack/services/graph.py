@@ -113,7 +113,9 @@ def domain_work(work: Work, *, within: set[int] | None = None) -> graph_rules.Wo
 def load_graph(db: Session, ids: set[int], *, restrict_edges: bool = True) -> nx.DiGraph:
     """Build the networkx graph over exactly the works ``ids``."""
     works = _load_works(db, ids)
-    return graph_rules.build_graph(domain_work(w, within=ids if restrict_edges else None) for w in works)
+    return graph_rules.build_graph(
+        domain_work(w, within=ids if restrict_edges else None) for w in works
+    )
 
 
 def get_work(db: Session, public_id: str, *, lock: bool = False) -> Work:
@@ -174,15 +176,23 @@ def check_new_citations(
     return resolved
 
 
-def cite(db: Session, actor: Creator, work_id: object, source_id: object, share: object,
-         *, credit_role: str | None = None) -> Citation:
+def cite(
+    db: Session,
+    actor: Creator,
+    work_id: object,
+    source_id: object,
+    share: object,
+    *,
+    credit_role: str | None = None,
+) -> Citation:
     """``actor`` makes their work cite ``source`` with ``share``; every graph rule applies."""
     lock_graph(db)
     with unit_of_work(db):
         work = visible_work(db, actor, work_id)
         if not work.is_owned_by(actor.id):
-            raise PermissionDenied(f"only the owners of {work.public_id} may change its sources",
-                                   ids=(work.public_id,))
+            raise PermissionDenied(
+                f"only the owners of {work.public_id} may change its sources", ids=(work.public_id,)
+            )
         if work.kind != "record":
             raise InvalidCitation(
                 f"{work.public_id} is a {work.kind}: its sources are set by its "
@@ -191,15 +201,19 @@ def cite(db: Session, actor: Creator, work_id: object, source_id: object, share:
             )
         if not isinstance(source_id, str):
             raise NotFound("source must be a work id (string)")
-        [(source, exact)] = check_new_citations(db, actor, domain_work(work), {source_id: share},
-                                                existing=work)
-        citation = Citation(source=source, share=exact, credit_role=credit_role,
-                            created_by_id=actor.id)
+        [(source, exact)] = check_new_citations(
+            db, actor, domain_work(work), {source_id: share}, existing=work
+        )
+        citation = Citation(
+            source=source, share=exact, credit_role=credit_role, created_by_id=actor.id
+        )
         work.sources.append(citation)
     return citation
 
 
-def _export(works: list[Work], hidden: frozenset[int] | set[int] = frozenset()) -> dict[str, object]:
+def _export(
+    works: list[Work], hidden: frozenset[int] | set[int] = frozenset()
+) -> dict[str, object]:
     ids = {w.id for w in works}
     domain_works = []
     for w in sorted(works, key=lambda w: w.public_id):
@@ -218,10 +232,16 @@ def export_ancestry(db: Session, actor: Creator | None, work: Work) -> dict[str,
 
 def export_all(db: Session) -> dict[str, object]:
     """The whole graph in the interchange format (for admins and backups)."""
-    return _export(list(db.scalars(select(Work).options(
-        selectinload(Work.owners).selectinload(WorkOwner.creator),
-        selectinload(Work.sources).selectinload(Citation.source),
-    ))))
+    return _export(
+        list(
+            db.scalars(
+                select(Work).options(
+                    selectinload(Work.owners).selectinload(WorkOwner.creator),
+                    selectinload(Work.sources).selectinload(Citation.source),
+                )
+            )
+        )
+    )
 
 
 def import_document(db: Session, text: str) -> str:
@@ -235,10 +255,13 @@ def import_document(db: Session, text: str) -> str:
     the document are not imported (revenue has its own import).
     """
     document = interchange.loads_document(text)
-    existing = set(db.scalars(select(Work.public_id).where(
-        Work.public_id.in_([w.id for w in document.works]))))
+    existing = set(
+        db.scalars(select(Work.public_id).where(Work.public_id.in_([w.id for w in document.works])))
+    )
     if existing:
-        raise Conflict(f"works already exist: {', '.join(sorted(existing))}", ids=tuple(sorted(existing)))
+        raise Conflict(
+            f"works already exist: {', '.join(sorted(existing))}", ids=tuple(sorted(existing))
+        )
     by_id = {w.id: w for w in document.works}
     order = list(reversed(list(nx.topological_sort(document.graph))))
     G = nx.DiGraph()
@@ -250,19 +273,29 @@ def import_document(db: Session, text: str) -> str:
     with unit_of_work(db):
         lock_graph(db)
         handles = {h for w in document.works for h in w.owners}
-        creators = {c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))}
+        creators = {
+            c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))
+        }
         created = 0
         for handle in sorted(handles - set(creators)):
-            creators[handle] = Creator(handle=handle, display_name=handle, email=None, password_hash=None)
+            creators[handle] = Creator(
+                handle=handle, display_name=handle, email=None, password_hash=None
+            )
             db.add(creators[handle])
             created += 1
         db.flush()
         rows: dict[str, Work] = {}
         for work_id in order:
             w = by_id[work_id]
-            row = Work(public_id=w.id, kind=w.kind, title=w.title or w.id, description="",
-                       consent_remix=w.consent_remix, consent_ai_training=w.consent_ai_training,
-                       created_by_id=None)
+            row = Work(
+                public_id=w.id,
+                kind=w.kind,
+                title=w.title or w.id,
+                description="",
+                consent_remix=w.consent_remix,
+                consent_ai_training=w.consent_ai_training,
+                created_by_id=None,
+            )
             row.attribution_weight = w.attribution_weight
             for handle, fraction in sorted(w.owners.items()):
                 owner = WorkOwner(creator_id=creators[handle].id)

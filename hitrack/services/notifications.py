@@ -65,7 +65,9 @@ class LogMailer:
 
     def send(self, email: Email) -> None:
         link = f" link={self.base_url}{email.url}" if email.url else ""
-        self.logger.info("mail to=%s subject=%r%s body=%r", email.to, email.subject, link, email.body)
+        self.logger.info(
+            "mail to=%s subject=%r%s body=%r", email.to, email.subject, link, email.body
+        )
 
 
 def notify(
@@ -86,12 +88,18 @@ def notify(
     rows = []
     outbox: list[tuple[Mailer, Email]] = db.info.setdefault(_OUTBOX, [])
     for creator in db.scalars(select(Creator).where(Creator.id.in_(ids)).order_by(Creator.id)):
-        row = Notification(creator_id=creator.id, kind=kind, message=message, url=url, created_at=at)
+        row = Notification(
+            creator_id=creator.id, kind=kind, message=message, url=url, created_at=at
+        )
         db.add(row)
         rows.append(row)
         if mailer is not None and creator.email:
-            outbox.append((mailer, Email(to=creator.email, subject=f"hitrack: {message}",
-                                         body=message, url=url)))
+            outbox.append(
+                (
+                    mailer,
+                    Email(to=creator.email, subject=f"hitrack: {message}", body=message, url=url),
+                )
+            )
     return rows
 
 
@@ -111,15 +119,22 @@ def _drop_outbox(session: Session, previous_transaction: SessionTransaction) -> 
 
 def notifications_for(db: Session, actor: Creator, *, limit: int = 100) -> list[Notification]:
     """The creator's newest notifications."""
-    return list(db.scalars(
-        select(Notification).where(Notification.creator_id == actor.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
-    ))
+    return list(
+        db.scalars(
+            select(Notification)
+            .where(Notification.creator_id == actor.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def unread_count(db: Session, actor: Creator) -> int:
-    count: Any = db.scalar(select(func.count()).select_from(Notification).where(
-        Notification.creator_id == actor.id, Notification.read_at.is_(None)))
+    count: Any = db.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.creator_id == actor.id, Notification.read_at.is_(None))
+    )
     return int(count or 0)
 
 

@@ -137,8 +137,10 @@ class ReconcileSummary:
     pending: int = 0
 
     def __str__(self) -> str:
-        return (f"reconciled {self.checked} pending payouts: {self.paid} paid, "
-                f"{self.failed} failed, {self.pending} still pending")
+        return (
+            f"reconciled {self.checked} pending payouts: {self.paid} paid, "
+            f"{self.failed} failed, {self.pending} still pending"
+        )
 
 
 DISCONNECTED = "disconnected from hitrack at Stripe"
@@ -185,8 +187,11 @@ def _creator(db: Session, handle: str) -> Creator:
 
 def payout_account(db: Session, creator_id: int, provider: str) -> PayoutAccount | None:
     """The creator's payout account with ``provider`` (``"manual"`` or ``"stripe"``), if any."""
-    return db.scalar(select(PayoutAccount).where(
-        PayoutAccount.creator_id == creator_id, PayoutAccount.provider == provider))
+    return db.scalar(
+        select(PayoutAccount).where(
+            PayoutAccount.creator_id == creator_id, PayoutAccount.provider == provider
+        )
+    )
 
 
 def _apply_status(row: PayoutAccount, status: ProviderAccount, seen_at: datetime) -> None:
@@ -197,8 +202,14 @@ def _apply_status(row: PayoutAccount, status: ProviderAccount, seen_at: datetime
     row.updated_at = seen_at
 
 
-def connect_account(db: Session, provider: PayoutProvider, creator: Creator, *,
-                    country: str = "US", now: datetime | None = None) -> PayoutAccount:
+def connect_account(
+    db: Session,
+    provider: PayoutProvider,
+    creator: Creator,
+    *,
+    country: str = "US",
+    now: datetime | None = None,
+) -> PayoutAccount:
     """The creator's account at ``provider``, created there on first use (not yet payable).
 
     An account the creator disconnected at the provider is replaced by a new one.
@@ -206,18 +217,26 @@ def connect_account(db: Session, provider: PayoutProvider, creator: Creator, *,
     row = payout_account(db, creator.id, provider.name)
     if row is not None and row.status_reason.startswith(DISCONNECTED):
         with unit_of_work(db):
-            status = provider.create_account(creator_id=str(creator.id), email=creator.email or "",
-                                              country=country, replaces=row.provider_account_id)
+            status = provider.create_account(
+                creator_id=str(creator.id),
+                email=creator.email or "",
+                country=country,
+                replaces=row.provider_account_id,
+            )
             row.provider_account_id = status.provider_account_id
             _apply_status(row, status, _now(now))
         return row
     if row is not None:
         return row
     try:
-        status = provider.create_account(creator_id=str(creator.id), email=creator.email or "",
-                                          country=country)
-        row = PayoutAccount(creator_id=creator.id, provider=provider.name,
-                            provider_account_id=status.provider_account_id)
+        status = provider.create_account(
+            creator_id=str(creator.id), email=creator.email or "", country=country
+        )
+        row = PayoutAccount(
+            creator_id=creator.id,
+            provider=provider.name,
+            provider_account_id=status.provider_account_id,
+        )
         _apply_status(row, status, _now(now))
         db.add(row)
         db.commit()
@@ -234,8 +253,14 @@ def connect_account(db: Session, provider: PayoutProvider, creator: Creator, *,
     return row
 
 
-def onboarding_link(db: Session, provider: PayoutProvider, creator: Creator, *, base_url: str,
-                    now: datetime | None = None) -> str:
+def onboarding_link(
+    db: Session,
+    provider: PayoutProvider,
+    creator: Creator,
+    *,
+    base_url: str,
+    now: datetime | None = None,
+) -> str:
     """A fresh onboarding URL for the signed-in creator (their account is created if needed).
 
     The refresh URL (an expired or used link) and the return URL are on this
@@ -244,17 +269,22 @@ def onboarding_link(db: Session, provider: PayoutProvider, creator: Creator, *, 
     """
     row = connect_account(db, provider, creator, now=now)
     base = base_url.rstrip("/")
-    link = provider.onboarding_link(row.provider_account_id,
-                                    refresh_url=f"{base}{PAYOUTS_PATH}/refresh",
-                                    return_url=f"{base}{PAYOUTS_PATH}/return")
+    link = provider.onboarding_link(
+        row.provider_account_id,
+        refresh_url=f"{base}{PAYOUTS_PATH}/refresh",
+        return_url=f"{base}{PAYOUTS_PATH}/return",
+    )
     if link is None:
-        raise InvalidInput(f"the {provider.name} payout provider has no hosted onboarding; "
-                           "an admin records and verifies your payout method")
+        raise InvalidInput(
+            f"the {provider.name} payout provider has no hosted onboarding; "
+            "an admin records and verifies your payout method"
+        )
     return link
 
 
-def refresh_account(db: Session, provider: PayoutProvider, creator: Creator, *,
-                    now: datetime | None = None) -> PayoutAccount | None:
+def refresh_account(
+    db: Session, provider: PayoutProvider, creator: Creator, *, now: datetime | None = None
+) -> PayoutAccount | None:
     """Ask the provider whether the creator's account is payable now, and store the answer."""
     row = payout_account(db, creator.id, provider.name)
     if row is None or provider.name == "manual":
@@ -266,19 +296,23 @@ def refresh_account(db: Session, provider: PayoutProvider, creator: Creator, *,
 
 def _clean_details(details: object) -> str:
     if not isinstance(details, str) or not details.strip():
-        raise InvalidInput("payout method: describe where to pay (bank account, IBAN, PayPal address)")
+        raise InvalidInput(
+            "payout method: describe where to pay (bank account, IBAN, PayPal address)"
+        )
     text = " ".join(details.split())
     if len(text) > 500:
         raise InvalidInput("payout method: at most 500 characters")
     return text
 
 
-def _set_manual_method(db: Session, creator: Creator, details: str, *, verified_by: Creator | None,
-                       now: datetime) -> PayoutAccount:
+def _set_manual_method(
+    db: Session, creator: Creator, details: str, *, verified_by: Creator | None, now: datetime
+) -> PayoutAccount:
     row = payout_account(db, creator.id, "manual")
     if row is None:
-        row = PayoutAccount(creator_id=creator.id, provider="manual",
-                            provider_account_id=f"manual:{creator.id}")
+        row = PayoutAccount(
+            creator_id=creator.id, provider="manual", provider_account_id=f"manual:{creator.id}"
+        )
         db.add(row)
     if row.details != details or verified_by is not None:
         row.details = details
@@ -286,37 +320,56 @@ def _set_manual_method(db: Session, creator: Creator, details: str, *, verified_
         # session cannot redirect payouts to an attacker's account.
         row.payable = verified_by is not None
         row.verified_by_id = verified_by.id if verified_by else None
-        row.status_reason = (f"verified by {verified_by.display_name}" if verified_by
-                             else "awaiting admin verification")
+        row.status_reason = (
+            f"verified by {verified_by.display_name}"
+            if verified_by
+            else "awaiting admin verification"
+        )
         row.updated_at = now
     return row
 
 
-def submit_manual_method(db: Session, creator: Creator, details: object, *,
-                         now: datetime | None = None) -> PayoutAccount:
+def submit_manual_method(
+    db: Session, creator: Creator, details: object, *, now: datetime | None = None
+) -> PayoutAccount:
     """A creator enters (or changes) their payout method; it waits for an admin to verify it."""
     text = _clean_details(details)
     with unit_of_work(db):
         row = _set_manual_method(db, creator, text, verified_by=None, now=_now(now))
-        notify(db, [i for i in _admin_ids(db) if i != creator.id], "payout_method",
-               f"{creator.display_name} entered a payout method to verify", "/admin/payouts", None)
+        notify(
+            db,
+            [i for i in _admin_ids(db) if i != creator.id],
+            "payout_method",
+            f"{creator.display_name} entered a payout method to verify",
+            "/admin/payouts",
+            None,
+        )
     return row
 
 
-def record_manual_method(db: Session, admin: Creator, handle: str, details: object, *,
-                         verified: bool = True, now: datetime | None = None) -> PayoutAccount:
+def record_manual_method(
+    db: Session,
+    admin: Creator,
+    handle: str,
+    details: object,
+    *,
+    verified: bool = True,
+    now: datetime | None = None,
+) -> PayoutAccount:
     """An admin records a creator's payout method, verified by that admin unless ``verified=False``."""
     _require_admin(admin, "record payout methods")
     text = _clean_details(details)
     creator = _creator(db, handle)
     with unit_of_work(db):
-        row = _set_manual_method(db, creator, text, verified_by=admin if verified else None,
-                                 now=_now(now))
+        row = _set_manual_method(
+            db, creator, text, verified_by=admin if verified else None, now=_now(now)
+        )
     return row
 
 
-def verify_manual_method(db: Session, admin: Creator, handle: str, *,
-                         now: datetime | None = None) -> PayoutAccount:
+def verify_manual_method(
+    db: Session, admin: Creator, handle: str, *, now: datetime | None = None
+) -> PayoutAccount:
     """An admin confirms the payout method a creator entered."""
     _require_admin(admin, "verify payout methods")
     creator = _creator(db, handle)
@@ -325,8 +378,9 @@ def verify_manual_method(db: Session, admin: Creator, handle: str, *,
         raise InvalidInput(f"{creator.display_name} has no payout method to verify", ids=(handle,))
     with unit_of_work(db):
         _set_manual_method(db, creator, row.details, verified_by=admin, now=_now(now))
-        notify(db, [creator.id], "payout_method", "Your payout method was verified",
-               PAYOUTS_PATH, None)
+        notify(
+            db, [creator.id], "payout_method", "Your payout method was verified", PAYOUTS_PATH, None
+        )
     return row
 
 
@@ -336,13 +390,18 @@ def verify_manual_method(db: Session, admin: Creator, handle: str, *,
 def candidates(db: Session, provider: str, minimums: Mapping[str, int]) -> list[Candidate]:
     """Who a run would pay now: a payable account with ``provider`` and a balance at the minimum."""
     payable_creators = select(PayoutAccount.creator_id).where(
-        PayoutAccount.provider == provider, PayoutAccount.payable.is_(True))
+        PayoutAccount.provider == provider, PayoutAccount.payable.is_(True)
+    )
     rows = db.execute(
-        select(LedgerAccount.creator_id, LedgerAccount.currency,
-               func.coalesce(func.sum(LedgerPosting.amount), 0))
+        select(
+            LedgerAccount.creator_id,
+            LedgerAccount.currency,
+            func.coalesce(func.sum(LedgerPosting.amount), 0),
+        )
         .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
-        .where(LedgerAccount.kind == "creator_payable",
-               LedgerAccount.creator_id.in_(payable_creators))
+        .where(
+            LedgerAccount.kind == "creator_payable", LedgerAccount.creator_id.in_(payable_creators)
+        )
         .group_by(LedgerAccount.creator_id, LedgerAccount.currency)
         .order_by(LedgerAccount.creator_id, LedgerAccount.currency)
     )
@@ -380,24 +439,39 @@ def _hold(db: Session, run: PayoutRun, candidate: Candidate, minimum: int) -> Pa
         key = payout_key(run, creator_id, currency)
         try:
             with db.begin_nested():
-                payout = Payout(run_id=run.id, creator_id=creator_id, currency=currency,
-                                amount=amount, idempotency_key=key, status="pending")
+                payout = Payout(
+                    run_id=run.id,
+                    creator_id=creator_id,
+                    currency=currency,
+                    amount=amount,
+                    idempotency_key=key,
+                    status="pending",
+                )
                 db.add(payout)
                 db.flush()
         except IntegrityError:
             db.rollback()  # a payout for this creator and currency is already in flight
             return None
         hold = ledger.post_transaction(
-            db, f"payout-hold:{key}", "payout_hold",
+            db,
+            f"payout-hold:{key}",
+            "payout_hold",
             ledger.payout_hold_postings(creator_id, currency, amount),
             f"Payout {format_micros(amount)} {currency} held while the transfer is sent (run {run.public_id})",
-            commit=False)
+            commit=False,
+        )
         payout.hold_transaction_id = hold.id
     return payout
 
 
-def open_run(db: Session, provider: PayoutProvider, *, started_by: Creator | None,
-             minimums: Mapping[str, int], now: datetime | None = None) -> PayoutRun:
+def open_run(
+    db: Session,
+    provider: PayoutProvider,
+    *,
+    started_by: Creator | None,
+    minimums: Mapping[str, int],
+    now: datetime | None = None,
+) -> PayoutRun:
     """Start a run: reconcile what earlier runs left pending, then hold every payout.
 
     ``started_by`` must be an admin (``None``: the system, e.g. the CLI).
@@ -408,8 +482,14 @@ def open_run(db: Session, provider: PayoutProvider, *, started_by: Creator | Non
         _require_admin(started_by, "start a payout run")
     at = _now(now)
     reconcile(db, provider, now=at)
-    run = PayoutRun(public_id=_new_run_id(at), provider=provider.name, status="running",
-                    started_by_id=started_by.id if started_by else None, started_at=at, summary={})
+    run = PayoutRun(
+        public_id=_new_run_id(at),
+        provider=provider.name,
+        status="running",
+        started_by_id=started_by.id if started_by else None,
+        started_at=at,
+        summary={},
+    )
     db.add(run)
     db.commit()
     found = candidates(db, provider.name, minimums)
@@ -421,8 +501,12 @@ def open_run(db: Session, provider: PayoutProvider, *, started_by: Creator | Non
 
 def _claim(db: Session, payout: Payout, now: datetime) -> bool:
     """Mark the payout as being sent now (reconcile leaves it alone for SETTLE_GRACE)."""
-    result = db.execute(update(Payout).where(Payout.id == payout.id, Payout.status == "pending")
-                        .values(updated_at=now).execution_options(synchronize_session=False))
+    result = db.execute(
+        update(Payout)
+        .where(Payout.id == payout.id, Payout.status == "pending")
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     db.commit()
     return bool(getattr(result, "rowcount", 0))
 
@@ -442,11 +526,22 @@ def transfer_request(db: Session, payout: Payout, run: PayoutRun) -> TransferReq
     )
 
 
-def send_run(db: Session, provider: PayoutProvider, run: PayoutRun, *,
-             mailer: Mailer | None = None, now: datetime | None = None) -> Iterator[Payout]:
+def send_run(
+    db: Session,
+    provider: PayoutProvider,
+    run: PayoutRun,
+    *,
+    mailer: Mailer | None = None,
+    now: datetime | None = None,
+) -> Iterator[Payout]:
     """Send each pending payout of the run and settle it; yields each payout once handled."""
-    ids = list(db.scalars(select(Payout.id).where(Payout.run_id == run.id,
-                                                  Payout.status == "pending").order_by(Payout.id)))
+    ids = list(
+        db.scalars(
+            select(Payout.id)
+            .where(Payout.run_id == run.id, Payout.status == "pending")
+            .order_by(Payout.id)
+        )
+    )
     db.rollback()
     for payout_id in ids:
         payout = db.get(Payout, payout_id)
@@ -458,8 +553,11 @@ def send_run(db: Session, provider: PayoutProvider, run: PayoutRun, *,
 
 def finish_run(db: Session, run: PayoutRun, *, now: datetime | None = None) -> PayoutRun:
     """Close the run with its summary: counts and amounts per status and currency."""
-    rows = db.execute(select(Payout.status, Payout.currency, func.count(), func.sum(Payout.amount))
-                      .where(Payout.run_id == run.id).group_by(Payout.status, Payout.currency))
+    rows = db.execute(
+        select(Payout.status, Payout.currency, func.count(), func.sum(Payout.amount))
+        .where(Payout.run_id == run.id)
+        .group_by(Payout.status, Payout.currency)
+    )
     counts: dict[str, int] = {}
     amounts: dict[str, dict[str, int]] = {}
     for status, currency, n, total in rows:
@@ -476,12 +574,23 @@ def run_summary_line(run: PayoutRun) -> str:
     """One line: how many payouts, per status, and the amounts paid."""
     counts = _int_map(run.summary.get("counts"))
     raw_amounts = run.summary.get("amounts")
-    amounts = ({k: _int_map(v) for k, v in raw_amounts.items()} if isinstance(raw_amounts, dict) else {})
+    amounts = (
+        {k: _int_map(v) for k, v in raw_amounts.items()} if isinstance(raw_amounts, dict) else {}
+    )
     total = sum(counts.values())
-    parts = [f"{counts.get(s, 0)} {s}" for s in ("paid", "pending", "failed", "reversed") if counts.get(s)]
-    paid = ", ".join(f"{format_micros(v)} {c}" for c, v in sorted((amounts.get("paid") or {}).items()))
-    return (f"payout run {run.public_id}: {total} payouts" + (f" ({', '.join(parts)})" if parts else "")
-            + (f"; paid {paid}" if paid else ""))
+    parts = [
+        f"{counts.get(s, 0)} {s}"
+        for s in ("paid", "pending", "failed", "reversed")
+        if counts.get(s)
+    ]
+    paid = ", ".join(
+        f"{format_micros(v)} {c}" for c, v in sorted((amounts.get("paid") or {}).items())
+    )
+    return (
+        f"payout run {run.public_id}: {total} payouts"
+        + (f" ({', '.join(parts)})" if parts else "")
+        + (f"; paid {paid}" if paid else "")
+    )
 
 
 def _int_map(value: object) -> dict[str, int]:
@@ -490,9 +599,15 @@ def _int_map(value: object) -> dict[str, int]:
     return {str(k): int(v) for k, v in value.items() if isinstance(v, int)}
 
 
-def run_payouts(db: Session, provider: PayoutProvider, *, started_by: Creator | None,
-                minimums: Mapping[str, int], mailer: Mailer | None = None,
-                now: datetime | None = None) -> PayoutRun:
+def run_payouts(
+    db: Session,
+    provider: PayoutProvider,
+    *,
+    started_by: Creator | None,
+    minimums: Mapping[str, int],
+    mailer: Mailer | None = None,
+    now: datetime | None = None,
+) -> PayoutRun:
     """Open, send and finish a run in one call."""
     run = open_run(db, provider, started_by=started_by, minimums=minimums, now=now)
     for _ in send_run(db, provider, run, mailer=mailer, now=now):
@@ -510,15 +625,20 @@ def _lock_payout(db: Session, payout: Payout) -> Payout:
 
 def _post_paid(db: Session, payout: Payout, transfer_id: str | None) -> None:
     ledger.post_transaction(
-        db, f"payout-paid:{payout.idempotency_key}", "payout_paid",
+        db,
+        f"payout-paid:{payout.idempotency_key}",
+        "payout_paid",
         ledger.payout_paid_postings(payout.creator_id, payout.currency, payout.amount),
         f"Payout {format_micros(payout.amount)} {payout.currency} sent"
-        + (f" (transfer {transfer_id})" if transfer_id else ""), commit=False)
+        + (f" (transfer {transfer_id})" if transfer_id else ""),
+        commit=False,
+    )
     payout.status, payout.provider_transfer_id, payout.failure_reason = "paid", transfer_id, ""
 
 
-def apply_result(db: Session, payout: Payout, result: TransferResult, *,
-                 mailer: Mailer | None = None) -> Payout:
+def apply_result(
+    db: Session, payout: Payout, result: TransferResult, *, mailer: Mailer | None = None
+) -> Payout:
     """Settle a pending payout from a provider answer, exactly once.
 
     ``SENT`` posts the hold, ``FAILED`` voids it (the money is back in the
@@ -533,25 +653,46 @@ def apply_result(db: Session, payout: Payout, result: TransferResult, *,
         money = f"{format_micros(payout.amount)} {payout.currency}"
         if result.outcome is TransferOutcome.SENT:
             _post_paid(db, payout, result.transfer_id)
-            notify(db, [payout.creator_id], "payout_paid", f"Payout of {money} sent",
-                   PAYOUTS_PATH, mailer)
+            notify(
+                db,
+                [payout.creator_id],
+                "payout_paid",
+                f"Payout of {money} sent",
+                PAYOUTS_PATH,
+                mailer,
+            )
         elif result.outcome is TransferOutcome.FAILED:
             ledger.post_transaction(
-                db, f"payout-void:{payout.idempotency_key}", "payout_void",
+                db,
+                f"payout-void:{payout.idempotency_key}",
+                "payout_void",
                 ledger.payout_void_postings(payout.creator_id, payout.currency, payout.amount),
-                f"Payout {money} failed, back in your balance: {result.message}", commit=False)
+                f"Payout {money} failed, back in your balance: {result.message}",
+                commit=False,
+            )
             payout.status, payout.failure_reason = "failed", result.message
             payout.provider_transfer_id = result.transfer_id
-            notify(db, [payout.creator_id], "payout_failed",
-                   f"Payout of {money} failed ({result.message}); the money is back in your balance",
-                   PAYOUTS_PATH, mailer)
+            notify(
+                db,
+                [payout.creator_id],
+                "payout_failed",
+                f"Payout of {money} failed ({result.message}); the money is back in your balance",
+                PAYOUTS_PATH,
+                mailer,
+            )
         elif payout.failure_reason != result.message:
             payout.failure_reason = result.message
     return payout
 
 
-def reconcile(db: Session, provider: PayoutProvider, *, min_age: timedelta = SETTLE_GRACE,
-              now: datetime | None = None, mailer: Mailer | None = None) -> ReconcileSummary:
+def reconcile(
+    db: Session,
+    provider: PayoutProvider,
+    *,
+    min_age: timedelta = SETTLE_GRACE,
+    now: datetime | None = None,
+    mailer: Mailer | None = None,
+) -> ReconcileSummary:
     """Settle pending payouts of ``provider`` by looking their transfers up, never by resending.
 
     Only payouts untouched for ``min_age`` are asked about: a younger one may
@@ -561,9 +702,15 @@ def reconcile(db: Session, provider: PayoutProvider, *, min_age: timedelta = SET
     """
     cutoff = _now(now) - min_age
     rows = db.execute(
-        select(Payout.id, PayoutRun.public_id).join(PayoutRun, Payout.run_id == PayoutRun.id)
-        .where(Payout.status == "pending", PayoutRun.provider == provider.name,
-               Payout.updated_at <= cutoff).order_by(Payout.id)).all()
+        select(Payout.id, PayoutRun.public_id)
+        .join(PayoutRun, Payout.run_id == PayoutRun.id)
+        .where(
+            Payout.status == "pending",
+            PayoutRun.provider == provider.name,
+            Payout.updated_at <= cutoff,
+        )
+        .order_by(Payout.id)
+    ).all()
     db.rollback()
     summary = ReconcileSummary()
     for payout_id, run_id in rows:
@@ -572,8 +719,9 @@ def reconcile(db: Session, provider: PayoutProvider, *, min_age: timedelta = SET
             continue
         found = provider.find_transfer(transfer_group=run_id, payout_id=str(payout_id))
         if found is None:
-            found = TransferResult(TransferOutcome.FAILED, None,
-                                   "the provider holds no transfer for this payout")
+            found = TransferResult(
+                TransferOutcome.FAILED, None, "the provider holds no transfer for this payout"
+            )
         payout = apply_result(db, payout, found, mailer=mailer)
         summary.checked += 1
         if payout.status == "pending":
@@ -588,21 +736,33 @@ def reconcile(db: Session, provider: PayoutProvider, *, min_age: timedelta = SET
 # --- manual payouts ---------------------------------------------------------------
 
 
-def mark_manual(db: Session, admin: Creator, payout_id: int, *, paid: bool, note: str = "",
-                mailer: Mailer | None = None) -> Payout:
+def mark_manual(
+    db: Session,
+    admin: Creator,
+    payout_id: int,
+    *,
+    paid: bool,
+    note: str = "",
+    mailer: Mailer | None = None,
+) -> Payout:
     """An admin marks a manual payout paid (posts the hold) or failed (voids it)."""
     _require_admin(admin, "mark payouts")
     payout = db.get(Payout, payout_id)
     if payout is None:
         raise NotFound(f"no payout {payout_id}", ids=(str(payout_id),))
     if payout.run.provider != "manual":
-        raise InvalidInput("only manual payouts are marked by hand; the provider settles the others")
+        raise InvalidInput(
+            "only manual payouts are marked by hand; the provider settles the others"
+        )
     if payout.status != "pending":
         raise Conflict(f"payout {payout_id} is already {payout.status}", ids=(str(payout_id),))
     note = " ".join(note.split())[:300]
     if paid:
-        result = TransferResult(TransferOutcome.SENT, f"manual:{payout.id}",
-                                f"paid by hand, marked by {admin.display_name}" + (f": {note}" if note else ""))
+        result = TransferResult(
+            TransferOutcome.SENT,
+            f"manual:{payout.id}",
+            f"paid by hand, marked by {admin.display_name}" + (f": {note}" if note else ""),
+        )
     else:
         if not note:
             raise InvalidInput("say why the payout failed")
@@ -621,10 +781,15 @@ def export_run_csv(db: Session, admin: Creator, run_id: str) -> str:
         if payout.status != "pending":
             continue
         account = payout_account(db, payout.creator_id, "manual")
-        rows.append(ManualPayout(payee=payout.creator.display_name,
-                                 method=account.details if account else "",
-                                 amount_cents=payout.amount // MICROS_PER_CENT,
-                                 currency=payout.currency.lower(), reference=payout.idempotency_key))
+        rows.append(
+            ManualPayout(
+                payee=payout.creator.display_name,
+                method=account.details if account else "",
+                amount_cents=payout.amount // MICROS_PER_CENT,
+                currency=payout.currency.lower(),
+                reference=payout.idempotency_key,
+            )
+        )
     return manual_csv(rows)
 
 
@@ -639,25 +804,44 @@ def get_run(db: Session, run_id: str) -> PayoutRun:
 
 
 def list_runs(db: Session, *, limit: int = 50) -> list[PayoutRun]:
-    return list(db.scalars(select(PayoutRun).order_by(PayoutRun.started_at.desc(), PayoutRun.id.desc())
-                           .limit(limit)))
+    return list(
+        db.scalars(
+            select(PayoutRun)
+            .order_by(PayoutRun.started_at.desc(), PayoutRun.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def all_accounts(db: Session) -> list[PayoutAccount]:
     """Every payout account, for the admin: provider, creator, payable and why."""
-    return list(db.scalars(select(PayoutAccount).order_by(PayoutAccount.provider, PayoutAccount.creator_id)))
+    return list(
+        db.scalars(select(PayoutAccount).order_by(PayoutAccount.provider, PayoutAccount.creator_id))
+    )
 
 
 def needing_attention(db: Session, *, limit: int = 20) -> list[Payout]:
     """Payouts that failed or came back, newest first, for the admin."""
-    return list(db.scalars(select(Payout).where(Payout.status.in_(("failed", "reversed")))
-                           .order_by(Payout.updated_at.desc(), Payout.id.desc()).limit(limit)))
+    return list(
+        db.scalars(
+            select(Payout)
+            .where(Payout.status.in_(("failed", "reversed")))
+            .order_by(Payout.updated_at.desc(), Payout.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def payouts_for(db: Session, creator_id: int, *, limit: int = 50) -> list[Payout]:
     """The creator's payouts, newest first."""
-    return list(db.scalars(select(Payout).where(Payout.creator_id == creator_id)
-                           .order_by(Payout.created_at.desc(), Payout.id.desc()).limit(limit)))
+    return list(
+        db.scalars(
+            select(Payout)
+            .where(Payout.creator_id == creator_id)
+            .order_by(Payout.created_at.desc(), Payout.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 # --- webhooks ---------------------------------------------------------------------
@@ -667,8 +851,10 @@ def payout_reversal_postings(creator_id: int, currency: str, amount: int) -> lis
     """A confirmed transfer came back: ``amount`` returns from ``platform:paid_out`` to the payable."""
     if amount <= 0:
         raise InvalidInput("a reversal amount must be positive")
-    return [Posting(ledger.paid_out_account(currency), currency, amount),
-            Posting(ledger.payable_account(creator_id, currency), currency, -amount)]
+    return [
+        Posting(ledger.paid_out_account(currency), currency, amount),
+        Posting(ledger.payable_account(creator_id, currency), currency, -amount),
+    ]
 
 
 def _event_time(event: ProviderEvent) -> datetime:
@@ -678,8 +864,11 @@ def _event_time(event: ProviderEvent) -> datetime:
 def _stripe_account(db: Session, account_id: str | None) -> PayoutAccount | None:
     if not account_id:
         return None
-    return db.scalar(select(PayoutAccount).where(PayoutAccount.provider == "stripe",
-                                                 PayoutAccount.provider_account_id == account_id))
+    return db.scalar(
+        select(PayoutAccount).where(
+            PayoutAccount.provider == "stripe", PayoutAccount.provider_account_id == account_id
+        )
+    )
 
 
 def account_updated(db: Session, event: ProviderEvent, _context: object) -> str:
@@ -706,8 +895,11 @@ def account_updated(db: Session, event: ProviderEvent, _context: object) -> str:
     was_payable = row.payable
     _apply_status(row, ProviderAccount(row.provider_account_id, payable, reason), at)
     if was_payable != payable:
-        message = ("Your payout account can receive payouts" if payable
-                   else f"Your payout account cannot receive payouts: {reason}")
+        message = (
+            "Your payout account can receive payouts"
+            if payable
+            else f"Your payout account cannot receive payouts: {reason}"
+        )
         notify(db, [row.creator_id], "payout_account", message, PAYOUTS_PATH, None)
     return "processed"
 
@@ -718,8 +910,11 @@ def _reversed_so_far(db: Session, payout: Payout) -> int:
         select(func.coalesce(func.sum(LedgerPosting.amount), 0))
         .join(LedgerTransaction, LedgerPosting.transaction_id == LedgerTransaction.id)
         .join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
-        .where(LedgerTransaction.idempotency_key.startswith(prefix, autoescape=True),
-               LedgerAccount.code == ledger.paid_out_account(payout.currency)))
+        .where(
+            LedgerTransaction.idempotency_key.startswith(prefix, autoescape=True),
+            LedgerAccount.code == ledger.paid_out_account(payout.currency),
+        )
+    )
     return int(total or 0)
 
 
@@ -744,26 +939,47 @@ def transfer_reversed(db: Session, event: ProviderEvent, _context: object) -> st
     if payout.status not in ("paid", "reversed"):
         return "ignored"  # voided already: the money never left the ledger
     reversed_cents = transfer.get("amount_reversed")
-    if isinstance(reversed_cents, bool) or not isinstance(reversed_cents, int) or reversed_cents <= 0:
+    if (
+        isinstance(reversed_cents, bool)
+        or not isinstance(reversed_cents, int)
+        or reversed_cents <= 0
+    ):
         return "ignored"
     reversed_micros = min(reversed_cents * MICROS_PER_CENT, payout.amount)
     new = reversed_micros - _reversed_so_far(db, payout)
     if new > 0:
         money = f"{format_micros(new)} {payout.currency}"
         ledger.post_transaction(
-            db, f"payout-reversal:{payout.idempotency_key}:{reversed_cents}", REVERSAL_KIND,
+            db,
+            f"payout-reversal:{payout.idempotency_key}:{reversed_cents}",
+            REVERSAL_KIND,
             payout_reversal_postings(payout.creator_id, payout.currency, new),
             f"Transfer {event.object_id} reversed: {money} of payout {payout.idempotency_key} "
-            "back in your balance", commit=False)
+            "back in your balance",
+            commit=False,
+        )
         if reversed_micros >= payout.amount:
             payout.status = "reversed"
-        payout.failure_reason = (f"transfer reversed at Stripe: {format_micros(reversed_micros)} "
-                                 f"of {format_micros(payout.amount)} {payout.currency} returned to the balance")
-        notify(db, [payout.creator_id], "payout_reversed",
-               f"A payout transfer was reversed: {money} is back in your balance", PAYOUTS_PATH, None)
-        notify(db, _admin_ids(db), "payout_reversed",
-               f"Transfer {event.object_id} to creator {payout.creator_id} reversed: {money}",
-               "/admin/payouts", None)
+        payout.failure_reason = (
+            f"transfer reversed at Stripe: {format_micros(reversed_micros)} "
+            f"of {format_micros(payout.amount)} {payout.currency} returned to the balance"
+        )
+        notify(
+            db,
+            [payout.creator_id],
+            "payout_reversed",
+            f"A payout transfer was reversed: {money} is back in your balance",
+            PAYOUTS_PATH,
+            None,
+        )
+        notify(
+            db,
+            _admin_ids(db),
+            "payout_reversed",
+            f"Transfer {event.object_id} to creator {payout.creator_id} reversed: {money}",
+            "/admin/payouts",
+            None,
+        )
     return "processed"
 
 
@@ -781,18 +997,36 @@ def payout_failed(db: Session, event: ProviderEvent, _context: object) -> str:
     data = event.data
     amount = data.get("amount")
     currency = str(data.get("currency") or "").upper()
-    money = (f"{format_micros(amount * MICROS_PER_CENT)} {currency}"
-             if isinstance(amount, int) and not isinstance(amount, bool) else "a payout")
+    money = (
+        f"{format_micros(amount * MICROS_PER_CENT)} {currency}"
+        if isinstance(amount, int) and not isinstance(amount, bool)
+        else "a payout"
+    )
     code = str(data.get("failure_code") or "failed")
-    reason = f"your bank refused Stripe's payout of {money} ({code}); update your bank details at Stripe"
+    reason = (
+        f"your bank refused Stripe's payout of {money} ({code}); update your bank details at Stripe"
+    )
     at = _event_time(event)
-    _apply_status(row, ProviderAccount(row.provider_account_id, False, reason), max(at, row.updated_at))
-    notify(db, [row.creator_id], "payout_failed",
-           f"Your bank refused a payout of {money} ({code}). The money is in your Stripe balance; "
-           "update your bank details at Stripe to receive it", PAYOUTS_PATH, None)
-    notify(db, _admin_ids(db), "payout_failed",
-           f"Bank payout {event.object_id} of creator {row.creator_id} failed ({code}); account paused",
-           "/admin/payouts", None)
+    _apply_status(
+        row, ProviderAccount(row.provider_account_id, False, reason), max(at, row.updated_at)
+    )
+    notify(
+        db,
+        [row.creator_id],
+        "payout_failed",
+        f"Your bank refused a payout of {money} ({code}). The money is in your Stripe balance; "
+        "update your bank details at Stripe to receive it",
+        PAYOUTS_PATH,
+        None,
+    )
+    notify(
+        db,
+        _admin_ids(db),
+        "payout_failed",
+        f"Bank payout {event.object_id} of creator {row.creator_id} failed ({code}); account paused",
+        "/admin/payouts",
+        None,
+    )
     return "processed"
 
 
@@ -806,14 +1040,28 @@ def account_deauthorized(db: Session, event: ProviderEvent, _context: object) ->
     if row is None:
         return "ignored"
     reason = f"{DISCONNECTED}; connect a payout account again to be paid"
-    _apply_status(row, ProviderAccount(row.provider_account_id, False, reason),
-                  max(_event_time(event), row.updated_at))
-    notify(db, [row.creator_id], "payout_account",
-           "Your Stripe account was disconnected from hitrack; your balance stays here until you "
-           "connect a payout account again", PAYOUTS_PATH, None)
-    notify(db, _admin_ids(db), "payout_account",
-           f"Creator {row.creator_id} disconnected Stripe account {row.provider_account_id}",
-           "/admin/payouts", None)
+    _apply_status(
+        row,
+        ProviderAccount(row.provider_account_id, False, reason),
+        max(_event_time(event), row.updated_at),
+    )
+    notify(
+        db,
+        [row.creator_id],
+        "payout_account",
+        "Your Stripe account was disconnected from hitrack; your balance stays here until you "
+        "connect a payout account again",
+        PAYOUTS_PATH,
+        None,
+    )
+    notify(
+        db,
+        _admin_ids(db),
+        "payout_account",
+        f"Creator {row.creator_id} disconnected Stripe account {row.provider_account_id}",
+        "/admin/payouts",
+        None,
+    )
     return "processed"
 
 

@@ -92,9 +92,23 @@ __all__ = [
 
 # Suggestions only: a credit role is free text.
 CREDIT_ROLES = (
-    "writer", "director", "producer", "performer", "voice", "singer", "musician",
-    "composer", "camera operator", "photographer", "editor", "illustrator", "animator",
-    "sound mixer", "costume designer", "production designer", "colorist",
+    "writer",
+    "director",
+    "producer",
+    "performer",
+    "voice",
+    "singer",
+    "musician",
+    "composer",
+    "camera operator",
+    "photographer",
+    "editor",
+    "illustrator",
+    "animator",
+    "sound mixer",
+    "costume designer",
+    "production designer",
+    "colorist",
 )
 # The preview answers "who gets what of 100.00 of revenue".
 PREVIEW_AMOUNT = 100_000_000
@@ -130,7 +144,9 @@ def parse_contributions(raw: object) -> list[ContributionInput]:
         items = []
         for entry in raw:
             if not isinstance(entry, Mapping) or "work" not in entry:
-                raise InvalidInput("contributions: each item must be an object with 'work' and 'share'")
+                raise InvalidInput(
+                    "contributions: each item must be an object with 'work' and 'share'"
+                )
             items.append((entry["work"], {k: v for k, v in entry.items() if k != "work"}))
     else:
         raise InvalidInput("contributions: expected an object of work id -> share, or a list")
@@ -148,8 +164,10 @@ def parse_contributions(raw: object) -> list[ContributionInput]:
         if isinstance(value, Mapping):
             unknown = set(value) - {"share", "credit_role"}
             if unknown:
-                raise InvalidInput(f"contributions: unknown fields for {work}: {', '.join(sorted(unknown))}",
-                                   ids=(work,))
+                raise InvalidInput(
+                    f"contributions: unknown fields for {work}: {', '.join(sorted(unknown))}",
+                    ids=(work,),
+                )
             if "share" not in value:
                 raise InvalidInput(f"contributions: give a share for {work}", ids=(work,))
             share, role = value["share"], value.get("credit_role")
@@ -162,13 +180,28 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def _log(db: Session, production: Work, actor: Creator | None, action: str,
-         detail: dict[str, object], now: datetime) -> None:
-    db.add(ProductionLog(production_id=production.id, actor_id=actor.id if actor else None,
-                         action=action, detail=detail, at=now))
+def _log(
+    db: Session,
+    production: Work,
+    actor: Creator | None,
+    action: str,
+    detail: dict[str, object],
+    now: datetime,
+) -> None:
+    db.add(
+        ProductionLog(
+            production_id=production.id,
+            actor_id=actor.id if actor else None,
+            action=action,
+            detail=detail,
+            at=now,
+        )
+    )
 
 
-def get_production(db: Session, viewer: Creator | None, public_id: object, *, lock: bool = False) -> Work:
+def get_production(
+    db: Session, viewer: Creator | None, public_id: object, *, lock: bool = False
+) -> Work:
     """The production if ``viewer`` may see it; NotFound for anything else."""
     work = visible_work(db, viewer, public_id)
     if work.kind != "production":
@@ -180,41 +213,64 @@ def get_production(db: Session, viewer: Creator | None, public_id: object, *, lo
 
 def _require_producer(production: Work, actor: Creator) -> None:
     if production.created_by_id != actor.id:
-        raise PermissionDenied(f"only the producer of {production.public_id} may change its split",
-                               ids=(production.public_id,))
+        raise PermissionDenied(
+            f"only the producer of {production.public_id} may change its split",
+            ids=(production.public_id,),
+        )
 
 
 def _require_editable(production: Work) -> None:
     if production.status not in EDITABLE:
-        raise Conflict(f"{production.public_id} is {production.status}: its split never changes",
-                       ids=(production.public_id,))
+        raise Conflict(
+            f"{production.public_id} is {production.status}: its split never changes",
+            ids=(production.public_id,),
+        )
 
 
-def _write_contributions(db: Session, actor: Creator, production: Work,
-                         contributions: Sequence[ContributionInput]) -> None:
+def _write_contributions(
+    db: Session, actor: Creator, production: Work, contributions: Sequence[ContributionInput]
+) -> None:
     """Replace the production's citations with ``contributions``, under every graph rule."""
     for citation in list(production.sources):
         db.delete(citation)
     db.flush()
     db.expire(production, ["sources"])
     resolved = check_new_citations(
-        db, actor, domain_work(production), {c.work: c.share for c in contributions}, existing=production)
+        db,
+        actor,
+        domain_work(production),
+        {c.work: c.share for c in contributions},
+        existing=production,
+    )
     for (source, share), given in zip(resolved, contributions, strict=True):
         if source.kind == "model":
-            raise InvalidCitation(f"{source.public_id} is a model: contributions are records or productions",
-                                  ids=(production.public_id, source.public_id))
+            raise InvalidCitation(
+                f"{source.public_id} is a model: contributions are records or productions",
+                ids=(production.public_id, source.public_id),
+            )
         if source.kind == "production" and source.status == "cancelled":
-            raise InvalidCitation(f"{source.public_id} is a cancelled production",
-                                  ids=(production.public_id, source.public_id))
-        db.add(Citation(work_id=production.id, source_id=source.id, share=share,
-                        credit_role=given.credit_role, created_by_id=actor.id))
+            raise InvalidCitation(
+                f"{source.public_id} is a cancelled production",
+                ids=(production.public_id, source.public_id),
+            )
+        db.add(
+            Citation(
+                work_id=production.id,
+                source_id=source.id,
+                share=share,
+                credit_role=given.credit_role,
+                created_by_id=actor.id,
+            )
+        )
     db.flush()
     db.expire(production, ["sources"])
 
 
 def _contributions_detail(production: Work) -> dict[str, object]:
-    return {c.source.public_id: {"share": format_share(c.share), "credit_role": c.credit_role}
-            for c in production.sources}
+    return {
+        c.source.public_id: {"share": format_share(c.share), "credit_role": c.credit_role}
+        for c in production.sources
+    }
 
 
 def create_production(
@@ -236,12 +292,22 @@ def create_production(
     description_s = clean_text(description, "description", max_length=5000, required=False)
     if stream is not None and storage is None:
         raise InvalidInput("media: no storage to keep it in")
-    media = store_upload(storage, stream, filename=filename, max_bytes=max_bytes) \
-        if stream is not None and storage is not None else None
+    media = (
+        store_upload(storage, stream, filename=filename, max_bytes=max_bytes)
+        if stream is not None and storage is not None
+        else None
+    )
     try:
         lock_graph(db)
-        work = Work(public_id=new_public_id("production"), kind="production", status="draft",
-                    title=title_s, description=description_s, created_by_id=actor.id, created_at=at)
+        work = Work(
+            public_id=new_public_id("production"),
+            kind="production",
+            status="draft",
+            title=title_s,
+            description=description_s,
+            created_by_id=actor.id,
+            created_at=at,
+        )
         if media is not None:
             work.media_key, work.media_sha256, work.media_size = media.key, media.sha256, media.size
             work.media_type, work.media_kind = media.content_type, media.media_kind
@@ -260,8 +326,14 @@ def create_production(
         raise
 
 
-def set_contributions(db: Session, actor: Creator, production_id: object,
-                      contributions: Sequence[ContributionInput], *, now: datetime | None = None) -> Work:
+def set_contributions(
+    db: Session,
+    actor: Creator,
+    production_id: object,
+    contributions: Sequence[ContributionInput],
+    *,
+    now: datetime | None = None,
+) -> Work:
     """The producer replaces the split (while draft or proposed); publish again to propose it."""
     at = _now(now)
     with unit_of_work(db):
@@ -270,17 +342,26 @@ def set_contributions(db: Session, actor: Creator, production_id: object,
         _require_producer(production, actor)
         _require_editable(production)
         _write_contributions(db, actor, production, contributions)
-        _log(db, production, actor, "contributions_set",
-             {"contributions": _contributions_detail(production)}, at)
+        _log(
+            db,
+            production,
+            actor,
+            "contributions_set",
+            {"contributions": _contributions_detail(production)},
+            at,
+        )
     return production
 
 
 def _revisions(db: Session, production: Work) -> list[ProposalRevision]:
-    return list(db.scalars(
-        select(ProposalRevision).where(ProposalRevision.production_id == production.id)
-        .options(selectinload(ProposalRevision.lines).selectinload(ProposalLine.source))
-        .order_by(ProposalRevision.number)
-    ))
+    return list(
+        db.scalars(
+            select(ProposalRevision)
+            .where(ProposalRevision.production_id == production.id)
+            .options(selectinload(ProposalRevision.lines).selectinload(ProposalLine.source))
+            .order_by(ProposalRevision.number)
+        )
+    )
 
 
 def _latest(db: Session, production: Work) -> ProposalRevision | None:
@@ -345,37 +426,71 @@ def publish_proposal(
         _require_editable(production)
         citations = list(production.sources)
         if not citations:
-            raise InvalidInput(f"{production.public_id} has no contributions yet: add some before publishing",
-                               ids=(production.public_id,))
+            raise InvalidInput(
+                f"{production.public_id} has no contributions yet: add some before publishing",
+                ids=(production.public_id,),
+            )
         total = sum((c.share for c in citations), Fraction(0))
         if total + retained_f != 1:
             raise InvalidShare(
                 f"contributions sum to {format_share(total)} and the retained share is "
                 f"{format_share(retained_f)}: together {format_share(total + retained_f)}, not 1 "
                 f"(state a retained share of {format_share(1 - total)} or change the shares)",
-                ids=(production.public_id,))
+                ids=(production.public_id,),
+            )
         previous = _latest(db, production)
-        if previous is not None and production.status == "proposed" \
-                and _revision_split(previous) == _current_split(production):
-            raise Conflict(f"revision {previous.number} already proposes this split: change it first",
-                           ids=(production.public_id,))
+        if (
+            previous is not None
+            and production.status == "proposed"
+            and _revision_split(previous) == _current_split(production)
+        ):
+            raise Conflict(
+                f"revision {previous.number} already proposes this split: change it first",
+                ids=(production.public_id,),
+            )
         affected = affected_creator_ids(db, production)
         revision = ProposalRevision(
-            production_id=production.id, number=(previous.number if previous else 0) + 1,
-            published_by_id=actor.id, published_at=at, window_closes_at=at + window, note=note_s)
+            production_id=production.id,
+            number=(previous.number if previous else 0) + 1,
+            published_by_id=actor.id,
+            published_at=at,
+            window_closes_at=at + window,
+            note=note_s,
+        )
         for c in citations:
-            revision.lines.append(ProposalLine(source_id=c.source_id, credit_role=c.credit_role, share=c.share))
+            revision.lines.append(
+                ProposalLine(source_id=c.source_id, credit_role=c.credit_role, share=c.share)
+            )
         db.add(revision)
         production.status = "proposed"
         db.flush()
-        _log(db, production, actor, "published" if previous is None else "revised",
-             {"revision": revision.number, "retained": format_share(retained_f),
-              "window_closes_at": revision.window_closes_at.isoformat()}, at)
-        verb = "proposed a split for" if previous is None else f"revised the split (revision {revision.number}) of"
-        notify(db, affected - {actor.id}, "proposal_published" if previous is None else "proposal_revised",
-               f"{actor.display_name} {verb} “{production.title}”; comments are open until "
-               f"{revision.window_closes_at:%Y-%m-%d %H:%M} UTC",
-               production_path(production.public_id), mailer, now=at)
+        _log(
+            db,
+            production,
+            actor,
+            "published" if previous is None else "revised",
+            {
+                "revision": revision.number,
+                "retained": format_share(retained_f),
+                "window_closes_at": revision.window_closes_at.isoformat(),
+            },
+            at,
+        )
+        verb = (
+            "proposed a split for"
+            if previous is None
+            else f"revised the split (revision {revision.number}) of"
+        )
+        notify(
+            db,
+            affected - {actor.id},
+            "proposal_published" if previous is None else "proposal_revised",
+            f"{actor.display_name} {verb} “{production.title}”; comments are open until "
+            f"{revision.window_closes_at:%Y-%m-%d %H:%M} UTC",
+            production_path(production.public_id),
+            mailer,
+            now=at,
+        )
     return revision
 
 
@@ -395,55 +510,103 @@ def add_comment(
         text = clean_text(body, "comment", max_length=5000)
         production = get_production(db, actor, production_id)
         if production.status != "proposed":
-            reason = ("comments open when the producer publishes the proposal"
-                      if production.status == "draft" else "comments are closed")
-            raise Conflict(f"{production.public_id} is {production.status}: {reason}",
-                           ids=(production.public_id,))
+            reason = (
+                "comments open when the producer publishes the proposal"
+                if production.status == "draft"
+                else "comments are closed"
+            )
+            raise Conflict(
+                f"{production.public_id} is {production.status}: {reason}",
+                ids=(production.public_id,),
+            )
         if objection and actor.id not in affected_creator_ids(db, production):
-            raise PermissionDenied("only creators affected by the split may file an objection; "
-                                   "you may still comment", ids=(production.public_id,))
+            raise PermissionDenied(
+                "only creators affected by the split may file an objection; you may still comment",
+                ids=(production.public_id,),
+            )
         latest = _latest(db, production)
-        comment = Comment(production_id=production.id, revision_id=latest.id if latest else None,
-                          author_id=actor.id, body=text, is_objection=objection, created_at=at)
+        comment = Comment(
+            production_id=production.id,
+            revision_id=latest.id if latest else None,
+            author_id=actor.id,
+            body=text,
+            is_objection=objection,
+            created_at=at,
+        )
         db.add(comment)
         if production.created_by_id is not None and production.created_by_id != actor.id:
             what = "objected to" if objection else "commented on"
-            notify(db, [production.created_by_id], "objection" if objection else "comment",
-                   f"{actor.display_name} {what} the split of “{production.title}”",
-                   production_path(production.public_id), mailer, now=at)
+            notify(
+                db,
+                [production.created_by_id],
+                "objection" if objection else "comment",
+                f"{actor.display_name} {what} the split of “{production.title}”",
+                production_path(production.public_id),
+                mailer,
+                now=at,
+            )
     return comment
 
 
-def finalize(db: Session, actor: Creator, production_id: object, *, mailer: Mailer | None = None,
-             now: datetime | None = None) -> Work:
+def finalize(
+    db: Session,
+    actor: Creator,
+    production_id: object,
+    *,
+    mailer: Mailer | None = None,
+    now: datetime | None = None,
+) -> Work:
     """After the comment window of the latest revision has closed, freeze the split."""
     at = _now(now)
     with unit_of_work(db):
         production = get_production(db, actor, production_id, lock=True)
         _require_producer(production, actor)
         if production.status != "proposed":
-            reason = {"draft": "publish a proposal first", "finalized": "it is already finalized",
-                      "cancelled": "it was cancelled"}.get(production.status, "")
-            raise Conflict(f"{production.public_id} cannot be finalized: {reason}", ids=(production.public_id,))
+            reason = {
+                "draft": "publish a proposal first",
+                "finalized": "it is already finalized",
+                "cancelled": "it was cancelled",
+            }.get(production.status, "")
+            raise Conflict(
+                f"{production.public_id} cannot be finalized: {reason}", ids=(production.public_id,)
+            )
         latest = _latest(db, production)
         assert latest is not None  # a proposed production has a revision
         if at < latest.window_closes_at:
-            raise Conflict(f"the comment window of revision {latest.number} closes at "
-                           f"{latest.window_closes_at:%Y-%m-%d %H:%M:%S} UTC: finalize after that",
-                           ids=(production.public_id,))
+            raise Conflict(
+                f"the comment window of revision {latest.number} closes at "
+                f"{latest.window_closes_at:%Y-%m-%d %H:%M:%S} UTC: finalize after that",
+                ids=(production.public_id,),
+            )
         if _revision_split(latest) != _current_split(production):
-            raise Conflict(f"the contributions changed after revision {latest.number}: "
-                           "publish them as a new revision first", ids=(production.public_id,))
+            raise Conflict(
+                f"the contributions changed after revision {latest.number}: "
+                "publish them as a new revision first",
+                ids=(production.public_id,),
+            )
         production.status = "finalized"
         _log(db, production, actor, "finalized", {"revision": latest.number}, at)
-        notify(db, affected_creator_ids(db, production) - {actor.id}, "proposal_finalized",
-               f"The split of “{production.title}” is final (revision {latest.number})",
-               production_path(production.public_id), mailer, now=at)
+        notify(
+            db,
+            affected_creator_ids(db, production) - {actor.id},
+            "proposal_finalized",
+            f"The split of “{production.title}” is final (revision {latest.number})",
+            production_path(production.public_id),
+            mailer,
+            now=at,
+        )
     return production
 
 
-def cancel(db: Session, actor: Creator, production_id: object, *, reason: object = "",
-           mailer: Mailer | None = None, now: datetime | None = None) -> Work:
+def cancel(
+    db: Session,
+    actor: Creator,
+    production_id: object,
+    *,
+    reason: object = "",
+    mailer: Mailer | None = None,
+    now: datetime | None = None,
+) -> Work:
     """The producer cancels a production that is not finalized; it will never earn."""
     at = _now(now)
     with unit_of_work(db):
@@ -455,9 +618,15 @@ def cancel(db: Session, actor: Creator, production_id: object, *, reason: object
         production.status = "cancelled"
         _log(db, production, actor, "cancelled", {"reason": reason_s}, at)
         if was_proposed:
-            notify(db, affected_creator_ids(db, production) - {actor.id}, "proposal_cancelled",
-                   f"{actor.display_name} cancelled “{production.title}”",
-                   production_path(production.public_id), mailer, now=at)
+            notify(
+                db,
+                affected_creator_ids(db, production) - {actor.id},
+                "proposal_cancelled",
+                f"{actor.display_name} cancelled “{production.title}”",
+                production_path(production.public_id),
+                mailer,
+                now=at,
+            )
     return production
 
 
@@ -501,9 +670,15 @@ def revision_diff(previous: ProposalRevision | None, current: ProposalRevision) 
         old, new = before.get(source_id), after.get(source_id)
         line = new or old
         assert line is not None
-        changes.append(LineChange(
-            source=line.source, before=old.share if old else None, after=new.share if new else None,
-            role_before=old.credit_role if old else None, role_after=new.credit_role if new else None))
+        changes.append(
+            LineChange(
+                source=line.source,
+                before=old.share if old else None,
+                after=new.share if new else None,
+                role_before=old.credit_role if old else None,
+                role_after=new.credit_role if new else None,
+            )
+        )
     changes.sort(key=lambda c: (c.source.title.lower(), c.source.public_id))
     return changes
 
@@ -539,13 +714,22 @@ def preview(db: Session, viewer: Creator | None, production: Work) -> Preview:
     for public_id, work in works.items():
         if not can_see(viewer, work):
             G.nodes[public_id]["title"] = "a private work"
-    settlement = settle_event(G, RevenueEvent(id="preview", work=production.public_id, amount=PREVIEW_AMOUNT))
-    creators = {c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(settlement.creators)))}
+    settlement = settle_event(
+        G, RevenueEvent(id="preview", work=production.public_id, amount=PREVIEW_AMOUNT)
+    )
+    creators = {
+        c.handle: c
+        for c in db.scalars(select(Creator).where(Creator.handle.in_(settlement.creators)))
+    }
     lines = []
     for handle, micros in sorted(settlement.creators.items(), key=lambda kv: (-kv[1], kv[0])):
         explanations = settlement.explain(handle)
         paths = [text for e in explanations for text in render_explanation(G, e)]
-        lines.append(PreviewLine(creators[handle], micros, settlement.entitlements[handle], explanations, paths))
+        lines.append(
+            PreviewLine(
+                creators[handle], micros, settlement.entitlements[handle], explanations, paths
+            )
+        )
     return Preview(PREVIEW_AMOUNT, lines)
 
 
@@ -581,40 +765,81 @@ class ProductionView:
     @property
     def window_open(self) -> bool:
         latest = self.latest
-        return self.production.status == "proposed" and latest is not None and self.now < latest.window_closes_at
+        return (
+            self.production.status == "proposed"
+            and latest is not None
+            and self.now < latest.window_closes_at
+        )
 
     @property
     def can_finalize(self) -> bool:
-        return (self.production.status == "proposed" and not self.window_open
-                and not self.unpublished_changes)
+        return (
+            self.production.status == "proposed"
+            and not self.window_open
+            and not self.unpublished_changes
+        )
 
     @property
     def retained_share(self) -> Fraction:
         return self.production.retained_share
 
 
-def production_view(db: Session, viewer: Creator | None, public_id: object, *,
-                    now: datetime | None = None) -> ProductionView:
+def production_view(
+    db: Session, viewer: Creator | None, public_id: object, *, now: datetime | None = None
+) -> ProductionView:
     production = get_production(db, viewer, public_id)
     credits: dict[str, list[Credit]] = {}
     for c in production.sources:
         names = [o.creator.display_name for o in c.source.owners]
-        credits.setdefault(c.credit_role or "contributor", []).append(Credit(c.source, c.share, names))
+        credits.setdefault(c.credit_role or "contributor", []).append(
+            Credit(c.source, c.share, names)
+        )
     revisions = _revisions(db, production)
-    diffs = {r.number: revision_diff(revisions[i - 1] if i else None, r) for i, r in enumerate(revisions)}
-    comments = list(db.scalars(select(Comment).where(Comment.production_id == production.id)
-                               .options(selectinload(Comment.author)).order_by(Comment.created_at, Comment.id)))
-    log = list(db.scalars(select(ProductionLog).where(ProductionLog.production_id == production.id)
-                          .options(selectinload(ProductionLog.actor)).order_by(ProductionLog.at, ProductionLog.id)))
-    unpublished = bool(revisions) and production.status == "proposed" \
+    diffs = {
+        r.number: revision_diff(revisions[i - 1] if i else None, r) for i, r in enumerate(revisions)
+    }
+    comments = list(
+        db.scalars(
+            select(Comment)
+            .where(Comment.production_id == production.id)
+            .options(selectinload(Comment.author))
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
+    log = list(
+        db.scalars(
+            select(ProductionLog)
+            .where(ProductionLog.production_id == production.id)
+            .options(selectinload(ProductionLog.actor))
+            .order_by(ProductionLog.at, ProductionLog.id)
+        )
+    )
+    unpublished = (
+        bool(revisions)
+        and production.status == "proposed"
         and _revision_split(revisions[-1]) != _current_split(production)
+    )
     return ProductionView(
-        production=production, producer=production.created_by, credits=credits, revisions=revisions,
-        diffs=diffs, comments=comments, log=log, preview=preview(db, viewer, production), now=_now(now),
-        unpublished_changes=unpublished, affected=affected_creator_ids(db, production))
+        production=production,
+        producer=production.created_by,
+        credits=credits,
+        revisions=revisions,
+        diffs=diffs,
+        comments=comments,
+        log=log,
+        preview=preview(db, viewer, production),
+        now=_now(now),
+        unpublished_changes=unpublished,
+        affected=affected_creator_ids(db, production),
+    )
 
 
 def productions_of(db: Session, creator: Creator) -> list[Work]:
     """The productions ``creator`` produces, newest first."""
-    return list(db.scalars(select(Work).where(Work.kind == "production", Work.created_by_id == creator.id)
-                           .order_by(Work.created_at.desc(), Work.id.desc())))
+    return list(
+        db.scalars(
+            select(Work)
+            .where(Work.kind == "production", Work.created_by_id == creator.id)
+            .order_by(Work.created_at.desc(), Work.id.desc())
+        )
+    )

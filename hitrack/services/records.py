@@ -18,7 +18,14 @@ from hitrack.services.graph import check_new_citations, lock_graph, visible_work
 from hitrack.services.unit_of_work import unit_of_work
 from hitrack.storage import MediaStorage, delete_quietly, store_upload
 
-__all__ = ["new_public_id", "upload_record", "set_consent", "recent_works", "parse_flag", "clean_text"]
+__all__ = [
+    "new_public_id",
+    "upload_record",
+    "set_consent",
+    "recent_works",
+    "parse_flag",
+    "clean_text",
+]
 
 
 def new_public_id(kind: str) -> str:
@@ -80,9 +87,14 @@ def upload_record(
         raise InvalidInput("visibility: public or private")
     if sources is not None and not isinstance(sources, Mapping):
         raise InvalidInput("sources: expected an object of work id -> share")
-    citing = graph_rules.Work(id=new_public_id("record"), kind="record",
-                              owners={actor.handle: Fraction(1)}, title=title_s,
-                              consent_remix=remix, consent_ai_training=ai)
+    citing = graph_rules.Work(
+        id=new_public_id("record"),
+        kind="record",
+        owners={actor.handle: Fraction(1)},
+        title=title_s,
+        consent_remix=remix,
+        consent_ai_training=ai,
+    )
     lock_graph(db)
     try:
         check_new_citations(db, actor, citing, sources or {})
@@ -98,11 +110,20 @@ def upload_record(
         resolved = check_new_citations(db, actor, citing, sources or {})
         now = datetime.now(UTC)
         work = Work(
-            public_id=citing.id, kind="record", title=title_s, description=description_s,
-            visibility=visibility, created_by_id=actor.id, consent_remix=remix,
-            consent_ai_training=ai, consent_updated_at=now,
-            media_key=media.key, media_sha256=media.sha256, media_size=media.size,
-            media_type=media.content_type, media_kind=media.media_kind,
+            public_id=citing.id,
+            kind="record",
+            title=title_s,
+            description=description_s,
+            visibility=visibility,
+            created_by_id=actor.id,
+            consent_remix=remix,
+            consent_ai_training=ai,
+            consent_updated_at=now,
+            media_key=media.key,
+            media_sha256=media.sha256,
+            media_size=media.size,
+            media_type=media.content_type,
+            media_kind=media.media_kind,
             media_filename=media.original_filename,
         )
         work.owners.append(WorkOwner(creator_id=actor.id, fraction=Fraction(1)))
@@ -118,14 +139,21 @@ def upload_record(
         raise
 
 
-def set_consent(db: Session, actor: Creator, work_id: object, *, remix: object = None,
-                ai_training: object = None) -> Work:
+def set_consent(
+    db: Session,
+    actor: Creator,
+    work_id: object,
+    *,
+    remix: object = None,
+    ai_training: object = None,
+) -> Work:
     """Owners change what their record may be used for; the past is never rewritten."""
     with unit_of_work(db):
         work = visible_work(db, actor, work_id)
         if not work.is_owned_by(actor.id):
-            raise PermissionDenied(f"only the owners of {work.public_id} may change its consent",
-                                   ids=(work.public_id,))
+            raise PermissionDenied(
+                f"only the owners of {work.public_id} may change its consent", ids=(work.public_id,)
+            )
         if work.kind != "record":
             raise InvalidInput(f"{work.public_id} is a {work.kind}: consent applies to records")
         work.consent_remix = parse_flag(remix, "remix", work.consent_remix)
@@ -134,8 +162,9 @@ def set_consent(db: Session, actor: Creator, work_id: object, *, remix: object =
     return work
 
 
-def recent_works(db: Session, actor: Creator | None, *, kind: str | None = None,
-                 limit: int = 24) -> list[Work]:
+def recent_works(
+    db: Session, actor: Creator | None, *, kind: str | None = None, limit: int = 24
+) -> list[Work]:
     """Newest public works (and the actor's own private ones)."""
     stmt = select(Work).options(selectinload(Work.owners).selectinload(WorkOwner.creator))
     if actor is None:

@@ -32,13 +32,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     _configure(app, settings)
 
     engine = make_engine(settings.database_url)
-    context.init_app(app, context.Services(
-        settings=settings,
-        engine=engine,
-        sessions=make_session_factory(engine),
-        storage=media_storage(settings),
-        extra={},
-    ))
+    context.init_app(
+        app,
+        context.Services(
+            settings=settings,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            storage=media_storage(settings),
+            extra={},
+        ),
+    )
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -104,6 +107,10 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    if request.path.startswith("/api/") and g.get("auth_via") != "bearer" and current_user.is_authenticated:
+    if (
+        request.path.startswith("/api/")
+        and g.get("auth_via") != "bearer"
+        and current_user.is_authenticated
+    ):
         response.headers.setdefault("Cache-Control", "no-store")
     return response

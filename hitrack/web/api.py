@@ -67,8 +67,11 @@ def actor() -> Creator | None:
 def creator_json(creator: Creator, *, private: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {"id": creator.handle, "display_name": creator.display_name}
     if private:
-        data.update(email=creator.email, roles=["creator"] + (["admin"] if creator.is_admin else []),
-                    created_at=creator.created_at.isoformat())
+        data.update(
+            email=creator.email,
+            roles=["creator"] + (["admin"] if creator.is_admin else []),
+            created_at=creator.created_at.isoformat(),
+        )
     return data
 
 
@@ -80,20 +83,35 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
         "description": work.description,
         "visibility": work.visibility,
         "created_at": work.created_at.isoformat(),
-        "owners": [{**creator_json(o.creator), "fraction": format_share(o.fraction)} for o in work.owners],
-        "sources": [{"work": c.source.public_id, "title": c.source.title, "share": format_share(c.share),
-                     **({"credit_role": c.credit_role} if c.credit_role else {})} for c in work.sources],
+        "owners": [
+            {**creator_json(o.creator), "fraction": format_share(o.fraction)} for o in work.owners
+        ],
+        "sources": [
+            {
+                "work": c.source.public_id,
+                "title": c.source.title,
+                "share": format_share(c.share),
+                **({"credit_role": c.credit_role} if c.credit_role else {}),
+            }
+            for c in work.sources
+        ],
         "retained_share": format_share(work.retained_share),
-        "cited_by": [{"work": c.work.public_id, "share": format_share(c.share)}
-                     for c in work.cited_by if graph_service.can_see(viewer, c.work)],
+        "cited_by": [
+            {"work": c.work.public_id, "share": format_share(c.share)}
+            for c in work.cited_by
+            if graph_service.can_see(viewer, c.work)
+        ],
         "url": url_for("pages.work", public_id=work.public_id, _external=False),
     }
     if work.kind == "record":
         data["consent"] = {"remix": work.consent_remix, "ai_training": work.consent_ai_training}
     if work.media_key:
         data["media"] = {
-            "type": work.media_type, "kind": work.media_kind, "size": work.media_size,
-            "sha256": work.media_sha256, "filename": work.media_filename,
+            "type": work.media_type,
+            "kind": work.media_kind,
+            "size": work.media_size,
+            "sha256": work.media_sha256,
+            "filename": work.media_filename,
             "url": url_for("api.record_media", public_id=work.public_id),
         }
     return data
@@ -107,8 +125,12 @@ def openapi() -> Response:
 @bp.post("/auth/register")
 def register() -> tuple[Response, int]:
     data = body()
-    creator = accounts.register(db(), email=data.get("email"), password=data.get("password"),
-                                display_name=data.get("display_name"))
+    creator = accounts.register(
+        db(),
+        email=data.get("email"),
+        password=data.get("password"),
+        display_name=data.get("display_name"),
+    )
     return jsonify(creator_json(creator, private=True)), 201
 
 
@@ -148,10 +170,17 @@ def create_record() -> tuple[Response, int]:
         if not isinstance(sources, dict):
             raise InvalidInput("sources: expected a JSON object of work id -> share")
     work = records.upload_record(
-        db(), storage(), me(), stream=upload.stream, filename=upload.filename or "",
-        title=form.get("title"), description=form.get("description", ""),
-        consent_remix=form.get("consent_remix"), consent_ai_training=form.get("consent_ai_training"),
-        visibility=form.get("visibility", "public"), sources=sources,
+        db(),
+        storage(),
+        me(),
+        stream=upload.stream,
+        filename=upload.filename or "",
+        title=form.get("title"),
+        description=form.get("description", ""),
+        consent_remix=form.get("consent_remix"),
+        consent_ai_training=form.get("consent_ai_training"),
+        visibility=form.get("visibility", "public"),
+        sources=sources,
         max_bytes=settings().max_upload_bytes,
     )
     return jsonify(work_json(work, me())), 201
@@ -176,8 +205,9 @@ def put_consent(public_id: str) -> Response:
     unknown = set(data) - {"remix", "ai_training"}
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
-    work = records.set_consent(db(), me(), public_id, remix=data.get("remix"),
-                               ai_training=data.get("ai_training"))
+    work = records.set_consent(
+        db(), me(), public_id, remix=data.get("remix"), ai_training=data.get("ai_training")
+    )
     return jsonify(work_json(work, me()))
 
 
@@ -195,5 +225,3 @@ def post_source(public_id: str) -> tuple[Response, int]:
 def work_graph(public_id: str) -> Response:
     work = graph_service.visible_work(db(), actor(), public_id)
     return jsonify(graph_service.export_ancestry(db(), actor(), work))
-
-

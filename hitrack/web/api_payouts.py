@@ -33,20 +33,33 @@ def run_json(run: PayoutRun) -> dict[str, Any]:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "summary": run.summary,
-        "payouts": [{
-            "id": p.id, "creator": p.creator.handle, "currency": p.currency, "amount": p.amount,
-            "amount_display": format_micros(p.amount), "status": p.status,
-            "idempotency_key": p.idempotency_key, "transfer": p.provider_transfer_id,
-            "reason": p.failure_reason,
-        } for p in run.payouts],
+        "payouts": [
+            {
+                "id": p.id,
+                "creator": p.creator.handle,
+                "currency": p.currency,
+                "amount": p.amount,
+                "amount_display": format_micros(p.amount),
+                "status": p.status,
+                "idempotency_key": p.idempotency_key,
+                "transfer": p.provider_transfer_id,
+                "reason": p.failure_reason,
+            }
+            for p in run.payouts
+        ],
     }
 
 
 @bp.post("/runs")
 @auth_required
 def start_run() -> tuple[Response, int]:
-    run = payouts.run_payouts(db(), payout_provider(), started_by=_admin(),
-                              minimums=settings().payout_minimum, mailer=mailer())
+    run = payouts.run_payouts(
+        db(),
+        payout_provider(),
+        started_by=_admin(),
+        minimums=settings().payout_minimum,
+        mailer=mailer(),
+    )
     return jsonify(run_json(run)), 201
 
 
@@ -57,33 +70,66 @@ def get_run(run_id: str) -> Response:
     return jsonify(run_json(payouts.get_run(db(), run_id)))
 
 
-_ERROR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_RUN = {"description": "The run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PayoutRun"}}}}
+_ERROR = {
+    "description": "Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+_RUN = {
+    "description": "The run",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PayoutRun"}}},
+}
 
-register_paths({
-    "/api/v1/payouts/runs": {"post": {
-        "summary": "Start a payout run (admins): hold, send and settle every due payout",
-        "tags": ["payouts"],
-        "responses": {"201": _RUN, "401": _ERROR, "403": _ERROR, "503": _ERROR},
-    }},
-    "/api/v1/payouts/runs/{run_id}": {"get": {
-        "summary": "A payout run with each payout's status (admins)",
-        "tags": ["payouts"],
-        "parameters": [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": _RUN, "401": _ERROR, "403": _ERROR, "404": _ERROR},
-    }},
-}, {
-    "PayoutRun": {"type": "object", "required": ["id", "provider", "status", "payouts"], "properties": {
-        "id": {"type": "string"}, "provider": {"enum": ["manual", "stripe"]},
-        "status": {"enum": ["running", "awaiting", "finished"]},
-        "started_at": {"type": "string", "format": "date-time"},
-        "finished_at": {"type": ["string", "null"], "format": "date-time"},
-        "summary": {"type": "object"},
-        "payouts": {"type": "array", "items": {"type": "object", "properties": {
-            "id": {"type": "integer"}, "creator": {"type": "string"}, "currency": {"type": "string"},
-            "amount": {"type": "integer", "description": "micros, a whole number of cents"},
-            "status": {"enum": ["pending", "paid", "failed", "reversed"]},
-            "idempotency_key": {"type": "string"}, "transfer": {"type": ["string", "null"]},
-            "reason": {"type": "string"}}}},
-    }},
-})
+register_paths(
+    {
+        "/api/v1/payouts/runs": {
+            "post": {
+                "summary": "Start a payout run (admins): hold, send and settle every due payout",
+                "tags": ["payouts"],
+                "responses": {"201": _RUN, "401": _ERROR, "403": _ERROR, "503": _ERROR},
+            }
+        },
+        "/api/v1/payouts/runs/{run_id}": {
+            "get": {
+                "summary": "A payout run with each payout's status (admins)",
+                "tags": ["payouts"],
+                "parameters": [
+                    {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": _RUN, "401": _ERROR, "403": _ERROR, "404": _ERROR},
+            }
+        },
+    },
+    {
+        "PayoutRun": {
+            "type": "object",
+            "required": ["id", "provider", "status", "payouts"],
+            "properties": {
+                "id": {"type": "string"},
+                "provider": {"enum": ["manual", "stripe"]},
+                "status": {"enum": ["running", "awaiting", "finished"]},
+                "started_at": {"type": "string", "format": "date-time"},
+                "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                "summary": {"type": "object"},
+                "payouts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "creator": {"type": "string"},
+                            "currency": {"type": "string"},
+                            "amount": {
+                                "type": "integer",
+                                "description": "micros, a whole number of cents",
+                            },
+                            "status": {"enum": ["pending", "paid", "failed", "reversed"]},
+                            "idempotency_key": {"type": "string"},
+                            "transfer": {"type": ["string", "null"]},
+                            "reason": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+)

@@ -48,50 +48,89 @@ def _time(value: datetime | None) -> str | None:
 # --- Serialisers -----------------------------------------------------------------
 
 
-def revision_json(revision: ProposalRevision, changes: list[prod.LineChange] | None = None) -> dict[str, Any]:
+def revision_json(
+    revision: ProposalRevision, changes: list[prod.LineChange] | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "number": revision.number,
         "published_at": _time(revision.published_at),
         "window_closes_at": _time(revision.window_closes_at),
         "note": revision.note,
-        "lines": [{"work": line.source.public_id, "title": line.source.title, "share": format_share(line.share),
-                   "credit_role": line.credit_role} for line in revision.lines],
+        "lines": [
+            {
+                "work": line.source.public_id,
+                "title": line.source.title,
+                "share": format_share(line.share),
+                "credit_role": line.credit_role,
+            }
+            for line in revision.lines
+        ],
         "retained_share": format_share(1 - sum((line.share for line in revision.lines), 0)),
     }
     if changes is not None:
-        data["changes"] = [{
-            "work": c.source.public_id, "change": c.change,
-            "before": format_share(c.before) if c.before is not None else None,
-            "after": format_share(c.after) if c.after is not None else None,
-            "role_before": c.role_before, "role_after": c.role_after,
-        } for c in changes]
+        data["changes"] = [
+            {
+                "work": c.source.public_id,
+                "change": c.change,
+                "before": format_share(c.before) if c.before is not None else None,
+                "after": format_share(c.after) if c.after is not None else None,
+                "role_before": c.role_before,
+                "role_after": c.role_after,
+            }
+            for c in changes
+        ]
     return data
 
 
 def comment_json(comment: Comment) -> dict[str, Any]:
-    return {"id": comment.id, "author": creator_json(comment.author), "body": comment.body,
-            "objection": comment.is_objection, "created_at": _time(comment.created_at)}
+    return {
+        "id": comment.id,
+        "author": creator_json(comment.author),
+        "body": comment.body,
+        "objection": comment.is_objection,
+        "created_at": _time(comment.created_at),
+    }
 
 
 def preview_json(preview: prod.Preview) -> dict[str, Any]:
     return {
         "amount": preview.amount,
         "per": format_micros(preview.amount),
-        "creators": [{
-            **creator_json(line.creator),
-            "micros": line.micros,
-            "amount": format_micros(line.micros),
-            "exact": format_share(line.exact),
-            "paths": line.paths,
-            "explanations": [{
-                "work": e.work, "value": format_share(e.value), "retained": format_share(e.retained),
-                "ownership": format_share(e.ownership), "amount": format_share(e.amount),
-                "routes": [{"steps": [{"work": s.work, "source": s.source, "share": format_share(s.share)}
-                                      for s in route.steps], "amount": format_share(route.amount)}
-                           for route in e.routes],
-                "more_routes": e.more_routes,
-            } for e in line.explanations],
-        } for line in preview.lines],
+        "creators": [
+            {
+                **creator_json(line.creator),
+                "micros": line.micros,
+                "amount": format_micros(line.micros),
+                "exact": format_share(line.exact),
+                "paths": line.paths,
+                "explanations": [
+                    {
+                        "work": e.work,
+                        "value": format_share(e.value),
+                        "retained": format_share(e.retained),
+                        "ownership": format_share(e.ownership),
+                        "amount": format_share(e.amount),
+                        "routes": [
+                            {
+                                "steps": [
+                                    {
+                                        "work": s.work,
+                                        "source": s.source,
+                                        "share": format_share(s.share),
+                                    }
+                                    for s in route.steps
+                                ],
+                                "amount": format_share(route.amount),
+                            }
+                            for route in e.routes
+                        ],
+                        "more_routes": e.more_routes,
+                    }
+                    for e in line.explanations
+                ],
+            }
+            for line in preview.lines
+        ],
     }
 
 
@@ -103,7 +142,9 @@ def production_json(view: prod.ProductionView, viewer: Creator | None) -> dict[s
         "url": url_for("productions.show", public_id=work.public_id),
         "status": work.status,
         "producer": creator_json(view.producer) if view.producer else None,
-        "proposal": None if latest is None else {
+        "proposal": None
+        if latest is None
+        else {
             "revision": latest.number,
             "window_closes_at": _time(latest.window_closes_at),
             "window_open": view.window_open,
@@ -112,8 +153,15 @@ def production_json(view: prod.ProductionView, viewer: Creator | None) -> dict[s
         },
         "revisions": [revision_json(r, view.diffs[r.number]) for r in view.revisions],
         "comments": [comment_json(c) for c in view.comments],
-        "log": [{"action": e.action, "actor": creator_json(e.actor) if e.actor else None,
-                 "detail": e.detail, "at": _time(e.at)} for e in view.log],
+        "log": [
+            {
+                "action": e.action,
+                "actor": creator_json(e.actor) if e.actor else None,
+                "detail": e.detail,
+                "at": _time(e.at),
+            }
+            for e in view.log
+        ],
     }
 
 
@@ -130,23 +178,44 @@ def model_json(view: ai_models.ModelView, viewer: Creator | None) -> dict[str, A
         "name": model.title,
         "version": model.version,
         "attribution_weight": format_share(model.attribution_weight),
-        "manifest": [{"record": line.record.public_id, "title": line.record.title,
-                      "share": format_share(line.share), "sha256": line.record.media_sha256,
-                      "consent": {"at_registration": True, "now": line.consent_now,
-                                  "revoked_at": _time(line.revoked_at)}} for line in view.manifest],
-        "versions": [{"id": v.public_id, "version": v.version, "created_at": _time(v.created_at)}
-                     for v in view.versions],
+        "manifest": [
+            {
+                "record": line.record.public_id,
+                "title": line.record.title,
+                "share": format_share(line.share),
+                "sha256": line.record.media_sha256,
+                "consent": {
+                    "at_registration": True,
+                    "now": line.consent_now,
+                    "revoked_at": _time(line.revoked_at),
+                },
+            }
+            for line in view.manifest
+        ],
+        "versions": [
+            {"id": v.public_id, "version": v.version, "created_at": _time(v.created_at)}
+            for v in view.versions
+        ],
     }
 
 
 def _registration(result: ai_models.Registration) -> tuple[Response, int]:
     view = ai_models.model_view(db(), me(), result.model.public_id)
-    return jsonify({
-        "model": model_json(view, me()),
-        "matched": [{"record": e.record.public_id, "title": e.record.title, "weight": format_share(e.weight),
-                     **({"sha256": e.via} if e.via else {})} for e in result.matched],
-        "unmatched_hashes": result.unmatched_hashes,
-    }), 201
+    return jsonify(
+        {
+            "model": model_json(view, me()),
+            "matched": [
+                {
+                    "record": e.record.public_id,
+                    "title": e.record.title,
+                    "weight": format_share(e.weight),
+                    **({"sha256": e.via} if e.via else {}),
+                }
+                for e in result.matched
+            ],
+            "unmatched_hashes": result.unmatched_hashes,
+        }
+    ), 201
 
 
 # --- Productions -----------------------------------------------------------------
@@ -159,15 +228,24 @@ def create_production() -> tuple[Response, int]:
     if upload is not None or request.mimetype == "multipart/form-data":
         form = request.form
         contributions = loads_json(form["contributions"]) if form.get("contributions") else None
-        data: dict[str, Any] = {"title": form.get("title"), "description": form.get("description", ""),
-                                "contributions": contributions}
+        data: dict[str, Any] = {
+            "title": form.get("title"),
+            "description": form.get("description", ""),
+            "contributions": contributions,
+        }
     else:
         data = _fields(body(), {"title", "description", "contributions"})
     work = prod.create_production(
-        db(), me(), title=data.get("title"), description=data.get("description", ""),
+        db(),
+        me(),
+        title=data.get("title"),
+        description=data.get("description", ""),
         contributions=prod.parse_contributions(data.get("contributions")),
-        storage=storage() if upload is not None else None, stream=upload.stream if upload else None,
-        filename=(upload.filename or "") if upload else "", max_bytes=settings().max_upload_bytes)
+        storage=storage() if upload is not None else None,
+        stream=upload.stream if upload else None,
+        filename=(upload.filename or "") if upload else "",
+        max_bytes=settings().max_upload_bytes,
+    )
     return _production(work.public_id, 201)
 
 
@@ -181,7 +259,9 @@ def get_production(public_id: str) -> tuple[Response, int]:
 def put_contributions(public_id: str) -> tuple[Response, int]:
     data = _fields(body(), {"contributions"})
     if "contributions" not in data:
-        raise InvalidInput("give 'contributions': an object of work id -> share (or {share, credit_role})")
+        raise InvalidInput(
+            "give 'contributions': an object of work id -> share (or {share, credit_role})"
+        )
     prod.set_contributions(db(), me(), public_id, prod.parse_contributions(data["contributions"]))
     return _production(public_id)
 
@@ -190,8 +270,15 @@ def put_contributions(public_id: str) -> tuple[Response, int]:
 @auth_required
 def publish(public_id: str) -> tuple[Response, int]:
     data = _fields(body(), {"retained", "note"})
-    prod.publish_proposal(db(), me(), public_id, window=window(), retained=data.get("retained", "0"),
-                          note=data.get("note", ""), mailer=mailer())
+    prod.publish_proposal(
+        db(),
+        me(),
+        public_id,
+        window=window(),
+        retained=data.get("retained", "0"),
+        note=data.get("note", ""),
+        mailer=mailer(),
+    )
     return _production(public_id, 201)
 
 
@@ -202,7 +289,9 @@ def comment(public_id: str) -> tuple[Response, int]:
     objection = data.get("objection", False)
     if not isinstance(objection, bool):
         raise InvalidInput("objection: expected true or false")
-    created = prod.add_comment(db(), me(), public_id, data.get("body"), objection=objection, mailer=mailer())
+    created = prod.add_comment(
+        db(), me(), public_id, data.get("body"), objection=objection, mailer=mailer()
+    )
     return jsonify(comment_json(created)), 201
 
 
@@ -233,11 +322,21 @@ def preview(public_id: str) -> Response:
 @bp.post("/models")
 @auth_required
 def create_model() -> tuple[Response, int]:
-    data = _fields(body(), {"name", "description", "version", "retained", "attribution_weight", "manifest"})
-    return _registration(ai_models.register_model(
-        db(), me(), name=data.get("name"), description=data.get("description", ""),
-        version=data.get("version", "1"), retained=data.get("retained", "0"),
-        attribution_weight=data.get("attribution_weight", "0"), manifest=data.get("manifest")))
+    data = _fields(
+        body(), {"name", "description", "version", "retained", "attribution_weight", "manifest"}
+    )
+    return _registration(
+        ai_models.register_model(
+            db(),
+            me(),
+            name=data.get("name"),
+            description=data.get("description", ""),
+            version=data.get("version", "1"),
+            retained=data.get("retained", "0"),
+            attribution_weight=data.get("attribution_weight", "0"),
+            manifest=data.get("manifest"),
+        )
+    )
 
 
 @bp.get("/models/<public_id>")
@@ -248,11 +347,22 @@ def get_model(public_id: str) -> Response:
 @bp.post("/models/<public_id>/versions")
 @auth_required
 def create_version(public_id: str) -> tuple[Response, int]:
-    data = _fields(body(), {"name", "description", "version", "retained", "attribution_weight", "manifest"})
-    return _registration(ai_models.register_version(
-        db(), me(), public_id, version=data.get("version"), manifest=data.get("manifest"),
-        name=data.get("name"), description=data.get("description"), retained=data.get("retained", "0"),
-        attribution_weight=data.get("attribution_weight")))
+    data = _fields(
+        body(), {"name", "description", "version", "retained", "attribution_weight", "manifest"}
+    )
+    return _registration(
+        ai_models.register_version(
+            db(),
+            me(),
+            public_id,
+            version=data.get("version"),
+            manifest=data.get("manifest"),
+            name=data.get("name"),
+            description=data.get("description"),
+            retained=data.get("retained", "0"),
+            attribution_weight=data.get("attribution_weight"),
+        )
+    )
 
 
 # --- Notifications ---------------------------------------------------------------
@@ -262,11 +372,22 @@ def create_version(public_id: str) -> tuple[Response, int]:
 @auth_required
 def my_notifications() -> Response:
     rows = notifications.notifications_for(db(), me())
-    return jsonify({
-        "unread": notifications.unread_count(db(), me()),
-        "notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "url": n.url,
-                           "created_at": _time(n.created_at), "read": n.read_at is not None} for n in rows],
-    })
+    return jsonify(
+        {
+            "unread": notifications.unread_count(db(), me()),
+            "notifications": [
+                {
+                    "id": n.id,
+                    "kind": n.kind,
+                    "message": n.message,
+                    "url": n.url,
+                    "created_at": _time(n.created_at),
+                    "read": n.read_at is not None,
+                }
+                for n in rows
+            ],
+        }
+    )
 
 
 @bp.post("/me/notifications/read")
@@ -277,89 +398,263 @@ def read_notifications() -> Response:
 
 # --- OpenAPI ---------------------------------------------------------------------
 
-_CONTRIBUTION = {"oneOf": [SHARE, object_schema(["share"], share=SHARE, credit_role={"type": "string"})]}
-_CONTRIBUTIONS = {"oneOf": [
-    {"type": "object", "additionalProperties": _CONTRIBUTION, "description": "work id -> share or {share, credit_role}"},
-    {"type": "array", "items": object_schema(["work", "share"], work={"type": "string"}, share=SHARE,
-                                    credit_role={"type": "string"})},
-]}
+_CONTRIBUTION = {
+    "oneOf": [SHARE, object_schema(["share"], share=SHARE, credit_role={"type": "string"})]
+}
+_CONTRIBUTIONS = {
+    "oneOf": [
+        {
+            "type": "object",
+            "additionalProperties": _CONTRIBUTION,
+            "description": "work id -> share or {share, credit_role}",
+        },
+        {
+            "type": "array",
+            "items": object_schema(
+                ["work", "share"],
+                work={"type": "string"},
+                share=SHARE,
+                credit_role={"type": "string"},
+            ),
+        },
+    ]
+}
 _PRODUCTION = {"$ref": "#/components/schemas/Production"}
 _MODEL = {"$ref": "#/components/schemas/Model"}
-_REGISTRATION = object_schema(["model", "matched", "unmatched_hashes"], model=_MODEL,
-                     matched={"type": "array", "items": object_schema(["record", "weight"], record={"type": "string"},
-                                                             weight={"type": "string"}, sha256={"type": "string"})},
-                     unmatched_hashes={"type": "array", "items": {"type": "string"}})
-_MODEL_BODY = object_schema(["manifest"], name={"type": "string"}, description={"type": "string"},
-                   version={"type": "string"}, retained=SHARE, attribution_weight=SHARE,
-                   manifest={"type": "object", "additionalProperties": SHARE,
-                             "description": "record id, or sha256 of the media ('sha256:<hex>' or 64 hex digits)"
-                                            " -> weight"})
+_REGISTRATION = object_schema(
+    ["model", "matched", "unmatched_hashes"],
+    model=_MODEL,
+    matched={
+        "type": "array",
+        "items": object_schema(
+            ["record", "weight"],
+            record={"type": "string"},
+            weight={"type": "string"},
+            sha256={"type": "string"},
+        ),
+    },
+    unmatched_hashes={"type": "array", "items": {"type": "string"}},
+)
+_MODEL_BODY = object_schema(
+    ["manifest"],
+    name={"type": "string"},
+    description={"type": "string"},
+    version={"type": "string"},
+    retained=SHARE,
+    attribution_weight=SHARE,
+    manifest={
+        "type": "object",
+        "additionalProperties": SHARE,
+        "description": "record id, or sha256 of the media ('sha256:<hex>' or 64 hex digits)"
+        " -> weight",
+    },
+)
 _STATE = (401, 403, 404, 409, 422)
 
-register_paths({
-    "/api/v1/productions": {"post": operation(
-        "Start a draft production (you become its producer)", tag="productions", ok=201, errors=(401, 404, 422),
-        body=object_schema(["title"], title={"type": "string"}, description={"type": "string"}, contributions=_CONTRIBUTIONS),
-        response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}": {"get": operation(
-        "A production: split, proposal state, revisions with diffs, comments, log", tag="productions",
-        auth=False, params=[WORK_ID], errors=(404,), response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/contributions": {"put": operation(
-        "The producer replaces the split (draft or proposed); publish to propose it", tag="productions",
-        params=[WORK_ID], errors=_STATE, body=object_schema(["contributions"], contributions=_CONTRIBUTIONS),
-        response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/proposal": {"post": operation(
-        "Publish the split as a new revision; opens or restarts the comment window", tag="productions",
-        ok=201, params=[WORK_ID], errors=_STATE,
-        body=object_schema([], retained={**SHARE, "description": "the producer's retained share; shares + retained = 1"},
-                  note={"type": "string"}), response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/comments": {"post": operation(
-        "Comment on a proposed split; affected creators may file an objection", tag="productions", ok=201,
-        params=[WORK_ID], errors=_STATE, body=object_schema(["body"], body={"type": "string"}, objection={"type": "boolean"}),
-        response=object_schema(["id", "body", "objection"], id={"type": "integer"}, body={"type": "string"},
-                      objection={"type": "boolean"}))},
-    "/api/v1/productions/{public_id}/finalize": {"post": operation(
-        "After the comment window closes, freeze the split", tag="productions", params=[WORK_ID], errors=_STATE,
-        response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/cancel": {"post": operation(
-        "Cancel a production that is not finalized", tag="productions", params=[WORK_ID], errors=_STATE,
-        body=object_schema([], reason={"type": "string"}), response=_PRODUCTION)},
-    "/api/v1/productions/{public_id}/preview": {"get": operation(
-        "What each creator of the ancestry receives per 100.00 of revenue, with paths (credit engine)",
-        tag="productions", auth=False, params=[WORK_ID], errors=(404,),
-        response={"$ref": "#/components/schemas/Preview"})},
-    "/api/v1/models": {"post": operation(
-        "Register an AI model (first version) with its training manifest", tag="models", ok=201,
-        errors=(401, 404, 409, 422), body=_MODEL_BODY, response=_REGISTRATION)},
-    "/api/v1/models/{public_id}": {"get": operation(
-        "A model version: manifest with consent per record, and all versions", tag="models", auth=False,
-        params=[WORK_ID], errors=(404,), response=_MODEL)},
-    "/api/v1/models/{public_id}/versions": {"post": operation(
-        "Register a new version of a model (earlier versions never change)", tag="models", ok=201,
-        params=[WORK_ID], errors=(401, 403, 404, 409, 422), body=_MODEL_BODY, response=_REGISTRATION)},
-    "/api/v1/me/notifications": {"get": operation(
-        "Your notifications, newest first", tag="creators", errors=(401,),
-        response=object_schema(["unread", "notifications"], unread={"type": "integer"},
-                      notifications={"type": "array", "items": {"type": "object"}}))},
-    "/api/v1/me/notifications/read": {"post": operation(
-        "Mark all your notifications read", tag="creators", errors=(401,),
-        response=object_schema(["marked"], marked={"type": "integer"}))},
-}, {
-    "Production": {"allOf": [{"$ref": "#/components/schemas/Work"}, object_schema(
-        ["status", "revisions", "comments", "log"],
-        status={"enum": ["draft", "proposed", "finalized", "cancelled"]},
-        producer={"type": ["object", "null"]}, proposal={"type": ["object", "null"]},
-        revisions={"type": "array", "items": {"type": "object"}},
-        comments={"type": "array", "items": {"type": "object"}}, log={"type": "array", "items": {"type": "object"}})]},
-    "Preview": object_schema(["amount", "creators"], amount={"type": "integer"}, per={"type": "string"},
-                    creators={"type": "array", "items": object_schema(
-                        ["id", "micros", "paths"], id={"type": "string"}, micros={"type": "integer"},
-                        amount={"type": "string"}, paths={"type": "array", "items": {"type": "string"}},
-                        explanations={"type": "array", "items": {"type": "object"}})}),
-    "Model": {"allOf": [{"$ref": "#/components/schemas/Work"}, object_schema(
-        ["version", "manifest", "versions"], version={"type": "string"},
-        attribution_weight={"type": "string"},
-        manifest={"type": "array", "items": object_schema(["record", "share", "consent"], record={"type": "string"},
-                                                 share={"type": "string"}, consent={"type": "object"})},
-        versions={"type": "array", "items": {"type": "object"}})]},
-})
+register_paths(
+    {
+        "/api/v1/productions": {
+            "post": operation(
+                "Start a draft production (you become its producer)",
+                tag="productions",
+                ok=201,
+                errors=(401, 404, 422),
+                body=object_schema(
+                    ["title"],
+                    title={"type": "string"},
+                    description={"type": "string"},
+                    contributions=_CONTRIBUTIONS,
+                ),
+                response=_PRODUCTION,
+            )
+        },
+        "/api/v1/productions/{public_id}": {
+            "get": operation(
+                "A production: split, proposal state, revisions with diffs, comments, log",
+                tag="productions",
+                auth=False,
+                params=[WORK_ID],
+                errors=(404,),
+                response=_PRODUCTION,
+            )
+        },
+        "/api/v1/productions/{public_id}/contributions": {
+            "put": operation(
+                "The producer replaces the split (draft or proposed); publish to propose it",
+                tag="productions",
+                params=[WORK_ID],
+                errors=_STATE,
+                body=object_schema(["contributions"], contributions=_CONTRIBUTIONS),
+                response=_PRODUCTION,
+            )
+        },
+        "/api/v1/productions/{public_id}/proposal": {
+            "post": operation(
+                "Publish the split as a new revision; opens or restarts the comment window",
+                tag="productions",
+                ok=201,
+                params=[WORK_ID],
+                errors=_STATE,
+                body=object_schema(
+                    [],
+                    retained={
+                        **SHARE,
+                        "description": "the producer's retained share; shares + retained = 1",
+                    },
+                    note={"type": "string"},
+                ),
+                response=_PRODUCTION,
+            )
+        },
+        "/api/v1/productions/{public_id}/comments": {
+            "post": operation(
+                "Comment on a proposed split; affected creators may file an objection",
+                tag="productions",
+                ok=201,
+                params=[WORK_ID],
+                errors=_STATE,
+                body=object_schema(
+                    ["body"], body={"type": "string"}, objection={"type": "boolean"}
+                ),
+                response=object_schema(
+                    ["id", "body", "objection"],
+                    id={"type": "integer"},
+                    body={"type": "string"},
+                    objection={"type": "boolean"},
+                ),
+            )
+        },
+        "/api/v1/productions/{public_id}/finalize": {
+            "post": operation(
+                "After the comment window closes, freeze the split",
+                tag="productions",
+                params=[WORK_ID],
+                errors=_STATE,
+                response=_PRODUCTION,
+            )
+        },
+        "/api/v1/productions/{public_id}/cancel": {
+            "post": operation(
+                "Cancel a production that is not finalized",
+                tag="productions",
+                params=[WORK_ID],
+                errors=_STATE,
+                body=object_schema([], reason={"type": "string"}),
+                response=_PRODUCTION,
+            )
+        },
+        "/api/v1/productions/{public_id}/preview": {
+            "get": operation(
+                "What each creator of the ancestry receives per 100.00 of revenue, with paths (credit engine)",
+                tag="productions",
+                auth=False,
+                params=[WORK_ID],
+                errors=(404,),
+                response={"$ref": "#/components/schemas/Preview"},
+            )
+        },
+        "/api/v1/models": {
+            "post": operation(
+                "Register an AI model (first version) with its training manifest",
+                tag="models",
+                ok=201,
+                errors=(401, 404, 409, 422),
+                body=_MODEL_BODY,
+                response=_REGISTRATION,
+            )
+        },
+        "/api/v1/models/{public_id}": {
+            "get": operation(
+                "A model version: manifest with consent per record, and all versions",
+                tag="models",
+                auth=False,
+                params=[WORK_ID],
+                errors=(404,),
+                response=_MODEL,
+            )
+        },
+        "/api/v1/models/{public_id}/versions": {
+            "post": operation(
+                "Register a new version of a model (earlier versions never change)",
+                tag="models",
+                ok=201,
+                params=[WORK_ID],
+                errors=(401, 403, 404, 409, 422),
+                body=_MODEL_BODY,
+                response=_REGISTRATION,
+            )
+        },
+        "/api/v1/me/notifications": {
+            "get": operation(
+                "Your notifications, newest first",
+                tag="creators",
+                errors=(401,),
+                response=object_schema(
+                    ["unread", "notifications"],
+                    unread={"type": "integer"},
+                    notifications={"type": "array", "items": {"type": "object"}},
+                ),
+            )
+        },
+        "/api/v1/me/notifications/read": {
+            "post": operation(
+                "Mark all your notifications read",
+                tag="creators",
+                errors=(401,),
+                response=object_schema(["marked"], marked={"type": "integer"}),
+            )
+        },
+    },
+    {
+        "Production": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Work"},
+                object_schema(
+                    ["status", "revisions", "comments", "log"],
+                    status={"enum": ["draft", "proposed", "finalized", "cancelled"]},
+                    producer={"type": ["object", "null"]},
+                    proposal={"type": ["object", "null"]},
+                    revisions={"type": "array", "items": {"type": "object"}},
+                    comments={"type": "array", "items": {"type": "object"}},
+                    log={"type": "array", "items": {"type": "object"}},
+                ),
+            ]
+        },
+        "Preview": object_schema(
+            ["amount", "creators"],
+            amount={"type": "integer"},
+            per={"type": "string"},
+            creators={
+                "type": "array",
+                "items": object_schema(
+                    ["id", "micros", "paths"],
+                    id={"type": "string"},
+                    micros={"type": "integer"},
+                    amount={"type": "string"},
+                    paths={"type": "array", "items": {"type": "string"}},
+                    explanations={"type": "array", "items": {"type": "object"}},
+                ),
+            },
+        ),
+        "Model": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Work"},
+                object_schema(
+                    ["version", "manifest", "versions"],
+                    version={"type": "string"},
+                    attribution_weight={"type": "string"},
+                    manifest={
+                        "type": "array",
+                        "items": object_schema(
+                            ["record", "share", "consent"],
+                            record={"type": "string"},
+                            share={"type": "string"},
+                            consent={"type": "object"},
+                        ),
+                    },
+                    versions={"type": "array", "items": {"type": "object"}},
+                ),
+            ]
+        },
+    },
+)

@@ -31,7 +31,7 @@ def _load_from_bearer(req) -> Creator | None:  # type: ignore[no-untyped-def]
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    creator = accounts.creator_for_token(db(), header[len("Bearer "):].strip())
+    creator = accounts.creator_for_token(db(), header[len("Bearer ") :].strip())
     if creator is not None:
         g.auth_via = "bearer"
     return creator
@@ -59,7 +59,9 @@ def count_failure(response: Response) -> bool:
 class SignupForm(FlaskForm):
     display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH)]
+    )
 
 
 class LoginForm(FlaskForm):
@@ -73,8 +75,12 @@ def signup() -> Response | str | tuple[str, int]:
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            creator = accounts.register(db(), email=form.email.data, password=form.password.data,
-                                        display_name=form.display_name.data)
+            creator = accounts.register(
+                db(),
+                email=form.email.data,
+                password=form.password.data,
+                display_name=form.display_name.data,
+            )
         except HitrackError as error:
             form.form_errors.append(error.message)
             return render_template("auth/signup.html", form=form), 422
@@ -90,7 +96,9 @@ def login() -> Response | str | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            creator = accounts.authenticate(db(), email=form.email.data, password=form.password.data)
+            creator = accounts.authenticate(
+                db(), email=form.email.data, password=form.password.data
+            )
         except AuthenticationFailed as error:
             form.form_errors.append(error.message)
             return render_template("auth/login.html", form=form), 401

@@ -16,8 +16,9 @@ from hitrack.web.filters import percent
 MAX_NODES = 400
 
 
-def graph_view(db: Session, actor: Creator | None, focus: Work, *,
-               max_nodes: int = MAX_NODES) -> dict[str, Any]:
+def graph_view(
+    db: Session, actor: Creator | None, focus: Work, *, max_nodes: int = MAX_NODES
+) -> dict[str, Any]:
     ids = graph_service.ancestry_ids(db, [focus.id]) | graph_service.descendant_ids(db, [focus.id])
     # A popular work can have a huge neighbourhood: only the works nearest to the
     # focus are loaded (twice the limit, so private ones can be left out).
@@ -25,7 +26,9 @@ def graph_view(db: Session, actor: Creator | None, focus: Work, *,
     works = {
         w.id: w
         for w in db.scalars(
-            select(Work).where(Work.id.in_(nearest)).options(
+            select(Work)
+            .where(Work.id.in_(nearest))
+            .options(
                 selectinload(Work.owners).selectinload(WorkOwner.creator),
                 selectinload(Work.sources),
             )
@@ -55,5 +58,9 @@ def graph_view(db: Session, actor: Creator | None, focus: Work, *,
         for c in works[wid].sources
         if c.source_id in shown_set
     ]
-    return {"focus": focus.public_id, "nodes": nodes, "edges": edges,
-            "truncated": len(visible) > max_nodes or len(ids) > len(nearest)}
+    return {
+        "focus": focus.public_id,
+        "nodes": nodes,
+        "edges": edges,
+        "truncated": len(visible) > max_nodes or len(ids) > len(nearest),
+    }

@@ -28,8 +28,9 @@ def media_response(work: Work, *, download: bool) -> Response:
     filename = work.media_filename or work.public_id
     ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or work.public_id
     disposition = "attachment" if download else "inline"
-    response = Response(chunks(), mimetype=work.media_type or "application/octet-stream",
-                        direct_passthrough=True)
+    response = Response(
+        chunks(), mimetype=work.media_type or "application/octet-stream", direct_passthrough=True
+    )
     response.headers["Content-Disposition"] = (
         f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     )

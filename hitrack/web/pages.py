@@ -44,8 +44,10 @@ class UploadForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
     file = FileField("Media file (audio, video, image or text)", validators=[FileRequired()])
-    visibility = SelectField("Visibility", choices=[
-        SelectChoice("public", "Public"), SelectChoice("private", "Private (only you)")])
+    visibility = SelectField(
+        "Visibility",
+        choices=[SelectChoice("public", "Public"), SelectChoice("private", "Private (only you)")],
+    )
     consent_remix = BooleanField("Others may remix this record", default=True)
     consent_ai_training = BooleanField("This record may be used to train AI models", default=False)
 
@@ -87,16 +89,25 @@ def home() -> str:
 @login_required
 def upload() -> Response | str | tuple[str, int]:
     form = UploadForm()
-    rows = _source_rows() if request.method == "POST" else [
-        (s, "") for s in request.args.getlist("source")]
+    rows = (
+        _source_rows()
+        if request.method == "POST"
+        else [(s, "") for s in request.args.getlist("source")]
+    )
     if form.validate_on_submit():
         try:
             work = records.upload_record(
-                db(), storage(), current_user,  # type: ignore[arg-type]
-                stream=form.file.data.stream, filename=form.file.data.filename or "",
-                title=form.title.data, description=form.description.data,
-                consent_remix=form.consent_remix.data, consent_ai_training=form.consent_ai_training.data,
-                visibility=form.visibility.data, sources=_sources(rows),
+                db(),
+                storage(),
+                current_user,  # type: ignore[arg-type]
+                stream=form.file.data.stream,
+                filename=form.file.data.filename or "",
+                title=form.title.data,
+                description=form.description.data,
+                consent_remix=form.consent_remix.data,
+                consent_ai_training=form.consent_ai_training.data,
+                visibility=form.visibility.data,
+                sources=_sources(rows),
                 max_bytes=settings().max_upload_bytes,
             )
         except HitrackError as error:
@@ -114,19 +125,27 @@ def _upload_page(form: UploadForm, rows: list[tuple[str, str]]) -> str:
         if work_id:
             with suppress(HitrackError):
                 titles[work_id] = graph_service.visible_work(db(), actor(), work_id).title
-    return render_template("upload.html", form=form, rows=rows, titles=titles,
-                           max_bytes=settings().max_upload_bytes)
+    return render_template(
+        "upload.html", form=form, rows=rows, titles=titles, max_bytes=settings().max_upload_bytes
+    )
 
 
 @bp.route("/works/<public_id>")
 def work(public_id: str) -> str:
     item = graph_service.visible_work(db(), actor(), public_id)
     me = actor()
-    consent_form = ConsentForm(data={"consent_remix": item.consent_remix,
-                                     "consent_ai_training": item.consent_ai_training})
+    consent_form = ConsentForm(
+        data={"consent_remix": item.consent_remix, "consent_ai_training": item.consent_ai_training}
+    )
     cited_by = [c for c in item.cited_by if graph_service.can_see(me, c.work)]
-    return render_template("work.html", work=item, cited_by=cited_by, consent_form=consent_form,
-                           cite_form=CiteForm(), is_owner=item.is_owned_by(me.id if me else None))
+    return render_template(
+        "work.html",
+        work=item,
+        cited_by=cited_by,
+        consent_form=consent_form,
+        cite_form=CiteForm(),
+        is_owner=item.is_owned_by(me.id if me else None),
+    )
 
 
 @bp.route("/works/<public_id>/media")
@@ -141,8 +160,13 @@ def consent(public_id: str) -> Response:
     form = ConsentForm()
     if not form.validate_on_submit():
         abort(400)
-    records.set_consent(db(), current_user, public_id,  # type: ignore[arg-type]
-                        remix=form.consent_remix.data, ai_training=form.consent_ai_training.data)
+    records.set_consent(
+        db(),
+        current_user,
+        public_id,  # type: ignore[arg-type]
+        remix=form.consent_remix.data,
+        ai_training=form.consent_ai_training.data,
+    )
     flash("Consent updated.", "success")
     return redirect(url_for("pages.work", public_id=public_id))
 

@@ -37,8 +37,10 @@ def admin() -> Creator:
 
 
 class MethodForm(FlaskForm):
-    details = TextAreaField("Payout method (bank account, IBAN or PayPal address)",
-                            validators=[DataRequired(), Length(max=500)])
+    details = TextAreaField(
+        "Payout method (bank account, IBAN or PayPal address)",
+        validators=[DataRequired(), Length(max=500)],
+    )
 
 
 class RunForm(FlaskForm):
@@ -70,7 +72,9 @@ def _my_page(status: int = 200) -> tuple[str, int]:
     provider = payout_provider()
     account = payouts.payout_account(db(), me().id, provider.name)
     return render_template(
-        "payouts/me.html", provider=provider.name, account=account,
+        "payouts/me.html",
+        provider=provider.name,
+        account=account,
         payouts=payouts.payouts_for(db(), me().id),
         method_form=MethodForm(data={"details": account.details if account else ""}),
         minimums=settings().payout_minimum,
@@ -94,7 +98,9 @@ def connect() -> Response:
     URL Stripe sends the creator back to when a link expired or was used; it
     only ever acts on the signed-in creator's own account.
     """
-    return redirect(payouts.onboarding_link(db(), payout_provider(), me(), base_url=settings().base_url))
+    return redirect(
+        payouts.onboarding_link(db(), payout_provider(), me(), base_url=settings().base_url)
+    )
 
 
 @bp.get("/me/payouts/return")
@@ -103,9 +109,12 @@ def returned() -> tuple[str, int]:
     """Back from onboarding: ask the provider where the account stands and show it."""
     account = payouts.refresh_account(db(), payout_provider(), me())
     if account is not None:
-        flash("Your payout account is ready: payouts enabled." if account.payable
-              else f"Your payout account is not payable yet: {account.status_reason}",
-              "success" if account.payable else "warning")
+        flash(
+            "Your payout account is ready: payouts enabled."
+            if account.payable
+            else f"Your payout account is not payable yet: {account.status_reason}",
+            "success" if account.payable else "warning",
+        )
     return _my_page()
 
 
@@ -127,9 +136,16 @@ def method() -> Response | tuple[str, int]:
 @login_required
 def admin_index() -> str:
     admin()
-    return render_template("payouts/admin.html", runs=payouts.list_runs(db()),
-                           accounts=payouts.all_accounts(db()), attention=payouts.needing_attention(db()), provider=payout_provider().name, run_form=RunForm(),
-                           record_form=RecordMethodForm(), minimums=settings().payout_minimum)
+    return render_template(
+        "payouts/admin.html",
+        runs=payouts.list_runs(db()),
+        accounts=payouts.all_accounts(db()),
+        attention=payouts.needing_attention(db()),
+        provider=payout_provider().name,
+        run_form=RunForm(),
+        record_form=RecordMethodForm(),
+        minimums=settings().payout_minimum,
+    )
 
 
 @bp.post("/admin/payouts/runs")
@@ -137,8 +153,13 @@ def admin_index() -> str:
 def start_run() -> Response:
     if not RunForm().validate_on_submit():
         abort(400)
-    run = payouts.run_payouts(db(), payout_provider(), started_by=admin(),
-                              minimums=settings().payout_minimum, mailer=mailer())
+    run = payouts.run_payouts(
+        db(),
+        payout_provider(),
+        started_by=admin(),
+        minimums=settings().payout_minimum,
+        mailer=mailer(),
+    )
     flash(payouts.run_summary_line(run), "success")
     return redirect(url_for("payouts.admin_run", run_id=run.public_id))
 
@@ -148,16 +169,20 @@ def start_run() -> Response:
 def admin_run(run_id: str) -> str:
     admin()
     run = payouts.get_run(db(), run_id)
-    return render_template("payouts/run.html", run=run, mark_form=MarkForm(),
-                           summary=payouts.run_summary_line(run))
+    return render_template(
+        "payouts/run.html", run=run, mark_form=MarkForm(), summary=payouts.run_summary_line(run)
+    )
 
 
 @bp.get("/admin/payouts/runs/<run_id>.csv")
 @login_required
 def admin_run_csv(run_id: str) -> Response:
     text = payouts.export_run_csv(db(), admin(), run_id)
-    return Response(text, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="payouts-{run_id}.csv"'})
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="payouts-{run_id}.csv"'},
+    )
 
 
 @bp.post("/admin/payouts/<int:payout_id>/mark")
@@ -166,8 +191,14 @@ def mark(payout_id: int) -> Response:
     form = MarkForm()
     if not form.validate_on_submit() or form.outcome.data not in ("paid", "failed"):
         abort(400)
-    payout = payouts.mark_manual(db(), admin(), payout_id, paid=form.outcome.data == "paid",
-                                 note=form.note.data or "", mailer=mailer())
+    payout = payouts.mark_manual(
+        db(),
+        admin(),
+        payout_id,
+        paid=form.outcome.data == "paid",
+        note=form.note.data or "",
+        mailer=mailer(),
+    )
     flash(f"Payout {payout.idempotency_key} marked {payout.status}.", "success")
     return redirect(url_for("payouts.admin_run", run_id=payout.run.public_id))
 

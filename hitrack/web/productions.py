@@ -72,7 +72,9 @@ class ProductionForm(FlaskForm):
 
 
 class PublishForm(FlaskForm):
-    retained = StringField("Your retained share", default="0", validators=[DataRequired(), Length(max=40)])
+    retained = StringField(
+        "Your retained share", default="0", validators=[DataRequired(), Length(max=40)]
+    )
     note = TextAreaField("Note to contributors (optional)", validators=[Length(max=2000)])
 
 
@@ -94,20 +96,29 @@ class ModelForm(FlaskForm):
     description = TextAreaField("Description", validators=[Length(max=5000)])
     version = StringField("Version", default="1", validators=[DataRequired(), Length(max=40)])
     retained = StringField("Operator's retained share", default="0", validators=[Length(max=40)])
-    attribution_weight = StringField("Attribution weight λ", default="0", validators=[Length(max=40)])
+    attribution_weight = StringField(
+        "Attribution weight λ", default="0", validators=[Length(max=40)]
+    )
     manifest = TextAreaField("Training manifest", validators=[DataRequired()])
 
 
 def _contribution_rows() -> list[tuple[str, str, str]]:
     form = request.form
-    return [(w.strip(), r.strip(), s.strip()) for w, r, s in zip(
-        form.getlist("contribution_work"), form.getlist("contribution_role"), form.getlist("contribution_share"),
-        strict=False)]
+    return [
+        (w.strip(), r.strip(), s.strip())
+        for w, r, s in zip(
+            form.getlist("contribution_work"),
+            form.getlist("contribution_role"),
+            form.getlist("contribution_share"),
+            strict=False,
+        )
+    ]
 
 
 def _contributions(rows: list[tuple[str, str, str]]) -> list[prod.ContributionInput]:
-    return prod.parse_contributions([{"work": w, "share": s, "credit_role": r}
-                                     for w, r, s in rows if w or s or r])
+    return prod.parse_contributions(
+        [{"work": w, "share": s, "credit_role": r} for w, r, s in rows if w or s or r]
+    )
 
 
 def _padded(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
@@ -124,7 +135,9 @@ def _parse_manifest(text: str) -> dict[str, str]:
         if len(parts) > 2:
             raise InvalidInput(f"manifest line {number}: expected a record id or hash and a weight")
         if parts[0] in manifest:
-            raise InvalidInput(f"manifest line {number}: {parts[0]} is listed twice", ids=(parts[0],))
+            raise InvalidInput(
+                f"manifest line {number}: {parts[0]} is listed twice", ids=(parts[0],)
+            )
         manifest[parts[0]] = parts[1] if len(parts) == 2 else "1"
     return manifest
 
@@ -143,16 +156,25 @@ def index() -> str:
 @login_required
 def new() -> Response | tuple[str, int]:
     form = ProductionForm()
-    rows = _contribution_rows() if request.method == "POST" else [
-        (s, "", "") for s in request.args.getlist("source")]
+    rows = (
+        _contribution_rows()
+        if request.method == "POST"
+        else [(s, "", "") for s in request.args.getlist("source")]
+    )
     if form.validate_on_submit():
         upload = form.file.data if form.file.data and form.file.data.filename else None
         try:
             work = prod.create_production(
-                db(), me(), title=form.title.data, description=form.description.data,
-                contributions=_contributions(rows), storage=storage() if upload else None,
-                stream=upload.stream if upload else None, filename=upload.filename if upload else "",
-                max_bytes=settings().max_upload_bytes)
+                db(),
+                me(),
+                title=form.title.data,
+                description=form.description.data,
+                contributions=_contributions(rows),
+                storage=storage() if upload else None,
+                stream=upload.stream if upload else None,
+                filename=upload.filename if upload else "",
+                max_bytes=settings().max_upload_bytes,
+            )
         except HitrackError as error:
             form.form_errors.append(error.message)
             return _form_page("productions/new.html", form=form, rows=rows), 422
@@ -162,15 +184,22 @@ def new() -> Response | tuple[str, int]:
 
 
 def _form_page(template: str, **context: Any) -> str:
-    return render_template(template, rows=_padded(context.pop("rows")), roles=prod.CREDIT_ROLES, **context)
+    return render_template(
+        template, rows=_padded(context.pop("rows")), roles=prod.CREDIT_ROLES, **context
+    )
 
 
 @bp.route("/productions/<public_id>")
 def show(public_id: str) -> str:
     view = prod.production_view(db(), actor(), public_id)
-    return render_template("productions/show.html", view=view, work=view.production,
-                           comment_form=CommentForm(), action_form=ActionForm(),
-                           is_producer=actor() is not None and view.production.created_by_id == me().id)
+    return render_template(
+        "productions/show.html",
+        view=view,
+        work=view.production,
+        comment_form=CommentForm(),
+        action_form=ActionForm(),
+        is_producer=actor() is not None and view.production.created_by_id == me().id,
+    )
 
 
 @bp.route("/productions/<public_id>/edit", methods=["GET", "POST"])
@@ -201,8 +230,14 @@ def _share_text(share: Fraction) -> str:
 
 def _edit_page(work: Any, form: ActionForm, rows: list[tuple[str, str, str]]) -> str:
     retained = _share_text(work.retained_share)
-    return _form_page("productions/edit.html", work=work, form=form, rows=rows,
-                      publish_form=PublishForm(data={"retained": retained}), cancel_form=CancelForm())
+    return _form_page(
+        "productions/edit.html",
+        work=work,
+        form=form,
+        rows=rows,
+        publish_form=PublishForm(data={"retained": retained}),
+        cancel_form=CancelForm(),
+    )
 
 
 @bp.route("/productions/<public_id>/publish", methods=["POST"])
@@ -213,8 +248,15 @@ def publish(public_id: str) -> Response:
         flash("State your retained share (e.g. 0 or 0.1).", "error")
         return redirect(url_for("productions.edit", public_id=public_id))
     try:
-        revision = prod.publish_proposal(db(), me(), public_id, window=window(), retained=form.retained.data,
-                                         note=form.note.data, mailer=mailer())
+        revision = prod.publish_proposal(
+            db(),
+            me(),
+            public_id,
+            window=window(),
+            retained=form.retained.data,
+            note=form.note.data,
+            mailer=mailer(),
+        )
     except HitrackError as error:
         flash(error.message, "error")
         return redirect(url_for("productions.edit", public_id=public_id))
@@ -230,8 +272,14 @@ def comment(public_id: str) -> Response:
         flash("Write a comment first.", "error")
     else:
         try:
-            prod.add_comment(db(), me(), public_id, form.body.data, objection=bool(form.objection.data),
-                             mailer=mailer())
+            prod.add_comment(
+                db(),
+                me(),
+                public_id,
+                form.body.data,
+                objection=bool(form.objection.data),
+                mailer=mailer(),
+            )
         except HitrackError as error:
             flash(error.message, "error")
         else:
@@ -293,15 +341,27 @@ def new_version(public_id: str) -> Response | tuple[str, int]:
 def _register_page(earlier: Any) -> Response | tuple[str, int]:
     form = ModelForm()
     if request.method == "GET" and earlier is not None:
-        form = ModelForm(data={
-            "name": earlier.title, "description": earlier.description, "attribution_weight":
-            _share_text(earlier.attribution_weight), "retained": _share_text(earlier.retained_share),
-            "manifest": "\n".join(f"{c.source.public_id} {_share_text(c.share)}" for c in earlier.sources)})
+        form = ModelForm(
+            data={
+                "name": earlier.title,
+                "description": earlier.description,
+                "attribution_weight": _share_text(earlier.attribution_weight),
+                "retained": _share_text(earlier.retained_share),
+                "manifest": "\n".join(
+                    f"{c.source.public_id} {_share_text(c.share)}" for c in earlier.sources
+                ),
+            }
+        )
     if form.validate_on_submit():
         try:
-            fields = {"version": form.version.data, "manifest": _parse_manifest(form.manifest.data),
-                      "retained": form.retained.data, "attribution_weight": form.attribution_weight.data,
-                      "name": form.name.data, "description": form.description.data}
+            fields = {
+                "version": form.version.data,
+                "manifest": _parse_manifest(form.manifest.data),
+                "retained": form.retained.data,
+                "attribution_weight": form.attribution_weight.data,
+                "name": form.name.data,
+                "description": form.description.data,
+            }
             if earlier is None:
                 result = ai_models.register_model(db(), me(), **fields)
             else:
@@ -311,18 +371,25 @@ def _register_page(earlier: Any) -> Response | tuple[str, int]:
             return render_template("models/new.html", form=form, earlier=earlier), 422
         message = f"Model registered with {len(result.matched)} records."
         if result.unmatched_hashes:
-            message += f" {len(result.unmatched_hashes)} hashes matched no record: " + \
-                ", ".join(h[:12] + "…" for h in result.unmatched_hashes)
+            message += f" {len(result.unmatched_hashes)} hashes matched no record: " + ", ".join(
+                h[:12] + "…" for h in result.unmatched_hashes
+            )
         flash(message, "success" if not result.unmatched_hashes else "warning")
         return redirect(url_for("productions.model", public_id=result.model.public_id))
-    return render_template("models/new.html", form=form, earlier=earlier), (422 if form.errors else 200)
+    return render_template("models/new.html", form=form, earlier=earlier), (
+        422 if form.errors else 200
+    )
 
 
 @bp.route("/models/<public_id>")
 def model(public_id: str) -> str:
     view = ai_models.model_view(db(), actor(), public_id)
-    return render_template("models/show.html", view=view, work=view.model,
-                           is_operator=view.model.is_owned_by(me().id if actor() else None))
+    return render_template(
+        "models/show.html",
+        view=view,
+        work=view.model,
+        is_operator=view.model.is_owned_by(me().id if actor() else None),
+    )
 
 
 # --- Notifications ---------------------------------------------------------------
@@ -331,8 +398,9 @@ def model(public_id: str) -> str:
 @bp.route("/notifications")
 @login_required
 def notifications_page() -> str:
-    return render_template("notifications.html", items=notifications.notifications_for(db(), me()),
-                           form=ActionForm())
+    return render_template(
+        "notifications.html", items=notifications.notifications_for(db(), me()), form=ActionForm()
+    )
 
 
 @bp.route("/notifications/read", methods=["POST"])
@@ -350,10 +418,12 @@ def read_notifications() -> Response:
 @bp.route("/.well-known/tdmrep.json")
 def tdmrep() -> Response:
     policy = url_for("productions.tdm_policy", _external=True)
-    return jsonify([
-        {"location": "/works/*/media", "tdm-reservation": 1, "tdm-policy": policy},
-        {"location": "/api/v1/records/*/media", "tdm-reservation": 1, "tdm-policy": policy},
-    ])
+    return jsonify(
+        [
+            {"location": "/works/*/media", "tdm-reservation": 1, "tdm-policy": policy},
+            {"location": "/api/v1/records/*/media", "tdm-reservation": 1, "tdm-policy": policy},
+        ]
+    )
 
 
 @bp.route("/policies/ai-training")

@@ -26,8 +26,13 @@ CHROMIUM = os.environ.get("HITRACK_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("HITRACK_REQUIRE_BROWSER") == "1"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -61,8 +66,12 @@ def start_live_server(settings: Settings) -> tuple[LiveServer, Callable[[], None
 @pytest.fixture
 def live_settings(tmp_path: Path) -> Settings:
     """Override in a test module (or use dataclasses.replace) to change a setting."""
-    return Settings(data_dir=tmp_path / "instance", environment="test", secret_key="browser-secret",
-                    max_upload_bytes=5_000_000)
+    return Settings(
+        data_dir=tmp_path / "instance",
+        environment="test",
+        secret_key="browser-secret",
+        max_upload_bytes=5_000_000,
+    )
 
 
 @pytest.fixture
@@ -81,7 +90,9 @@ def browser():  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
     yield browser
     browser.close()
     playwright.stop()
@@ -130,5 +141,3 @@ def sign_up(page, base_url: str, name: str, email: str, password: str = "browser
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url(f"{base_url}/")
-
-

@@ -18,15 +18,25 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_creator_sees_the_explanation_and_downloads_a_statement_matching_the_balance(
-        live_server, page) -> None:  # type: ignore[no-untyped-def]
+    live_server, page
+) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(live_server.settings.database_url)
     with Session(engine, expire_on_commit=False) as db:
         ana = make_creator(db, "Ana")
         song = make_song(db, people={"ana": ana})
         for i, amount in enumerate((usd(100) + 4_321, usd(7) + 3)):
-            revenue.record_revenue(db, song.admin, {
-                "external_id": f"sale-{i}", "work": song.night_swim.public_id, "amount": amount,
-                "currency": "USD", "fee_rate": "0.1"}, default_fee_rate=Fraction(0))
+            revenue.record_revenue(
+                db,
+                song.admin,
+                {
+                    "external_id": f"sale-{i}",
+                    "work": song.night_swim.public_id,
+                    "amount": amount,
+                    "currency": "USD",
+                    "fee_rate": "0.1",
+                },
+                default_fee_rate=Fraction(0),
+            )
     engine.dispose()
 
     page.goto(f"{live_server.url}/login")
@@ -41,7 +51,9 @@ def test_a_creator_sees_the_explanation_and_downloads_a_statement_matching_the_b
     assert (balance.get_attribute("title") or "").startswith(f"exactly {balance.inner_text()}")
     chart = page.locator("canvas.earnings-chart")
     chart.wait_for(state="attached")
-    page.wait_for_function("document.querySelector('canvas.earnings-chart').dataset.rendered === 'true'")
+    page.wait_for_function(
+        "document.querySelector('canvas.earnings-chart').dataset.rendered === 'true'"
+    )
 
     first = page.locator("tr.earning details").first
     explanation = first.locator("ul.explanation li").first
@@ -49,7 +61,9 @@ def test_a_creator_sees_the_explanation_and_downloads_a_statement_matching_the_b
     first.locator("summary").click()
     assert explanation.is_visible()
     texts = first.locator("ul.explanation li").all_inner_texts()
-    assert any("60% to Tide (remix by Bo) -> 40% to your record Shoreline" in t for t in texts), texts
+    assert any("60% to Tide (remix by Bo) -> 40% to your record Shoreline" in t for t in texts), (
+        texts
+    )
 
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download CSV").click()

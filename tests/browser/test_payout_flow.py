@@ -27,8 +27,12 @@ def fake_stripe() -> Iterator[FakeStripe]:
 @pytest.fixture
 def live_server(live_settings: Settings, fake_stripe: FakeStripe) -> Iterator[LiveServer]:
     settings = dataclasses.replace(
-        live_settings, payout_provider="stripe", stripe_secret_key=fake_stripe.secret_key,
-        stripe_webhook_secret=fake_stripe.webhook_secret, stripe_api_base=fake_stripe.api_base)
+        live_settings,
+        payout_provider="stripe",
+        stripe_secret_key=fake_stripe.secret_key,
+        stripe_webhook_secret=fake_stripe.webhook_secret,
+        stripe_api_base=fake_stripe.api_base,
+    )
     server, stop = start_live_server(settings)
     # The port is known only now: onboarding links must lead back to this server.
     services = server.app.extensions["hitrack"]
@@ -38,7 +42,8 @@ def live_server(live_settings: Settings, fake_stripe: FakeStripe) -> Iterator[Li
 
 
 def test_a_creator_connects_stripe_an_admin_runs_payouts_and_the_earnings_page_shows_it(
-        live_server: LiveServer, fake_stripe: FakeStripe, page, new_page) -> None:  # type: ignore[no-untyped-def]
+    live_server: LiveServer, fake_stripe: FakeStripe, page, new_page
+) -> None:  # type: ignore[no-untyped-def]
     base = live_server.url
     sign_up(page, base, "Ana", "ana@example.test")
 

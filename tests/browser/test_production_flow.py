@@ -24,7 +24,9 @@ def log_in(page, base_url: str, email: str) -> None:  # type: ignore[no-untyped-
     page.wait_for_url(f"{base_url}/")
 
 
-def test_producer_proposes_a_split_a_contributor_comments_and_it_is_finalized(live_server, page, new_page):
+def test_producer_proposes_a_split_a_contributor_comments_and_it_is_finalized(
+    live_server, page, new_page
+):
     services = live_server.app.extensions["hitrack"]
     with services.sessions() as db:
         ana, bo, cy, dana = (make_creator(db, n) for n in ("Ana", "Bo", "Cy", "Dana"))
@@ -38,7 +40,9 @@ def test_producer_proposes_a_split_a_contributor_comments_and_it_is_finalized(li
     page.get_by_role("link", name="Productions").click()
     page.get_by_role("link", name="Start a production").click()
     page.get_by_label("Title").fill("Night Swim")
-    for i, (work, role, share) in enumerate([(tide, "composer", "0.6"), (salt, "editor", "0.4")], start=1):
+    for i, (work, role, share) in enumerate(
+        [(tide, "composer", "0.6"), (salt, "editor", "0.4")], start=1
+    ):
         page.get_by_label(f"Contribution {i} work id").fill(work)
         page.get_by_label(f"Contribution {i} credit role").fill(role)
         page.get_by_label(f"Contribution {i} share").fill(share)
@@ -79,4 +83,7 @@ def test_producer_proposes_a_split_a_contributor_comments_and_it_is_finalized(li
     assert page.locator("#production-status").inner_text() == "finalized"
     assert "Comments are closed." in page.locator("#comments").inner_text()
     assert [row.inner_text().split("\t")[-1] for row in page.locator("#log tbody tr").all()] == [
-        "created", "published (revision 1)", "finalized (revision 1)"]
+        "created",
+        "published (revision 1)",
+        "finalized (revision 1)",
+    ]

@@ -6,7 +6,9 @@ from tests.browser.conftest import sign_up
 from tests.factories import PNG, WAV
 
 
-def upload_record(page, base_url: str, title: str, path, *, sources: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
+def upload_record(
+    page, base_url: str, title: str, path, *, sources: dict[str, str] | None = None
+) -> str:  # type: ignore[no-untyped-def]
     page.goto(f"{base_url}/upload")
     page.get_by_label("Title").fill(title)
     page.get_by_label("Media file").set_input_files(str(path))

@@ -43,22 +43,42 @@ def test_demo_seeds_once(env):
 
 def test_create_admin_reads_the_password_from_stdin(env):
     runner, sessions = env
-    result = runner.invoke(main, ["create-admin", "root@example.test", "--password-stdin"],
-                           input="a long admin password\n")
+    result = runner.invoke(
+        main,
+        ["create-admin", "root@example.test", "--password-stdin"],
+        input="a long admin password\n",
+    )
     assert result.exit_code == 0, result.output
     with sessions() as db:
         assert db.scalar(select(Creator).where(Creator.email == "root@example.test")).is_admin
-    short = runner.invoke(main, ["create-admin", "x@example.test", "--password-stdin"], input="short\n")
+    short = runner.invoke(
+        main, ["create-admin", "x@example.test", "--password-stdin"], input="short\n"
+    )
     assert short.exit_code == 1 and "password" in short.output
 
 
 DOC = {
     "currency": "USD",
     "works": [
-        {"id": "r1", "kind": "record", "owners": {"alice": "1"}, "title": "Shoreline",
-         "consent": {"remix": True, "ai_training": True}},
-        {"id": "r2", "kind": "record", "owners": {"bob": "1/2", "carol": "1/2"}, "sources": {"r1": "0.4"}},
-        {"id": "p1", "kind": "production", "owners": {"dana": "1"}, "sources": {"r1": "0.3", "r2": "0.6"}},
+        {
+            "id": "r1",
+            "kind": "record",
+            "owners": {"alice": "1"},
+            "title": "Shoreline",
+            "consent": {"remix": True, "ai_training": True},
+        },
+        {
+            "id": "r2",
+            "kind": "record",
+            "owners": {"bob": "1/2", "carol": "1/2"},
+            "sources": {"r1": "0.4"},
+        },
+        {
+            "id": "p1",
+            "kind": "production",
+            "owners": {"dana": "1"},
+            "sources": {"r1": "0.3", "r2": "0.6"},
+        },
     ],
 }
 
@@ -77,16 +97,39 @@ def test_graph_import_then_export_round_trips(env, tmp_path):
     assert by_id["r1"]["consent"] == {"remix": True, "ai_training": True}
 
 
-@pytest.mark.parametrize("works,message", [
-    ([{"id": "a", "kind": "record", "owners": {"x": "1"}, "sources": {"b": "0.5"}},
-      {"id": "b", "kind": "record", "owners": {"x": "1"}, "sources": {"a": "0.5"}}], "cycle"),
-    ([{"id": "a", "kind": "record", "owners": {"x": "1"}},
-      {"id": "b", "kind": "record", "owners": {"x": "1"}, "sources": {"a": "0.7", "c": "0.7"}},
-      {"id": "c", "kind": "record", "owners": {"x": "1"}}], "b"),
-    ([{"id": "a", "kind": "record", "owners": {"x": "1"}, "consent": {"remix": False}},
-      {"id": "b", "kind": "record", "owners": {"x": "1"}, "sources": {"a": "0.5"}}], "a"),
-    ([{"id": "a", "kind": "record", "owners": {"x": "1"}, "sources": {"zzz": "0.5"}}], "zzz"),
-])
+@pytest.mark.parametrize(
+    "works,message",
+    [
+        (
+            [
+                {"id": "a", "kind": "record", "owners": {"x": "1"}, "sources": {"b": "0.5"}},
+                {"id": "b", "kind": "record", "owners": {"x": "1"}, "sources": {"a": "0.5"}},
+            ],
+            "cycle",
+        ),
+        (
+            [
+                {"id": "a", "kind": "record", "owners": {"x": "1"}},
+                {
+                    "id": "b",
+                    "kind": "record",
+                    "owners": {"x": "1"},
+                    "sources": {"a": "0.7", "c": "0.7"},
+                },
+                {"id": "c", "kind": "record", "owners": {"x": "1"}},
+            ],
+            "b",
+        ),
+        (
+            [
+                {"id": "a", "kind": "record", "owners": {"x": "1"}, "consent": {"remix": False}},
+                {"id": "b", "kind": "record", "owners": {"x": "1"}, "sources": {"a": "0.5"}},
+            ],
+            "a",
+        ),
+        ([{"id": "a", "kind": "record", "owners": {"x": "1"}, "sources": {"zzz": "0.5"}}], "zzz"),
+    ],
+)
 def test_graph_import_writes_nothing_on_any_error(env, tmp_path, works, message):
     runner, sessions = env
     path = tmp_path / "bad.json"

@@ -52,9 +52,12 @@ def test_a_manual_run_shows_progress_and_a_summary(env) -> None:  # type: ignore
 
 def test_stripe_run_then_reconcile(env, fake_stripe: FakeStripe, stripe_provider) -> None:  # type: ignore[no-untyped-def]
     runner, sessions, monkeypatch = env
-    for name, value in {"PAYOUT_PROVIDER": "stripe", "STRIPE_SECRET_KEY": fake_stripe.secret_key,
-                        "STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
-                        "STRIPE_API_BASE": fake_stripe.api_base}.items():
+    for name, value in {
+        "PAYOUT_PROVIDER": "stripe",
+        "STRIPE_SECRET_KEY": fake_stripe.secret_key,
+        "STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
+        "STRIPE_API_BASE": fake_stripe.api_base,
+    }.items():
         monkeypatch.setenv(f"HITRACK_{name}", value)
     with sessions() as db:
         ana = make_person(db, "Ana")

@@ -12,7 +12,9 @@ from hitrack.db.base import Base
 
 def test_migrations_upgrade_from_empty_and_match_the_models(engine):
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "render_as_batch": True}
+        )
         diff = compare_metadata(context, Base.metadata)
         assert diff == [], diff
         assert context.get_current_revision() is not None

@@ -29,7 +29,9 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 def corpus(db: Session, storage):  # type: ignore[no-untyped-def]
     ana, bo, lab = (make_creator(db, n) for n in ("Ana", "Bo", "Lab"))
     return {
-        "ana": ana, "bo": bo, "lab": lab,
+        "ana": ana,
+        "bo": bo,
+        "lab": lab,
         "open": make_record(db, storage, ana, "Shoreline", ai_training=True, data=WAV),
         "open2": make_record(db, storage, bo, "Tide", ai_training=True, data=b"tide lyrics\n"),
         "closed": make_record(db, storage, bo, "Salt", ai_training=False, data=b"salt lyrics\n"),
@@ -43,29 +45,56 @@ def works(db: Session) -> int:
 
 def test_registering_a_model_turns_weights_into_exact_source_shares(db, corpus):
     result = ai_models.register_model(
-        db, corpus["lab"], name="Wave-1", version="1.0", retained="1/2", attribution_weight="0.25",
-        manifest={corpus["open"].public_id: 3, corpus["open2"].public_id: "1"}, now=T0)
+        db,
+        corpus["lab"],
+        name="Wave-1",
+        version="1.0",
+        retained="1/2",
+        attribution_weight="0.25",
+        manifest={corpus["open"].public_id: 3, corpus["open2"].public_id: "1"},
+        now=T0,
+    )
     model = result.model
     assert model.kind == "model" and model.status == "active" and model.version == "1.0"
     assert model.is_owned_by(corpus["lab"].id) and model.family_id is None
     assert model.attribution_weight == Fraction(1, 4)
-    assert {c.source_id: c.share for c in db.scalars(select(Citation).where(Citation.work_id == model.id))} == {
-        corpus["open"].id: Fraction(3, 8), corpus["open2"].id: Fraction(1, 8)}
+    assert {
+        c.source_id: c.share
+        for c in db.scalars(select(Citation).where(Citation.work_id == model.id))
+    } == {corpus["open"].id: Fraction(3, 8), corpus["open2"].id: Fraction(1, 8)}
     assert result.unmatched_hashes == []
 
 
 def test_manifest_shares_are_exact_for_awkward_weights():
-    shares = ai_models.manifest_shares({"a": Fraction(1), "b": Fraction(1), "c": Fraction(1)}, Fraction(1, 10))
+    shares = ai_models.manifest_shares(
+        {"a": Fraction(1), "b": Fraction(1), "c": Fraction(1)}, Fraction(1, 10)
+    )
     assert shares == {"a": Fraction(3, 10), "b": Fraction(3, 10), "c": Fraction(3, 10)}
-    assert sum(ai_models.manifest_shares({"a": Fraction(2), "b": Fraction(7)}, Fraction(0)).values()) == 1
+    assert (
+        sum(ai_models.manifest_shares({"a": Fraction(2), "b": Fraction(7)}, Fraction(0)).values())
+        == 1
+    )
 
 
-def test_a_manifest_with_non_consented_records_is_refused_naming_each_and_nothing_is_stored(db, corpus):
+def test_a_manifest_with_non_consented_records_is_refused_naming_each_and_nothing_is_stored(
+    db, corpus
+):
     before = works(db)
     with pytest.raises(ConsentRequired) as error:
-        ai_models.register_model(db, corpus["lab"], name="Wave-1", manifest={
-            corpus["open"].public_id: 1, corpus["closed"].public_id: 1, corpus["closed2"].public_id: 1})
-    assert corpus["closed"].public_id in error.value.message and corpus["closed2"].public_id in error.value.message
+        ai_models.register_model(
+            db,
+            corpus["lab"],
+            name="Wave-1",
+            manifest={
+                corpus["open"].public_id: 1,
+                corpus["closed"].public_id: 1,
+                corpus["closed2"].public_id: 1,
+            },
+        )
+    assert (
+        corpus["closed"].public_id in error.value.message
+        and corpus["closed2"].public_id in error.value.message
+    )
     assert corpus["open"].public_id not in error.value.ids
     assert works(db) == before
 
@@ -73,18 +102,28 @@ def test_a_manifest_with_non_consented_records_is_refused_naming_each_and_nothin
 def test_matching_by_content_hash_reports_unmatched_hashes(db, corpus):
     digest = hashlib.sha256(WAV).hexdigest()
     unknown = hashlib.sha256(b"not on hitrack").hexdigest()
-    result = ai_models.register_model(db, corpus["lab"], name="Wave-1", manifest={
-        f"sha256:{digest}": "2", unknown.upper(): "1", corpus["open2"].public_id: "2"})
+    result = ai_models.register_model(
+        db,
+        corpus["lab"],
+        name="Wave-1",
+        manifest={f"sha256:{digest}": "2", unknown.upper(): "1", corpus["open2"].public_id: "2"},
+    )
     assert [(e.record.public_id, e.via) for e in result.matched] == [
-        (corpus["open"].public_id, digest), (corpus["open2"].public_id, None)]
+        (corpus["open"].public_id, digest),
+        (corpus["open2"].public_id, None),
+    ]
     assert result.unmatched_hashes == [unknown]
     assert {c.source_id: c.share for c in result.model.sources} == {
-        corpus["open"].id: Fraction(1, 2), corpus["open2"].id: Fraction(1, 2)}
+        corpus["open"].id: Fraction(1, 2),
+        corpus["open2"].id: Fraction(1, 2),
+    }
 
 
 def test_a_hash_of_a_non_consented_record_is_refused_too(db, corpus):
     with pytest.raises(ConsentRequired, match=corpus["closed2"].public_id):
-        ai_models.register_model(db, corpus["lab"], name="M", manifest={hashlib.sha256(PNG).hexdigest(): 1})
+        ai_models.register_model(
+            db, corpus["lab"], name="M", manifest={hashlib.sha256(PNG).hexdigest(): 1}
+        )
 
 
 def test_a_manifest_matching_nothing_is_refused(db, corpus):
@@ -107,36 +146,46 @@ def test_bad_manifests_are_refused_with_clear_errors(db, corpus):
     with pytest.raises(InvalidShare, match="nothing"):
         ai_models.register_model(db, lab, name="M", manifest={rid: 1}, retained="1")
     with pytest.raises(InvalidInput, match="twice"):
-        ai_models.register_model(db, lab, name="M", manifest={
-            rid: 1, hashlib.sha256(WAV).hexdigest(): 1})
+        ai_models.register_model(
+            db, lab, name="M", manifest={rid: 1, hashlib.sha256(WAV).hexdigest(): 1}
+        )
 
 
 def test_a_model_cannot_train_on_another_model(db, corpus):
-    first = ai_models.register_model(db, corpus["lab"], name="M", manifest={corpus["open"].public_id: 1}).model
+    first = ai_models.register_model(
+        db, corpus["lab"], name="M", manifest={corpus["open"].public_id: 1}
+    ).model
     with pytest.raises(InvalidInput, match="records only"):
         ai_models.register_model(db, corpus["lab"], name="N", manifest={first.public_id: 1})
 
 
 def test_consent_revocation_blocks_new_versions_and_never_rewrites_old_ones(db, corpus):
     manifest = {corpus["open"].public_id: 1, corpus["open2"].public_id: 1}
-    v1 = ai_models.register_model(db, corpus["lab"], name="Wave", version="1", manifest=manifest).model
+    v1 = ai_models.register_model(
+        db, corpus["lab"], name="Wave", version="1", manifest=manifest
+    ).model
     records.set_consent(db, corpus["ana"], corpus["open"].public_id, ai_training=False)
     with pytest.raises(ConsentRequired, match=corpus["open"].public_id):
         ai_models.register_version(db, corpus["lab"], v1.public_id, version="2", manifest=manifest)
     view = ai_models.model_view(db, None, v1.public_id)
     assert {line.record.public_id: line.consent_now for line in view.manifest} == {
-        corpus["open"].public_id: False, corpus["open2"].public_id: True}
+        corpus["open"].public_id: False,
+        corpus["open2"].public_id: True,
+    }
     assert [line.record.public_id for line in view.revoked] == [corpus["open"].public_id]
     assert len(db.scalars(select(Citation).where(Citation.work_id == v1.id)).all()) == 2
-    v2 = ai_models.register_version(db, corpus["lab"], v1.public_id, version="2",
-                                    manifest={corpus["open2"].public_id: 1}).model
+    v2 = ai_models.register_version(
+        db, corpus["lab"], v1.public_id, version="2", manifest={corpus["open2"].public_id: 1}
+    ).model
     assert v2.family_id == v1.id and v2.title == "Wave"
     assert [v.version for v in ai_models.model_view(db, None, v2.public_id).versions] == ["1", "2"]
 
 
 def test_versions_are_unique_and_only_the_operator_adds_them(db, corpus):
     manifest = {corpus["open"].public_id: 1}
-    v1 = ai_models.register_model(db, corpus["lab"], name="Wave", version="1", manifest=manifest).model
+    v1 = ai_models.register_model(
+        db, corpus["lab"], name="Wave", version="1", manifest=manifest
+    ).model
     with pytest.raises(Conflict, match="already registered"):
         ai_models.register_version(db, corpus["lab"], v1.public_id, version="1", manifest=manifest)
     with pytest.raises(PermissionDenied, match="operator"):
@@ -144,10 +193,17 @@ def test_versions_are_unique_and_only_the_operator_adds_them(db, corpus):
 
 
 def test_attribution_is_validated_against_the_manifest(db, corpus):
-    model = ai_models.register_model(db, corpus["lab"], name="M", manifest={
-        corpus["open"].public_id: 1, corpus["open2"].public_id: 1}).model
+    model = ai_models.register_model(
+        db,
+        corpus["lab"],
+        name="M",
+        manifest={corpus["open"].public_id: 1, corpus["open2"].public_id: 1},
+    ).model
     a, b = corpus["open"].public_id, corpus["open2"].public_id
-    assert ai_models.validate_attribution(db, model, {a: "3", b: 0}) == {a: Fraction(3), b: Fraction(0)}
+    assert ai_models.validate_attribution(db, model, {a: "3", b: 0}) == {
+        a: Fraction(3),
+        b: Fraction(0),
+    }
     with pytest.raises(InvalidInput, match=corpus["closed"].public_id) as error:
         ai_models.validate_attribution(db, model, {a: 1, corpus["closed"].public_id: 1, "zz": 1})
     assert set(error.value.ids) == {corpus["closed"].public_id, "zz"}

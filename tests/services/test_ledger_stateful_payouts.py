@@ -27,12 +27,16 @@ from tests.payout_factories import ScriptedProvider, connect
 USD = "USD"
 AMOUNTS = st.one_of(st.integers(0, 50_000), st.integers(0, 10**10))
 FEE_RATES = st.sampled_from(["0", "0.1", "1/3"])
-ANSWERS = st.lists(st.sampled_from(["sent", "sent", "failed", "unknown_sent", "unknown_lost"]), max_size=5)
+ANSWERS = st.lists(
+    st.sampled_from(["sent", "sent", "failed", "unknown_sent", "unknown_lost"]), max_size=5
+)
 MINIMUMS = st.sampled_from([10_000, 1_000_000, 10_000_000])
 
 
 def total(db: Session, kind: str) -> int:
-    codes = db.scalars(select(LedgerAccount.code).where(LedgerAccount.kind == kind, LedgerAccount.currency == USD))
+    codes = db.scalars(
+        select(LedgerAccount.code).where(LedgerAccount.kind == kind, LedgerAccount.currency == USD)
+    )
     return sum(ledger.balance(db, code) for code in codes)
 
 
@@ -51,12 +55,24 @@ def test_money_adds_up_through_payouts_failures_reversals_and_reconciles(db: Ses
             self.provider = ScriptedProvider()
             self.paid_out_before = -ledger.balance(db, ledger.paid_out_account(USD))
 
-        @rule(work=st.integers(0, len(works) - 1), amount=AMOUNTS, costs=AMOUNTS, fee_rate=FEE_RATES)
+        @rule(
+            work=st.integers(0, len(works) - 1), amount=AMOUNTS, costs=AMOUNTS, fee_rate=FEE_RATES
+        )
         def revenue_event(self, work: int, amount: int, costs: int, fee_rate: str) -> None:
             self.n += 1
-            revenue.record_revenue(db, song.admin, {
-                "external_id": f"{self.prefix}-{self.n}", "work": works[work].public_id, "amount": amount,
-                "currency": USD, "costs": costs, "fee_rate": fee_rate}, default_fee_rate=Fraction(0))
+            revenue.record_revenue(
+                db,
+                song.admin,
+                {
+                    "external_id": f"{self.prefix}-{self.n}",
+                    "work": works[work].public_id,
+                    "amount": amount,
+                    "currency": USD,
+                    "costs": costs,
+                    "fee_rate": fee_rate,
+                },
+                default_fee_rate=Fraction(0),
+            )
 
         @rule(answers=ANSWERS, minimum=MINIMUMS)
         def payout_run(self, answers: list[str], minimum: int) -> None:
@@ -78,8 +94,14 @@ def test_money_adds_up_through_payouts_failures_reversals_and_reconciles(db: Ses
         # Draws never depend on the database (it outlives examples): pick by index and percent.
         @rule(pick=st.integers(0, 1000), percent=st.integers(1, 100), replay=st.booleans())
         def reversal(self, pick: int, percent: int, replay: bool) -> None:
-            open_ = sorted((t for t in self.provider.transfers.values()
-                            if t.reversed_cents < t.request.amount_cents), key=lambda t: t.transfer_id)
+            open_ = sorted(
+                (
+                    t
+                    for t in self.provider.transfers.values()
+                    if t.reversed_cents < t.request.amount_cents
+                ),
+                key=lambda t: t.transfer_id,
+            )
             if not open_:
                 return
             transfer = open_[pick % len(open_)]
@@ -104,14 +126,26 @@ def test_money_adds_up_through_payouts_failures_reversals_and_reconciles(db: Ses
             assert cash == fees + balances + held + paid_out
             assert balances >= 0 and held >= 0 and paid_out >= 0
             # The provider's net transfers are either confirmed (paid out) or still held.
-            in_flight = sum(p.amount for p in db.scalars(select(Payout).where(Payout.status == "pending"))
-                            if self.provider.by_payout(p.id) is not None)
-            assert self.provider.sent_cents() * MICROS_PER_CENT == paid_out - self.paid_out_before + in_flight
+            in_flight = sum(
+                p.amount
+                for p in db.scalars(select(Payout).where(Payout.status == "pending"))
+                if self.provider.by_payout(p.id) is not None
+            )
+            assert (
+                self.provider.sent_cents() * MICROS_PER_CENT
+                == paid_out - self.paid_out_before + in_flight
+            )
 
         def teardown(self) -> None:
             # Settle this example's payouts with its provider before the next example starts.
             payouts.reconcile(db, self.provider, min_age=timedelta(0))
 
-    run_state_machine_as_test(PayoutMachine, settings=settings(
-        max_examples=15, stateful_step_count=10, deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
+    run_state_machine_as_test(
+        PayoutMachine,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=10,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )

@@ -69,7 +69,8 @@ class SlowProvider:
 
 
 def test_two_concurrent_runs_make_zero_duplicate_transfers(
-        shared_engine: Engine, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    shared_engine: Engine, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
     sessions = sessionmaker(bind=shared_engine, expire_on_commit=False)
     with sessions() as db:
         admin = make_person(db, "Admin", admin=True)
@@ -90,7 +91,9 @@ def test_two_concurrent_runs_make_zero_duplicate_transfers(
                 me = session.get(type(admin), admin_id)
                 session.commit()  # SQLite: release the write lock before waiting for the other
                 barrier.wait(timeout=10)
-                payouts.run_payouts(session, SlowProvider(stripe_provider), started_by=me, minimums=MINIMUMS)
+                payouts.run_payouts(
+                    session, SlowProvider(stripe_provider), started_by=me, minimums=MINIMUMS
+                )
         except BaseException as error:  # surfaced below
             errors.append(error)
 

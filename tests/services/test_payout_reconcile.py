@@ -22,7 +22,9 @@ NOW = timedelta(0)
 
 
 @pytest.fixture
-def people(db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> tuple[Creator, Creator]:
+def people(
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> tuple[Creator, Creator]:
     admin, ana = make_person(db, "Admin", admin=True), make_person(db, "Ana")
     row = payouts.connect_account(db, stripe_provider, ana)
     fake_stripe.complete_onboarding(row.provider_account_id)
@@ -49,14 +51,19 @@ def assert_paid_once(db: Session, fake: FakeStripe, payout: Payout, creator: Cre
     assert ledger.held_balances(db, creator.id) == {}
     assert ledger.creator_balances(db, creator.id) == {"USD": 4_242}
     assert ledger.balance(db, ledger.paid_out_account("USD")) == -usd("42.42")
-    paid = db.scalars(select(LedgerTransaction).where(LedgerTransaction.kind == "payout_paid")).all()
+    paid = db.scalars(
+        select(LedgerTransaction).where(LedgerTransaction.kind == "payout_paid")
+    ).all()
     assert len(paid) == 1
     assert ledger.check_invariants(db) == []
 
 
 def test_crash_between_the_transfer_and_the_commit_then_reconcile_pays_exactly_once(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider,
-        people: tuple[Creator, Creator]) -> None:
+    db: Session,
+    fake_stripe: FakeStripe,
+    stripe_provider: StripeConnectProvider,
+    people: tuple[Creator, Creator],
+) -> None:
     admin, ana = people
     payout = crash_a_run(db, stripe_provider, admin)
     assert payout.status == "pending" and len(fake_stripe.transfers()) == 1
@@ -76,8 +83,11 @@ def test_crash_between_the_transfer_and_the_commit_then_reconcile_pays_exactly_o
 
 
 def test_after_stripe_forgot_the_idempotency_key_reconcile_still_finds_the_transfer(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider,
-        people: tuple[Creator, Creator]) -> None:
+    db: Session,
+    fake_stripe: FakeStripe,
+    stripe_provider: StripeConnectProvider,
+    people: tuple[Creator, Creator],
+) -> None:
     admin, ana = people
     payout = crash_a_run(db, stripe_provider, admin)
     fake_stripe.advance(hours=25)  # Stripe keeps idempotency keys for 24 hours
@@ -90,8 +100,11 @@ def test_after_stripe_forgot_the_idempotency_key_reconcile_still_finds_the_trans
 
 
 def test_the_next_run_reconciles_what_the_last_one_left_pending(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider,
-        people: tuple[Creator, Creator]) -> None:
+    db: Session,
+    fake_stripe: FakeStripe,
+    stripe_provider: StripeConnectProvider,
+    people: tuple[Creator, Creator],
+) -> None:
     admin, ana = people
     payout = crash_a_run(db, stripe_provider, admin)
     fake_stripe.advance(hours=25)
@@ -102,8 +115,11 @@ def test_the_next_run_reconciles_what_the_last_one_left_pending(
 
 
 def test_a_transfer_that_never_reached_the_provider_is_voided_and_paid_by_the_next_run(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider,
-        people: tuple[Creator, Creator]) -> None:
+    db: Session,
+    fake_stripe: FakeStripe,
+    stripe_provider: StripeConnectProvider,
+    people: tuple[Creator, Creator],
+) -> None:
     admin, ana = people
     fake_stripe.fail_next("transfer_500_before_create")
     run = payouts.run_payouts(db, stripe_provider, started_by=admin, minimums=MINIMUMS)
@@ -121,8 +137,11 @@ def test_a_transfer_that_never_reached_the_provider_is_voided_and_paid_by_the_ne
 
 
 def test_a_timeout_is_pending_until_reconciled(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider,
-        people: tuple[Creator, Creator]) -> None:
+    db: Session,
+    fake_stripe: FakeStripe,
+    stripe_provider: StripeConnectProvider,
+    people: tuple[Creator, Creator],
+) -> None:
     admin, ana = people
     fake_stripe.fail_next("timeout", seconds=1.5)
     run = payouts.run_payouts(db, stripe_provider, started_by=admin, minimums=MINIMUMS)
@@ -133,11 +152,16 @@ def test_a_timeout_is_pending_until_reconciled(
 
 
 def test_a_second_reconciler_cannot_post_twice(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider,
-        people: tuple[Creator, Creator]) -> None:
+    db: Session,
+    fake_stripe: FakeStripe,
+    stripe_provider: StripeConnectProvider,
+    people: tuple[Creator, Creator],
+) -> None:
     admin, ana = people
     payout = crash_a_run(db, stripe_provider, admin)
-    found = stripe_provider.find_transfer(transfer_group=payout.run.public_id, payout_id=str(payout.id))
+    found = stripe_provider.find_transfer(
+        transfer_group=payout.run.public_id, payout_id=str(payout.id)
+    )
     assert found is not None
     payouts.apply_result(db, payout, found)
     payouts.apply_result(db, payout, found)  # a late duplicate answer

@@ -30,15 +30,22 @@ stripe_provider = fake_stripe_fixtures.stripe_provider
 
 def receiver(db: Session, provider: StripeConnectProvider) -> Callable[[bytes, str], int]:
     """What POST /webhooks/stripe does, without HTTP: verify, store, handle."""
+
     def receive(payload: bytes, signature: str) -> int:
         webhooks.handle_event(db, "stripe", provider.parse_webhook(payload, signature))
         return 200
+
     return receive
 
 
 def notes(db: Session, creator: Creator) -> list[Notification]:
-    return list(db.scalars(select(Notification).where(Notification.creator_id == creator.id)
-                           .order_by(Notification.id)))
+    return list(
+        db.scalars(
+            select(Notification)
+            .where(Notification.creator_id == creator.id)
+            .order_by(Notification.id)
+        )
+    )
 
 
 def count(db: Session, model: type) -> int:
@@ -57,7 +64,8 @@ def setup(db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectPr
 
 
 def test_account_updated_marks_the_account_payable_and_not_payable_again(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup) -> None:  # type: ignore[no-untyped-def]
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup
+) -> None:  # type: ignore[no-untyped-def]
     _, ana, row = setup
     assert row.status_reason == "payouts enabled"
     fake_stripe.advance(seconds=5)
@@ -69,7 +77,8 @@ def test_account_updated_marks_the_account_payable_and_not_payable_again(
 
 
 def test_out_of_order_account_updates_keep_the_newest_state(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
     ana = make_person(db, "Ana")
     row = payouts.connect_account(db, stripe_provider, ana)
     fake_stripe.advance(seconds=5)
@@ -84,7 +93,8 @@ def test_out_of_order_account_updates_keep_the_newest_state(
 
 
 def test_two_updates_in_the_same_second_stay_on_the_safe_side(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
     ana = make_person(db, "Ana")
     row = payouts.connect_account(db, stripe_provider, ana)
     fake_stripe.advance(seconds=5)
@@ -95,7 +105,8 @@ def test_two_updates_in_the_same_second_stay_on_the_safe_side(
 
 
 def test_a_reversed_transfer_returns_the_money_to_the_creator_once(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup) -> None:  # type: ignore[no-untyped-def]
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup
+) -> None:  # type: ignore[no-untyped-def]
     admin, ana, _ = setup
     fund(db, ana, usd("30.005"))
     run = payouts.run_payouts(db, stripe_provider, started_by=admin, minimums=MINIMUMS)
@@ -113,9 +124,12 @@ def test_a_reversed_transfer_returns_the_money_to_the_creator_once(
     assert ledger.creator_balances(db, ana.id) == {"USD": usd(30) + 5_000}
     assert payout.status == "reversed"
     assert ledger.balance(db, ledger.paid_out_account("USD")) == 0
-    reversals = db.scalars(select(LedgerTransaction).where(LedgerTransaction.kind == "payout_reversal")).all()
+    reversals = db.scalars(
+        select(LedgerTransaction).where(LedgerTransaction.kind == "payout_reversal")
+    ).all()
     assert [t.description.split(":")[0] for t in reversals] == [
-        f"Transfer {payout.provider_transfer_id} reversed"] * 2
+        f"Transfer {payout.provider_transfer_id} reversed"
+    ] * 2
     assert ledger.check_invariants(db) == []
 
     # Visible to the creator: notifications and the ledger lines behind the balance.
@@ -132,7 +146,8 @@ def test_a_reversed_transfer_returns_the_money_to_the_creator_once(
 
 
 def test_an_old_partial_reversal_arriving_late_returns_nothing_more(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup) -> None:  # type: ignore[no-untyped-def]
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup
+) -> None:  # type: ignore[no-untyped-def]
     admin, ana, _ = setup
     fund(db, ana, usd(30))
     [payout] = payouts.run_payouts(db, stripe_provider, started_by=admin, minimums=MINIMUMS).payouts
@@ -144,7 +159,8 @@ def test_an_old_partial_reversal_arriving_late_returns_nothing_more(
 
 
 def test_a_reversal_of_a_payout_still_pending_settles_it_first(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup) -> None:  # type: ignore[no-untyped-def]
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup
+) -> None:  # type: ignore[no-untyped-def]
     admin, ana, _ = setup
     fund(db, ana, usd(30))
     fake_stripe.fail_next("transfer_500_after_create")
@@ -161,7 +177,8 @@ def test_a_reversal_of_a_payout_still_pending_settles_it_first(
 
 
 def test_a_failed_transfer_returns_the_money_visibly(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup) -> None:  # type: ignore[no-untyped-def]
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup
+) -> None:  # type: ignore[no-untyped-def]
     admin, ana, _ = setup
     fund(db, ana, usd(30))
     fake_stripe.fail_next("insufficient_balance")
@@ -173,7 +190,8 @@ def test_a_failed_transfer_returns_the_money_visibly(
 
 
 def test_a_failed_bank_payout_pauses_the_account_without_paying_twice(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup) -> None:  # type: ignore[no-untyped-def]
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup
+) -> None:  # type: ignore[no-untyped-def]
     admin, ana, row = setup
     fund(db, ana, usd(30))
     payouts.run_payouts(db, stripe_provider, started_by=admin, minimums=MINIMUMS)
@@ -190,7 +208,8 @@ def test_a_failed_bank_payout_pauses_the_account_without_paying_twice(
 
 
 def test_a_disconnected_account_is_never_paid_again(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup) -> None:  # type: ignore[no-untyped-def]
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider, setup
+) -> None:  # type: ignore[no-untyped-def]
     admin, ana, row = setup
     fund(db, ana, usd(30))
     fake_stripe.fail_next("transfer_500_before_create")
@@ -202,10 +221,14 @@ def test_a_disconnected_account_is_never_paid_again(
     # The pending payout never reached Stripe: reconcile voids it, the money stays here.
     payouts.reconcile(db, stripe_provider, min_age=timedelta(0))
     assert payout.status == "failed" and ledger.creator_balances(db, ana.id) == {"USD": usd(30)}
-    assert payouts.run_payouts(db, stripe_provider, started_by=admin, minimums=MINIMUMS).payouts == []
+    assert (
+        payouts.run_payouts(db, stripe_provider, started_by=admin, minimums=MINIMUMS).payouts == []
+    )
     # A late "enabled" update from before the disconnect cannot revive it.
-    stale = fake_stripe.state.emit("account.updated", {**fake_stripe.state.accounts[row.provider_account_id],
-                                                       "payouts_enabled": True})
+    stale = fake_stripe.state.emit(
+        "account.updated",
+        {**fake_stripe.state.accounts[row.provider_account_id], "payouts_enabled": True},
+    )
     stale["created"] -= 60
     fake_stripe.deliver(to=receiver(db, stripe_provider))
     assert not db.get(PayoutAccount, row.id).payable  # type: ignore[union-attr]
@@ -219,12 +242,15 @@ def test_a_disconnected_account_is_never_paid_again(
 
 
 def test_events_for_unknown_accounts_and_transfers_are_ignored(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
     other = stripe_provider.create_account(creator_id="elsewhere", email="x@example.test")
     fake_stripe.complete_onboarding(other.provider_account_id)
     fake_stripe.fail_payout(other.provider_account_id, 100)
-    fake_stripe.emit("transfer.reversed", {"id": "tr_x", "amount": 100, "amount_reversed": 100,
-                                           "metadata": {"payout_id": "999999"}})
+    fake_stripe.emit(
+        "transfer.reversed",
+        {"id": "tr_x", "amount": 100, "amount_reversed": 100, "metadata": {"payout_id": "999999"}},
+    )
     fake_stripe.deliver(to=receiver(db, stripe_provider))
     assert set(db.scalars(select(WebhookEvent.status))) == {"ignored"}
     assert count(db, Payout) == 0

@@ -22,7 +22,9 @@ fake_stripe = fake_stripe_fixtures.fake_stripe
 stripe_provider = fake_stripe_fixtures.stripe_provider
 
 
-def onboarded(db: Session, fake: FakeStripe, provider: StripeConnectProvider, creator) -> PayoutAccount:  # type: ignore[no-untyped-def]
+def onboarded(
+    db: Session, fake: FakeStripe, provider: StripeConnectProvider, creator
+) -> PayoutAccount:  # type: ignore[no-untyped-def]
     row = payouts.connect_account(db, provider, creator)
     fake.complete_onboarding(row.provider_account_id)
     refreshed = payouts.refresh_account(db, provider, creator)
@@ -35,7 +37,8 @@ def count(db: Session, model: type) -> int:
 
 
 def test_a_run_pays_whole_cents_and_leaves_the_sub_cent_remainder(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
     admin, ana = make_person(db, "Admin", admin=True), make_person(db, "Ana")
     account = onboarded(db, fake_stripe, stripe_provider, ana)
     fund(db, ana, usd("25.678912"))
@@ -46,8 +49,11 @@ def test_a_run_pays_whole_cents_and_leaves_the_sub_cent_remainder(
     assert (payout.status, payout.amount, payout.currency) == ("paid", usd("25.67"), "USD")
     assert payout.idempotency_key == f"{run.public_id}:{ana.id}:USD"
     [transfer] = fake_stripe.transfers(transfer_group=run.public_id)
-    assert (transfer["amount"], transfer["currency"], transfer["destination"]) == (2567, "usd",
-                                                                                   account.provider_account_id)
+    assert (transfer["amount"], transfer["currency"], transfer["destination"]) == (
+        2567,
+        "usd",
+        account.provider_account_id,
+    )
     assert transfer["metadata"] == {"payout_id": str(payout.id), "creator_id": str(ana.id)}
     assert payout.provider_transfer_id == transfer["id"]
     assert ledger.creator_balances(db, ana.id) == {"USD": 8_912}
@@ -56,8 +62,9 @@ def test_a_run_pays_whole_cents_and_leaves_the_sub_cent_remainder(
     assert ledger.check_invariants(db) == []
     assert run.status == "finished" and run.summary["counts"] == {"paid": 1}
     assert payouts.run_summary_line(run).endswith("1 payouts (1 paid); paid 25.67 USD")
-    assert [n.kind for n in db.scalars(select(Notification).where(Notification.creator_id == ana.id))] == [
-        "payout_paid"]
+    assert [
+        n.kind for n in db.scalars(select(Notification).where(Notification.creator_id == ana.id))
+    ] == ["payout_paid"]
 
 
 def test_the_hold_and_the_row_are_committed_before_the_provider_is_called(db: Session) -> None:
@@ -70,7 +77,9 @@ def test_the_hold_and_the_row_are_committed_before_the_provider_is_called(db: Se
 
     def spy(request):  # type: ignore[no-untyped-def]
         payout = db.scalars(select(Payout)).one()
-        seen.append((payout.status, payout.hold_transaction_id or 0, ledger.held_balances(db, ana.id)))
+        seen.append(
+            (payout.status, payout.hold_transaction_id or 0, ledger.held_balances(db, ana.id))
+        )
         return send(request)
 
     provider.send_transfer = spy  # type: ignore[method-assign]
@@ -80,7 +89,9 @@ def test_the_hold_and_the_row_are_committed_before_the_provider_is_called(db: Se
 
 def test_only_payable_accounts_at_the_minimum_are_paid(db: Session) -> None:
     admin = make_person(db, "Admin", admin=True)
-    rich, poor, unverified, nobody, euro = (make_person(db, n) for n in ("Rich", "Poor", "Unv", "None", "Euro"))
+    rich, poor, unverified, nobody, euro = (
+        make_person(db, n) for n in ("Rich", "Poor", "Unv", "None", "Euro")
+    )
     connect(db, rich)
     connect(db, poor)
     connect(db, unverified, payable=False)
@@ -109,7 +120,8 @@ def test_a_second_run_finds_nothing_left_to_pay(db: Session) -> None:
 
 
 def test_a_definite_failure_voids_the_hold_and_tells_the_creator(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
     admin, ana = make_person(db, "Admin", admin=True), make_person(db, "Ana")
     onboarded(db, fake_stripe, stripe_provider, ana)
     fund(db, ana, usd(40))
@@ -132,7 +144,8 @@ def test_a_definite_failure_voids_the_hold_and_tells_the_creator(
 
 
 def test_an_unknown_outcome_keeps_the_payout_pending(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
     admin, ana = make_person(db, "Admin", admin=True), make_person(db, "Ana")
     onboarded(db, fake_stripe, stripe_provider, ana)
     fund(db, ana, usd(40))
@@ -155,9 +168,13 @@ def test_only_admins_start_runs(db: Session) -> None:
 
 
 def test_manual_runs_wait_for_the_admin_then_post_or_void(db: Session) -> None:
-    admin, ana, bo = make_person(db, "Admin", admin=True), make_person(db, "Ana"), make_person(db, "Bo")
+    admin, ana, bo = (
+        make_person(db, "Admin", admin=True),
+        make_person(db, "Ana"),
+        make_person(db, "Bo"),
+    )
     payouts.submit_manual_method(db, ana, "IBAN DE89 3704 0044 0532 0130 00")
-    payouts.record_manual_method(db, admin, bo.handle, "=HYPERLINK(\"x\") paypal bo@example.test")
+    payouts.record_manual_method(db, admin, bo.handle, '=HYPERLINK("x") paypal bo@example.test')
     fund(db, ana, usd("12.345"))
     fund(db, bo, usd(20))
     provider = ManualProvider()
@@ -171,8 +188,15 @@ def test_manual_runs_wait_for_the_admin_then_post_or_void(db: Session) -> None:
     assert run.status == "awaiting"
 
     rows = list(csv.DictReader(io.StringIO(payouts.export_run_csv(db, admin, run.public_id))))
-    assert rows == [{"payee": "Ana", "method": "IBAN DE89 3704 0044 0532 0130 00", "amount": "12.34",
-                     "currency": "USD", "reference": ana_payout.idempotency_key}]
+    assert rows == [
+        {
+            "payee": "Ana",
+            "method": "IBAN DE89 3704 0044 0532 0130 00",
+            "amount": "12.34",
+            "currency": "USD",
+            "reference": ana_payout.idempotency_key,
+        }
+    ]
 
     payouts.mark_manual(db, admin, ana_payout.id, paid=True, note="SEPA ref 991")
     assert ana_payout.status == "paid" and ledger.creator_balances(db, ana.id) == {"USD": 5_000}
@@ -189,7 +213,9 @@ def test_manual_runs_wait_for_the_admin_then_post_or_void(db: Session) -> None:
     assert ledger.check_invariants(db) == []
 
 
-def test_manual_marks_and_exports_refuse_bad_callers_and_changed_details_need_verifying(db: Session) -> None:
+def test_manual_marks_and_exports_refuse_bad_callers_and_changed_details_need_verifying(
+    db: Session,
+) -> None:
     admin, ana = make_person(db, "Admin", admin=True), make_person(db, "Ana")
     payouts.record_manual_method(db, admin, ana.handle, "IBAN 1")
     fund(db, ana, usd(20))
@@ -218,8 +244,9 @@ def test_stripe_payouts_are_not_marked_by_hand(db: Session) -> None:
     admin, ana = make_person(db, "Admin", admin=True), make_person(db, "Ana")
     connect(db, ana)
     fund(db, ana, usd(20))
-    run = payouts.run_payouts(db, ScriptedProvider(answers=["unknown_lost"]), started_by=admin,
-                              minimums=MINIMUMS)
+    run = payouts.run_payouts(
+        db, ScriptedProvider(answers=["unknown_lost"]), started_by=admin, minimums=MINIMUMS
+    )
     with pytest.raises(InvalidInput, match="marked by hand"):
         payouts.mark_manual(db, admin, run.payouts[0].id, paid=True)
     with pytest.raises(InvalidInput):
@@ -227,7 +254,8 @@ def test_stripe_payouts_are_not_marked_by_hand(db: Session) -> None:
 
 
 def test_connecting_creates_one_express_account_and_links_back_to_this_site(
-        db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider) -> None:
+    db: Session, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
     ana = make_person(db, "Ana")
     url = payouts.onboarding_link(db, stripe_provider, ana, base_url="https://hitrack.test/")
     again = payouts.onboarding_link(db, stripe_provider, ana, base_url="https://hitrack.test")
@@ -237,8 +265,10 @@ def test_connecting_creates_one_express_account_and_links_back_to_this_site(
     account = fake_stripe.account(row.provider_account_id)
     assert account["type"] == "express" and "transfers" in account["capabilities"]
     link = next(iter(fake_stripe.state.account_links.values()))
-    assert (link["refresh_url"], link["return_url"]) == ("https://hitrack.test/me/payouts/refresh",
-                                                         "https://hitrack.test/me/payouts/return")
+    assert (link["refresh_url"], link["return_url"]) == (
+        "https://hitrack.test/me/payouts/refresh",
+        "https://hitrack.test/me/payouts/return",
+    )
     assert count(db, PayoutAccount) == 1
     with pytest.raises(InvalidInput, match="no hosted onboarding"):
         payouts.onboarding_link(db, ManualProvider(), ana, base_url="https://hitrack.test")

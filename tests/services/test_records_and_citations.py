@@ -25,8 +25,10 @@ from tests.factories import PNG, make_creator, make_record, make_remix
 
 
 def counts(db):
-    return (db.scalar(select(func.count()).select_from(Work)),
-            db.scalar(select(func.count()).select_from(Citation)))
+    return (
+        db.scalar(select(func.count()).select_from(Work)),
+        db.scalar(select(func.count()).select_from(Citation)),
+    )
 
 
 def test_upload_stores_media_with_hash_and_default_consent(db, storage):
@@ -46,7 +48,9 @@ def test_remix_cites_its_sources_with_exact_shares(db, storage):
     sketch = make_record(db, storage, ana, "Sketch")
     tide = make_remix(db, storage, bo, (shoreline, "0.4"), (sketch, "1/3"), title="Tide")
     assert {c.source.public_id: c.share for c in tide.sources} == {
-        shoreline.public_id: Fraction(2, 5), sketch.public_id: Fraction(1, 3)}
+        shoreline.public_id: Fraction(2, 5),
+        sketch.public_id: Fraction(1, 3),
+    }
     assert tide.retained_share == Fraction(4, 15)
 
 
@@ -117,14 +121,35 @@ def test_spoofed_upload_is_rejected_and_nothing_is_stored(db, storage, tmp_path)
     ana = make_creator(db)
     before = counts(db)
     with pytest.raises(InvalidUpload):
-        records.upload_record(db, storage, ana, stream=io.BytesIO(b"MZ\x90\x00binary"), filename="song.mp3",
-                              title="Song", max_bytes=10**6)
+        records.upload_record(
+            db,
+            storage,
+            ana,
+            stream=io.BytesIO(b"MZ\x90\x00binary"),
+            filename="song.mp3",
+            title="Song",
+            max_bytes=10**6,
+        )
     with pytest.raises(InvalidUpload):
-        records.upload_record(db, storage, ana, stream=io.BytesIO(b""), filename="empty.txt",
-                              title="Empty", max_bytes=10**6)
+        records.upload_record(
+            db,
+            storage,
+            ana,
+            stream=io.BytesIO(b""),
+            filename="empty.txt",
+            title="Empty",
+            max_bytes=10**6,
+        )
     with pytest.raises(InvalidUpload):
-        records.upload_record(db, storage, ana, stream=io.BytesIO(PNG), filename="big.png",
-                              title="Too big", max_bytes=10)
+        records.upload_record(
+            db,
+            storage,
+            ana,
+            stream=io.BytesIO(PNG),
+            filename="big.png",
+            title="Too big",
+            max_bytes=10,
+        )
     assert counts(db) == before
     assert not [p for p in (tmp_path / "media").rglob("*") if p.is_file()]
 

@@ -24,8 +24,9 @@ def engine(sqlite_engine):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, environment="test", secret_key="test-secret",
-                    max_upload_bytes=1_000_000)
+    return Settings(
+        data_dir=tmp_path, environment="test", secret_key="test-secret", max_upload_bytes=1_000_000
+    )
 
 
 @pytest.fixture
@@ -55,7 +56,9 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_token(client: FlaskClient, url: str = "/login") -> str:
@@ -66,8 +69,9 @@ def csrf_token(client: FlaskClient, url: str = "/login") -> str:
 
 
 def log_in(client: FlaskClient, email: str, password: str) -> None:
-    response = client.post("/login", data={"email": email, "password": password,
-                                           "csrf_token": csrf_token(client)})
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
 

@@ -18,7 +18,9 @@ def runs(db: Session) -> int:
     return db.scalar(select(func.count()).select_from(PayoutRun)) or 0
 
 
-def test_an_admin_starts_a_run_and_reads_it_back(app: Flask, client: FlaskClient, app_db: Session) -> None:
+def test_an_admin_starts_a_run_and_reads_it_back(
+    app: Flask, client: FlaskClient, app_db: Session
+) -> None:
     provider = ScriptedProvider()
     app.extensions["hitrack"].extra["payouts"] = provider
     admin, ana = make_creator(app_db, "Admin", admin=True), make_creator(app_db, "Ana")
@@ -31,14 +33,17 @@ def test_an_admin_starts_a_run_and_reads_it_back(app: Flask, client: FlaskClient
     run = response.get_json()
     assert run["provider"] == "stripe" and run["status"] == "finished"
     assert [(p["creator"], p["amount"], p["status"]) for p in run["payouts"]] == [
-        (ana.handle, usd("10.01"), "paid")]
+        (ana.handle, usd("10.01"), "paid")
+    ]
     assert run["payouts"][0]["idempotency_key"] == f"{run['id']}:{ana.id}:USD"
     again = client.get(f"/api/v1/payouts/runs/{run['id']}", headers=headers)
     assert again.status_code == 200 and again.get_json() == run
     assert provider.calls == 1
 
 
-def test_creators_and_strangers_are_refused(app: Flask, client: FlaskClient, app_db: Session) -> None:
+def test_creators_and_strangers_are_refused(
+    app: Flask, client: FlaskClient, app_db: Session
+) -> None:
     app.extensions["hitrack"].extra["payouts"] = ScriptedProvider()
     ana = make_creator(app_db, "Ana")
     connect(app_db, ana)
@@ -51,7 +56,9 @@ def test_creators_and_strangers_are_refused(app: Flask, client: FlaskClient, app
     assert runs(app_db) == 0
 
 
-def test_unknown_runs_and_cookie_sessions_without_csrf(app: Flask, client: FlaskClient, app_db: Session) -> None:
+def test_unknown_runs_and_cookie_sessions_without_csrf(
+    app: Flask, client: FlaskClient, app_db: Session
+) -> None:
     app.extensions["hitrack"].extra["payouts"] = ScriptedProvider()
     admin = make_creator(app_db, "Admin", admin=True)
     headers = bearer(client, admin.email or "", PASSWORD)

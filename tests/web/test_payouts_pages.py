@@ -30,10 +30,13 @@ fake_stripe = fake_stripe_fixtures.fake_stripe
 @pytest.fixture
 def settings(settings: Settings, fake_stripe: FakeStripe) -> Settings:
     """Manual payouts by default; the Stripe webhook endpoint verifies with the fake's secret."""
-    return dataclasses.replace(settings, base_url="https://hitrack.test",
-                               stripe_secret_key=fake_stripe.secret_key,
-                               stripe_webhook_secret=fake_stripe.webhook_secret,
-                               stripe_api_base=fake_stripe.api_base)
+    return dataclasses.replace(
+        settings,
+        base_url="https://hitrack.test",
+        stripe_secret_key=fake_stripe.secret_key,
+        stripe_webhook_secret=fake_stripe.webhook_secret,
+        stripe_api_base=fake_stripe.api_base,
+    )
 
 
 @pytest.fixture
@@ -46,12 +49,15 @@ def count(db: Session, model: type) -> int:
     return db.scalar(select(func.count()).select_from(model)) or 0
 
 
-def post(client: FlaskClient, url: str, data: dict[str, str] | None = None, page: str = "/me/payouts"):  # type: ignore[no-untyped-def]
+def post(
+    client: FlaskClient, url: str, data: dict[str, str] | None = None, page: str = "/me/payouts"
+):  # type: ignore[no-untyped-def]
     return client.post(url, data={"csrf_token": csrf_token(client, page), **(data or {})})
 
 
 def test_a_creator_connects_a_stripe_account_and_comes_back_to_its_status(
-        client: FlaskClient, app_db: Session, use_stripe: FakeStripe) -> None:
+    client: FlaskClient, app_db: Session, use_stripe: FakeStripe
+) -> None:
     ana = make_creator(app_db, "Ana")
     log_in(client, ana.email or "", PASSWORD)
     page = client.get("/me/payouts").get_data(as_text=True)
@@ -79,7 +85,8 @@ def test_a_creator_connects_a_stripe_account_and_comes_back_to_its_status(
 
 
 def test_changing_payout_details_needs_a_fresh_login(
-        client: FlaskClient, app_db: Session, use_stripe: FakeStripe) -> None:
+    client: FlaskClient, app_db: Session, use_stripe: FakeStripe
+) -> None:
     ana = make_creator(app_db, "Ana")
     log_in(client, ana.email or "", PASSWORD)
     token = csrf_token(client, "/me/payouts")
@@ -97,7 +104,8 @@ def test_changing_payout_details_needs_a_fresh_login(
 
 
 def test_manual_method_is_entered_by_the_creator_and_verified_by_an_admin(
-        client: FlaskClient, app_db: Session) -> None:
+    client: FlaskClient, app_db: Session
+) -> None:
     admin, ana = make_creator(app_db, "Admin", admin=True), make_creator(app_db, "Ana")
     log_in(client, ana.email or "", PASSWORD)
     assert "Save payout method" in client.get("/me/payouts").get_data(as_text=True)
@@ -112,7 +120,12 @@ def test_manual_method_is_entered_by_the_creator_and_verified_by_an_admin(
     log_in(client, admin.email or "", PASSWORD)
     page = client.get("/admin/payouts").get_data(as_text=True)
     assert "IBAN DE89 3704" in page and "Verify" in page
-    assert post(client, f"/admin/payouts/methods/{ana.handle}/verify", page="/admin/payouts").status_code == 302
+    assert (
+        post(
+            client, f"/admin/payouts/methods/{ana.handle}/verify", page="/admin/payouts"
+        ).status_code
+        == 302
+    )
     app_db.refresh(row)
     assert row.payable and row.verified_by_id == admin.id
 
@@ -123,19 +136,32 @@ def test_non_admins_cannot_start_runs_or_see_them(client: FlaskClient, app_db: S
     log_in(client, ana.email or "", PASSWORD)
     assert client.get("/admin/payouts").status_code == 403
     assert post(client, "/admin/payouts/runs").status_code == 403
-    assert post(client, "/admin/payouts/methods", {"handle": ana.handle, "details": "mine"}).status_code == 403
+    assert (
+        post(
+            client, "/admin/payouts/methods", {"handle": ana.handle, "details": "mine"}
+        ).status_code
+        == 403
+    )
     assert count(app_db, PayoutRun) == 0 and count(app_db, PayoutAccount) == 0
     assert client.get("/admin/payouts").status_code == 403
 
 
 def test_an_admin_runs_manual_payouts_exports_them_and_marks_each_line(
-        client: FlaskClient, app_db: Session) -> None:
+    client: FlaskClient, app_db: Session
+) -> None:
     admin = make_creator(app_db, "Admin", admin=True)
     ana, bo = make_creator(app_db, "Ana"), make_creator(app_db, "Bo")
     log_in(client, admin.email or "", PASSWORD)
     for person, method in ((ana, "IBAN ANA"), (bo, "PayPal bo@example.test")):
-        assert post(client, "/admin/payouts/methods", {"handle": person.handle, "details": method},
-                    page="/admin/payouts").status_code == 302
+        assert (
+            post(
+                client,
+                "/admin/payouts/methods",
+                {"handle": person.handle, "details": method},
+                page="/admin/payouts",
+            ).status_code
+            == 302
+        )
     fund(app_db, ana, usd("25.559"))
     fund(app_db, bo, usd(5))  # below the 10.00 minimum
 
@@ -148,17 +174,31 @@ def test_an_admin_runs_manual_payouts_exports_them_and_marks_each_line(
     exported = client.get(f"/admin/payouts/runs/{run.public_id}.csv")
     assert exported.mimetype == "text/csv"
     assert list(csv.DictReader(io.StringIO(exported.get_data(as_text=True)))) == [
-        {"payee": "Ana", "method": "IBAN ANA", "amount": "25.55", "currency": "USD",
-         "reference": f"{run.public_id}:{ana.id}:USD"}]
+        {
+            "payee": "Ana",
+            "method": "IBAN ANA",
+            "amount": "25.55",
+            "currency": "USD",
+            "reference": f"{run.public_id}:{ana.id}:USD",
+        }
+    ]
 
     [payout] = run.payouts
-    marked = post(client, f"/admin/payouts/{payout.id}/mark", {"outcome": "paid", "note": "SEPA 1"},
-                  page=f"/admin/payouts/runs/{run.public_id}")
+    marked = post(
+        client,
+        f"/admin/payouts/{payout.id}/mark",
+        {"outcome": "paid", "note": "SEPA 1"},
+        page=f"/admin/payouts/runs/{run.public_id}",
+    )
     assert marked.status_code == 302
     app_db.refresh(payout)
     assert payout.status == "paid"
-    again = post(client, f"/admin/payouts/{payout.id}/mark", {"outcome": "failed", "note": "x"},
-                 page=f"/admin/payouts/runs/{run.public_id}")
+    again = post(
+        client,
+        f"/admin/payouts/{payout.id}/mark",
+        {"outcome": "failed", "note": "x"},
+        page=f"/admin/payouts/runs/{run.public_id}",
+    )
     assert again.status_code == 302  # refused with a message; nothing changed
     app_db.refresh(payout)
     assert payout.status == "paid"
@@ -173,19 +213,25 @@ def test_an_admin_runs_manual_payouts_exports_them_and_marks_each_line(
 
 
 def test_a_reversal_webhook_shows_on_the_creators_pages(
-        client: FlaskClient, app_db: Session, use_stripe: FakeStripe) -> None:
+    client: FlaskClient, app_db: Session, use_stripe: FakeStripe
+) -> None:
     admin, ana = make_creator(app_db, "Admin", admin=True), make_creator(app_db, "Ana")
     provider = make_stripe_provider(use_stripe)
     row = payouts.connect_account(app_db, provider, ana)
     use_stripe.complete_onboarding(row.provider_account_id)
     payouts.refresh_account(app_db, provider, ana)
     fund(app_db, ana, usd(20))
-    [payout] = payouts.run_payouts(app_db, provider, started_by=admin, minimums={"USD": usd(10)}).payouts
+    [payout] = payouts.run_payouts(
+        app_db, provider, started_by=admin, minimums={"USD": usd(10)}
+    ).payouts
     use_stripe.reverse_transfer(payout.provider_transfer_id or "")
 
     def deliver(payload: bytes, signature: str) -> int:
-        return client.post("/webhooks/stripe", data=payload,
-                           headers={"Stripe-Signature": signature, "Content-Type": "application/json"}).status_code
+        return client.post(
+            "/webhooks/stripe",
+            data=payload,
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+        ).status_code
 
     assert {d.status for d in use_stripe.deliver(to=deliver, duplicate=True)} == {200}
     bad = client.post("/webhooks/stripe", data=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})

@@ -23,18 +23,36 @@ def cast(app_db, app_storage):  # type: ignore[no-untyped-def]
 
 
 def draft(app_db, cast):  # type: ignore[no-untyped-def]
-    return prod.create_production(app_db, cast["dana"], title="Night Swim", contributions=[
-        C(cast["tide"].public_id, "0.6", "composer"), C(cast["shoreline"].public_id, "0.3", "performer")])
+    return prod.create_production(
+        app_db,
+        cast["dana"],
+        title="Night Swim",
+        contributions=[
+            C(cast["tide"].public_id, "0.6", "composer"),
+            C(cast["shoreline"].public_id, "0.3", "performer"),
+        ],
+    )
 
 
 def test_the_new_production_form_creates_a_draft(client, cast):
     log_in(client, cast["dana"].email, PASSWORD)
     page = client.get(f"/productions/new?source={cast['tide'].public_id}").get_data(as_text=True)
-    assert cast["tide"].public_id in page and 'list="credit-roles"' in page and "camera operator" in page
-    response = client.post("/productions/new", content_type="multipart/form-data", data={
-        "csrf_token": csrf_token(client, "/productions/new"), "title": "Night Swim",
-        "contribution_work": [cast["tide"].public_id, "", ""], "contribution_role": ["composer", "", ""],
-        "contribution_share": ["1", "", ""]})
+    assert (
+        cast["tide"].public_id in page
+        and 'list="credit-roles"' in page
+        and "camera operator" in page
+    )
+    response = client.post(
+        "/productions/new",
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": csrf_token(client, "/productions/new"),
+            "title": "Night Swim",
+            "contribution_work": [cast["tide"].public_id, "", ""],
+            "contribution_role": ["composer", "", ""],
+            "contribution_share": ["1", "", ""],
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Night Swim" in page and "Draft" in page and 'class="credits"' in page
@@ -42,10 +60,17 @@ def test_the_new_production_form_creates_a_draft(client, cast):
 
 def test_the_new_production_form_shows_errors_and_keeps_the_rows(client, cast):
     log_in(client, cast["dana"].email, PASSWORD)
-    response = client.post("/productions/new", content_type="multipart/form-data", data={
-        "csrf_token": csrf_token(client, "/productions/new"), "title": "Greedy",
-        "contribution_work": [cast["tide"].public_id], "contribution_role": ["composer"],
-        "contribution_share": ["1.5"]})
+    response = client.post(
+        "/productions/new",
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": csrf_token(client, "/productions/new"),
+            "title": "Greedy",
+            "contribution_work": [cast["tide"].public_id],
+            "contribution_role": ["composer"],
+            "contribution_share": ["1.5"],
+        },
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "flash-error" in page and 'value="1.5"' in page
@@ -53,10 +78,18 @@ def test_the_new_production_form_shows_errors_and_keeps_the_rows(client, cast):
 
 def test_the_production_page_shows_credits_by_role_preview_and_countdown(app_db, client, cast):
     production = draft(app_db, cast)
-    prod.publish_proposal(app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=14))
+    prod.publish_proposal(
+        app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=14)
+    )
     page = client.get(f"/productions/{production.public_id}").get_data(as_text=True)
-    credits = page[page.index('class="credits"'):page.index("</section>", page.index('class="credits"'))]
-    assert "<dt>Composer</dt>" in credits and "<dt>Performer</dt>" in credits and "<dt>Producer</dt>" in credits
+    credits = page[
+        page.index('class="credits"') : page.index("</section>", page.index('class="credits"'))
+    ]
+    assert (
+        "<dt>Composer</dt>" in credits
+        and "<dt>Performer</dt>" in credits
+        and "<dt>Producer</dt>" in credits
+    )
     assert "Bo" in credits and "60%" in credits and "10%" in credits
     assert re.search(r'<time datetime="[^"]+" data-countdown>', page)
     assert "per 100.00" in page and "earned by Night Swim" in page
@@ -65,13 +98,23 @@ def test_the_production_page_shows_credits_by_role_preview_and_countdown(app_db,
 
 def test_a_revision_is_shown_as_a_diff(app_db, client, cast):
     production = draft(app_db, cast)
-    prod.publish_proposal(app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1))
-    prod.set_contributions(app_db, cast["dana"], production.public_id, [C(cast["tide"].public_id, "0.9", "composer")])
+    prod.publish_proposal(
+        app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1)
+    )
+    prod.set_contributions(
+        app_db, cast["dana"], production.public_id, [C(cast["tide"].public_id, "0.9", "composer")]
+    )
     page = client.get(f"/productions/{production.public_id}").get_data(as_text=True)
     assert "not proposed until published" in page
-    prod.publish_proposal(app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1))
+    prod.publish_proposal(
+        app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1)
+    )
     page = client.get(f"/productions/{production.public_id}").get_data(as_text=True)
-    assert 'class="change-removed"' in page and 'class="change-changed"' in page and "Revision 2" in page
+    assert (
+        'class="change-removed"' in page
+        and 'class="change-changed"' in page
+        and "Revision 2" in page
+    )
 
 
 def test_the_producer_edits_and_publishes_from_the_edit_page(app_db, client, cast):
@@ -81,10 +124,15 @@ def test_the_producer_edits_and_publishes_from_the_edit_page(app_db, client, cas
     page = client.get(edit_url).get_data(as_text=True)
     assert 'value="0.6"' in page and 'value="composer"' in page
     token = csrf_token(client, edit_url)
-    response = client.post(f"/productions/{production.public_id}/publish", data={"csrf_token": token, "retained": "0"})
+    response = client.post(
+        f"/productions/{production.public_id}/publish", data={"csrf_token": token, "retained": "0"}
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith("/edit")
     assert "state a retained share of 0.1" in client.get(edit_url).get_data(as_text=True)
-    response = client.post(f"/productions/{production.public_id}/publish", data={"csrf_token": token, "retained": "0.1"})
+    response = client.post(
+        f"/productions/{production.public_id}/publish",
+        data={"csrf_token": token, "retained": "0.1"},
+    )
     assert response.status_code == 302
     assert "Revision 1" in client.get(response.headers["Location"]).get_data(as_text=True)
 
@@ -97,7 +145,9 @@ def test_others_cannot_open_the_edit_page(app_db, client, cast):
 
 def test_an_affected_creator_objects_and_sees_the_notification(app_db, client, cast):
     production = draft(app_db, cast)
-    prod.publish_proposal(app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1))
+    prod.publish_proposal(
+        app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1)
+    )
     log_in(client, cast["ana"].email, PASSWORD)
     home = client.get("/").get_data(as_text=True)
     assert 'aria-label="1 unread"' in home
@@ -105,8 +155,14 @@ def test_an_affected_creator_objects_and_sees_the_notification(app_db, client, c
     assert "Night Swim" in page and f"/productions/{production.public_id}" in page
     show = f"/productions/{production.public_id}"
     assert "File this as an objection" in client.get(show).get_data(as_text=True)
-    response = client.post(f"{show}/comments", data={"csrf_token": csrf_token(client, show),
-                                                      "body": "Shoreline deserves more", "objection": "y"})
+    response = client.post(
+        f"{show}/comments",
+        data={
+            "csrf_token": csrf_token(client, show),
+            "body": "Shoreline deserves more",
+            "objection": "y",
+        },
+    )
     assert response.status_code == 302
     page = client.get(show).get_data(as_text=True)
     assert "Shoreline deserves more" in page and "objection" in page
@@ -116,7 +172,9 @@ def test_an_affected_creator_objects_and_sees_the_notification(app_db, client, c
 
 def test_finalize_button_appears_only_when_the_window_has_closed(app_db, client, cast):
     production = draft(app_db, cast)
-    prod.publish_proposal(app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1))
+    prod.publish_proposal(
+        app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1)
+    )
     log_in(client, cast["dana"].email, PASSWORD)
     show = f"/productions/{production.public_id}"
     page = client.get(show).get_data(as_text=True)
@@ -128,27 +186,51 @@ def test_finalize_button_appears_only_when_the_window_has_closed(app_db, client,
 
 
 def test_the_model_page_shows_consent_now_and_versions(app_db, client, cast):
-    result = ai_models.register_model(app_db, cast["bo"], name="Wave", version="1",
-                                      manifest={cast["shoreline"].public_id: 1}, retained="0.5")
+    result = ai_models.register_model(
+        app_db,
+        cast["bo"],
+        name="Wave",
+        version="1",
+        manifest={cast["shoreline"].public_id: 1},
+        retained="0.5",
+    )
     records.set_consent(app_db, cast["ana"], cast["shoreline"].public_id, ai_training=False)
     page = client.get(f"/models/{result.model.public_id}").get_data(as_text=True)
-    assert "Shoreline" in page and "revoked" in page and "since withdrawn AI-training consent" in page
+    assert (
+        "Shoreline" in page and "revoked" in page and "since withdrawn AI-training consent" in page
+    )
     assert "v1" in page and "50%" in page
 
 
 def test_the_model_form_registers_by_lines_of_ids_and_weights(app_db, app_storage, client, cast):
     other = make_record(app_db, app_storage, cast["ana"], "Salt", ai_training=True, data=b"salt\n")
     log_in(client, cast["bo"].email, PASSWORD)
-    response = client.post("/models/new", data={
-        "csrf_token": csrf_token(client, "/models/new"), "name": "Wave", "version": "1", "retained": "0",
-        "attribution_weight": "0", "manifest": f"{cast['shoreline'].public_id} 3\n{other.public_id}\n"})
+    response = client.post(
+        "/models/new",
+        data={
+            "csrf_token": csrf_token(client, "/models/new"),
+            "name": "Wave",
+            "version": "1",
+            "retained": "0",
+            "attribution_weight": "0",
+            "manifest": f"{cast['shoreline'].public_id} 3\n{other.public_id}\n",
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "75%" in page and "25%" in page
-    response = client.post("/models/new", data={
-        "csrf_token": csrf_token(client, "/models/new"), "name": "Bad", "version": "1",
-        "manifest": f"{cast['tide'].public_id} 1"})
-    assert response.status_code == 422 and "not consented to AI training" in response.get_data(as_text=True)
+    response = client.post(
+        "/models/new",
+        data={
+            "csrf_token": csrf_token(client, "/models/new"),
+            "name": "Bad",
+            "version": "1",
+            "manifest": f"{cast['tide'].public_id} 1",
+        },
+    )
+    assert response.status_code == 422 and "not consented to AI training" in response.get_data(
+        as_text=True
+    )
 
 
 def test_list_pages_render(app_db, client, cast):

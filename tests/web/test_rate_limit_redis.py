@@ -23,11 +23,21 @@ def test_sixth_bad_login_is_refused_with_redis_counters(settings, connection):
     redis.Redis.from_url(REDIS_URL).ping()  # a configured but unreachable Redis fails the test
     app = create_app(dataclasses.replace(settings, ratelimit_storage_url=REDIS_URL))
     app.extensions["hitrack"].sessions = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     ana = make_creator(app.extensions["hitrack"].sessions(), "Ana")
     # A fresh client address per run keeps earlier runs' counters out of this one.
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.7"
-    statuses = [client.post("/login", data={"email": ana.email, "password": "wrong password",
-                                            "csrf_token": csrf_token(client)}).status_code for _ in range(6)]
+    statuses = [
+        client.post(
+            "/login",
+            data={
+                "email": ana.email,
+                "password": "wrong password",
+                "csrf_token": csrf_token(client),
+            },
+        ).status_code
+        for _ in range(6)
+    ]
     assert statuses == [401] * 5 + [429]

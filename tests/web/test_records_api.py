@@ -23,25 +23,40 @@ def auth(client, ana):
 
 
 def upload(client, auth, data=PNG, name="cover.png", **fields):
-    return client.post("/api/v1/records", headers=auth, content_type="multipart/form-data",
-                       data={"file": (io.BytesIO(data), name), "title": "Cover", **fields})
+    return client.post(
+        "/api/v1/records",
+        headers=auth,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data), name), "title": "Cover", **fields},
+    )
 
 
 def test_register_token_and_me(client):
-    response = client.post("/api/v1/auth/register", json={
-        "email": "new@example.test", "password": "a long password", "display_name": "New"})
+    response = client.post(
+        "/api/v1/auth/register",
+        json={"email": "new@example.test", "password": "a long password", "display_name": "New"},
+    )
     assert response.status_code == 201 and response.get_json()["id"] == "new"
     auth = bearer(client, "new@example.test", "a long password")
     me = client.get("/api/v1/me", headers=auth).get_json()
     assert me["email"] == "new@example.test" and me["roles"] == ["creator"]
-    assert me["payout"] == {"provider": "manual", "connected": False, "payable": False,
-                            "status": "no payout account yet"}
+    assert me["payout"] == {
+        "provider": "manual",
+        "connected": False,
+        "payable": False,
+        "status": "no payout account yet",
+    }
 
 
-@pytest.mark.parametrize("payload", [
-    "not json", "[]", json.dumps({"email": "a@b.test"}),
-    json.dumps({"email": "a@b.test", "password": 12345678901, "display_name": "A"}),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        "[]",
+        json.dumps({"email": "a@b.test"}),
+        json.dumps({"email": "a@b.test", "password": 12345678901, "display_name": "A"}),
+    ],
+)
 def test_bad_registration_gets_a_json_error(client, payload):
     response = client.post("/api/v1/auth/register", data=payload, content_type="application/json")
     assert response.status_code == 422
@@ -73,13 +88,18 @@ def test_media_without_ai_consent_reserves_text_and_data_mining(client, auth):
     assert media.headers["tdm-reservation"] == "1" and media.headers["Content-Type"] == "audio/wav"
 
 
-@pytest.mark.parametrize("data,name,message", [
-    (b"", "empty.txt", "empty"),
-    (b"MZ\x90\x00\x03", "song.mp3", "type"),
-    (b"<html><script>alert(1)</script>", "cover.png", "type"),
-    (PNG * 20000, "huge.png", "large"),
-])
-def test_malformed_uploads_are_rejected_and_leave_nothing(client, auth, app_storage, data, name, message):
+@pytest.mark.parametrize(
+    "data,name,message",
+    [
+        (b"", "empty.txt", "empty"),
+        (b"MZ\x90\x00\x03", "song.mp3", "type"),
+        (b"<html><script>alert(1)</script>", "cover.png", "type"),
+        (PNG * 20000, "huge.png", "large"),
+    ],
+)
+def test_malformed_uploads_are_rejected_and_leave_nothing(
+    client, auth, app_storage, data, name, message
+):
     response = upload(client, auth, data=data, name=name)
     assert response.status_code in (413, 422)
     if response.status_code == 422:
@@ -109,39 +129,77 @@ def test_remix_through_the_api_and_read_its_graph(client, auth, app_db, app_stor
 def test_cite_a_source_and_errors_name_the_ids(client, auth, app_db, app_storage, ana):
     a = make_record(app_db, app_storage, ana, "A")
     b = make_remix(app_db, app_storage, ana, (a, "0.5"), title="B")
-    ok = client.post(f"/api/v1/works/{a.public_id}/sources", headers=auth,
-                     json={"source": make_record(app_db, app_storage, ana, "C").public_id, "share": "1/4"})
+    ok = client.post(
+        f"/api/v1/works/{a.public_id}/sources",
+        headers=auth,
+        json={"source": make_record(app_db, app_storage, ana, "C").public_id, "share": "1/4"},
+    )
     assert ok.status_code == 201 and ok.get_json()["retained_share"] == "0.75"
-    cycle = client.post(f"/api/v1/works/{a.public_id}/sources", headers=auth,
-                        json={"source": b.public_id, "share": "0.1"})
+    cycle = client.post(
+        f"/api/v1/works/{a.public_id}/sources",
+        headers=auth,
+        json={"source": b.public_id, "share": "0.1"},
+    )
     assert cycle.status_code == 422 and cycle.get_json()["error"]["code"] == "cycle"
     assert b.public_id in cycle.get_json()["error"]["message"]
-    too_much = client.post(f"/api/v1/works/{b.public_id}/sources", headers=auth,
-                           json={"source": make_record(app_db, app_storage, ana, "D").public_id, "share": "0.6"})
+    too_much = client.post(
+        f"/api/v1/works/{b.public_id}/sources",
+        headers=auth,
+        json={"source": make_record(app_db, app_storage, ana, "D").public_id, "share": "0.6"},
+    )
     assert too_much.status_code == 422
-    missing = client.post(f"/api/v1/works/{a.public_id}/sources", headers=auth, json={"source": "nope", "share": "0.1"})
+    missing = client.post(
+        f"/api/v1/works/{a.public_id}/sources",
+        headers=auth,
+        json={"source": "nope", "share": "0.1"},
+    )
     assert missing.status_code == 404
-    assert client.post(f"/api/v1/works/{a.public_id}/sources", headers=auth, json={"share": "0.1"}).status_code == 422
+    assert (
+        client.post(
+            f"/api/v1/works/{a.public_id}/sources", headers=auth, json={"share": "0.1"}
+        ).status_code
+        == 422
+    )
 
 
 def test_consent_is_changed_only_by_owners(client, auth, app_db, app_storage, ana):
     record = make_record(app_db, app_storage, ana)
-    ok = client.put(f"/api/v1/records/{record.public_id}/consent", headers=auth, json={"ai_training": True})
+    ok = client.put(
+        f"/api/v1/records/{record.public_id}/consent", headers=auth, json={"ai_training": True}
+    )
     assert ok.status_code == 200 and ok.get_json()["consent"]["ai_training"] is True
-    assert client.put(f"/api/v1/records/{record.public_id}/consent", headers=auth,
-                      json={"ai_training": "perhaps"}).status_code == 422
-    assert client.put(f"/api/v1/records/{record.public_id}/consent", headers=auth,
-                      json={"everything": True}).status_code == 422
+    assert (
+        client.put(
+            f"/api/v1/records/{record.public_id}/consent",
+            headers=auth,
+            json={"ai_training": "perhaps"},
+        ).status_code
+        == 422
+    )
+    assert (
+        client.put(
+            f"/api/v1/records/{record.public_id}/consent", headers=auth, json={"everything": True}
+        ).status_code
+        == 422
+    )
     bo = make_creator(app_db, "Bo")
     other = bearer(client, bo.email, PASSWORD)
-    assert client.put(f"/api/v1/records/{record.public_id}/consent", headers=other,
-                      json={"ai_training": False}).status_code == 403
+    assert (
+        client.put(
+            f"/api/v1/records/{record.public_id}/consent",
+            headers=other,
+            json={"ai_training": False},
+        ).status_code
+        == 403
+    )
 
 
 def test_openapi_document_lists_every_api_route(app, client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    documented = {(path, method.upper()) for path, ops in document["paths"].items() for method in ops}
+    documented = {
+        (path, method.upper()) for path, ops in document["paths"].items() for method in ops
+    }
     routed = {
         (rule.rule.replace("<", "{").replace(">", "}"), method)
         for rule in app.url_map.iter_rules()
@@ -160,9 +218,17 @@ def test_upload_with_bad_sources_is_refused_and_stores_nothing(client, auth, app
 
 
 def test_upload_without_a_file_or_title_is_refused(client, auth):
-    no_file = client.post("/api/v1/records", headers=auth, content_type="multipart/form-data",
-                          data={"title": "Nothing"})
+    no_file = client.post(
+        "/api/v1/records",
+        headers=auth,
+        content_type="multipart/form-data",
+        data={"title": "Nothing"},
+    )
     assert no_file.status_code == 422 and "file" in no_file.get_json()["error"]["message"]
-    no_title = client.post("/api/v1/records", headers=auth, content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(PNG), "a.png")})
+    no_title = client.post(
+        "/api/v1/records",
+        headers=auth,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(PNG), "a.png")},
+    )
     assert no_title.status_code == 422 and "title" in no_title.get_json()["error"]["message"]

@@ -11,16 +11,25 @@ from tests.web.conftest import CSRF, csrf_token, log_in
 
 def test_signup_logs_the_creator_in(client):
     token = csrf_token(client, "/signup")
-    response = client.post("/signup", data={"display_name": "Ana", "email": "ana@example.test",
-                                            "password": "a long password", "csrf_token": token})
+    response = client.post(
+        "/signup",
+        data={
+            "display_name": "Ana",
+            "email": "ana@example.test",
+            "password": "a long password",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 302
     assert "Ana" in client.get("/").get_data(as_text=True)
 
 
 def test_a_form_without_csrf_token_is_refused(client, app_db):
     make_creator(app_db, "Ana")
-    response = client.post("/signup", data={"display_name": "Eve", "email": "eve@example.test",
-                                            "password": "a long password"})
+    response = client.post(
+        "/signup",
+        data={"display_name": "Eve", "email": "eve@example.test", "password": "a long password"},
+    )
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
 
@@ -34,11 +43,17 @@ def test_api_with_a_session_cookie_needs_the_csrf_header(client, app_db):
 
 def test_next_redirects_only_within_the_site(client, app_db):
     ana = make_creator(app_db, "Ana")
-    for target, expected in [("/upload", "/upload"), ("https://evil.example/", "/"),
-                             ("//evil.example/x", "/"), ("/\\evil.example", "/"),
-                             ("javascript:alert(1)", "/")]:
-        response = client.post(f"/login?next={target}", data={
-            "email": ana.email, "password": PASSWORD, "csrf_token": csrf_token(client)})
+    for target, expected in [
+        ("/upload", "/upload"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ]:
+        response = client.post(
+            f"/login?next={target}",
+            data={"email": ana.email, "password": PASSWORD, "csrf_token": csrf_token(client)},
+        )
         assert response.status_code == 302
         assert response.headers["Location"] == expected, target
         client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
@@ -48,15 +63,25 @@ def test_the_sixth_bad_login_in_a_minute_is_refused(client, app_db):
     ana = make_creator(app_db, "Ana")
     statuses = []
     for _ in range(6):
-        statuses.append(client.post("/login", data={"email": ana.email, "password": "wrong password",
-                                                     "csrf_token": csrf_token(client)}).status_code)
+        statuses.append(
+            client.post(
+                "/login",
+                data={
+                    "email": ana.email,
+                    "password": "wrong password",
+                    "csrf_token": csrf_token(client),
+                },
+            ).status_code
+        )
     assert statuses == [401] * 5 + [429]
 
 
 def test_the_token_endpoint_is_rate_limited_too(client, app_db):
     ana = make_creator(app_db, "Ana")
-    statuses = [client.post("/api/v1/auth/token", json={"email": ana.email, "password": "nope"}).status_code
-                for _ in range(6)]
+    statuses = [
+        client.post("/api/v1/auth/token", json={"email": ana.email, "password": "nope"}).status_code
+        for _ in range(6)
+    ]
     assert statuses == [401] * 5 + [429]
 
 
@@ -64,15 +89,21 @@ def test_session_cookie_is_httponly_lax_and_secure_outside_development(app, sett
     from sqlalchemy.orm import sessionmaker
 
     prod = create_app(dataclasses.replace(settings, environment="production"))
-    prod.extensions["hitrack"].sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+    prod.extensions["hitrack"].sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint"
+    )
     db = prod.extensions["hitrack"].sessions()
     ana = make_creator(db, "Ana")
     client = prod.test_client()
     page = client.get("/login", base_url="https://localhost")
     assert page.status_code == 200
     token = CSRF.search(page.get_data(as_text=True)).group(1)
-    response = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
-                           data={"email": ana.email, "password": PASSWORD, "remember": "y", "csrf_token": token})
+    response = client.post(
+        "/login",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/login"},
+        data={"email": ana.email, "password": PASSWORD, "remember": "y", "csrf_token": token},
+    )
     assert response.status_code == 302
     cookies = response.headers.getlist("Set-Cookie")
     session = next(c for c in cookies if c.startswith("session="))
@@ -83,8 +114,9 @@ def test_session_cookie_is_httponly_lax_and_secure_outside_development(app, sett
 
 def test_development_cookies_are_not_secure_so_plain_http_works(client, app_db):
     ana = make_creator(app_db, "Ana")
-    response = client.post("/login", data={"email": ana.email, "password": PASSWORD,
-                                           "csrf_token": csrf_token(client)})
+    response = client.post(
+        "/login", data={"email": ana.email, "password": PASSWORD, "csrf_token": csrf_token(client)}
+    )
     session = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in session and "SameSite=Lax" in session and "Secure" not in session
 
@@ -93,9 +125,13 @@ def test_another_creators_private_record_is_not_found(client, app_db, app_storag
     ana, bo = make_creator(app_db, "Ana"), make_creator(app_db, "Bo")
     secret = make_record(app_db, app_storage, ana, "Secret", visibility="private")
     log_in(client, bo.email, PASSWORD)
-    for url in (f"/works/{secret.public_id}", f"/works/{secret.public_id}/media",
-                f"/api/v1/records/{secret.public_id}", f"/api/v1/records/{secret.public_id}/media",
-                f"/api/v1/works/{secret.public_id}/graph"):
+    for url in (
+        f"/works/{secret.public_id}",
+        f"/works/{secret.public_id}/media",
+        f"/api/v1/records/{secret.public_id}",
+        f"/api/v1/records/{secret.public_id}/media",
+        f"/api/v1/works/{secret.public_id}/graph",
+    ):
         assert client.get(url).status_code == 404, url
     assert "Secret" not in client.get("/").get_data(as_text=True)
 
