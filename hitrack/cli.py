@@ -250,6 +250,17 @@ def ledger_check(ctx: Context) -> None:
     )
 
 
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@pass_ctx
+def worker(ctx: Context, burst: bool) -> None:
+    """Run queued jobs (HITRACK_JOBS=database or rq) until stopped."""
+    from hitrack.worker import run_worker
+
+    ran = run_worker(ctx.settings, burst=burst)
+    click.echo(f"worker: {ran} jobs run", err=True)
+
+
 @main.group("payouts")
 def payouts_group() -> None:
     """Pay creators their balances through the configured payout provider."""
@@ -313,3 +324,7 @@ def payouts_reconcile(ctx: Context, min_age_minutes: int) -> None:
             min_age=timedelta(minutes=max(0, min_age_minutes)),
         )
     click.echo(str(summary), err=True)
+
+
+if __name__ == "__main__":
+    main()

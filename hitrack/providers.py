@@ -7,12 +7,25 @@ constructor takes plain values; this is the one place that reads them off
 
 from __future__ import annotations
 
+from functools import cache
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hitrack.jobs import JobQueue, make_job_queue
 from hitrack.payments import PayoutProvider, make_payout_provider
 from hitrack.payments.stripe_connect import StripeConnectProvider
+from hitrack.services.jobs import JobResources, JobRunner
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage, make_storage
 
-__all__ = ["media_storage", "payout_provider", "stripe_webhook_verifier"]
+__all__ = [
+    "media_storage",
+    "payout_provider",
+    "stripe_webhook_verifier",
+    "job_resources",
+    "job_runner",
+    "job_queue",
+]
 
 
 def media_storage(settings: Settings) -> MediaStorage:
@@ -50,4 +63,24 @@ def stripe_webhook_verifier(settings: Settings) -> PayoutProvider | None:
         settings.stripe_secret_key or "sk_unused_by_webhooks",
         settings.stripe_webhook_secret,
         api_base=settings.stripe_api_base,
+    )
+
+
+def job_resources(settings: Settings) -> JobResources:
+    """What job handlers may use, each provider built on first use and kept."""
+    return JobResources(
+        settings=settings,
+        payout_provider=cache(lambda: payout_provider(settings)),
+        storage=cache(lambda: media_storage(settings)),
+    )
+
+
+def job_runner(settings: Settings, sessions: sessionmaker[Session]) -> JobRunner:
+    return JobRunner(sessions, resources=job_resources(settings))
+
+
+def job_queue(settings: Settings, runner: JobRunner) -> JobQueue:
+    """The queue ``HITRACK_JOBS`` names; the inline one runs jobs with ``runner``."""
+    return make_job_queue(
+        settings.jobs, runner=runner, redis_url=settings.redis_url, rq_queue=settings.rq_queue
     )

@@ -64,6 +64,9 @@ class Settings:
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     demo_data: bool = True
+    jobs: str = "inline"
+    redis_url: str | None = None
+    rq_queue: str = "hitrack"
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir)
@@ -84,6 +87,10 @@ class Settings:
             raise InvalidInput(
                 f"HITRACK_PAYOUT_PROVIDER must be manual or stripe, not {self.payout_provider!r}"
             )
+        if self.jobs not in {"inline", "database", "rq"}:
+            raise InvalidInput(f"HITRACK_JOBS must be inline, database or rq, not {self.jobs!r}")
+        if self.jobs == "rq" and not self.redis_url:
+            raise InvalidInput("HITRACK_JOBS=rq needs HITRACK_REDIS_URL")
         if not 0 <= self.default_fee_rate <= 1:
             raise InvalidInput("HITRACK_DEFAULT_FEE_RATE must lie in [0, 1]")
 
@@ -152,6 +159,9 @@ class Settings:
             ("STRIPE_SECRET_KEY", "stripe_secret_key"),
             ("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret"),
             ("STRIPE_API_BASE", "stripe_api_base"),
+            ("JOBS", "jobs"),
+            ("REDIS_URL", "redis_url"),
+            ("RQ_QUEUE", "rq_queue"),
         ]:
             if (value := get(name)) is not None:
                 kwargs[attr] = value

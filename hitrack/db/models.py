@@ -53,6 +53,8 @@ __all__ = [
     "PayoutRun",
     "Payout",
     "WebhookEvent",
+    "Job",
+    "JOB_STATUSES",
 ]
 
 WORK_KINDS = ("record", "production", "model")
@@ -544,6 +546,45 @@ class Payout(Base):
 
     run: Mapped[PayoutRun] = relationship(back_populates="payouts")
     creator: Mapped[Creator] = relationship()
+
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+class Job(Base):
+    """Long work (a payout run, a settlement period, an import) run outside the request.
+
+    The row is written before the work is queued and carries everything a
+    reader needs: status, progress, result or error. ``state`` is the job's own
+    checkpoint, so a job resumed after a killed worker continues instead of
+    starting again; ``heartbeat_at`` tells a live worker from a dead one.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    params: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    state: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text, default="")
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total: Mapped[int | None] = mapped_column(BigInteger)
+    message: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
+        Index("ix_jobs_status_created_at", "status", "created_at"),
+    )
 
 
 class WebhookEvent(Base):

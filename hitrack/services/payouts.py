@@ -166,7 +166,7 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def _require_admin(actor: Creator | None, what: str) -> None:
+def require_admin(actor: Creator | None, what: str) -> None:
     if actor is None or not actor.is_admin:
         raise PermissionDenied(f"only an admin may {what}")
 
@@ -357,7 +357,7 @@ def record_manual_method(
     now: datetime | None = None,
 ) -> PayoutAccount:
     """An admin records a creator's payout method, verified by that admin unless ``verified=False``."""
-    _require_admin(admin, "record payout methods")
+    require_admin(admin, "record payout methods")
     text = _clean_details(details)
     creator = _creator(db, handle)
     with unit_of_work(db):
@@ -371,7 +371,7 @@ def verify_manual_method(
     db: Session, admin: Creator, handle: str, *, now: datetime | None = None
 ) -> PayoutAccount:
     """An admin confirms the payout method a creator entered."""
-    _require_admin(admin, "verify payout methods")
+    require_admin(admin, "verify payout methods")
     creator = _creator(db, handle)
     row = payout_account(db, creator.id, "manual")
     if row is None or not row.details:
@@ -414,7 +414,7 @@ def candidates(db: Session, provider: str, minimums: Mapping[str, int]) -> list[
     return found
 
 
-def _new_run_id(now: datetime) -> str:
+def new_run_id(now: datetime) -> str:
     return f"run_{now:%Y%m%d%H%M%S}_{secrets.token_hex(4)}"
 
 
@@ -471,6 +471,7 @@ def open_run(
     started_by: Creator | None,
     minimums: Mapping[str, int],
     now: datetime | None = None,
+    run_id: str | None = None,
 ) -> PayoutRun:
     """Start a run: reconcile what earlier runs left pending, then hold every payout.
 
@@ -479,11 +480,11 @@ def open_run(
     provider.
     """
     if started_by is not None:
-        _require_admin(started_by, "start a payout run")
+        require_admin(started_by, "start a payout run")
     at = _now(now)
     reconcile(db, provider, now=at)
     run = PayoutRun(
-        public_id=_new_run_id(at),
+        public_id=run_id or new_run_id(at),
         provider=provider.name,
         status="running",
         started_by_id=started_by.id if started_by else None,
@@ -492,11 +493,16 @@ def open_run(
     )
     db.add(run)
     db.commit()
-    found = candidates(db, provider.name, minimums)
+    hold_due(db, run, minimums)
+    return run
+
+
+def hold_due(db: Session, run: PayoutRun, minimums: Mapping[str, int]) -> None:
+    """Hold every due payout for the run, each in its own transaction (again: holds nothing twice)."""
+    found = candidates(db, run.provider, minimums)
     db.rollback()  # end the read; each hold below is its own transaction
     for candidate in found:
         _hold(db, run, candidate, minimums[candidate.currency])
-    return run
 
 
 def _claim(db: Session, payout: Payout, now: datetime) -> bool:
@@ -746,7 +752,7 @@ def mark_manual(
     mailer: Mailer | None = None,
 ) -> Payout:
     """An admin marks a manual payout paid (posts the hold) or failed (voids it)."""
-    _require_admin(admin, "mark payouts")
+    require_admin(admin, "mark payouts")
     payout = db.get(Payout, payout_id)
     if payout is None:
         raise NotFound(f"no payout {payout_id}", ids=(str(payout_id),))
@@ -772,7 +778,7 @@ def mark_manual(
 
 def export_run_csv(db: Session, admin: Creator, run_id: str) -> str:
     """The run's pending manual payouts as the CSV an admin pays from."""
-    _require_admin(admin, "export payout runs")
+    require_admin(admin, "export payout runs")
     run = get_run(db, run_id)
     if run.provider != "manual":
         raise InvalidInput("only manual runs are exported; the provider pays the others")

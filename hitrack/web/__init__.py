@@ -75,6 +75,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_payouts.bp)
     csrf.exempt(api_payouts.bp)  # same cookie-session CSRF check as api.bp
 
+    from hitrack.web import api_jobs, jobs
+
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(api_jobs.bp)
+    csrf.exempt(api_jobs.bp)  # same cookie-session CSRF check as api.bp
+    import hitrack.services.job_kinds  # noqa: F401  (registers the handlers inline jobs run)
+
     app.after_request(_security_headers)
     return app
 

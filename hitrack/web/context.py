@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hitrack import providers
+from hitrack.jobs import JobQueue
 from hitrack.payments.base import PayoutProvider
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage
@@ -58,6 +59,17 @@ def stripe_webhook_verifier() -> PayoutProvider | None:
         extra["stripe_webhooks"] = providers.stripe_webhook_verifier(settings())
     verifier: PayoutProvider | None = extra["stripe_webhooks"]
     return verifier
+
+
+def job_queue() -> JobQueue:
+    """Where submitted jobs run (``HITRACK_JOBS``), built once; inline runs them here."""
+    extra = services().extra
+    if "jobs" not in extra:
+        svc = services()
+        runner = providers.job_runner(svc.settings, svc.sessions)
+        extra["jobs"] = providers.job_queue(svc.settings, runner)
+    queue: JobQueue = extra["jobs"]
+    return queue
 
 
 def db() -> Session:

@@ -1,0 +1,7 @@
+"""Every job kind the platform runs: importing this module registers their handlers."""
+
+from hitrack.services import payout_runs
+
+__all__ = ["KINDS"]
+
+KINDS = (payout_runs.KIND,)
