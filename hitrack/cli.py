@@ -85,9 +85,21 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from hitrack.web import create_app
 
-    app = create_app()
+    settings = Settings.from_env()
+    app = create_app(settings)
     click.echo(f"hitrack on http://{host}:{port}/  (data in {app.instance_path})", err=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="hitrack")
+    waitress_serve(app, **waitress_options(settings, host=host, port=port, threads=threads))
+
+
+def waitress_options(settings: Settings, *, host: str, port: int, threads: int) -> dict[str, Any]:
+    """The server accepts every upload the app accepts (multipart framing on top of the file)."""
+    return {
+        "host": host,
+        "port": port,
+        "threads": threads,
+        "ident": "hitrack",
+        "max_request_body_size": settings.max_upload_bytes + 1024**2,
+    }
 
 
 @main.group()

@@ -39,6 +39,7 @@ __all__ = [
     "build_graph",
     "check_citation",
     "add_citation",
+    "add_citations",
     "retained_share",
     "ancestry",
     "works_of",
@@ -205,6 +206,15 @@ def check_citation(G: nx.DiGraph, work: str, source: str, share: Fraction) -> No
     ...
     hitrack.domain.errors.ConsentRequired: model m1 cannot train on r1: its owners have not consented to AI training
     """
+    _check_one(G, work, source, share, _cited_total(G, work))
+
+
+def _cited_total(G: nx.DiGraph, work: str) -> Fraction:
+    return sum((data["share"] for _, _, data in G.out_edges(work, data=True)), Fraction(0))
+
+
+def _check_one(G: nx.DiGraph, work: str, source: str, share: Fraction, total: Fraction) -> None:
+    """The rules of :func:`check_citation`, given the work's current sum of shares."""
     _require(G, work)
     _require(G, source)
     if work == source:
@@ -212,7 +222,6 @@ def check_citation(G: nx.DiGraph, work: str, source: str, share: Fraction) -> No
     _check_share_range(work, source, share)
     if G.has_edge(work, source):
         raise InvalidCitation(f"work {work} already cites {source}", ids=(work, source))
-    total = sum((data["share"] for _, _, data in G.out_edges(work, data=True)), Fraction(0))
     if total + share > 1:
         raise InvalidCitation(
             f"work {work}: citing {source} with {share} would bring its shares to "
@@ -237,7 +246,10 @@ def check_citation(G: nx.DiGraph, work: str, source: str, share: Fraction) -> No
             f"work {work} cannot cite {source}: its owners have not consented to remixes",
             ids=(work, source),
         )
-    if nx.has_path(G, source, work):
+    # Only a work that something already cites can close a cycle; a new work
+    # (the usual case, and every work of an import in topological order) cannot,
+    # which keeps citing many sources linear instead of one search per source.
+    if G.in_degree(work) and nx.has_path(G, source, work):
         path = nx.shortest_path(G, source, work)
         raise CycleError(
             f"citation {work} -> {source} would close a cycle: " + " -> ".join([work, *path]),
@@ -258,6 +270,29 @@ def add_citation(G: nx.DiGraph, work: str, source: str, share: Fraction) -> None
     """
     check_citation(G, work, source, share)
     G.add_edge(work, source, share=Fraction(share))
+
+
+def add_citations(G: nx.DiGraph, work: str, sources: Mapping[str, Fraction]) -> None:
+    """Check and add several citations from ``work``, in order; linear in their number.
+
+    Each is checked as :func:`check_citation` would, against the shares added
+    before it. On an error the citations before the offending one stay in ``G``
+    (callers check on a scratch graph, as the services do).
+
+    Examples
+    --------
+    >>> G = build_graph([Work("r1", "record", {"a": Fraction(1)}),
+    ...                  Work("r2", "record", {"b": Fraction(1)}),
+    ...                  Work("p1", "production", {"c": Fraction(1)})])
+    >>> add_citations(G, "p1", {"r1": Fraction(1, 4), "r2": Fraction(1, 2)})
+    >>> retained_share(G, "p1")
+    Fraction(1, 4)
+    """
+    total = _cited_total(G, work)
+    for source, share in sources.items():
+        _check_one(G, work, source, share, total)
+        G.add_edge(work, source, share=Fraction(share))
+        total += share
 
 
 def retained_share(G: nx.DiGraph, work: str) -> Fraction:

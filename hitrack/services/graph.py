@@ -171,8 +171,7 @@ def check_new_citations(
             raise InvalidCitation(f"work {citing.id} already exists", ids=(citing.id,))
         # build_graph checks the new work's own fields (owners, kind) the same way.
         G.add_nodes_from(graph_rules.build_graph([replace(citing, sources={})]).nodes(data=True))
-    for source, share in resolved:
-        graph_rules.add_citation(G, citing.id, source.public_id, share)
+    graph_rules.add_citations(G, citing.id, {s.public_id: share for s, share in resolved})
     return resolved
 
 
@@ -268,8 +267,7 @@ def import_document(db: Session, text: str) -> str:
     for work_id in order:
         work = by_id[work_id]
         G.add_nodes_from(graph_rules.build_graph([replace(work, sources={})]).nodes(data=True))
-        for source, share in sorted(work.sources.items()):
-            graph_rules.add_citation(G, work_id, source, share)
+        graph_rules.add_citations(G, work_id, dict(sorted(work.sources.items())))
     with unit_of_work(db):
         lock_graph(db)
         handles = {h for w in document.works for h in w.owners}
