@@ -14,7 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from hitrack.jobs import JobQueue, make_job_queue
 from hitrack.payments import PayoutProvider, make_payout_provider
 from hitrack.payments.stripe_connect import StripeConnectProvider
+from hitrack.provenance import ProvenanceSigner, read_credentials
+from hitrack.provenance.identity import SigningIdentity, local_identity
 from hitrack.services.jobs import JobResources, JobRunner
+from hitrack.services.provenance import CredentialsReader
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage, make_storage
 
@@ -25,6 +28,9 @@ __all__ = [
     "job_resources",
     "job_runner",
     "job_queue",
+    "provenance_signer",
+    "trust_anchors",
+    "credentials_reader",
 ]
 
 
@@ -84,3 +90,34 @@ def job_queue(settings: Settings, runner: JobRunner) -> JobQueue:
     return make_job_queue(
         settings.jobs, runner=runner, redis_url=settings.redis_url, rq_queue=settings.rq_queue
     )
+
+
+def _signing_identity(settings: Settings) -> SigningIdentity:
+    if settings.c2pa_cert_file is not None and settings.c2pa_key_file is not None:
+        anchors = settings.c2pa_trust_anchors_file
+        return SigningIdentity(
+            settings.c2pa_cert_file.read_bytes(),
+            settings.c2pa_key_file.read_bytes(),
+            anchors.read_bytes() if anchors is not None else b"",
+        )
+    return local_identity(settings.data_dir / "c2pa")
+
+
+def provenance_signer(settings: Settings) -> ProvenanceSigner:
+    """The operator's certificate and key when configured, else the generated local identity."""
+    identity = _signing_identity(settings)
+    return ProvenanceSigner(identity.certificate_chain, identity.private_key)
+
+
+def trust_anchors(settings: Settings) -> bytes | None:
+    """The CAs whose signatures read as ``Trusted``: the configured file, or the local CA."""
+    if settings.c2pa_trust_anchors_file is not None:
+        return settings.c2pa_trust_anchors_file.read_bytes()
+    if settings.c2pa_cert_file is not None:
+        return None
+    return local_identity(settings.data_dir / "c2pa").trust_anchor
+
+
+def credentials_reader(settings: Settings) -> CredentialsReader:
+    anchors = trust_anchors(settings)
+    return lambda stream, media_type: read_credentials(stream, media_type, trust_anchors=anchors)

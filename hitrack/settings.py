@@ -64,6 +64,9 @@ class Settings:
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     demo_data: bool = True
+    c2pa_cert_file: Path | None = None
+    c2pa_key_file: Path | None = None
+    c2pa_trust_anchors_file: Path | None = None
     jobs: str = "inline"
     redis_url: str | None = None
     rq_queue: str = "hitrack"
@@ -87,6 +90,8 @@ class Settings:
             raise InvalidInput(
                 f"HITRACK_PAYOUT_PROVIDER must be manual or stripe, not {self.payout_provider!r}"
             )
+        if (self.c2pa_cert_file is None) != (self.c2pa_key_file is None):
+            raise InvalidInput("HITRACK_C2PA_CERT_FILE and HITRACK_C2PA_KEY_FILE go together")
         if self.jobs not in {"inline", "database", "rq"}:
             raise InvalidInput(f"HITRACK_JOBS must be inline, database or rq, not {self.jobs!r}")
         if self.jobs == "rq" and not self.redis_url:
@@ -138,6 +143,9 @@ class Settings:
         for name, attr in [
             ("DATA_DIR", "data_dir"),
             ("MEDIA_DIR", "media_dir"),
+            ("C2PA_CERT_FILE", "c2pa_cert_file"),
+            ("C2PA_KEY_FILE", "c2pa_key_file"),
+            ("C2PA_TRUST_ANCHORS_FILE", "c2pa_trust_anchors_file"),
         ]:
             if (value := get(name)) is not None:
                 kwargs[attr] = Path(value)

@@ -167,6 +167,9 @@ class Work(Base):
     media_type: Mapped[str | None] = mapped_column(String(100))
     media_kind: Mapped[str | None] = mapped_column(String(16))
     media_filename: Mapped[str | None] = mapped_column(String(255))
+    # What the uploaded file's own Content Credentials said (C2PA), as read and
+    # validated on upload, with the works they name that the uploader may cite.
+    media_provenance: Mapped[dict[str, object] | None] = mapped_column(JSON)
     attribution_weight_num: Mapped[int] = mapped_column(BigInteger, default=0)
     attribution_weight_den: Mapped[int] = mapped_column(BigInteger, default=1)
     attribution_weight = ExactFraction()

@@ -14,9 +14,12 @@ from sqlalchemy.orm import Session, selectinload
 from hitrack.db.models import Citation, Creator, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
 from hitrack.domain.errors import InvalidInput, PermissionDenied
+from hitrack.services import provenance
 from hitrack.services.graph import check_new_citations, lock_graph, visible_work
+from hitrack.services.provenance import CredentialsReader
 from hitrack.services.unit_of_work import unit_of_work
 from hitrack.storage import MediaStorage, delete_quietly, store_upload
+from hitrack.storage.upload import StoredMedia
 
 __all__ = [
     "new_public_id",
@@ -73,11 +76,15 @@ def upload_record(
     visibility: object = "public",
     sources: Mapping[str, object] | None = None,
     max_bytes: int,
+    credentials_reader: CredentialsReader | None = None,
 ) -> Work:
     """Store the media and create the record with its citations, all or nothing.
 
     Cheap checks (fields, graph rules) run before the media is written; if
-    anything fails after the write, the stored object is deleted again.
+    anything fails after the write, the stored object is deleted again. With a
+    ``credentials_reader``, the file's own C2PA manifest is validated and kept
+    on the record (``media_provenance``) with the works it names as proposed
+    sources (:mod:`hitrack.services.provenance`).
     """
     title_s = clean_text(title, "title", max_length=200)
     description_s = clean_text(description, "description", max_length=5000, required=False)
@@ -126,6 +133,8 @@ def upload_record(
             media_kind=media.media_kind,
             media_filename=media.original_filename,
         )
+        if credentials_reader is not None:
+            work.media_provenance = _provenance(db, storage, actor, media, credentials_reader)
         work.owners.append(WorkOwner(creator_id=actor.id, fraction=Fraction(1)))
         db.add(work)
         db.flush()
@@ -137,6 +146,19 @@ def upload_record(
         db.rollback()
         delete_quietly(storage, media.key)
         raise
+
+
+def _provenance(
+    db: Session,
+    storage: MediaStorage,
+    actor: Creator,
+    media: StoredMedia,
+    reader: CredentialsReader,
+) -> dict[str, object] | None:
+    report = provenance.read_upload(storage, media.key, media.content_type, reader)
+    if report.state == "none":
+        return None
+    return {**report.as_json(), "proposed_sources": provenance.propose_sources(db, actor, report)}
 
 
 def set_consent(

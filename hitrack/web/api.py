@@ -19,7 +19,7 @@ from hitrack.domain.shares import format_share, loads_json
 from hitrack.services import accounts, payouts, records
 from hitrack.services import graph as graph_service
 from hitrack.web.auth import count_failure, login_limit
-from hitrack.web.context import db, settings, storage
+from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.extensions import csrf, limiter
 from hitrack.web.media import media_response
 from hitrack.web.openapi import openapi_document
@@ -114,6 +114,11 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
             "filename": work.media_filename,
             "url": url_for("api.record_media", public_id=work.public_id),
         }
+    if work.media_provenance is not None:
+        credentials = dict(work.media_provenance)
+        if not work.is_owned_by(viewer.id if viewer else None):
+            credentials.pop("proposed_sources", None)  # what the owner may cite is theirs to see
+        data["content_credentials"] = credentials
     return data
 
 
@@ -182,6 +187,7 @@ def create_record() -> tuple[Response, int]:
         visibility=form.get("visibility", "public"),
         sources=sources,
         max_bytes=settings().max_upload_bytes,
+        credentials_reader=credentials_reader(),
     )
     return jsonify(work_json(work, me())), 201
 

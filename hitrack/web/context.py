@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hitrack import providers
 from hitrack.jobs import JobQueue
 from hitrack.payments.base import PayoutProvider
+from hitrack.provenance import ProvenanceSigner
+from hitrack.services.provenance import CredentialsReader
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage
 
@@ -70,6 +72,24 @@ def job_queue() -> JobQueue:
         extra["jobs"] = providers.job_queue(svc.settings, runner)
     queue: JobQueue = extra["jobs"]
     return queue
+
+
+def provenance_signer() -> ProvenanceSigner:
+    """Signs downloaded media as the platform (C2PA), built once."""
+    extra = services().extra
+    if "c2pa_signer" not in extra:
+        extra["c2pa_signer"] = providers.provenance_signer(settings())
+    signer: ProvenanceSigner = extra["c2pa_signer"]
+    return signer
+
+
+def credentials_reader() -> CredentialsReader:
+    """Reads and validates uploads' Content Credentials against the trust anchors, built once."""
+    extra = services().extra
+    if "c2pa_reader" not in extra:
+        extra["c2pa_reader"] = providers.credentials_reader(settings())
+    reader: CredentialsReader = extra["c2pa_reader"]
+    return reader
 
 
 def db() -> Session:

@@ -1,4 +1,10 @@
-"""Serving a record's media: streamed, typed from the stored sniffed type, never sniffed by the browser."""
+"""Serving a work's media: streamed, typed from the stored sniffed type, never sniffed by the browser.
+
+A download (``download=True``) carries the platform's signed C2PA manifest
+naming the works it cites, where the media type allows one
+(:mod:`hitrack.services.provenance`); viewing in the page streams the
+original bytes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from flask import Response
 
 from hitrack.db.models import Work
 from hitrack.domain.errors import NotFound
-from hitrack.web.context import storage
+from hitrack.services import provenance
+from hitrack.web.context import db, provenance_signer, settings, storage
 
 CHUNK = 256 * 1024
 
@@ -16,7 +23,14 @@ CHUNK = 256 * 1024
 def media_response(work: Work, *, download: bool) -> Response:
     if not work.media_key:
         raise NotFound(f"{work.public_id} has no media", ids=(work.public_id,))
-    stream = storage().open(work.media_key)
+    key, size = work.media_key, work.media_size
+    if download:
+        signed = provenance.signed_download(
+            db(), storage(), provenance_signer(), work, base_url=settings().base_url
+        )
+        if signed is not None:
+            key, size = signed.key, signed.size
+    stream = storage().open(key)
 
     def chunks():  # type: ignore[no-untyped-def]
         try:
@@ -34,8 +48,8 @@ def media_response(work: Work, *, download: bool) -> Response:
     response.headers["Content-Disposition"] = (
         f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     )
-    if work.media_size is not None:
-        response.headers["Content-Length"] = str(work.media_size)
+    if size is not None:
+        response.headers["Content-Length"] = str(size)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, max-age=3600"
     if not work.consent_ai_training:

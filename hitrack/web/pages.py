@@ -25,9 +25,10 @@ from wtforms.validators import DataRequired, Length
 
 from hitrack.db.models import Creator
 from hitrack.domain.errors import HitrackError, InvalidInput
+from hitrack.provenance.c2pa_io import SIGNABLE_TYPES
 from hitrack.services import graph as graph_service
 from hitrack.services import records
-from hitrack.web.context import db, settings, storage
+from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.graph_view import graph_view
 from hitrack.web.media import media_response
 
@@ -109,6 +110,7 @@ def upload() -> Response | str | tuple[str, int]:
                 visibility=form.visibility.data,
                 sources=_sources(rows),
                 max_bytes=settings().max_upload_bytes,
+                credentials_reader=credentials_reader(),
             )
         except HitrackError as error:
             form.form_errors.append(error.message)
@@ -145,6 +147,7 @@ def work(public_id: str) -> str:
         consent_form=consent_form,
         cite_form=CiteForm(),
         is_owner=item.is_owned_by(me.id if me else None),
+        signable_types=SIGNABLE_TYPES,
     )
 
 

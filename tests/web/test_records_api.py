@@ -76,7 +76,10 @@ def test_upload_a_record_and_download_its_media(client, auth):
     assert record["consent"] == {"remix": True, "ai_training": True}
     assert record["media"]["kind"] == "image" and record["media"]["size"] == len(PNG)
     media = client.get(record["media"]["url"])
-    assert media.data == PNG and media.headers["Content-Type"] == "image/png"
+    # A download is the uploaded image with the platform's Content Credentials added.
+    assert media.data.startswith(PNG[:8]) and media.headers["Content-Type"] == "image/png"
+    assert len(media.data) > len(PNG) and b"c2pa" in media.data
+    assert client.get(f"/works/{record['id']}/media").data == PNG  # viewed inline: as uploaded
     assert media.headers["X-Content-Type-Options"] == "nosniff"
     assert media.headers["Content-Disposition"].startswith('attachment; filename="cover.png"')
     assert "tdm-reservation" not in media.headers
