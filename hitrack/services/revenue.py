@@ -75,6 +75,8 @@ __all__ = [
     "settle_funded",
     "require_reported",
     "domain_event",
+    "settlement_parts",
+    "Part",
     "may_see",
     "import_csv",
     "get_event",
@@ -541,38 +543,17 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
     event.distributable = settlement.distributable
 
     names = {h: c.display_name for h, c in creators.items()}
-    allocations: list[Allocation] = []
-    for handle, exact in settlement.entitlements.items():
-        allocations.append(
-            Allocation(
-                event_id=event.id,
-                creator_id=creators[handle].id,
-                kind="earning",
-                amount=settlement.creators.get(handle, 0),
-                exact=_exact(exact),
-                explanation=[_explanation_json(G, names, e) for e in settlement.explain(handle)],
-            )
+    allocations = [
+        Allocation(
+            event_id=event.id,
+            creator_id=creators[part.handle].id,
+            kind=part.kind,
+            amount=part.amount,
+            exact=part.exact,
+            explanation=part.explanation,
         )
-    owners = G.nodes[work.public_id]["owners"]
-    for handle, micros in settlement.recouped.items():
-        allocations.append(
-            Allocation(
-                event_id=event.id,
-                creator_id=creators[handle].id,
-                kind="recoup",
-                amount=micros,
-                exact=_exact(event.recouped * owners[handle]),
-                explanation=[
-                    {
-                        "recoup": True,
-                        **_node(G, names, work.public_id),
-                        "costs": event.costs,
-                        "recouped": event.recouped,
-                        "ownership": format_share(owners[handle]),
-                    }
-                ],
-            )
-        )
+        for part in settlement_parts(G, names, event, settlement)
+    ]
     db.add_all(allocations)
 
     cur = event.currency
@@ -595,6 +576,61 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
     event.state = "settled"
     db.flush()
     return event
+
+
+class Part(NamedTuple):
+    """One creator's part of a settled event: what an allocation row stores."""
+
+    handle: str
+    kind: str  # earning | recoup
+    amount: int
+    exact: str
+    explanation: list[dict[str, object]]
+
+
+def settlement_parts(
+    G: nx.DiGraph,
+    names: Mapping[str, str],
+    event: RevenueEvent,
+    settlement: credit.EventSettlement,
+    *,
+    only: str | None = None,
+) -> list[Part]:
+    """The allocations of ``settlement`` with their explanations (``only``: one creator's)."""
+    parts = [
+        Part(
+            handle,
+            "earning",
+            settlement.creators.get(handle, 0),
+            _exact(exact),
+            [_explanation_json(G, names, e) for e in settlement.explain(handle)],
+        )
+        for handle, exact in settlement.entitlements.items()
+        if only in (None, handle)
+    ]
+    work = event.work.public_id
+    owners = G.nodes[work]["owners"]
+    recouped = sum(settlement.recouped.values())
+    parts += [
+        Part(
+            handle,
+            "recoup",
+            micros,
+            _exact(recouped * owners[handle]),
+            [
+                {
+                    "recoup": True,
+                    **_node(G, names, work),
+                    "costs": event.costs,
+                    "recouped": recouped,
+                    "ownership": format_share(owners[handle]),
+                }
+            ],
+        )
+        for handle, micros in settlement.recouped.items()
+        if only in (None, handle)
+    ]
+    return parts
 
 
 def _exact(value: Fraction) -> str:
