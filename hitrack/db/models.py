@@ -420,6 +420,7 @@ class RevenueEvent(Base):
     )
 
     work: Mapped[Work] = relationship()
+    created_by: Mapped[Creator | None] = relationship(foreign_keys=[created_by_id])
     allocations: Mapped[list[Allocation]] = relationship(
         back_populates="event", order_by="Allocation.id"
     )

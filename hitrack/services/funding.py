@@ -219,7 +219,7 @@ def reported_events(
         _admin(actor, "see every reported event")
     query = (
         select(RevenueEvent)
-        .options(selectinload(RevenueEvent.work))
+        .options(selectinload(RevenueEvent.work), selectinload(RevenueEvent.created_by))
         .order_by(RevenueEvent.occurred_at.desc(), RevenueEvent.id.desc())
         .limit(limit)
     )
