@@ -545,8 +545,9 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
     names = {h: c.display_name for h, c in creators.items()}
     allocations = [
         Allocation(
-            event_id=event.id,
-            creator_id=creators[part.handle].id,
+            # Through the relationships, so the event in this session lists them.
+            event=event,
+            creator=creators[part.handle],
             kind=part.kind,
             amount=part.amount,
             exact=part.exact,
@@ -562,7 +563,7 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
         Posting(ledger.fees_account(cur), cur, -settlement.fee),
     ]
     postings += [
-        Posting(ledger.payable_account(a.creator_id, cur), cur, -a.amount) for a in allocations
+        Posting(ledger.payable_account(a.creator.id, cur), cur, -a.amount) for a in allocations
     ]
     transaction = ledger.post_transaction(
         db,
