@@ -24,6 +24,7 @@ from hitrack.payments.stripe_connect import StripeConnectProvider
 from hitrack.services import funding, ledger, revenue, statements
 from tests.fake_stripe import fixtures as fake_stripe_fixtures
 from tests.fake_stripe.server import FakeStripe
+from tests.fake_stripe.state import ApiError
 from tests.money_factories import Song, make_song, make_work, usd
 
 fake_stripe = fake_stripe_fixtures.fake_stripe
@@ -300,6 +301,20 @@ def test_the_operator_opens_one_checkout_session_for_the_amount(
     )
     assert again.checkout_id == first.checkout_id and len(fake_stripe.checkout_sessions()) == 1
     assert revenue.get_event(db, "out-1").state == "reported"  # only the webhook funds it
+
+
+def test_an_unpaid_checkout_expires_after_a_day_and_the_operator_gets_a_new_one(
+    db: Session, song: Song, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
+) -> None:
+    report(db, song)
+    first = funding.open_checkout(db, song.cy, "out-1", stripe_provider, base_url="https://h.test")
+    fake_stripe.advance(days=1, seconds=1)
+    assert fake_stripe.checkout_session(str(first.checkout_id))["status"] == "expired"
+    with pytest.raises(ApiError, match="expired"):
+        fake_stripe.complete_checkout(str(first.checkout_id))
+    second = funding.open_checkout(db, song.cy, "out-1", stripe_provider, base_url="https://h.test")
+    assert second.checkout_id != first.checkout_id
+    assert fake_stripe.checkout_session(str(second.checkout_id))["status"] == "open"
 
 
 def test_only_the_reporting_operator_opens_a_checkout(
