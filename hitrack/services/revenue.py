@@ -67,6 +67,7 @@ __all__ = [
     "ImportResult",
     "ImportError_",
     "parse_revenue",
+    "check_permission",
     "check_sender",
     "record_revenue",
     "funded_on_arrival",
@@ -214,8 +215,22 @@ def _attribution(raw: object) -> dict[str, Fraction] | None:
     return result
 
 
+def check_permission(actor: Creator | None, work: Work) -> None:
+    """May ``actor`` (None: the system) send revenue for ``work`` at all?
+
+    Checked before anything about the event itself, its external id included.
+    """
+    operator = work.kind == "model" and actor is not None and work.is_owned_by(actor.id)
+    if actor is not None and not actor.is_admin and not operator:
+        raise PermissionDenied(
+            "revenue is sent by admins; a model's operator may send it for their own model",
+            ids=(work.public_id,),
+        )
+
+
 def check_sender(db: Session, actor: Creator | None, work: Work, entry: RevenueInput) -> None:
     """May ``actor`` (None: the system) send this event for ``work``, and may ``work`` earn?"""
+    check_permission(actor, work)
     if work.kind == "production" and work.status != "finalized":
         raise InvalidEvent(
             f"production {work.public_id} is {work.status}: only a finalized split earns money",
@@ -224,12 +239,6 @@ def check_sender(db: Session, actor: Creator | None, work: Work, entry: RevenueI
     if work.kind == "model" and work.status != "active":
         raise InvalidEvent(
             f"model {work.public_id} is {work.status}, not registered", ids=(work.public_id,)
-        )
-    operator = work.kind == "model" and actor is not None and work.is_owned_by(actor.id)
-    if actor is not None and not actor.is_admin and not operator:
-        raise PermissionDenied(
-            "revenue is sent by admins; a model's operator may send it for their own model",
-            ids=(work.public_id,),
         )
     if entry.attribution is not None:
         if work.kind != "model":
@@ -297,28 +306,30 @@ def visible_event(
 
 
 def _replay(db: Session, actor: Creator | None, entry: RevenueInput) -> RevenueEvent | None:
-    """The recorded event with this external id, if ``actor`` may see it (None otherwise)."""
+    """The event already recorded under this external id, answered as a replay (None: new).
+
+    Only someone who :func:`may_see` the event gets it back (or, for another
+    payload, :class:`IdempotencyConflict`); to anyone else the id is only taken.
+    """
     event = db.scalar(
         select(RevenueEvent)
         .where(RevenueEvent.external_id == entry.external_id)
         .options(selectinload(RevenueEvent.work))
     )
-    if event is None or not may_see(actor, event):
+    if event is None:
         return None
+    if not may_see(actor, event):
+        # Someone else's event: say only that the id is taken, never what it holds.
+        raise IdempotencyConflict(
+            f"external_id {entry.external_id} is already in use; send the event under another id",
+            ids=(entry.external_id,),
+        )
     if event.payload_hash != entry.payload_hash():
         raise IdempotencyConflict(
             f"revenue event {entry.external_id} was already recorded with another payload",
             ids=(entry.external_id,),
         )
     return event
-
-
-def _id_taken(external_id: str) -> IdempotencyConflict:
-    # Someone else's event: say only that the id is taken, never what it holds.
-    return IdempotencyConflict(
-        f"external_id {external_id} is already in use; send the event under another id",
-        ids=(external_id,),
-    )
 
 
 def funded_on_arrival(actor: Creator | None) -> bool:
@@ -349,13 +360,7 @@ def record_revenue(
         if isinstance(data, RevenueInput)
         else parse_revenue(data, default_fee_rate=default_fee_rate)
     )
-    if origin not in ORIGINS:
-        raise InvalidInput(f"origin must be one of {', '.join(ORIGINS)}")
     with unit_of_work(db):
-        existing = _replay(db, actor, entry)
-        if existing is not None:
-            db.rollback()
-            return Recorded(existing, False)
         work = get_work(db, entry.work)
         if (
             actor is not None
@@ -364,9 +369,14 @@ def record_revenue(
             and not work.is_owned_by(actor.id)
         ):
             raise NotFound(f"work {entry.work} not found", ids=(entry.work,))
+        # The sender's permission first: whoever may not send for this work gets
+        # the same answer whether the external id is unknown or someone else's.
+        check_permission(actor, work)
+        existing = _replay(db, actor, entry)
+        if existing is not None:
+            db.rollback()
+            return Recorded(existing, False)
         check_sender(db, actor, work, entry)
-        if db.scalar(select(RevenueEvent.id).where(RevenueEvent.external_id == entry.external_id)):
-            raise _id_taken(entry.external_id)
         try:
             if funded_on_arrival(actor):
                 event = settle_into(db, actor, work, entry, origin=origin)
@@ -377,7 +387,7 @@ def record_revenue(
             db.rollback()
             existing = _replay(db, actor, entry)
             if existing is None:
-                raise _id_taken(entry.external_id) from None
+                raise
             db.rollback()
             return Recorded(existing, False)
     return Recorded(event, True)

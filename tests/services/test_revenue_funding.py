@@ -369,6 +369,22 @@ def test_a_replay_by_someone_who_may_not_see_the_event_answers_as_for_an_unknown
     assert count(db, RevenueEvent) == 1
 
 
+def test_an_owner_who_may_read_the_event_but_not_send_it_gets_no_replay(
+    db: Session, song: Song
+) -> None:
+    sale = {"work": song.night_swim.public_id, "amount": usd(5), "currency": "USD"}
+    revenue.record_revenue(db, song.admin, {**sale, "external_id": "sale-1"}, default_fee_rate=FEE)
+    assert revenue.visible_event(db, song.dee, "sale-1").state == "settled"  # Dee produced it
+    answers = set()
+    for external_id in ("sale-1", "never-sent"):
+        with pytest.raises(PermissionDenied) as caught:
+            revenue.record_revenue(
+                db, song.dee, {**sale, "external_id": external_id}, default_fee_rate=FEE
+            )
+        answers.add(caught.value.message)
+    assert len(answers) == 1
+
+
 def test_another_senders_id_is_taken_without_revealing_what_it_holds(
     db: Session, song: Song
 ) -> None:
