@@ -32,7 +32,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from hitrack.db.models import Citation, Creator, RevenueEvent, WorkOwner
 from hitrack.domain import credit
-from hitrack.domain.errors import Conflict, InvalidEvent, InvalidInput, PermissionDenied
+from hitrack.domain.errors import (
+    Conflict,
+    HitrackError,
+    InvalidEvent,
+    InvalidInput,
+    PermissionDenied,
+)
 from hitrack.domain.money import MICROS_PER_CENT, format_micros
 from hitrack.payments.base import CheckoutProvider, CheckoutRequest
 from hitrack.services import revenue
@@ -287,14 +293,16 @@ def expected_allocations(
         c.handle: c.display_name
         for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))
     }
-    return [
-        ExpectedAllocation(event, part.kind, part.amount, part.exact, part.explanation)
-        for event in events
-        for part in revenue.settlement_parts(
-            G,
-            names,
-            event,
-            credit.settle_event(G, revenue.domain_event(event)),
-            only=creator.handle,
-        )
-    ], more
+    parts: list[ExpectedAllocation] = []
+    for event in events:
+        try:
+            settlement = credit.settle_event(G, revenue.domain_event(event))
+        except HitrackError:
+            # Checked when it was reported; should the graph refuse it now, its
+            # funding will say why. The earnings page must not fail over it.
+            continue
+        parts += [
+            ExpectedAllocation(event, part.kind, part.amount, part.exact, part.explanation)
+            for part in revenue.settlement_parts(G, names, event, settlement, only=creator.handle)
+        ]
+    return parts, more
