@@ -45,6 +45,8 @@ __all__ = [
     "Comment",
     "Notification",
     "RevenueEvent",
+    "REVENUE_STATES",
+    "FUNDING_METHODS",
     "Allocation",
     "LedgerAccount",
     "LedgerTransaction",
@@ -357,8 +359,20 @@ class Notification(Base):
 # --- Revenue and the ledger ----------------------------------------------------
 
 
+REVENUE_STATES = ("reported", "funded", "settled", "rejected")
+FUNDING_METHODS = ("on_arrival", "checkout", "manual")
+
+
 class RevenueEvent(Base):
-    """Money earned by one work; settled once, idempotent on its external id."""
+    """Money earned by one work; settled once, idempotent on its external id.
+
+    ``state`` (DESIGN section 1): ``reported`` (an operator's claim, no money
+    yet) -> ``funded`` (the money arrived: ``funding_transaction_id``) ->
+    ``settled`` (allocated: ``transaction_id``), or ``reported`` ->
+    ``rejected``. Events recorded by an admin, a CSV import or a Stripe sale
+    are funded on arrival. ``fee``, ``recouped`` and ``distributable`` are set
+    when the event settles.
+    """
 
     __tablename__ = "revenue_events"
 
@@ -380,14 +394,38 @@ class RevenueEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    state: Mapped[str] = mapped_column(String(16), default="reported", index=True)
+    funding_method: Mapped[str | None] = mapped_column(String(16))
+    # The checkout session that paid it, or the admin's note of the payment.
+    funding_reference: Mapped[str | None] = mapped_column(String(255))
+    funding_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    funded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The admin who confirmed a manual funding or rejected the report.
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
+    rejection_reason: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
         CheckConstraint(
             "amount >= 0 AND costs >= 0 AND fee >= 0 AND recouped >= 0", name="amounts"
         ),
+        CheckConstraint("state IN ('reported', 'funded', 'settled', 'rejected')", name="state"),
+        CheckConstraint(
+            "funding_method IS NULL OR funding_method IN ('on_arrival', 'checkout', 'manual')",
+            name="funding_method",
+        ),
+        # Money moves only for funded events, and only settled ones are allocated.
+        CheckConstraint(
+            "(state IN ('reported', 'rejected') AND funding_transaction_id IS NULL "
+            "AND transaction_id IS NULL) "
+            "OR (state = 'funded' AND funding_transaction_id IS NOT NULL AND transaction_id IS NULL) "
+            "OR (state = 'settled' AND funding_transaction_id IS NOT NULL "
+            "AND transaction_id IS NOT NULL)",
+            name="state_money",
+        ),
     )
 
     work: Mapped[Work] = relationship()
+    created_by: Mapped[Creator | None] = relationship(foreign_keys=[created_by_id])
     allocations: Mapped[list[Allocation]] = relationship(
         back_populates="event", order_by="Allocation.id"
     )

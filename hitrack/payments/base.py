@@ -176,3 +176,64 @@ class PayoutProvider(Protocol):
     def parse_webhook(self, payload: bytes, signature_header: str) -> ProviderEvent:
         """Verify and parse a webhook; raises ``InvalidSignature`` when it is not authentic."""
         ...
+
+
+# --- funding: money paid in (Stripe Checkout) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """A hosted payment page for one amount, e.g. an operator funding a reported event.
+
+    ``amount_minor`` is in the currency's minor unit (cents for USD), ``currency``
+    a lowercase ISO code. ``metadata`` comes back on the provider's completion
+    webhook, so it names what is being paid (``revenue_event``).
+    ``idempotency_key`` makes a retried request return the same session.
+    """
+
+    idempotency_key: str
+    amount_minor: int
+    currency: str
+    description: str
+    metadata: Mapping[str, str]
+    success_url: str
+    cancel_url: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
+            raise TypeError(f"amount_minor must be an int, got {self.amount_minor!r}")
+        if self.amount_minor <= 0:
+            raise ValueError(f"amount_minor must be positive, got {self.amount_minor}")
+        if self.currency != self.currency.lower() or len(self.currency) != 3:
+            raise ValueError(f"currency must be a lowercase ISO code, got {self.currency!r}")
+        if not self.idempotency_key:
+            raise ValueError("idempotency_key must not be empty")
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """A hosted payment page at the provider: where to send the payer, and its status."""
+
+    id: str
+    url: str
+    status: str
+
+
+@runtime_checkable
+class CheckoutProvider(Protocol):
+    """A provider that takes payments on a hosted page (Stripe Checkout).
+
+    Raises :class:`~hitrack.domain.errors.InvalidInput` for a request the
+    provider rejects and :class:`~hitrack.domain.errors.ProviderUnavailable`
+    when it cannot be reached. The payment itself is confirmed only by the
+    provider's signed webhook, never by the payer coming back.
+    """
+
+    name: str
+
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        """Open (or, for the same idempotency key, return) a checkout session."""
+        ...
+
+
+__all__ += ["CheckoutProvider", "CheckoutRequest", "CheckoutSession"]

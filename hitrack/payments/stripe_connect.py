@@ -32,6 +32,8 @@ from hitrack.domain.errors import (
     ProviderUnavailable,
 )
 from hitrack.payments.base import (
+    CheckoutRequest,
+    CheckoutSession,
     PayoutAccount,
     ProviderEvent,
     TransferOutcome,
@@ -189,6 +191,38 @@ class StripeConnectProvider:
         if first.get("amount_reversed"):
             message += f" ({first['amount_reversed']} of {first['amount']} reversed)"
         return TransferResult(TransferOutcome.SENT, first["id"], message + note)
+
+    # -- checkout (money paid in) ------------------------------------------
+
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        """A Checkout session in payment mode for one line of ``request.amount_minor``."""
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "success_url": request.success_url,
+            "cancel_url": request.cancel_url,
+            "metadata": dict(request.metadata),
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": request.currency,
+                        "unit_amount": request.amount_minor,
+                        "product_data": {"name": request.description[:250] or "hitrack"},
+                    },
+                }
+            ],
+        }
+        try:
+            session = self._client.v1.checkout.sessions.create(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": request.idempotency_key},
+            )
+        except stripe.InvalidRequestError as exc:
+            text = exc.user_message or str(exc)
+            raise InvalidInput(f"Stripe rejected the checkout: {text}") from exc
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(f"Stripe is unavailable: {exc.user_message or exc}") from exc
+        return CheckoutSession(str(session.id), str(session.url), str(session.status))
 
     # -- webhooks ---------------------------------------------------------
 

@@ -4,23 +4,28 @@ The rules (balance per currency, payload hashes, invariants) live in
 :mod:`hitrack.domain.ledger`; this module reads and writes the rows.
 
 Sign convention (see :mod:`hitrack.domain.ledger`): a posting's amount is
-**positive for a debit and negative for a credit**. Revenue debits
-``platform:cash:<CUR>`` and credits ``platform:fees:<CUR>`` and each
-``creator:<id>:payable:<CUR>``; what the platform owes a creator is therefore
-``-balance(payable)``, which :func:`creator_balances` returns as a positive
-number.
+**positive for a debit and negative for a credit**. Revenue moves in two
+transactions (DESIGN section 4): *funding* (the money arrived) debits
+``platform:cash:<CUR>`` and credits ``platform:unsettled:<CUR>``; *settlement*
+debits ``platform:unsettled:<CUR>`` and credits ``platform:fees:<CUR>`` and
+each ``creator:<id>:payable:<CUR>``. So unsettled revenue holds exactly the
+funded events not yet settled, and a reported event that is never funded
+touches no account. What the platform owes a creator is ``-balance(payable)``,
+which :func:`creator_balances` returns as a positive number.
 
 Accounts are named by code and created on first use:
 
-=============================== ===================== ===========================
-code                            kind                  meaning
-=============================== ===================== ===========================
-``platform:cash:USD``           ``platform_cash``     money received (debit)
-``platform:fees:USD``           ``platform_fees``     the platform's fees (credit)
-``platform:paid_out:USD``       ``platform_paid_out`` money confirmed sent (credit)
-``creator:<id>:payable:USD``    ``creator_payable``   owed to a creator (credit)
-``creator:<id>:payout_hold:USD`` ``creator_payout_hold`` owed, a transfer in flight
-=============================== ===================== ===========================
+================================= ======================== ====================================
+code                              kind                     meaning
+================================= ======================== ====================================
+``platform:cash:USD``             ``platform_cash``        money received (debit)
+``platform:unsettled:USD``        ``platform_unsettled``   unsettled revenue: funded events not
+                                                           yet settled (credit)
+``platform:fees:USD``             ``platform_fees``        the platform's fees (credit)
+``platform:paid_out:USD``         ``platform_paid_out``    money confirmed sent (credit)
+``creator:<id>:payable:USD``      ``creator_payable``      owed to a creator (credit)
+``creator:<id>:payout_hold:USD``  ``creator_payout_hold``  owed, a transfer in flight
+================================= ======================== ====================================
 
 Payouts are two-phase (DESIGN section 4), three transactions built by
 :func:`payout_hold_postings`, :func:`payout_paid_postings` and
@@ -56,6 +61,7 @@ __all__ = [
     "Posting",
     "LedgerIsAppendOnly",
     "cash_account",
+    "unsettled_account",
     "fees_account",
     "paid_out_account",
     "payable_account",
@@ -70,6 +76,7 @@ __all__ = [
     "payout_hold_postings",
     "payout_paid_postings",
     "payout_void_postings",
+    "revenue_funding_postings",
     "PAYOUT_KINDS",
 ]
 
@@ -87,6 +94,10 @@ class LedgerIsAppendOnly(HitrackError):
 
 def cash_account(currency: str) -> str:
     return f"platform:cash:{currency}"
+
+
+def unsettled_account(currency: str) -> str:
+    return f"platform:unsettled:{currency}"
 
 
 def fees_account(currency: str) -> str:
@@ -107,6 +118,7 @@ def payout_hold_account(creator_id: int, currency: str) -> str:
 
 _PLATFORM_KINDS = {
     "cash": "platform_cash",
+    "unsettled": "platform_unsettled",
     "fees": "platform_fees",
     "paid_out": "platform_paid_out",
 }
@@ -316,6 +328,68 @@ def payout_void_postings(creator_id: int, currency: str, amount: int) -> list[Po
     ]
 
 
+# --- revenue funding ---------------------------------------------------------------
+
+
+def revenue_funding_postings(currency: str, amount: int) -> list[Posting]:
+    """The money of a revenue event arrived: cash in, held as unsettled revenue."""
+    return [
+        Posting(cash_account(currency), currency, amount),
+        Posting(unsettled_account(currency), currency, -amount),
+    ]
+
+
+def _funding_breaches(db: Session, postings_by_tx: dict[int, list[Posting]]) -> list[str]:
+    """Unsettled revenue equals the funded events not yet settled, per currency; every
+    funded or settled event has a funding transaction that took its amount in; only
+    settled events have allocations."""
+    breaches: list[str] = []
+    waiting: dict[str, int] = {}
+    for ref, state, currency, amount, funding_id, settlement_id in db.execute(
+        select(
+            RevenueEvent.external_id,
+            RevenueEvent.state,
+            RevenueEvent.currency,
+            RevenueEvent.amount,
+            RevenueEvent.funding_transaction_id,
+            RevenueEvent.transaction_id,
+        )
+        .where(RevenueEvent.state.in_(("funded", "settled")))
+        .order_by(RevenueEvent.id)
+    ):
+        if state == "funded":
+            waiting[currency] = waiting.get(currency, 0) + int(amount)
+        if funding_id is None:
+            breaches.append(f"event {ref}: {state} without a funding transaction")
+        elif funding_id != settlement_id and rules.merge_postings(
+            postings_by_tx.get(funding_id, [])
+        ) != rules.merge_postings(revenue_funding_postings(currency, int(amount))):
+            breaches.append(f"event {ref}: its funding transaction does not take in its amount")
+    held = {
+        currency: rules.owed(int(total))
+        for currency, total in db.execute(
+            select(LedgerAccount.currency, func.coalesce(func.sum(LedgerPosting.amount), 0))
+            .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
+            .where(LedgerAccount.kind == "platform_unsettled")
+            .group_by(LedgerAccount.currency)
+        )
+    }
+    for currency in sorted(set(waiting) | set(held)):
+        if held.get(currency, 0) != waiting.get(currency, 0):
+            breaches.append(
+                f"{currency}: unsettled revenue holds {held.get(currency, 0)} micros, but the "
+                f"funded events not yet settled sum to {waiting.get(currency, 0)}"
+            )
+    for (ref,) in db.execute(
+        select(RevenueEvent.external_id)
+        .join(Allocation, Allocation.event_id == RevenueEvent.id)
+        .where(RevenueEvent.state != "settled")
+        .distinct()
+    ):
+        breaches.append(f"event {ref}: allocated before it settled")
+    return breaches
+
+
 def _positive(amount: int) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidInput("a payout amount must be a positive integer number of micros")
@@ -364,7 +438,8 @@ def check_invariants(db: Session) -> list[str]:
     Every currency sums to zero; every transaction balances and matches its
     payload hash; no creator payable or hold is negative; every settled event's
     allocations plus fee equal its amount, and its transaction posts exactly
-    its allocations.
+    its allocations; unsettled revenue equals the funded events not yet
+    settled, and no event is settled (or allocated) without its funding.
     """
     breaches: list[str] = []
     totals = db.execute(
@@ -420,7 +495,11 @@ def check_invariants(db: Session) -> list[str]:
         allocations.setdefault(event_id, []).append(
             (payable_account(creator_id, currency), kind, int(amount))
         )
-    for ev in db.scalars(select(RevenueEvent).order_by(RevenueEvent.id)):
+    settled = select(RevenueEvent).where(RevenueEvent.state == "settled")
+    for ev in db.scalars(settled.order_by(RevenueEvent.id)):
+        # Settlement draws on unsettled revenue; events settled before revenue had
+        # states took the cash in with their settlement (one transaction for both).
+        combined = ev.funding_transaction_id == ev.transaction_id
         breaches += rules.check_event(
             rules.EventRecord(
                 ref=ev.external_id,
@@ -430,13 +509,14 @@ def check_invariants(db: Session) -> list[str]:
                 recouped=ev.recouped,
                 distributable=ev.distributable,
                 allocations=allocations.get(ev.id, []),
-                cash_account=cash_account(ev.currency),
+                cash_account=(cash_account if combined else unsettled_account)(ev.currency),
                 fee_account=fees_account(ev.currency),
                 postings=None
                 if ev.transaction_id is None
                 else postings_by_tx.get(ev.transaction_id, []),
             )
         )
+    breaches += _funding_breaches(db, postings_by_tx)
     return breaches
 
 

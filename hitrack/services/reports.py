@@ -92,7 +92,8 @@ def work_report(db: Session, actor: Creator, public_id: str) -> WorkReport:
             func.sum(RevenueEvent.recouped),
             func.sum(RevenueEvent.distributable),
         )
-        .where(RevenueEvent.work_id == work.id)
+        # Reported revenue is not revenue until it is funded and settled.
+        .where(RevenueEvent.work_id == work.id, RevenueEvent.state == "settled")
         .group_by(RevenueEvent.currency)
         .order_by(RevenueEvent.currency)
     ):

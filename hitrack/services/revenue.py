@@ -1,21 +1,29 @@
-"""Revenue in: record one event and settle it into the ledger, all or nothing.
+"""Revenue in: record one event, fund it, settle it into the ledger, all or nothing.
 
-A revenue event is money earned by one work (DESIGN sections 3 and 4). It is
+A revenue event is money earned by one work (DESIGN sections 1, 3 and 4). It is
 accepted for finalized productions and registered models, and for records
 when an admin (or the system: CSV import, Stripe) sends it. Recording it:
 
 1. validates the fields and who may send them;
 2. is idempotent on ``external_id``: the same payload (hash of its canonical
    JSON) returns the original event, another payload raises
-   :class:`~hitrack.domain.errors.IdempotencyConflict`;
-3. settles it with the credit engine over the work's ancestry as it stands
-   (the finalized split, the frozen manifest), stores one allocation row per
-   creator (``earning``) and per owner who fronted costs (``recoup``), each with
-   its explanation, and posts one balanced ledger transaction (cash in; fee;
-   each creator's payable) — in one database transaction.
+   :class:`~hitrack.domain.errors.IdempotencyConflict`. A replay is answered
+   only to someone who may see the event; to anyone else another's id answers
+   exactly like an unknown one (the sender's permission is checked first);
+3. follows the event's state. Events from an admin, a CSV import or a Stripe
+   sale are *funded on arrival*: one transaction takes the cash in as
+   unsettled revenue (:func:`fund_into`), a second settles it
+   (:func:`settle_funded`): the credit engine over the work's ancestry as it
+   stands (the finalized split, the frozen manifest), one allocation row per
+   creator (``earning``) and per owner who fronted costs (``recoup``), each
+   with its explanation, and the postings from unsettled revenue to the fee
+   and each creator's payable. An event a model's operator reports is stored
+   ``reported``: it moves no money and pays nobody until it is funded
+   (:mod:`hitrack.services.funding`).
 
-Two requests with one ``external_id`` at once produce one event: the unique
-constraint decides, and the loser returns the winner's event.
+Each step runs in one database transaction. Two requests with one
+``external_id`` at once produce one event: the unique constraint decides, and
+the loser returns the winner's event.
 """
 
 from __future__ import annotations
@@ -34,9 +42,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from hitrack.db.base import utcnow
 from hitrack.db.models import Allocation, Creator, RevenueEvent, Work
 from hitrack.domain import credit
 from hitrack.domain.errors import (
+    Conflict,
     HitrackError,
     IdempotencyConflict,
     InvalidEvent,
@@ -57,8 +67,18 @@ __all__ = [
     "ImportResult",
     "ImportError_",
     "parse_revenue",
+    "check_permission",
     "check_sender",
     "record_revenue",
+    "funded_on_arrival",
+    "settle_into",
+    "fund_into",
+    "settle_funded",
+    "require_reported",
+    "domain_event",
+    "settlement_parts",
+    "Part",
+    "may_see",
     "import_csv",
     "get_event",
     "visible_event",
@@ -195,8 +215,22 @@ def _attribution(raw: object) -> dict[str, Fraction] | None:
     return result
 
 
+def check_permission(actor: Creator | None, work: Work) -> None:
+    """May ``actor`` (None: the system) send revenue for ``work`` at all?
+
+    Checked before anything about the event itself, its external id included.
+    """
+    operator = work.kind == "model" and actor is not None and work.is_owned_by(actor.id)
+    if actor is not None and not actor.is_admin and not operator:
+        raise PermissionDenied(
+            "revenue is sent by admins; a model's operator may send it for their own model",
+            ids=(work.public_id,),
+        )
+
+
 def check_sender(db: Session, actor: Creator | None, work: Work, entry: RevenueInput) -> None:
     """May ``actor`` (None: the system) send this event for ``work``, and may ``work`` earn?"""
+    check_permission(actor, work)
     if work.kind == "production" and work.status != "finalized":
         raise InvalidEvent(
             f"production {work.public_id} is {work.status}: only a finalized split earns money",
@@ -205,12 +239,6 @@ def check_sender(db: Session, actor: Creator | None, work: Work, entry: RevenueI
     if work.kind == "model" and work.status != "active":
         raise InvalidEvent(
             f"model {work.public_id} is {work.status}, not registered", ids=(work.public_id,)
-        )
-    operator = work.kind == "model" and actor is not None and work.is_owned_by(actor.id)
-    if actor is not None and not actor.is_admin and not operator:
-        raise PermissionDenied(
-            "revenue is sent by admins; a model's operator may send it for their own model",
-            ids=(work.public_id,),
         )
     if entry.attribution is not None:
         if work.kind != "model":
@@ -236,8 +264,9 @@ def _validate_attribution(db: Session, model: Work, attribution: Mapping[str, Fr
     validate_attribution(db, model, dict(attribution))
 
 
-def get_event(db: Session, external_id: str) -> RevenueEvent:
-    event = db.scalar(
+def get_event(db: Session, external_id: str, *, lock: bool = False) -> RevenueEvent:
+    """The event with its allocations; ``lock`` holds its row until the transaction ends."""
+    query = (
         select(RevenueEvent)
         .where(RevenueEvent.external_id == external_id)
         .options(
@@ -245,27 +274,70 @@ def get_event(db: Session, external_id: str) -> RevenueEvent:
             selectinload(RevenueEvent.work),
         )
     )
+    if lock:
+        query = query.with_for_update(of=RevenueEvent).execution_options(populate_existing=True)
+    event = db.scalar(query)
     if event is None:
         raise NotFound(f"revenue event {external_id} not found", ids=(external_id,))
     return event
 
 
-def visible_event(db: Session, actor: Creator, external_id: str) -> RevenueEvent:
-    """The event for admins, its sender and the owners of its work; NotFound for anyone else."""
-    event = get_event(db, external_id)
-    if not (actor.is_admin or event.created_by_id == actor.id or event.work.is_owned_by(actor.id)):
+def may_see(actor: Creator | None, event: RevenueEvent) -> bool:
+    """Admins, the system (None), the event's sender and the owners of its work see it."""
+    return (
+        actor is None
+        or actor.is_admin
+        or event.created_by_id == actor.id
+        or event.work.is_owned_by(actor.id)
+    )
+
+
+def visible_event(
+    db: Session, actor: Creator, external_id: str, *, lock: bool = False
+) -> RevenueEvent:
+    """The event for those who :func:`may_see` it; NotFound for anyone else, as for an unknown id."""
+    try:
+        event = get_event(db, external_id, lock=lock)
+    except NotFound:
+        event = None
+    if event is None or not may_see(actor, event):
         raise NotFound(f"revenue event {external_id} not found", ids=(external_id,))
     return event
 
 
-def _existing(db: Session, entry: RevenueInput) -> RevenueEvent | None:
-    event = db.scalar(select(RevenueEvent).where(RevenueEvent.external_id == entry.external_id))
-    if event is not None and event.payload_hash != entry.payload_hash():
+def _replay(db: Session, actor: Creator | None, entry: RevenueInput) -> RevenueEvent | None:
+    """The event already recorded under this external id, answered as a replay (None: new).
+
+    Only someone who :func:`may_see` the event gets it back (or, for another
+    payload, :class:`IdempotencyConflict`); to anyone else the id is only taken.
+    """
+    event = db.scalar(
+        select(RevenueEvent)
+        .where(RevenueEvent.external_id == entry.external_id)
+        .options(selectinload(RevenueEvent.work))
+    )
+    if event is None:
+        return None
+    if not may_see(actor, event):
+        # Someone else's event: say only that the id is taken, never what it holds.
+        raise IdempotencyConflict(
+            f"external_id {entry.external_id} is already in use; send the event under another id",
+            ids=(entry.external_id,),
+        )
+    if event.payload_hash != entry.payload_hash():
         raise IdempotencyConflict(
             f"revenue event {entry.external_id} was already recorded with another payload",
             ids=(entry.external_id,),
         )
     return event
+
+
+def funded_on_arrival(actor: Creator | None) -> bool:
+    """Whether an event from ``actor`` comes with its money: the system's and admins' do.
+
+    A model's operator only reports revenue; it is funded later (DESIGN section 1).
+    """
+    return actor is None or actor.is_admin
 
 
 def record_revenue(
@@ -276,8 +348,10 @@ def record_revenue(
     default_fee_rate: Fraction,
     origin: str = "api",
 ) -> Recorded:
-    """Record and settle one revenue event; ``actor`` None is the system (CSV, Stripe).
+    """Record one revenue event; ``actor`` None is the system (CSV, Stripe).
 
+    Funded on arrival (:func:`funded_on_arrival`) it is settled at once;
+    from a model's operator it is stored ``reported`` and moves no money.
     Raises InvalidInput/InvalidEvent (bad fields, a work that may not earn),
     NotFound, PermissionDenied or IdempotencyConflict; nothing is written then.
     """
@@ -287,10 +361,6 @@ def record_revenue(
         else parse_revenue(data, default_fee_rate=default_fee_rate)
     )
     with unit_of_work(db):
-        existing = _existing(db, entry)
-        if existing is not None:
-            db.rollback()
-            return Recorded(existing, False)
         work = get_work(db, entry.work)
         if (
             actor is not None
@@ -299,13 +369,23 @@ def record_revenue(
             and not work.is_owned_by(actor.id)
         ):
             raise NotFound(f"work {entry.work} not found", ids=(entry.work,))
+        # The sender's permission first: whoever may not send for this work gets
+        # the same answer whether the external id is unknown or someone else's.
+        check_permission(actor, work)
+        existing = _replay(db, actor, entry)
+        if existing is not None:
+            db.rollback()
+            return Recorded(existing, False)
         check_sender(db, actor, work, entry)
         try:
-            event = settle_into(db, actor, work, entry, origin=origin)
+            if funded_on_arrival(actor):
+                event = settle_into(db, actor, work, entry, origin=origin)
+            else:
+                event = report_into(db, actor, work, entry, origin=origin)
         except IntegrityError:
             # A concurrent request with the same external_id won the unique constraint.
             db.rollback()
-            existing = _existing(db, entry)
+            existing = _replay(db, actor, entry)
             if existing is None:
                 raise
             db.rollback()
@@ -321,33 +401,47 @@ def _read_graph_lock(db: Session) -> None:
         db.execute(select(func.pg_advisory_xact_lock_shared(0x4_1712_ACC)))
 
 
-def settle_into(
-    db: Session, actor: Creator | None, work: Work, entry: RevenueInput, *, origin: str
-) -> RevenueEvent:
-    """Settle a validated event into the session (no commit): event, allocations, ledger.
-
-    Raises IntegrityError (from the flush) when the external id exists already.
-    """
-    if origin not in ORIGINS:
-        raise InvalidInput(f"origin must be one of {', '.join(ORIGINS)}")
-    _read_graph_lock(db)
-    G = load_graph(db, ancestry_ids(db, [work.id]))
-    domain_event = credit.RevenueEvent(
+def _engine_event(entry: RevenueInput) -> credit.RevenueEvent:
+    return credit.RevenueEvent(
         entry.external_id,
-        work.public_id,
+        entry.work,
         entry.amount,
         entry.costs,
         entry.fee_rate,
         entry.attribution,
     )
-    settlement = credit.settle_event(G, domain_event)
-    handles = {h for node in G for h in G.nodes[node]["owners"]}
-    creators = {c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))}
 
+
+def domain_event(event: RevenueEvent) -> credit.RevenueEvent:
+    """The stored event as the credit engine takes it."""
+    return credit.RevenueEvent(
+        event.external_id,
+        event.work.public_id,
+        event.amount,
+        event.costs,
+        event.fee_rate,
+        None
+        if event.attribution is None
+        else {k: parse_share(v) for k, v in event.attribution.items()},
+    )
+
+
+def _new_event(
+    db: Session,
+    actor: Creator | None,
+    work: Work,
+    entry: RevenueInput,
+    *,
+    origin: str,
+    state: str,
+) -> RevenueEvent:
+    if origin not in ORIGINS:
+        raise InvalidInput(f"origin must be one of {', '.join(ORIGINS)}")
     event = RevenueEvent(
         external_id=entry.external_id,
         payload_hash=entry.payload_hash(),
         origin=origin,
+        state=state,
         work_id=work.id,
         currency=entry.currency,
         amount=entry.amount,
@@ -355,69 +449,199 @@ def settle_into(
         attribution=None
         if entry.attribution is None
         else {k: format_share(v) for k, v in sorted(entry.attribution.items())},
-        fee=settlement.fee,
-        recouped=sum(settlement.recouped.values()),
-        distributable=settlement.distributable,
         created_by_id=actor.id if actor else None,
     )
     event.fee_rate = entry.fee_rate
+    event.work = work
     db.add(event)
     db.flush()  # the unique external_id decides between concurrent requests here
+    return event
+
+
+def report_into(
+    db: Session, actor: Creator | None, work: Work, entry: RevenueInput, *, origin: str
+) -> RevenueEvent:
+    """Store a validated event as ``reported`` (no commit): no allocation, no posting.
+
+    The credit engine checks it now (an attribution within the manifest, ...),
+    so funding it later cannot fail on its fields.
+    """
+    credit.validate_event(load_graph(db, ancestry_ids(db, [work.id])), _engine_event(entry))
+    return _new_event(db, actor, work, entry, origin=origin, state="reported")
+
+
+def settle_into(
+    db: Session, actor: Creator | None, work: Work, entry: RevenueInput, *, origin: str
+) -> RevenueEvent:
+    """A validated event funded on arrival, into the session (no commit): the event,
+    its funding, its allocations and its settlement.
+
+    Raises IntegrityError (from the flush) when the external id exists already.
+    """
+    event = _new_event(db, actor, work, entry, origin=origin, state="reported")
+    fund_into(db, event, method="on_arrival")
+    return settle_funded(db, event)
+
+
+def require_reported(event: RevenueEvent, action: str) -> None:
+    """Refuse ``action`` (fund, reject) on an event that is no longer only reported."""
+    if event.state == "reported":
+        return
+    if event.state == "rejected":
+        reason = f" ({event.rejection_reason})" if event.rejection_reason else ""
+        raise Conflict(
+            f"revenue event {event.external_id} was rejected{reason}; it cannot be {action}ed",
+            ids=(event.external_id,),
+        )
+    raise Conflict(
+        f"revenue event {event.external_id} is already {event.state}; it cannot be {action}ed",
+        ids=(event.external_id,),
+    )
+
+
+def fund_into(
+    db: Session,
+    event: RevenueEvent,
+    *,
+    method: str,
+    reference: str | None = None,
+    by: Creator | None = None,
+) -> RevenueEvent:
+    """The event's money arrived (no commit): cash in, held as unsettled revenue.
+
+    ``method``: ``on_arrival`` (it came with the event), ``checkout`` (a paid
+    Stripe Checkout session, ``reference`` its id) or ``manual`` (an admin,
+    ``by``, confirmed it; ``reference`` their note).
+    """
+    require_reported(event, "fund")
+    cur = event.currency
+    transaction = ledger.post_transaction(
+        db,
+        f"revenue-funding:{event.external_id}",
+        "revenue_funding",
+        ledger.revenue_funding_postings(cur, event.amount),
+        f"{format_micros(event.amount)} {cur} received for revenue event {event.external_id} "
+        f"({method.replace('_', ' ')})",
+        commit=False,
+    )
+    event.state = "funded"
+    event.funding_method = method
+    event.funding_reference = reference
+    event.funding_transaction_id = transaction.id
+    event.funded_at = utcnow()
+    event.decided_by_id = by.id if by is not None and method == "manual" else None
+    db.flush()
+    return event
+
+
+def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
+    """Settle a funded event (no commit): allocations, and one transaction from unsettled
+    revenue to the fee and each creator's payable."""
+    if event.state != "funded":
+        raise Conflict(
+            f"revenue event {event.external_id} is {event.state}: only funded revenue settles",
+            ids=(event.external_id,),
+        )
+    work = event.work
+    _read_graph_lock(db)
+    G = load_graph(db, ancestry_ids(db, [work.id]))
+    settlement = credit.settle_event(G, domain_event(event))
+    handles = {h for node in G for h in G.nodes[node]["owners"]}
+    creators = {c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))}
+    event.fee = settlement.fee
+    event.recouped = sum(settlement.recouped.values())
+    event.distributable = settlement.distributable
 
     names = {h: c.display_name for h, c in creators.items()}
-    allocations: list[Allocation] = []
-    for handle, exact in settlement.entitlements.items():
-        allocations.append(
-            Allocation(
-                event_id=event.id,
-                creator_id=creators[handle].id,
-                kind="earning",
-                amount=settlement.creators.get(handle, 0),
-                exact=_exact(exact),
-                explanation=[_explanation_json(G, names, e) for e in settlement.explain(handle)],
-            )
+    allocations = [
+        Allocation(
+            # Through the relationships, so the event in this session lists them.
+            event=event,
+            creator=creators[part.handle],
+            kind=part.kind,
+            amount=part.amount,
+            exact=part.exact,
+            explanation=part.explanation,
         )
-    owners = G.nodes[work.public_id]["owners"]
-    for handle, micros in settlement.recouped.items():
-        allocations.append(
-            Allocation(
-                event_id=event.id,
-                creator_id=creators[handle].id,
-                kind="recoup",
-                amount=micros,
-                exact=_exact(event.recouped * owners[handle]),
-                explanation=[
-                    {
-                        "recoup": True,
-                        **_node(G, names, work.public_id),
-                        "costs": entry.costs,
-                        "recouped": event.recouped,
-                        "ownership": format_share(owners[handle]),
-                    }
-                ],
-            )
-        )
+        for part in settlement_parts(G, names, event, settlement)
+    ]
     db.add_all(allocations)
 
-    cur = entry.currency
+    cur = event.currency
     postings = [
-        Posting(ledger.cash_account(cur), cur, entry.amount),
+        Posting(ledger.unsettled_account(cur), cur, event.amount),
         Posting(ledger.fees_account(cur), cur, -settlement.fee),
     ]
     postings += [
-        Posting(ledger.payable_account(a.creator_id, cur), cur, -a.amount) for a in allocations
+        Posting(ledger.payable_account(a.creator.id, cur), cur, -a.amount) for a in allocations
     ]
     transaction = ledger.post_transaction(
         db,
-        f"revenue:{entry.external_id}",
+        f"revenue:{event.external_id}",
         "revenue",
         postings,
-        f"{format_micros(entry.amount)} {cur} earned by {work.title} ({work.kind} {work.public_id})",
+        f"{format_micros(event.amount)} {cur} earned by {work.title} ({work.kind} {work.public_id})",
         commit=False,
     )
     event.transaction_id = transaction.id
+    event.state = "settled"
     db.flush()
     return event
+
+
+class Part(NamedTuple):
+    """One creator's part of a settled event: what an allocation row stores."""
+
+    handle: str
+    kind: str  # earning | recoup
+    amount: int
+    exact: str
+    explanation: list[dict[str, object]]
+
+
+def settlement_parts(
+    G: nx.DiGraph,
+    names: Mapping[str, str],
+    event: RevenueEvent,
+    settlement: credit.EventSettlement,
+    *,
+    only: str | None = None,
+) -> list[Part]:
+    """The allocations of ``settlement`` with their explanations (``only``: one creator's)."""
+    parts = [
+        Part(
+            handle,
+            "earning",
+            settlement.creators.get(handle, 0),
+            _exact(exact),
+            [_explanation_json(G, names, e) for e in settlement.explain(handle)],
+        )
+        for handle, exact in settlement.entitlements.items()
+        if only in (None, handle)
+    ]
+    work = event.work.public_id
+    owners = G.nodes[work]["owners"]
+    recouped = sum(settlement.recouped.values())
+    parts += [
+        Part(
+            handle,
+            "recoup",
+            micros,
+            _exact(recouped * owners[handle]),
+            [
+                {
+                    "recoup": True,
+                    **_node(G, names, work),
+                    "costs": event.costs,
+                    "recouped": recouped,
+                    "ownership": format_share(owners[handle]),
+                }
+            ],
+        )
+        for handle, micros in settlement.recouped.items()
+        if only in (None, handle)
+    ]
+    return parts
 
 
 def _exact(value: Fraction) -> str:
@@ -650,7 +874,7 @@ def _read_rows(
                         )
                     continue
                 seen[entry.external_id] = (line, entry.payload_hash())
-                if _existing(db, entry) is not None:
+                if _replay(db, actor, entry) is not None:
                     entries.append((line, entry, None))
                     continue
                 if entry.work not in works:

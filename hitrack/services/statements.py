@@ -7,6 +7,11 @@ from the ledger (the creator's payable account), earnings from the
 allocation rows; ``reconciles`` says whether ``opening + earnings - payouts
 + adjustments == closing`` and the ledger's revenue postings equal the
 earnings, so a statement that disagrees with the ledger says so.
+
+Revenue reported by a model's operator but not yet funded pays nobody; the
+earnings overview shows the creator's part of it as *expected* (computed on
+demand by :func:`hitrack.services.funding.expected_allocations`), apart from
+the balance and never in a statement.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from hitrack.db.models import (
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.ledger import owed
 from hitrack.domain.money import format_micros, format_micros_exact
-from hitrack.services import ledger
+from hitrack.services import funding, ledger
 from hitrack.services.revenue import explanation_lines
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "Statement",
     "Earnings",
     "earnings",
+    "expected_lines",
     "parse_period",
     "statement",
     "statement_csv",
@@ -123,11 +129,24 @@ class Statement:
 
 @dataclass(frozen=True)
 class Earnings:
-    """A creator's balances (owed now, and held in payouts in flight) and latest earnings."""
+    """A creator's balances (owed now, and held in payouts in flight) and latest earnings.
+
+    ``expected`` are their parts of reported revenue not yet funded (not in any
+    balance); ``expected_more`` says whether more reported events would pay them.
+    """
 
     balances: dict[str, int]
     held: dict[str, int]
     lines: list[EarningLine]
+    expected: list[EarningLine] = field(default_factory=list)
+    expected_more: bool = False
+
+    @property
+    def expected_totals(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for line in self.expected:
+            totals[line.currency] = totals.get(line.currency, 0) + line.amount
+        return dict(sorted(totals.items()))
 
 
 def _earning_lines(
@@ -160,12 +179,37 @@ def _earning_lines(
     ]
 
 
+def expected_lines(
+    db: Session, creator_id: int, *, limit: int = funding.EXPECTED_LIMIT
+) -> tuple[list[EarningLine], bool]:
+    """The creator's expected parts of reported, unfunded revenue, newest first."""
+    parts, more = funding.expected_allocations(db, creator_id, limit=limit)
+    return [
+        EarningLine(
+            event=part.event.external_id,
+            at=part.event.occurred_at,
+            work_id=part.event.work.public_id,
+            work_title=part.event.work.title,
+            work_kind=part.event.work.kind,
+            kind=part.kind,
+            currency=part.event.currency,
+            amount=part.amount,
+            exact=part.exact,
+            lines=explanation_lines(part.explanation),
+        )
+        for part in parts
+    ], more
+
+
 def earnings(db: Session, creator_id: int, *, limit: int = 500) -> Earnings:
-    """Balances per currency and the latest ``limit`` earnings, newest first."""
+    """Balances per currency, the latest ``limit`` earnings and the expected ones, newest first."""
+    expected, more = expected_lines(db, creator_id)
     return Earnings(
         balances=ledger.creator_balances(db, creator_id),
         held=ledger.held_balances(db, creator_id),
         lines=_earning_lines(db, creator_id, limit=limit),
+        expected=expected,
+        expected_more=more,
     )
 
 

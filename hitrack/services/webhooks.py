@@ -5,8 +5,9 @@ passes the :class:`~hitrack.payments.base.ProviderEvent` here. The event is
 stored first, unique on ``(provider, event id)``: a replay of an event already
 ``processed`` or ``ignored`` changes nothing, and one that ``failed`` (or was
 interrupted) is handled again. Events may arrive out of order, so handlers
-are idempotent on their own keys too (a checkout becomes the revenue event
-``stripe:<checkout session id>``).
+are idempotent on their own keys too (a checkout sale becomes the revenue
+event ``stripe:<checkout session id>``; a checkout that funds a reported event
+funds it once, see :mod:`hitrack.services.funding`).
 
 Handlers live in :data:`HANDLERS`, keyed by event type; types without a
 handler are stored as ``ignored``. To handle another type (the payouts'
@@ -28,7 +29,7 @@ from hitrack.db.models import WebhookEvent
 from hitrack.domain.errors import HitrackError, InvalidEvent
 from hitrack.domain.money import MICROS_PER_CENT
 from hitrack.payments.base import ProviderEvent
-from hitrack.services import payouts, revenue
+from hitrack.services import funding, payouts, revenue
 from hitrack.services.graph import get_work
 
 __all__ = ["WebhookContext", "Handler", "HANDLERS", "handle_event", "checkout_completed"]
@@ -44,30 +45,45 @@ class WebhookContext:
 Handler = Callable[[Session, ProviderEvent, WebhookContext], str]
 
 
+def _amount_total(event: ProviderEvent) -> int:
+    cents = event.data.get("amount_total")
+    if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+        raise InvalidEvent(f"checkout {event.object_id} has no amount_total")
+    return cents
+
+
 def checkout_completed(db: Session, event: ProviderEvent, context: WebhookContext) -> str:
-    """A paid Checkout session for a production becomes a revenue event."""
+    """A paid Checkout session: it funds the reported event its metadata names
+    (``revenue_event``), or a sale of a production becomes a revenue event (``work``)."""
     session = event.data
     metadata = session.get("metadata") or {}
+    if session.get("payment_status") not in ("paid", "no_payment_required"):
+        return "ignored"  # paid later: Stripe sends async_payment_succeeded then
+    if metadata.get("revenue_event"):
+        funding.fund_from_checkout(
+            db,
+            str(metadata["revenue_event"]),
+            session_id=event.object_id,
+            amount_minor=_amount_total(event),
+            currency=str(session.get("currency") or ""),
+        )
+        return "processed"
     work_id = metadata.get("work")
     if not work_id:
         return "ignored"  # not a sale of a hitrack work
-    if session.get("payment_status") not in ("paid", "no_payment_required"):
-        return "ignored"  # paid later: Stripe sends async_payment_succeeded then
     if get_work(db, str(work_id)).kind != "production":
         raise InvalidEvent(
             f"checkout {event.object_id} sells {work_id}, which is not a production",
             ids=(str(work_id),),
         )
-    amount_cents = session.get("amount_total")
-    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents < 0:
-        raise InvalidEvent(f"checkout {event.object_id} has no amount_total")
+    # A sale comes with its money: funded on arrival and settled at once.
     revenue.record_revenue(
         db,
         None,
         {
             "external_id": f"stripe:{event.object_id}",
             "work": str(work_id),
-            "amount": amount_cents * MICROS_PER_CENT,
+            "amount": _amount_total(event) * MICROS_PER_CENT,
             "currency": str(session.get("currency") or ""),
         },
         default_fee_rate=context.default_fee_rate,

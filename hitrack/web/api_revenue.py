@@ -2,6 +2,9 @@
 
 Views parse, call one service and serialise. The webhook endpoint has no
 session and no CSRF token: the provider's signature is its authentication.
+Revenue a model's operator reports is ``reported`` until it is funded: the
+operator pays it (``POST /revenue/{id}/fund``), or an admin confirms the money
+arrived (``/confirm-funding``) or rejects it (``/reject``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from hitrack.db.models import RevenueEvent
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.domain.shares import format_share
-from hitrack.services import revenue, statements, webhooks
+from hitrack.services import funding, revenue, statements, webhooks
 from hitrack.web.api import auth_required, body, csrf_for_cookie_sessions, me
-from hitrack.web.context import db, settings, stripe_webhook_verifier
+from hitrack.web.context import db, payout_provider, settings, stripe_webhook_verifier
 from hitrack.web.errors import json_error
 from hitrack.web.openapi import register_paths
 
@@ -40,6 +43,11 @@ def event_json(event: RevenueEvent) -> dict[str, Any]:
     return {
         "external_id": event.external_id,
         "origin": event.origin,
+        "state": event.state,
+        "funding": None
+        if event.funded_at is None
+        else {"method": event.funding_method, "funded_at": event.funded_at.isoformat()},
+        **({"rejection_reason": event.rejection_reason} if event.state == "rejected" else {}),
         "work": {"id": event.work.public_id, "title": event.work.title, "kind": event.work.kind},
         "currency": event.currency,
         "amount": event.amount,
@@ -92,6 +100,51 @@ def get_revenue(external_id: str) -> Response:
     return jsonify(event_json(revenue.visible_event(db(), me(), external_id)))
 
 
+def note_field(name: str | None) -> object:
+    """The one optional text field ``name`` of the request's JSON object (the body may be empty)."""
+    data = body() if request.get_data() else {}
+    unknown = set(data) - {name}
+    if unknown:
+        raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+    return data.get(name) if name else None
+
+
+@bp.post("/revenue/<external_id>/fund")
+@auth_required
+def fund_revenue(external_id: str) -> Response:
+    note_field(None)
+    found = funding.open_checkout(
+        db(), me(), external_id, payout_provider(), base_url=settings().base_url
+    )
+    event = revenue.get_event(db(), found.event.external_id)
+    return jsonify(
+        {
+            "event": event_json(event),
+            "method": found.method,
+            "checkout": None
+            if found.checkout_id is None
+            else {"id": found.checkout_id, "url": found.url},
+            "instructions": found.instructions,
+        }
+    )
+
+
+@bp.post("/revenue/<external_id>/confirm-funding")
+@auth_required
+def confirm_funding(external_id: str) -> Response:
+    reference = note_field("reference")
+    event = funding.confirm_funding(db(), me(), external_id, reference)
+    return jsonify(event_json(revenue.get_event(db(), event.external_id)))
+
+
+@bp.post("/revenue/<external_id>/reject")
+@auth_required
+def reject_revenue(external_id: str) -> Response:
+    reason = note_field("reason")
+    event = funding.reject_report(db(), me(), external_id, reason)
+    return jsonify(event_json(revenue.get_event(db(), event.external_id)))
+
+
 @bp.get("/me/earnings")
 @auth_required
 def my_earnings() -> Response:
@@ -101,6 +154,11 @@ def my_earnings() -> Response:
             "balances": [money_json(v, c) for c, v in found.balances.items()],
             "held": [money_json(v, c) for c, v in found.held.items()],
             "earnings": [earning_json(line) for line in found.lines],
+            "expected": {
+                "totals": [money_json(v, c) for c, v in found.expected_totals.items()],
+                "earnings": [earning_json(line) for line in found.expected],
+                "more": found.expected_more,
+            },
         }
     )
 
@@ -218,11 +276,38 @@ PERIOD = [
     {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
 ]
 
+EXTERNAL_ID = {"name": "external_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _note_body(name: str, what: str) -> dict[str, Any]:
+    return {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {name: {"type": "string", "maxLength": 500, "description": what}},
+                }
+            }
+        },
+    }
+
+
+_MONEY = {"$ref": "#/components/schemas/Money"}
+_EARNING = {"$ref": "#/components/schemas/Earning"}
+
 register_paths(
     {
         "/api/v1/revenue": {
             "post": {
-                "summary": "Record and settle a revenue event (admins; a model's operator for that model)",
+                "summary": "Record a revenue event (admins; a model's operator for that model)",
+                "description": "An admin's event is funded on arrival and settled at once (201 with "
+                "its allocations). A model's operator only reports revenue: the event is "
+                "`reported`, moves no money and pays nobody until it is funded "
+                "(`POST /api/v1/revenue/{external_id}/fund`). The same `external_id` and payload "
+                "again answers 200 with the original event to whoever may see it; to anyone "
+                "else another's id answers exactly as an unknown one would.",
                 "tags": ["revenue"],
                 "requestBody": {
                     "required": True,
@@ -239,27 +324,67 @@ register_paths(
         },
         "/api/v1/revenue/{external_id}": {
             "get": {
-                "summary": "A revenue event with its allocations (admins, its sender, the work's owners)",
+                "summary": "A revenue event with its state and allocations (admins, its sender, the "
+                "work's owners; 404 for anyone else, as for an unknown id)",
                 "tags": ["revenue"],
-                "parameters": [
-                    {
-                        "name": "external_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                "parameters": [EXTERNAL_ID],
                 "responses": {
                     **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
                     **_errors(401, 404),
                 },
             }
         },
+        "/api/v1/revenue/{external_id}/fund": {
+            "post": {
+                "summary": "Pay a reported event (the operator who reported it)",
+                "description": "With Stripe, opens a Checkout session for the amount (whole cents) and "
+                "returns its URL; asking again while it is open returns the same session. The "
+                "event is funded and settled only by Stripe's signed `checkout.session.completed` "
+                "webhook. With manual payouts, answers with instructions and an admin confirms the "
+                "payment. 409 when the event is already funded, settled or rejected.",
+                "tags": ["revenue"],
+                "parameters": [EXTERNAL_ID],
+                "responses": {
+                    **_resp(200, {"$ref": "#/components/schemas/Funding"}),
+                    **_errors(401, 403, 404, 409, 422, 503),
+                },
+            }
+        },
+        "/api/v1/revenue/{external_id}/confirm-funding": {
+            "post": {
+                "summary": "Confirm the money of a reported event arrived (admins): fund and settle it",
+                "tags": ["revenue"],
+                "parameters": [EXTERNAL_ID],
+                "requestBody": _note_body(
+                    "reference", "the payment's reference, e.g. from the bank"
+                ),
+                "responses": {
+                    **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
+                    **_errors(401, 403, 404, 409, 422),
+                },
+            }
+        },
+        "/api/v1/revenue/{external_id}/reject": {
+            "post": {
+                "summary": "Reject a reported event (admins): it never moves money",
+                "tags": ["revenue"],
+                "parameters": [EXTERNAL_ID],
+                "requestBody": _note_body("reason", "why the report is rejected"),
+                "responses": {
+                    **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
+                    **_errors(401, 403, 404, 409, 422),
+                },
+            }
+        },
         "/api/v1/me/earnings": {
             "get": {
-                "summary": "Balance per currency and each earning with its explanation",
+                "summary": "Balance per currency, each earning with its explanation, and what is "
+                "expected from reported revenue not yet funded (never in the balance)",
                 "tags": ["revenue"],
-                "responses": {**_resp(200, {"type": "object"}), **_errors(401)},
+                "responses": {
+                    **_resp(200, {"$ref": "#/components/schemas/Earnings"}),
+                    **_errors(401),
+                },
             }
         },
         "/api/v1/me/statement": {
@@ -300,14 +425,144 @@ register_paths(
         },
         "RevenueEvent": {
             "type": "object",
-            "required": ["external_id", "amount", "fee", "allocations"],
+            "required": ["external_id", "state", "amount", "fee", "allocations"],
             "properties": {
                 "external_id": {"type": "string"},
+                "origin": {"enum": ["api", "csv", "stripe"]},
+                "state": {
+                    "enum": ["reported", "funded", "settled", "rejected"],
+                    "description": "reported: claimed by a model's operator, no money yet; funded: "
+                    "the money arrived; settled: allocated into payables; rejected: never pays",
+                },
+                "funding": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["method", "funded_at"],
+                            "properties": {
+                                "method": {"enum": ["on_arrival", "checkout", "manual"]},
+                                "funded_at": {"type": "string", "format": "date-time"},
+                            },
+                        },
+                    ]
+                },
+                "rejection_reason": {"type": "string"},
+                "work": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "kind": {"enum": ["record", "production", "model"]},
+                    },
+                },
+                "currency": {"type": "string"},
                 "amount": {"type": "integer"},
-                "fee": {"type": "integer"},
+                "costs": {"type": "integer"},
+                "fee_rate": {"type": "string"},
+                "fee": {"type": "integer", "description": "0 until the event settles"},
                 "recouped": {"type": "integer"},
                 "distributable": {"type": "integer"},
-                "allocations": {"type": "array", "items": {"type": "object"}},
+                "attribution": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {"type": "object", "additionalProperties": {"type": "string"}},
+                    ]
+                },
+                "occurred_at": {"type": "string", "format": "date-time"},
+                "allocations": {
+                    "type": "array",
+                    "description": "empty until the event settles",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "creator": {"type": "string"},
+                            "display_name": {"type": "string"},
+                            "kind": {"enum": ["earning", "recoup"]},
+                            "amount": {"type": "integer"},
+                            "exact": {"type": "string"},
+                            "explanation": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        },
+        "Funding": {
+            "type": "object",
+            "required": ["event", "method", "checkout", "instructions"],
+            "properties": {
+                "event": {"$ref": "#/components/schemas/RevenueEvent"},
+                "method": {"enum": ["checkout", "manual"]},
+                "checkout": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["id", "url"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "url": {"type": "string", "format": "uri"},
+                            },
+                        },
+                    ]
+                },
+                "instructions": {"type": "string"},
+            },
+        },
+        "Money": {
+            "type": "object",
+            "required": ["micros", "currency", "display", "exact"],
+            "properties": {
+                "micros": {"type": "integer"},
+                "currency": {"type": "string"},
+                "display": {"type": "string"},
+                "exact": {"type": "string"},
+            },
+        },
+        "Earning": {
+            "type": "object",
+            "required": ["event", "at", "kind", "work", "micros", "currency"],
+            "properties": {
+                "event": {"type": "string"},
+                "at": {"type": "string", "format": "date-time"},
+                "kind": {"enum": ["earning", "recoup"]},
+                "work": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "kind": {"type": "string"},
+                    },
+                },
+                "micros": {"type": "integer"},
+                "currency": {"type": "string"},
+                "display": {"type": "string"},
+                "exact": {"type": "string"},
+                "exact_entitlement": {"type": "string"},
+                "explanation": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "Earnings": {
+            "type": "object",
+            "required": ["balances", "held", "earnings", "expected"],
+            "properties": {
+                "balances": {"type": "array", "items": _MONEY},
+                "held": {"type": "array", "items": _MONEY},
+                "earnings": {"type": "array", "items": _EARNING},
+                "expected": {
+                    "type": "object",
+                    "description": "your parts of revenue reported by models' operators and not yet "
+                    "funded: computed now, not in your balance, paid only once funded",
+                    "required": ["totals", "earnings", "more"],
+                    "properties": {
+                        "totals": {"type": "array", "items": _MONEY},
+                        "earnings": {"type": "array", "items": _EARNING},
+                        "more": {
+                            "type": "boolean",
+                            "description": "more reported events would pay you than are listed",
+                        },
+                    },
+                },
             },
         },
     },

@@ -1,18 +1,26 @@
-"""Money pages: a creator's earnings and statements, a work's revenue report, the admin ledger."""
+"""Money pages: earnings and statements, a work's revenue report, reported revenue, the ledger.
+
+An operator pays the revenue they reported on ``/me/revenue`` (a Checkout page
+with Stripe; instructions with manual payouts); admins confirm manual funding
+or reject reports on ``/admin/revenue``.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Length
 
 from hitrack.db.models import Creator
 from hitrack.domain.errors import PermissionDenied
 from hitrack.domain.money import format_micros_exact
-from hitrack.services import reports, statements
+from hitrack.services import funding, reports, statements
 from hitrack.web.api_revenue import csv_response
-from hitrack.web.context import db
+from hitrack.web.context import db, payout_provider, settings
 
 bp = Blueprint("revenue", __name__)
 
@@ -25,6 +33,18 @@ def money_exact(micros: int) -> str:
 
 def me() -> Creator:
     return current_user  # type: ignore[return-value]
+
+
+class ActionForm(FlaskForm):
+    """A button with its CSRF token."""
+
+
+class ConfirmForm(FlaskForm):
+    reference = StringField("Payment reference", validators=[Length(max=500)])
+
+
+class RejectForm(FlaskForm):
+    reason = StringField("Reason", validators=[Length(max=500)])
 
 
 @bp.get("/me/earnings")
@@ -69,3 +89,79 @@ def admin_ledger() -> str:
     if not me().is_admin:
         raise PermissionDenied("the ledger overview is for admins")
     return render_template("revenue/ledger.html", overview=reports.ledger_overview(db(), me()))
+
+
+# --- reported revenue: the operator pays, an admin confirms or rejects ----------------
+
+
+@bp.get("/me/revenue")
+@login_required
+def my_revenue() -> str:
+    funded = request.args.get("funded")
+    if funded:
+        flash(
+            f"Thank you. Revenue event {funded} is funded and paid out along the graph as soon "
+            "as the payment provider confirms the payment.",
+            "success",
+        )
+    return render_template(
+        "revenue/reported.html",
+        events=funding.reported_events(db(), me(), mine=True),
+        form=ActionForm(),
+    )
+
+
+@bp.post("/me/revenue/<external_id>/fund")
+@login_required
+def fund(external_id: str) -> Response | str:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    found = funding.open_checkout(
+        db(), me(), external_id, payout_provider(), base_url=settings().base_url
+    )
+    if found.url is None:
+        flash(found.instructions, "warning")
+        return redirect(url_for("revenue.my_revenue"))
+    # A link, not a redirect: the site's CSP (form-action 'self') would stop a
+    # form whose answer redirects to the provider.
+    return render_template("revenue/fund.html", found=found)
+
+
+def _admin() -> Creator:
+    if not me().is_admin:
+        raise PermissionDenied("reported revenue is reviewed by admins")
+    return me()
+
+
+@bp.get("/admin/revenue")
+@login_required
+def admin_revenue() -> str:
+    return render_template(
+        "revenue/admin_reported.html",
+        events=funding.reported_events(db(), _admin()),
+        provider=payout_provider().name,
+        confirm_form=ConfirmForm(),
+        reject_form=RejectForm(),
+    )
+
+
+@bp.post("/admin/revenue/<external_id>/confirm")
+@login_required
+def admin_confirm(external_id: str) -> Response:
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    event = funding.confirm_funding(db(), _admin(), external_id, form.reference.data)
+    flash(f"Revenue event {event.external_id} funded and settled.", "success")
+    return redirect(url_for("revenue.admin_revenue"))
+
+
+@bp.post("/admin/revenue/<external_id>/reject")
+@login_required
+def admin_reject(external_id: str) -> Response:
+    form = RejectForm()
+    if not form.validate_on_submit():
+        abort(400)
+    event = funding.reject_report(db(), _admin(), external_id, form.reason.data)
+    flash(f"Revenue event {event.external_id} rejected: it moves no money.", "success")
+    return redirect(url_for("revenue.admin_revenue"))

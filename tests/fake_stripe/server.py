@@ -4,7 +4,9 @@ It speaks the v1 wire format the library uses (form-encoded bodies with
 bracketed keys, JSON answers with ``object`` fields, Stripe's error shape),
 keeps state in memory (:mod:`tests.fake_stripe.state`), honours idempotency
 keys with Stripe's 24-hour window on a controllable clock, serves the hosted
-onboarding and checkout pages a browser would visit, signs webhooks the way
+onboarding and checkout pages a browser would visit (a checkout session
+expires after 24 hours on the fake's clock, and :meth:`FakeStripe.pay_checkout`
+pays one and delivers its webhook in one call), signs webhooks the way
 Stripe does and can be told to fail in the ways real networks and real Stripe
 fail. Start it with :meth:`FakeStripe.running`.
 """
@@ -243,6 +245,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except ApiError:
             self._send(404, b"unknown checkout session", "text/plain")
             return
+        if session["status"] == "expired":
+            if method == "POST":
+                self._redirect(str(session.get("cancel_url") or "/"))
+            else:
+                self._send(200, _EXPIRED_PAGE.encode(), "text/html")
+            return
         if method == "POST":
             if session["status"] == "open":
                 state.complete_checkout(object_id)
@@ -290,6 +298,12 @@ _CHECKOUT_PAGE = """<!doctype html>
 <button type="submit">Pay</button>
 </form>
 </body></html>
+"""
+
+
+_EXPIRED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Fake Stripe checkout</title></head>
+<body><h1>This checkout session has expired</h1></body></html>
 """
 
 
@@ -450,6 +464,27 @@ class FakeStripe:
     def complete_checkout(self, session_id: str) -> dict[str, Any]:
         """The customer paid: ``checkout.session.completed``, balance grows."""
         return self.state.complete_checkout(session_id)
+
+    def pay_checkout(
+        self, session_id: str, *, to: str | Callable[[bytes, str], int] | None = None
+    ) -> list[Delivery]:
+        """The customer pays on the hosted page and Stripe delivers the signed webhook.
+
+        Completes the session, then delivers every pending event (the
+        ``checkout.session.completed`` among them) as :meth:`deliver` does.
+        """
+        self.complete_checkout(session_id)
+        return self.deliver(to=to)
+
+    def checkout_session(self, session_id: str) -> dict[str, Any]:
+        """A snapshot of a checkout session (status, amount, metadata, url)."""
+        with self.state.lock:
+            return snapshot(self.state.checkout_session(session_id))
+
+    def checkout_sessions(self) -> list[dict[str, Any]]:
+        """Every checkout session so far, oldest first."""
+        with self.state.lock:
+            return snapshot(list(self.state.checkout_sessions.values()))
 
     def emit(
         self, type: str, obj: Mapping[str, Any], *, account: str | None = None

@@ -619,6 +619,13 @@ class FakeStripeState:
             raise ApiError(
                 400, "This fake supports mode=payment only.", code="parameter_invalid", param="mode"
             )
+        if not params.get("success_url"):
+            raise ApiError(
+                400,
+                "Missing required param: success_url.",
+                code="parameter_missing",
+                param="success_url",
+            )
         items = params.get("line_items")
         if not isinstance(items, list) or not items:
             raise ApiError(
@@ -669,15 +676,20 @@ class FakeStripeState:
         return 200, snapshot(session)
 
     def checkout_session(self, session_id: str) -> dict[str, Any]:
-        session = self.checkout_sessions.get(session_id)
-        if session is None:
-            raise ApiError(
-                404,
-                f"No such checkout.session: '{session_id}'",
-                code="resource_missing",
-                param="session",
-            )
-        return session
+        """The session; an open one past its ``expires_at`` (24 h) expires now, as Stripe's do."""
+        with self.lock:
+            session = self.checkout_sessions.get(session_id)
+            if session is None:
+                raise ApiError(
+                    404,
+                    f"No such checkout.session: '{session_id}'",
+                    code="resource_missing",
+                    param="session",
+                )
+            if session["status"] == "open" and self.now >= session["expires_at"]:
+                session["status"] = "expired"
+                self.emit("checkout.session.expired", session)
+            return session
 
     def complete_checkout(self, session_id: str) -> dict[str, Any]:
         """The customer paid: the platform's balance grows and the event is emitted."""

@@ -1,0 +1,308 @@
+"""Funding reported revenue: paid by its operator, confirmed by an admin, or rejected.
+
+A model's operator only *reports* revenue (DESIGN section 1): the event is
+stored ``reported`` and moves no money until its money arrives. Then it is
+funded and settled in one transaction (:func:`hitrack.services.revenue.fund_into`,
+:func:`hitrack.services.revenue.settle_funded`):
+
+* the operator pays it through Stripe Checkout: :func:`open_checkout` opens a
+  session for the amount (its metadata names the event) and the signed
+  ``checkout.session.completed`` webhook funds it (:func:`fund_from_checkout`);
+* with manual payouts the operator pays by other means and an admin confirms
+  that the money arrived (:func:`confirm_funding`);
+* an admin may instead reject the report (:func:`reject_report`): it then
+  never moves money.
+
+Funding happens once: a replayed webhook for the session that funded the event
+changes nothing, and funding an event that is already funded, settled or
+rejected is a :class:`~hitrack.domain.errors.Conflict`.
+
+Until then the creators whose works the event would pay see their part as
+*expected* (:func:`expected_allocations`): computed with the same settlement
+engine on demand, never stored as allocations or postings, never in a balance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from hitrack.db.models import Citation, Creator, RevenueEvent, WorkOwner
+from hitrack.domain import credit
+from hitrack.domain.errors import (
+    Conflict,
+    HitrackError,
+    InvalidEvent,
+    InvalidInput,
+    PermissionDenied,
+)
+from hitrack.domain.money import MICROS_PER_CENT, format_micros
+from hitrack.payments.base import CheckoutProvider, CheckoutRequest
+from hitrack.services import revenue
+from hitrack.services.graph import ancestry_ids, load_graph
+from hitrack.services.unit_of_work import unit_of_work
+
+__all__ = [
+    "Funding",
+    "ExpectedAllocation",
+    "EXPECTED_LIMIT",
+    "MANUAL_FUNDING",
+    "open_checkout",
+    "checkout_amount",
+    "fund_from_checkout",
+    "confirm_funding",
+    "reject_report",
+    "reported_events",
+    "expected_allocations",
+]
+
+EXPECTED_LIMIT = 50
+MANUAL_FUNDING = (
+    "Pay the amount to the platform by bank transfer, quoting the event id; "
+    "an admin confirms when the money has arrived."
+)
+_MAX_NOTE = 500
+
+
+@dataclass(frozen=True)
+class Funding:
+    """How the operator pays a reported event: a Checkout page to visit, or manual instructions."""
+
+    event: RevenueEvent
+    method: str  # "checkout" | "manual"
+    checkout_id: str | None
+    url: str | None
+    instructions: str
+
+
+def _reporter_event(db: Session, actor: Creator, external_id: str) -> RevenueEvent:
+    event = revenue.visible_event(db, actor, external_id)
+    if event.created_by_id != actor.id:
+        raise PermissionDenied(
+            f"revenue event {external_id} is paid by the operator who reported it",
+            ids=(external_id,),
+        )
+    return event
+
+
+def checkout_amount(event: RevenueEvent) -> int:
+    """The event's amount in minor units for Checkout; InvalidEvent unless it is whole and > 0."""
+    if event.amount <= 0:
+        raise InvalidEvent(
+            f"revenue event {event.external_id} is 0: there is nothing to pay",
+            ids=(event.external_id,),
+        )
+    if event.amount % MICROS_PER_CENT:
+        raise InvalidEvent(
+            f"revenue event {event.external_id} is {event.amount} micros, not a whole number "
+            f"of cents: Checkout cannot charge it exactly; an admin can confirm a manual payment",
+            ids=(event.external_id,),
+        )
+    return event.amount // MICROS_PER_CENT
+
+
+def open_checkout(
+    db: Session, actor: Creator, external_id: str, provider: object, *, base_url: str
+) -> Funding:
+    """Let the reporting operator pay a reported event.
+
+    With a provider that takes payments (Stripe) this opens a Checkout session
+    for the amount, idempotently: asking again while it is open returns the same
+    session. Without one (manual payouts) it answers with instructions; an
+    admin then confirms the payment. Nothing is written here: only the signed
+    webhook funds the event.
+    """
+    event = _reporter_event(db, actor, external_id)
+    revenue.require_reported(event, "fund")
+    if not isinstance(provider, CheckoutProvider):
+        return Funding(event, "manual", None, None, MANUAL_FUNDING)
+    back = f"{base_url.rstrip('/')}/me/revenue"
+    request = CheckoutRequest(
+        # One key per event and payload: a retry within Stripe's 24 hours
+        # returns the session already open instead of a second one.
+        idempotency_key=f"hitrack-fund-{event.external_id[:120]}-{event.payload_hash[:16]}",
+        amount_minor=checkout_amount(event),
+        currency=event.currency.lower(),
+        description=f"Revenue {event.external_id} of {event.work.title}",
+        metadata={"revenue_event": event.external_id},
+        success_url=f"{back}?funded={event.external_id}",
+        cancel_url=back,
+    )
+    instructions = (
+        f"Pay {format_micros(event.amount)} {event.currency} on the Checkout page; the event "
+        "is funded and settled when Stripe confirms the payment."
+    )
+    # Nothing was written: end the transaction (on SQLite it holds the write
+    # lock) before waiting on the provider.
+    db.rollback()
+    session = provider.create_checkout(request)
+    return Funding(event, "checkout", session.id, session.url, instructions)
+
+
+def fund_from_checkout(
+    db: Session, external_id: str, *, session_id: str, amount_minor: int, currency: str
+) -> RevenueEvent:
+    """A paid Checkout session names the event: fund and settle it (from the signed webhook).
+
+    The paid amount and currency must be the event's. The same session again
+    changes nothing; any other funding of an already funded event is a Conflict
+    (the money then needs a refund, which the stored webhook row shows).
+    """
+    with unit_of_work(db):
+        event = revenue.get_event(db, external_id, lock=True)
+        if (event.funding_method, event.funding_reference) == ("checkout", session_id):
+            return event  # this session funded it already: a replay
+        paid = amount_minor * MICROS_PER_CENT
+        if currency.upper() != event.currency or paid != event.amount:
+            raise InvalidEvent(
+                f"checkout {session_id} paid {format_micros(paid)} {currency.upper()} for revenue "
+                f"event {external_id} of {format_micros(event.amount)} {event.currency}",
+                ids=(external_id, session_id),
+            )
+        if event.state != "reported":
+            raise Conflict(
+                f"checkout {session_id} paid for revenue event {external_id}, which is already "
+                f"{event.state}: refund the payment",
+                ids=(external_id, session_id),
+            )
+        revenue.fund_into(db, event, method="checkout", reference=session_id)
+        revenue.settle_funded(db, event)
+    return event
+
+
+def _admin(actor: Creator, what: str) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied(f"admins {what}")
+
+
+def _note(value: object, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value.strip()) > _MAX_NOTE:
+        raise InvalidInput(f"{what}: text of at most {_MAX_NOTE} characters")
+    return value.strip()
+
+
+def confirm_funding(
+    db: Session, actor: Creator, external_id: str, reference: object = None
+) -> RevenueEvent:
+    """An admin confirms the money of a reported event arrived: fund and settle it.
+
+    ``reference`` is the admin's note of the payment (a bank reference).
+    """
+    _admin(actor, "confirm funding")
+    note = _note(reference, "reference")
+    with unit_of_work(db):
+        event = revenue.get_event(db, external_id, lock=True)
+        revenue.fund_into(db, event, method="manual", reference=note or None, by=actor)
+        revenue.settle_funded(db, event)
+    return event
+
+
+def reject_report(
+    db: Session, actor: Creator, external_id: str, reason: object = None
+) -> RevenueEvent:
+    """An admin rejects a reported event: it stays ``rejected`` and never moves money."""
+    _admin(actor, "reject reported revenue")
+    text = _note(reason, "reason")
+    with unit_of_work(db):
+        event = revenue.get_event(db, external_id, lock=True)
+        revenue.require_reported(event, "reject")
+        event.state = "rejected"
+        event.rejection_reason = text
+        event.decided_by_id = actor.id
+    return event
+
+
+def reported_events(
+    db: Session, actor: Creator, *, mine: bool = False, limit: int = 100
+) -> list[RevenueEvent]:
+    """Reported events, newest first: all of them for an admin, or the actor's own (``mine``)."""
+    if not mine:
+        _admin(actor, "see every reported event")
+    query = (
+        select(RevenueEvent)
+        .options(selectinload(RevenueEvent.work), selectinload(RevenueEvent.created_by))
+        .order_by(RevenueEvent.occurred_at.desc(), RevenueEvent.id.desc())
+        .limit(limit)
+    )
+    if mine:
+        query = query.where(RevenueEvent.created_by_id == actor.id)
+    else:
+        query = query.where(RevenueEvent.state == "reported")
+    return list(db.scalars(query))
+
+
+# --- expected earnings -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectedAllocation:
+    """A creator's part of a reported event if it were funded now (not stored anywhere)."""
+
+    event: RevenueEvent
+    kind: str  # earning | recoup
+    amount: int
+    exact: str
+    explanation: list[dict[str, Any]]
+
+
+def _reaching(creator_id: int) -> Any:
+    # The creator's works and every work that cites them, transitively: the only
+    # works whose revenue can reach the creator.
+    walk = (
+        select(WorkOwner.work_id.label("id"))
+        .where(WorkOwner.creator_id == creator_id)
+        .cte("reaching", recursive=True)
+    )
+    return walk.union(select(Citation.work_id).join(walk, Citation.source_id == walk.c.id))
+
+
+def expected_allocations(
+    db: Session, creator_id: int, *, limit: int = EXPECTED_LIMIT
+) -> tuple[list[ExpectedAllocation], bool]:
+    """The creator's parts of the latest ``limit`` reported events that would pay them.
+
+    Returns the parts (newest event first) and whether more reported events
+    would pay them. One query finds the events, one graph load covers them all;
+    nothing is written.
+    """
+    creator = db.get(Creator, creator_id)
+    if creator is None:
+        return [], False
+    walk = _reaching(creator_id)
+    events = list(
+        db.scalars(
+            select(RevenueEvent)
+            .where(RevenueEvent.state == "reported", RevenueEvent.work_id.in_(select(walk.c.id)))
+            .options(selectinload(RevenueEvent.work))
+            .order_by(RevenueEvent.occurred_at.desc(), RevenueEvent.id.desc())
+            .limit(limit + 1)
+        )
+    )
+    more = len(events) > limit
+    events = events[:limit]
+    if not events:
+        return [], more
+    G = load_graph(db, ancestry_ids(db, {e.work_id for e in events}))
+    handles = {h for node in G for h in G.nodes[node]["owners"]}
+    names = {
+        c.handle: c.display_name
+        for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))
+    }
+    parts: list[ExpectedAllocation] = []
+    for event in events:
+        try:
+            settlement = credit.settle_event(G, revenue.domain_event(event))
+        except HitrackError:
+            # Checked when it was reported; should the graph refuse it now, its
+            # funding will say why. The earnings page must not fail over it.
+            continue
+        parts += [
+            ExpectedAllocation(event, part.kind, part.amount, part.exact, part.explanation)
+            for part in revenue.settlement_parts(G, names, event, settlement, only=creator.handle)
+        ]
+    return parts, more
