@@ -207,7 +207,7 @@ def test_direct_earnings_are_settled_exactly_without_recomputation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("exact recomputation was not needed")
 
-    monkeypatch.setattr(fast, "exact_entitlements", refuse)
+    monkeypatch.setattr(fast.rounding, "exact_entitlements", refuse)
     quick = fast.settle_batch(cg, events)
     monkeypatch.undo()
     exact = credit.settle_batch(G, events)

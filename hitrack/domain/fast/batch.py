@@ -1,0 +1,438 @@
+"""Batch settlement on the compact graph: events as columns, one whole-graph propagation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from math import gcd
+from operator import attrgetter
+
+import numpy as np
+import numpy.typing as npt
+
+from hitrack.domain.credit import (
+    BatchSettlement,
+    RevenueEvent,
+    split_event,
+)
+from hitrack.domain.errors import (
+    InvalidEvent,
+    InvalidInput,
+    UnknownWork,
+)
+from hitrack.domain.fast.arrays import (
+    _INJECT_ROUNDINGS,
+    I64,
+    LD,
+    UNIT,
+    Injection,
+    _gather_rows,
+    _to_ld,
+)
+from hitrack.domain.fast.compact import CompactGraph
+from hitrack.domain.fast.event import _blend, _event_work, _recouped
+from hitrack.domain.fast.propagation import _Products, _propagate_levels
+from hitrack.domain.fast.rounding import _finish, _Sure
+
+
+@dataclass
+class _Batch:
+    """A batch's events after steps 1-3: totals, recoups and what enters the graph."""
+
+    count: int
+    amount: int
+    fee: int
+    distributable: int
+    recouped: dict[str, int]
+    plain_work: I64
+    plain_amount: I64
+    blended: list[Injection]
+
+
+_NUMERATOR = attrgetter("numerator")
+_DENOMINATOR = attrgetter("denominator")
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def _split_arrays(amount: I64, costs: I64, fee_num: I64, fee_den: I64) -> tuple[I64, I64, I64]:
+    """Steps 1-2 for many events: ``(recouped, fee, distributable)``, exact integers.
+
+    ``fee = floor(profit * num / den)`` in int64 where the product provably
+    fits, in Python integers where it might not.
+    """
+    recouped = np.minimum(amount, costs)
+    profit = amount - recouped
+    fee = np.zeros(profit.size, np.int64)
+    fits = profit <= _INT64_MAX // np.maximum(fee_num, 1)
+    fee[fits] = profit[fits] * fee_num[fits] // fee_den[fits]
+    for i in np.flatnonzero(~fits).tolist():
+        fee[i] = int(profit[i]) * int(fee_num[i]) // int(fee_den[i])
+    return recouped, fee, profit - fee
+
+
+def _recoup_totals(cg: CompactGraph, works: I64, recouped: I64) -> dict[str, int]:
+    """Each owner's recoups summed over many events, each event split as :func:`allocate`
+    splits it (floors, then the leftover micros by largest remainder, ties by id).
+
+    Vectorised over one common denominator per event where everything provably
+    fits in int64; any other event goes through :func:`allocate` itself.
+    """
+    keep = recouped > 0
+    works, recouped = works[keep], recouped[keep]
+    totals: dict[str, int] = {}
+    if not works.size:
+        return totals
+    per_event = cg.own_ptr[works + 1] - cg.own_ptr[works]
+    entries = _gather_rows(cg.own_ptr, works)
+    group = np.repeat(np.arange(works.size), per_event)
+    first = np.cumsum(per_event) - per_event
+    num, den = cg.own_num[entries], cg.own_den[entries]
+    safe_den = np.where(den > 0, den, 1)
+    # The event's common denominator divides the product of its owners'
+    # denominators; amount * product < 2**61 keeps every product below in range.
+    magnitude = np.add.reduceat(np.log2(safe_den.astype(np.float64)), first)
+    magnitude += np.log2(recouped.astype(np.float64))
+    fits = (magnitude < 61) & (np.minimum.reduceat(den, first) > 0)
+    if float(recouped.astype(np.float64).sum()) >= 2**61:
+        fits[:] = False
+    fits_entry = fits[group]
+    num = np.where(fits_entry, num, 0)
+    safe_den = np.where(fits_entry, safe_den, 1)
+    common = np.lcm.reduceat(safe_den, first)[group]
+    exact_times_common = recouped[group] * (num * (common // safe_den))
+    floors = exact_times_common // common
+    remainders = exact_times_common - floors * common
+    leftover = recouped - np.add.reduceat(floors, first)
+    creator = cg.own_creator[entries].astype(np.int64)
+    order = np.lexsort((cg.creator_rank[creator], -remainders, group))
+    bonus = np.zeros(entries.size, np.int64)
+    place = np.arange(entries.size) - first[group[order]]
+    bonus[order] = place < leftover[group[order]]
+    micros = np.where(fits_entry, floors + bonus, 0)
+    summed = np.zeros(len(cg.creators), np.int64)
+    np.add.at(summed, creator, micros)
+    names = cg.creator_names
+    for c, m in zip(np.flatnonzero(summed).tolist(), summed[summed != 0].tolist(), strict=True):
+        totals[names[c]] = m
+    for i in np.flatnonzero(~fits).tolist():
+        for owner, m in _recouped(cg, int(works[i]), int(recouped[i])).items():
+            totals[owner] = totals.get(owner, 0) + m
+    return dict(sorted(totals.items()))
+
+
+def _batch_of_arrays(
+    cg: CompactGraph,
+    starts: I64,
+    amount: I64,
+    costs: I64,
+    fee_num: I64,
+    fee_den: I64,
+    special: Mapping[int, RevenueEvent] | None = None,
+) -> _Batch:
+    """A batch from validated columns; ``special`` maps positions to events with attribution."""
+    recouped, fee, distributable = _split_arrays(amount, costs, fee_num, fee_den)
+    plain = distributable > 0
+    blended: list[Injection] = []
+    for i, event in (special or {}).items():
+        if distributable[i]:
+            blend = _blend(cg, int(starts[i]), event)
+            if blend is not None:
+                blended.append((int(starts[i]), int(distributable[i]), blend))
+                plain[i] = False
+    return _Batch(
+        count=int(starts.size),
+        amount=sum(amount.tolist()),
+        fee=sum(fee.tolist()),
+        distributable=sum(distributable.tolist()),
+        recouped=_recoup_totals(cg, starts, recouped),
+        plain_work=starts[plain],
+        plain_amount=distributable[plain],
+        blended=blended,
+    )
+
+
+def _prepare_columns(cg: CompactGraph, events: Sequence[RevenueEvent]) -> _Batch | None:
+    """The batch's events as columns, checked in bulk; None when any event needs
+    the event-by-event path (an invalid or unusual event: that path raises the
+    same error the exact engine would, for the same event)."""
+    count = len(events)
+    if not count:
+        return None
+    try:
+        # One list per field: much faster than transposing tuples of fields.
+        ids = [event.id for event in events]
+        works = [event.work for event in events]
+        amounts = [event.amount for event in events]
+        costs = [event.costs for event in events]
+        rates = [event.fee_rate for event in events]
+        attributions = [event.attribution for event in events]
+    except AttributeError:
+        return None
+    if set(map(type, ids)) != {str} or set(map(type, rates)) != {Fraction}:
+        return None
+    if set(map(type, amounts)) != {int} or set(map(type, costs)) != {int}:
+        return None
+    id_set = set(ids)
+    if len(id_set) != count or "" in id_set:
+        return None
+    if set(map(type, works)) != {str}:
+        return None
+    starts = cg.positions_of(works)
+    try:
+        amount = np.array(amounts, np.int64)
+        cost = np.array(costs, np.int64)
+        fee_num = np.fromiter(map(_NUMERATOR, rates), np.int64, count)
+        fee_den = np.fromiter(map(_DENOMINATOR, rates), np.int64, count)
+    except OverflowError:
+        return None
+    if (starts < 0).any() or (amount < 0).any() or (cost < 0).any():
+        return None
+    if (fee_num < 0).any() or (fee_num > fee_den).any():
+        return None
+    special = {i: events[i] for i, a in enumerate(attributions) if a is not None}
+    for event in special.values():
+        _event_work(cg, event)  # the model and manifest rules; raises on the first bad one
+    return _batch_of_arrays(cg, starts, amount, cost, fee_num, fee_den, special)
+
+
+def _prepare_events(cg: CompactGraph, events: Iterable[RevenueEvent]) -> _Batch:
+    """The batch event by event, every rule checked in the exact engine's order."""
+    count = amount = fee = distributable = 0
+    recouped: dict[str, int] = {}
+    plain_work: list[int] = []
+    plain_amount: list[int] = []
+    blended: list[Injection] = []
+    seen: set[str] = set()
+    for event in events:
+        start = _event_work(cg, event)
+        if event.id in seen:
+            raise InvalidEvent(f"duplicate event id {event.id}", ids=(event.id,))
+        seen.add(event.id)
+        event_recouped, event_fee, event_distributable = split_event(event)
+        count += 1
+        amount += event.amount
+        fee += event_fee
+        distributable += event_distributable
+        for owner, micros in _recouped(cg, start, event_recouped).items():
+            recouped[owner] = recouped.get(owner, 0) + micros
+        if not event_distributable:
+            continue
+        blend = _blend(cg, start, event)
+        if blend is None:
+            plain_work.append(start)
+            plain_amount.append(event_distributable)
+        else:
+            blended.append((start, event_distributable, blend))
+    if max(plain_amount, default=0) >= 2**62 or sum(plain_amount) >= 2**62:
+        raise InvalidInput("batch too large for one settlement (above 2**62 micros); split it")
+    return _Batch(
+        count=count,
+        amount=amount,
+        fee=fee,
+        distributable=distributable,
+        recouped=dict(sorted(recouped.items())),
+        plain_work=np.array(plain_work, np.int64),
+        plain_amount=np.array(plain_amount, np.int64),
+        blended=blended,
+    )
+
+
+def _direct_entitlements(
+    cg: CompactGraph, creator_idx: I64, reached: I64, fed: npt.NDArray[np.bool_]
+) -> _Sure:
+    """Exact entitlements of the creators paid only by works nothing flows into.
+
+    Such a work's value is exactly the integer injected into it (``reached``),
+    so its owners' entitlements are sums of integers times their exact
+    ownership and retained fractions. They are computed here over one common
+    denominator, in int64 wherever that provably fits; every other creator is
+    left to the intervals. These are the entitlements floats most often cannot
+    settle: exact whole or half micros sit on a rounding boundary.
+    """
+    creator_count = len(cg.creators)
+    retains = (cg.ret_num != 0) | (cg.ret_den == 0)
+    paying = ((reached > 0) | fed) & retains
+    excluded = np.zeros(creator_count, bool)
+    excluded[cg.own_creator[np.repeat(paying & fed, np.diff(cg.own_ptr))]] = True
+    direct = np.flatnonzero(paying & ~fed)
+    entries = _gather_rows(cg.own_ptr, direct)
+    work = np.repeat(direct, cg.own_ptr[direct + 1] - cg.own_ptr[direct])
+    creator = cg.own_creator[entries]
+    own_num, own_den = cg.own_num[entries], cg.own_den[entries]
+    ret_num, ret_den = cg.ret_num[work], cg.ret_den[work]
+    huge = (own_den == 0) | (ret_den == 0) | (own_den > _INT64_MAX // np.maximum(ret_den, 1))
+    excluded[creator[huge]] = True
+    den = np.where(huge, 1, own_den * np.where(huge, 1, ret_den))
+    common = 1
+    for d in np.unique(den).tolist():
+        grown = common * d // gcd(common, d)
+        if grown >= 2**62:
+            # Keep the common denominator in range: these go to the intervals.
+            huge |= den == d
+            excluded[creator[den == d]] = True
+        else:
+            common = grown
+    # (own / own_den) * (ret / ret_den) * common <= common: each factor fits.
+    coefficient = np.where(huge, 0, own_num * (ret_num * (common // den)))
+    amount = reached[work]
+    fits = amount <= (2**62) // np.maximum(coefficient, 1)
+    excluded[creator[~fits]] = True
+    terms = np.where(fits, amount * coefficient, 0)
+    approx = np.bincount(creator, weights=terms.astype(np.float64), minlength=creator_count)
+    excluded |= approx >= 2**61  # the int64 sum below could overflow
+    numerators = np.zeros(creator_count, np.int64)
+    np.add.at(numerators, creator, terms)
+    return _Sure(~excluded[creator_idx], numerators[creator_idx], common)
+
+
+def _settle_prepared(cg: CompactGraph, batch: _Batch) -> BatchSettlement:
+    """Propagate a prepared batch over the whole graph and round it once (step 8)."""
+    if batch.plain_amount.size and (
+        int(batch.plain_amount.max()) >= 2**62 or sum(batch.plain_amount.tolist()) >= 2**62
+    ):
+        raise InvalidInput("batch too large for one settlement (above 2**62 micros); split it")
+    injected = np.zeros(cg.work_count, np.int64)
+    np.add.at(injected, batch.plain_work, batch.plain_amount)
+    value = injected.astype(LD)
+    fed = np.zeros(cg.work_count, bool)
+    # Integer value paid at a work without passing along its citations: a
+    # blended model's own event value (its retained part is paid from that).
+    reached_int = injected
+    rounded_injections: dict[int, int] = {}
+    if batch.blended:
+        extra = np.zeros(cg.work_count, np.int64)
+        for work, event_amount, blend in batch.blended:
+            assert blend is not None
+            extra[work] += event_amount
+            for source, share in blend.items():
+                portion = event_amount * share
+                value[source] += _to_ld(portion.numerator, portion.denominator)
+                rounded_injections[source] = rounded_injections.get(source, 0) + 1
+        # A blended model injects into its sources directly, so its own citations
+        # carry only the plain events' value (a separate pass keeps that exact).
+        fed[list(rounded_injections)] = True
+        reached_int = injected + extra
+    _propagate_levels(cg, value, 0, fed)
+    # The error bounds assume no product underflows: they are all at least the
+    # smallest positive value times the smallest factor, so check that.
+    smallest = np.min(value, where=value > 0, initial=np.inf)
+    if smallest * cg.min_factor <= 2 * np.finfo(LD).tiny:
+        raise InvalidInput(
+            "values too small for the fast engine's error bound; use the exact engine"
+        )
+    reached = value + (reached_int - injected).astype(LD) if batch.blended else value
+    estimate = np.zeros(len(cg.creators), LD)
+    owning = np.flatnonzero(np.diff(cg.c_ptr) > 0)
+    if owning.size:
+        chunks = _Products().chunks(
+            reached, cg.c_work, cg.c_weight, cg.c_ptr[owning], cg.c_work.size
+        )
+        for a, b, sums in chunks:
+            estimate[owning[a:b]] = sums
+    creator_idx = np.flatnonzero(estimate > 0).astype(np.int64)
+    inject_rho = (max(rounded_injections.values(), default=0) + _INJECT_ROUNDINGS) * UNIT
+    rho = cg.rho_creator[creator_idx] + inject_rho
+
+    def injections(among: npt.NDArray[np.bool_]) -> list[Injection]:
+        chosen = np.flatnonzero(among & (injected != 0))
+        listed: list[Injection] = [
+            (w, a, None) for w, a in zip(chosen.tolist(), injected[chosen].tolist(), strict=True)
+        ]
+        return listed + batch.blended
+
+    live = (value > 0) | (reached_int > injected) if batch.blended else value > 0
+    sure = _direct_entitlements(cg, creator_idx, reached_int, fed)
+    creators, entitlements = _finish(
+        cg, batch.distributable, creator_idx, estimate[creator_idx], rho, injections, live, sure
+    )
+    return BatchSettlement(
+        events=batch.count,
+        amount=batch.amount,
+        fee=batch.fee,
+        recouped=batch.recouped,
+        distributable=batch.distributable,
+        creators=creators,
+        entitlements=entitlements,
+    )
+
+
+def settle_batch(cg: CompactGraph, events: Iterable[RevenueEvent]) -> BatchSettlement:
+    """Settle many events as one batch with a single whole-graph propagation.
+
+    Fees and recoups are computed per event; each creator's entitlement is the
+    sum over the batch, rounded once on the batch's total distributable
+    (DESIGN section 3, step 8). The events are read as columns and checked in
+    bulk; a batch with any invalid event is checked event by event instead,
+    and raises the exact engine's error for the first bad event.
+
+    Examples
+    --------
+    >>> from hitrack.domain.graph import Work, build_graph
+    >>> G = build_graph([Work("r1", "record", {"a": Fraction(1, 2), "b": Fraction(1, 2)})])
+    >>> b = settle_batch(CompactGraph.from_graph(G), [RevenueEvent("e1", "r1", 1),
+    ...                                              RevenueEvent("e2", "r1", 2)])
+    >>> b.creators
+    {'a': 2, 'b': 1}
+    """
+    listed = events if isinstance(events, Sequence) else list(events)
+    batch = _prepare_columns(cg, listed)
+    if batch is None:
+        batch = _prepare_events(cg, listed)
+    return _settle_prepared(cg, batch)
+
+
+def settle_batch_arrays(
+    cg: CompactGraph,
+    works: Sequence[str] | npt.NDArray[np.str_],
+    amounts: npt.ArrayLike,
+    costs: npt.ArrayLike | None = None,
+    fee_num: npt.ArrayLike | None = None,
+    fee_den: npt.ArrayLike | None = None,
+) -> BatchSettlement:
+    """Settle a batch given as columns: event ``i`` earns ``amounts[i]`` at ``works[i]``.
+
+    The same settlement as :func:`settle_batch` on the equivalent events
+    without attribution: ``costs`` default to 0 and the fee rate of event
+    ``i`` is ``fee_num[i] / fee_den[i]`` (default 0). Columns carry no event
+    ids, so there is no duplicate check; amounts are int64 micros.
+
+    Examples
+    --------
+    >>> from hitrack.domain.graph import Work, build_graph
+    >>> G = build_graph([Work("r1", "record", {"a": Fraction(1, 2), "b": Fraction(1, 2)})])
+    >>> settle_batch_arrays(CompactGraph.from_graph(G), ["r1", "r1"], [1, 2]).creators
+    {'a': 2, 'b': 1}
+    """
+    count = len(works)
+
+    def column(values: npt.ArrayLike | None, default: int, name: str) -> I64:
+        if values is None:
+            return np.full(count, default, np.int64)
+        array = np.asarray(values)
+        if array.shape != (count,) or (array.size and array.dtype.kind not in "iu"):
+            raise InvalidEvent(f"{name} must be {count} integers, one per event")
+        if array.dtype.kind == "u" and array.size and int(array.max()) > _INT64_MAX:
+            raise InvalidEvent(f"{name} must fit in int64")
+        return array.astype(np.int64)
+
+    amount = column(amounts, 0, "amounts")
+    cost = column(costs, 0, "costs")
+    num = column(fee_num, 0, "fee_num")
+    den = column(fee_den, 1, "fee_den")
+    work_list = works.tolist() if isinstance(works, np.ndarray) else list(works)
+    if set(map(type, work_list)) - {str}:
+        raise InvalidEvent("works must be work ids (strings)")
+    starts = cg.positions_of(work_list)
+    if (starts < 0).any():
+        i = int(np.flatnonzero(starts < 0)[0])
+        raise UnknownWork(f"event {i}: unknown work {work_list[i]}", ids=(str(work_list[i]),))
+    checks = (
+        ("amount is negative", amount < 0),
+        ("costs are negative", cost < 0),
+        ("fee_rate is outside [0, 1]", (den <= 0) | (num < 0) | (num > den)),
+    )
+    for problem, bad in checks:
+        if bad.any():
+            raise InvalidEvent(f"event {int(np.flatnonzero(bad)[0])}: {problem}")
+    return _settle_prepared(cg, _batch_of_arrays(cg, starts, amount, cost, num, den))
