@@ -13,7 +13,7 @@ quantity carries a rigorous relative error bound, computed once per graph
 from its structure (every rounding is counted: share conversion, products,
 and worst-case sequential sums). Because all quantities are non-negative
 there is no cancellation, so each creator's estimate ``E`` lies within
-``rho * E`` of the exact rational entitlement. Rounding (DESIGN section 3,
+``bound * E`` of the exact rational entitlement. Rounding (DESIGN section 3,
 step 6) is then decided on intervals: a creator whose floor, or whose place
 around the largest-remainder cut-off, the interval cannot settle has its
 entitlement recomputed exactly (:func:`exact_entitlements`, in rational
@@ -22,6 +22,19 @@ creator paid only by works that nothing flows into is settled from integers
 directly (such a work's value is exactly what was injected), which spares the
 recomputation the exact whole and half micros intervals can never settle. The
 micros are therefore always those of the exact engine; only the time differs.
+
+The package, one module per seam:
+
+* :mod:`~hitrack.domain.fast.arrays` — exact rational columns, extended precision, CSR gathers;
+* :mod:`~hitrack.domain.fast.tables` — the named parts of a compact graph;
+* :mod:`~hitrack.domain.fast.construction` — building and validating from networkx or arrays;
+* :mod:`~hitrack.domain.fast.layout` — the propagation layout and the error bounds;
+* :mod:`~hitrack.domain.fast.compact` — :class:`CompactGraph`: lookups, walks, storage;
+* :mod:`~hitrack.domain.fast.propagation` — value along citations, level by level;
+* :mod:`~hitrack.domain.fast.rounding` — largest remainder decided on intervals;
+* :mod:`~hitrack.domain.fast.exact` — exact recomputation of a few creators;
+* :mod:`~hitrack.domain.fast.event` — one event over its ancestry;
+* :mod:`~hitrack.domain.fast.batch` — a batch over the whole graph, events as columns.
 """
 
 from __future__ import annotations

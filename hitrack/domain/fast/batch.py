@@ -1,4 +1,13 @@
-"""Batch settlement on the compact graph: events as columns, one whole-graph propagation."""
+"""Batch settlement on the compact graph: events as columns, one whole-graph propagation.
+
+Fees and recoups are computed per event, in exact int64 arithmetic where it
+provably fits; each creator's entitlement is the sum over the batch, rounded
+once on the batch's total distributable (DESIGN section 3, step 8). In a
+batch, a creator paid only by works that nothing flows into is settled from
+integers directly (such a work's value is exactly what was injected), which
+spares the recomputation the exact whole and half micros intervals can never
+settle.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +20,17 @@ from operator import attrgetter
 import numpy as np
 import numpy.typing as npt
 
-from hitrack.domain.credit import (
-    BatchSettlement,
-    RevenueEvent,
-    split_event,
-)
-from hitrack.domain.errors import (
-    InvalidEvent,
-    InvalidInput,
-    UnknownWork,
-)
-from hitrack.domain.fast.arrays import (
-    _INJECT_ROUNDINGS,
-    I64,
-    LD,
-    UNIT,
-    Injection,
-    _gather_rows,
-    _to_ld,
-)
+from hitrack.domain.credit import BatchSettlement, RevenueEvent, split_event
+from hitrack.domain.errors import InvalidEvent, InvalidInput, UnknownWork
+from hitrack.domain.fast.arrays import I64, LD, UNIT, gather_rows, to_longdouble
 from hitrack.domain.fast.compact import CompactGraph
-from hitrack.domain.fast.event import _blend, _event_work, _recouped
-from hitrack.domain.fast.propagation import _Products, _propagate_levels
-from hitrack.domain.fast.rounding import _finish, _Sure
+from hitrack.domain.fast.event import blend_of, event_position, recoup_split
+from hitrack.domain.fast.exact import Injection
+from hitrack.domain.fast.layout import INJECT_ROUNDINGS
+from hitrack.domain.fast.propagation import Products, propagate_levels
+from hitrack.domain.fast.rounding import KnownExactly, finish
+
+__all__ = ["settle_batch", "settle_batch_arrays"]
 
 
 @dataclass
@@ -78,16 +75,17 @@ def _recoup_totals(cg: CompactGraph, works: I64, recouped: I64) -> dict[str, int
     Vectorised over one common denominator per event where everything provably
     fits in int64; any other event goes through :func:`allocate` itself.
     """
+    owners = cg.owners
     keep = recouped > 0
     works, recouped = works[keep], recouped[keep]
     totals: dict[str, int] = {}
     if not works.size:
         return totals
-    per_event = cg.own_ptr[works + 1] - cg.own_ptr[works]
-    entries = _gather_rows(cg.own_ptr, works)
+    per_event = owners.ptr[works + 1] - owners.ptr[works]
+    entries = gather_rows(owners.ptr, works)
     group = np.repeat(np.arange(works.size), per_event)
     first = np.cumsum(per_event) - per_event
-    num, den = cg.own_num[entries], cg.own_den[entries]
+    num, den = owners.fraction.num[entries], owners.fraction.den[entries]
     safe_den = np.where(den > 0, den, 1)
     # The event's common denominator divides the product of its owners'
     # denominators; amount * product < 2**61 keeps every product below in range.
@@ -104,7 +102,7 @@ def _recoup_totals(cg: CompactGraph, works: I64, recouped: I64) -> dict[str, int
     floors = exact_times_common // common
     remainders = exact_times_common - floors * common
     leftover = recouped - np.add.reduceat(floors, first)
-    creator = cg.own_creator[entries].astype(np.int64)
+    creator = owners.creator[entries].astype(np.int64)
     order = np.lexsort((cg.creator_rank[creator], -remainders, group))
     bonus = np.zeros(entries.size, np.int64)
     place = np.arange(entries.size) - first[group[order]]
@@ -116,7 +114,7 @@ def _recoup_totals(cg: CompactGraph, works: I64, recouped: I64) -> dict[str, int
     for c, m in zip(np.flatnonzero(summed).tolist(), summed[summed != 0].tolist(), strict=True):
         totals[names[c]] = m
     for i in np.flatnonzero(~fits).tolist():
-        for owner, m in _recouped(cg, int(works[i]), int(recouped[i])).items():
+        for owner, m in recoup_split(cg, int(works[i]), int(recouped[i])).items():
             totals[owner] = totals.get(owner, 0) + m
     return dict(sorted(totals.items()))
 
@@ -136,7 +134,7 @@ def _batch_of_arrays(
     blended: list[Injection] = []
     for i, event in (special or {}).items():
         if distributable[i]:
-            blend = _blend(cg, int(starts[i]), event)
+            blend = blend_of(cg, int(starts[i]), event)
             if blend is not None:
                 blended.append((int(starts[i]), int(distributable[i]), blend))
                 plain[i] = False
@@ -192,7 +190,7 @@ def _prepare_columns(cg: CompactGraph, events: Sequence[RevenueEvent]) -> _Batch
         return None
     special = {i: events[i] for i, a in enumerate(attributions) if a is not None}
     for event in special.values():
-        _event_work(cg, event)  # the model and manifest rules; raises on the first bad one
+        event_position(cg, event)  # the model and manifest rules; raises on the first bad one
     return _batch_of_arrays(cg, starts, amount, cost, fee_num, fee_den, special)
 
 
@@ -205,7 +203,7 @@ def _prepare_events(cg: CompactGraph, events: Iterable[RevenueEvent]) -> _Batch:
     blended: list[Injection] = []
     seen: set[str] = set()
     for event in events:
-        start = _event_work(cg, event)
+        start = event_position(cg, event)
         if event.id in seen:
             raise InvalidEvent(f"duplicate event id {event.id}", ids=(event.id,))
         seen.add(event.id)
@@ -214,11 +212,11 @@ def _prepare_events(cg: CompactGraph, events: Iterable[RevenueEvent]) -> _Batch:
         amount += event.amount
         fee += event_fee
         distributable += event_distributable
-        for owner, micros in _recouped(cg, start, event_recouped).items():
+        for owner, micros in recoup_split(cg, start, event_recouped).items():
             recouped[owner] = recouped.get(owner, 0) + micros
         if not event_distributable:
             continue
-        blend = _blend(cg, start, event)
+        blend = blend_of(cg, start, event)
         if blend is None:
             plain_work.append(start)
             plain_amount.append(event_distributable)
@@ -240,7 +238,7 @@ def _prepare_events(cg: CompactGraph, events: Iterable[RevenueEvent]) -> _Batch:
 
 def _direct_entitlements(
     cg: CompactGraph, creator_idx: I64, reached: I64, fed: npt.NDArray[np.bool_]
-) -> _Sure:
+) -> KnownExactly:
     """Exact entitlements of the creators paid only by works nothing flows into.
 
     Such a work's value is exactly the integer injected into it (``reached``),
@@ -250,17 +248,18 @@ def _direct_entitlements(
     left to the intervals. These are the entitlements floats most often cannot
     settle: exact whole or half micros sit on a rounding boundary.
     """
+    owners = cg.owners
     creator_count = len(cg.creators)
-    retains = (cg.ret_num != 0) | (cg.ret_den == 0)
+    retains = cg.works.retained.nonzero()
     paying = ((reached > 0) | fed) & retains
     excluded = np.zeros(creator_count, bool)
-    excluded[cg.own_creator[np.repeat(paying & fed, np.diff(cg.own_ptr))]] = True
+    excluded[owners.creator[np.repeat(paying & fed, np.diff(owners.ptr))]] = True
     direct = np.flatnonzero(paying & ~fed)
-    entries = _gather_rows(cg.own_ptr, direct)
-    work = np.repeat(direct, cg.own_ptr[direct + 1] - cg.own_ptr[direct])
-    creator = cg.own_creator[entries]
-    own_num, own_den = cg.own_num[entries], cg.own_den[entries]
-    ret_num, ret_den = cg.ret_num[work], cg.ret_den[work]
+    entries = gather_rows(owners.ptr, direct)
+    work = np.repeat(direct, owners.ptr[direct + 1] - owners.ptr[direct])
+    creator = owners.creator[entries]
+    own_num, own_den = owners.fraction.num[entries], owners.fraction.den[entries]
+    ret_num, ret_den = cg.works.retained.num[work], cg.works.retained.den[work]
     huge = (own_den == 0) | (ret_den == 0) | (own_den > _INT64_MAX // np.maximum(ret_den, 1))
     excluded[creator[huge]] = True
     den = np.where(huge, 1, own_den * np.where(huge, 1, ret_den))
@@ -283,11 +282,12 @@ def _direct_entitlements(
     excluded |= approx >= 2**61  # the int64 sum below could overflow
     numerators = np.zeros(creator_count, np.int64)
     np.add.at(numerators, creator, terms)
-    return _Sure(~excluded[creator_idx], numerators[creator_idx], common)
+    return KnownExactly(~excluded[creator_idx], numerators[creator_idx], common)
 
 
 def _settle_prepared(cg: CompactGraph, batch: _Batch) -> BatchSettlement:
     """Propagate a prepared batch over the whole graph and round it once (step 8)."""
+    owners = cg.owners
     if batch.plain_amount.size and (
         int(batch.plain_amount.max()) >= 2**62 or sum(batch.plain_amount.tolist()) >= 2**62
     ):
@@ -307,13 +307,13 @@ def _settle_prepared(cg: CompactGraph, batch: _Batch) -> BatchSettlement:
             extra[work] += event_amount
             for source, share in blend.items():
                 portion = event_amount * share
-                value[source] += _to_ld(portion.numerator, portion.denominator)
+                value[source] += to_longdouble(portion.numerator, portion.denominator)
                 rounded_injections[source] = rounded_injections.get(source, 0) + 1
         # A blended model injects into its sources directly, so its own citations
         # carry only the plain events' value (a separate pass keeps that exact).
         fed[list(rounded_injections)] = True
         reached_int = injected + extra
-    _propagate_levels(cg, value, 0, fed)
+    propagate_levels(cg, value, 0, fed)
     # The error bounds assume no product underflows: they are all at least the
     # smallest positive value times the smallest factor, so check that.
     smallest = np.min(value, where=value > 0, initial=np.inf)
@@ -323,16 +323,20 @@ def _settle_prepared(cg: CompactGraph, batch: _Batch) -> BatchSettlement:
         )
     reached = value + (reached_int - injected).astype(LD) if batch.blended else value
     estimate = np.zeros(len(cg.creators), LD)
-    owning = np.flatnonzero(np.diff(cg.c_ptr) > 0)
+    owning = np.flatnonzero(np.diff(owners.by_creator_ptr) > 0)
     if owning.size:
-        chunks = _Products().chunks(
-            reached, cg.c_work, cg.c_weight, cg.c_ptr[owning], cg.c_work.size
+        chunks = Products().chunks(
+            reached,
+            owners.by_creator_work,
+            owners.by_creator_weight,
+            owners.by_creator_ptr[owning],
+            owners.by_creator_work.size,
         )
         for a, b, sums in chunks:
             estimate[owning[a:b]] = sums
     creator_idx = np.flatnonzero(estimate > 0).astype(np.int64)
-    inject_rho = (max(rounded_injections.values(), default=0) + _INJECT_ROUNDINGS) * UNIT
-    rho = cg.rho_creator[creator_idx] + inject_rho
+    inject_bound = (max(rounded_injections.values(), default=0) + INJECT_ROUNDINGS) * UNIT
+    bound = cg.bounds.creator[creator_idx] + inject_bound
 
     def injections(among: npt.NDArray[np.bool_]) -> list[Injection]:
         chosen = np.flatnonzero(among & (injected != 0))
@@ -343,8 +347,8 @@ def _settle_prepared(cg: CompactGraph, batch: _Batch) -> BatchSettlement:
 
     live = (value > 0) | (reached_int > injected) if batch.blended else value > 0
     sure = _direct_entitlements(cg, creator_idx, reached_int, fed)
-    creators, entitlements = _finish(
-        cg, batch.distributable, creator_idx, estimate[creator_idx], rho, injections, live, sure
+    creators, entitlements = finish(
+        cg, batch.distributable, creator_idx, estimate[creator_idx], bound, injections, live, sure
     )
     return BatchSettlement(
         events=batch.count,

@@ -1,9 +1,17 @@
-"""The compact graph: the contribution graph as flat arrays, numbered in topological order by level."""
+"""The compact graph: the contribution graph as flat arrays, numbered in topological order by level.
+
+A :class:`CompactGraph` is made of a few named tables
+(:mod:`hitrack.domain.fast.tables`): the works, their citations (by citing
+work and by source), their owners, the citations' layout for propagation by
+level, and the error bounds of that propagation. It is built and validated by
+:mod:`hitrack.domain.fast.construction`, its layout and bounds derived by
+:mod:`hitrack.domain.fast.layout`, and stored as one uncompressed ``.npz``.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import repeat
@@ -14,53 +22,31 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
-from hitrack.domain.fast import construction
-from hitrack.domain.fast.arrays import (
-    F64,
-    I32,
-    I64,
-    LD,
-    LDA,
-    _gather_rows,
+from hitrack.domain.errors import InvalidInput
+from hitrack.domain.fast.arrays import I32, I64, LD, gather_rows
+from hitrack.domain.fast.construction import Overflow, arrays_of_graph, core_from_arrays
+from hitrack.domain.fast.layout import derive
+from hitrack.domain.fast.tables import (
+    CitationTable,
+    ErrorBounds,
+    LevelLayout,
+    OwnerTable,
+    WorkTable,
+    table_arrays,
+    table_from_arrays,
 )
-from hitrack.domain.graph import KINDS, build_graph
+from hitrack.domain.graph import KINDS, Work, build_graph
 
-_STORED = (
-    "ids",
-    "kinds",
-    "titles",
-    "consent_remix",
-    "consent_ai",
-    "creators",
-    "level_ptr",
-    "indptr",
-    "indices",
-    "share_num",
-    "share_den",
-    "own_ptr",
-    "own_creator",
-    "own_num",
-    "own_den",
-    "ret_num",
-    "ret_den",
-    "aw_num",
-    "aw_den",
-    "t_row",
-    "t_target",
-    "t_share",
-    "csr_to_t",
-    "level_edge_ptr",
-    "seg_start",
-    "seg_target",
-    "level_seg_ptr",
-    "own_weight",
-    "c_work",
-    "c_weight",
-    "c_ptr",
-    "rho_node",
-    "rho_creator",
-    "rev_ptr",
-    "rev_citing",
+__all__ = ["CompactGraph"]
+
+# The stored form's version: a file of another version is refused, not misread.
+STORAGE_FORMAT = 2
+_TABLES: tuple[tuple[str, type[Any]], ...] = (
+    ("works", WorkTable),
+    ("citations", CitationTable),
+    ("owners", OwnerTable),
+    ("layout", LevelLayout),
+    ("bounds", ErrorBounds),
 )
 
 
@@ -82,63 +68,105 @@ class CompactGraph:
     (['p1', 'r1'], 1)
     """
 
-    ids: npt.NDArray[np.str_]
-    kinds: npt.NDArray[np.int8]
-    titles: npt.NDArray[np.str_]
-    consent_remix: npt.NDArray[np.bool_]
-    consent_ai: npt.NDArray[np.bool_]
+    works: WorkTable
+    citations: CitationTable
+    owners: OwnerTable
+    layout: LevelLayout
+    bounds: ErrorBounds
     creators: npt.NDArray[np.str_]
-    level_ptr: I64
-    indptr: I64
-    indices: I32
-    share_num: I64
-    share_den: I64
-    own_ptr: I64
-    own_creator: I32
-    own_num: I64
-    own_den: I64
-    ret_num: I64
-    ret_den: I64
-    aw_num: I64
-    aw_den: I64
-    t_row: I32
-    t_target: I32
-    t_share: LDA
-    csr_to_t: I64
-    level_edge_ptr: I64
-    seg_start: I64
-    seg_target: I32
-    level_seg_ptr: I64
-    own_weight: LDA
-    c_work: I32
-    c_weight: LDA
-    c_ptr: I64
-    rho_node: F64
-    rho_creator: F64
-    rev_ptr: I64
-    rev_citing: I32
-    big: dict[str, Fraction] = field(default_factory=dict)
-    _index: dict[str, int] | None = field(default=None, repr=False)
+    _work_index: dict[str, int] | None = field(default=None, repr=False)
     _creator_index: dict[str, int] | None = field(default=None, repr=False)
     _level: I32 | None = field(default=None, repr=False)
     _creator_names: list[str] | None = field(default=None, repr=False)
     _creator_rank: I64 | None = field(default=None, repr=False)
     _min_factor: np.longdouble | None = field(default=None, repr=False)
-    _by_id: tuple[npt.NDArray[np.str_], I64] | None = field(default=None, repr=False)
+    _sorted_ids: tuple[npt.NDArray[np.str_], I64] | None = field(default=None, repr=False)
+
+    # -- construction ------------------------------------------------------
+
+    @classmethod
+    def from_graph(cls, G: nx.DiGraph) -> CompactGraph:
+        """Compact a graph built by :func:`~hitrack.domain.graph.build_graph`."""
+        return cls.from_arrays(**arrays_of_graph(G))
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        ids: Sequence[str],
+        kinds: Sequence[str] | npt.NDArray[np.int8],
+        creators: Sequence[str],
+        edge_work: npt.NDArray[Any],
+        edge_source: npt.NDArray[Any],
+        share_num: npt.NDArray[Any],
+        share_den: npt.NDArray[Any],
+        owner_work: npt.NDArray[Any],
+        owner_creator: npt.NDArray[Any],
+        own_num: npt.NDArray[Any],
+        own_den: npt.NDArray[Any],
+        aw_num: npt.NDArray[Any] | None = None,
+        aw_den: npt.NDArray[Any] | None = None,
+        titles: Sequence[str] | None = None,
+        consent_remix: Sequence[bool] | None = None,
+        consent_ai: Sequence[bool] | None = None,
+        overflow: Overflow | None = None,
+    ) -> CompactGraph:
+        """Validate and compact a graph given as arrays of indices and exact rationals.
+
+        Edges are ``edge_work[i] -> edge_source[i]`` with share
+        ``share_num[i] / share_den[i]``; ownership entries (``owner_work``,
+        ``owner_creator``, ``own_num / own_den``) and attribution weights
+        likewise. A zero denominator means the exact value is in ``overflow``.
+        The graph rules of :func:`~hitrack.domain.graph.build_graph` are
+        enforced (consent aside).
+        """
+        core = core_from_arrays(
+            ids=ids,
+            kinds=kinds,
+            creators=creators,
+            edge_work=edge_work,
+            edge_source=edge_source,
+            share_num=share_num,
+            share_den=share_den,
+            owner_work=owner_work,
+            owner_creator=owner_creator,
+            own_num=own_num,
+            own_den=own_den,
+            aw_num=aw_num,
+            aw_den=aw_den,
+            titles=titles,
+            consent_remix=consent_remix,
+            consent_ai=consent_ai,
+            overflow=overflow,
+        )
+        derived = derive(core)
+        return cls(
+            works=derived.works,
+            citations=derived.citations,
+            owners=derived.owners,
+            layout=derived.layout,
+            bounds=derived.bounds,
+            creators=core.creators,
+        )
 
     # -- sizes and lookups ------------------------------------------------
 
     @property
+    def ids(self) -> npt.NDArray[np.str_]:
+        """Work ids by position."""
+        return self.works.ids
+
+    @property
     def work_count(self) -> int:
-        return len(self.ids)
+        return len(self.works.ids)
 
     @property
     def edge_count(self) -> int:
-        return len(self.indices)
+        return len(self.citations.source)
 
     @property
     def level_count(self) -> int:
-        return len(self.level_ptr) - 1
+        return len(self.works.level_ptr) - 1
 
     def index_of(self, work: str) -> int | None:
         """The position of ``work``, or None when it is not in the graph."""
@@ -147,9 +175,9 @@ class CompactGraph:
     @property
     def work_index(self) -> dict[str, int]:
         """Position of every work id (built once)."""
-        if self._index is None:
-            self._index = {work_id: i for i, work_id in enumerate(self.ids.tolist())}
-        return self._index
+        if self._work_index is None:
+            self._work_index = {work_id: i for i, work_id in enumerate(self.ids.tolist())}
+        return self._work_index
 
     def positions_of(self, works: list[str]) -> I64:
         """Positions of many work ids at once (-1 for ids not in the graph).
@@ -159,10 +187,10 @@ class CompactGraph:
         sorted queries is far cheaper per id.
         """
         query = np.array(works, dtype=str) if works else np.array([], dtype=self.ids.dtype)
-        if self._by_id is None:
+        if self._sorted_ids is None:
             order = np.argsort(self.ids, kind="stable")
-            self._by_id = self.ids[order], order
-        sorted_ids, order = self._by_id
+            self._sorted_ids = self.ids[order], order
+        sorted_ids, order = self._sorted_ids
         if query.dtype.itemsize > sorted_ids.dtype.itemsize or "\x00" in "".join(works):
             # Longer than every id, or with trailing NULs numpy would drop: ask the dict.
             index = self.work_index
@@ -211,10 +239,11 @@ class CompactGraph:
         number never underflows, which the error bounds assume.
         """
         if self._min_factor is None:
-            earns = np.repeat((self.ret_num != 0) | (self.ret_den == 0), np.diff(self.own_ptr))
-            weights = self.own_weight[earns & ((self.own_num != 0) | (self.own_den == 0))]
+            owners = self.owners
+            earns = np.repeat(self.works.retained.nonzero(), np.diff(owners.ptr))
+            weights = owners.weight[earns & owners.fraction.nonzero()]
             self._min_factor = min(
-                self.t_share.min(initial=LD(1)), weights.min(initial=LD(1)), LD(1)
+                self.layout.share.min(initial=LD(1)), weights.min(initial=LD(1)), LD(1)
             )
         return self._min_factor
 
@@ -223,66 +252,63 @@ class CompactGraph:
         """Each work's level."""
         if self._level is None:
             self._level = np.repeat(
-                np.arange(self.level_count, dtype=np.int32), np.diff(self.level_ptr)
+                np.arange(self.level_count, dtype=np.int32), np.diff(self.works.level_ptr)
             )
         return self._level
 
-    def share(self, edge: int) -> Fraction:
-        den = int(self.share_den[edge])
-        return self.big[f"s:{edge}"] if den == 0 else Fraction(int(self.share_num[edge]), den)
-
-    def ownership(self, entry: int) -> Fraction:
-        den = int(self.own_den[entry])
-        return self.big[f"o:{entry}"] if den == 0 else Fraction(int(self.own_num[entry]), den)
-
-    def retained(self, work: int) -> Fraction:
-        den = int(self.ret_den[work])
-        return self.big[f"r:{work}"] if den == 0 else Fraction(int(self.ret_num[work]), den)
-
-    def attribution_weight(self, work: int) -> Fraction:
-        den = int(self.aw_den[work])
-        return self.big[f"a:{work}"] if den == 0 else Fraction(int(self.aw_num[work]), den)
-
-    def sources(self, work: int) -> dict[int, Fraction]:
+    def sources_of(self, work: int) -> dict[int, Fraction]:
+        """The sources of the work at ``work`` (positions) and their exact shares."""
+        citations = self.citations
         return {
-            int(self.indices[e]): self.share(e)
-            for e in range(int(self.indptr[work]), int(self.indptr[work + 1]))
+            int(citations.source[e]): citations.share[e]
+            for e in range(int(citations.ptr[work]), int(citations.ptr[work + 1]))
         }
 
-    def owners(self, work: int) -> dict[str, Fraction]:
+    def owners_of(self, work: int) -> dict[str, Fraction]:
+        """The owners of the work at ``work`` and their exact fractions."""
+        owners = self.owners
         return {
-            str(self.creators[self.own_creator[k]]): self.ownership(k)
-            for k in range(int(self.own_ptr[work]), int(self.own_ptr[work + 1]))
+            self.creator_names[int(owners.creator[k])]: owners.fraction[k]
+            for k in range(int(owners.ptr[work]), int(owners.ptr[work + 1]))
         }
 
-    # -- construction ------------------------------------------------------
-
-    @classmethod
-    def from_graph(cls, G: nx.DiGraph) -> CompactGraph:
-        """Compact a graph built by :func:`~hitrack.domain.graph.build_graph`."""
-        return construction.compact_from_graph(cls, G)
-
-    @classmethod
-    def from_arrays(cls, **arrays: Any) -> CompactGraph:
-        """Validate and compact a graph given as arrays (see :func:`construction.compact_from_arrays`)."""
-        return construction.compact_from_arrays(cls, **arrays)
+    def manifest_of(self, work: int) -> list[str]:
+        """The ids of the works the work at ``work`` cites (a model's manifest)."""
+        citations = self.citations
+        return [
+            str(self.ids[s])
+            for s in citations.source[citations.ptr[work] : citations.ptr[work + 1]]
+        ]
 
     # -- storage -----------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
         """Write the graph, layout and bounds included, as an uncompressed ``.npz``."""
-        arrays = {name: getattr(self, name) for name in _STORED}
-        big = json.dumps({k: f"{v.numerator}/{v.denominator}" for k, v in self.big.items()})
+        arrays: dict[str, Any] = {"creators": self.creators}
+        overflow: dict[str, Any] = {}
+        for name, _ in _TABLES:
+            table, exact = table_arrays(name, getattr(self, name))
+            arrays.update(table)
+            overflow.update(exact)
+        header = json.dumps({"format": STORAGE_FORMAT, "overflow": overflow}, sort_keys=True)
         with open(path, "wb") as handle:
-            np.savez(handle, big=np.array(big), **arrays)
+            np.savez(handle, header=np.array(header), **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> CompactGraph:
         """Read a graph written by :meth:`save`; nothing is recomputed."""
         with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in _STORED}
-            big = {k: Fraction(v) for k, v in json.loads(str(data["big"])).items()}
-        graph = cls(**arrays, big=big)
+            header = json.loads(str(data["header"])) if "header" in data else {}
+            if header.get("format") != STORAGE_FORMAT:
+                raise InvalidInput(
+                    f"{path}: not a compact graph of storage format {STORAGE_FORMAT}; "
+                    "compact the graph again"
+                )
+            tables = {
+                name: table_from_arrays(table, name, data, header["overflow"])
+                for name, table in _TABLES
+            }
+            graph = cls(**tables, creators=data["creators"])
         graph.index_of("")  # lookups by id and level are part of loading, not of settling
         _ = graph.level, graph.creator_names, graph.creator_rank, graph.min_factor
         graph.positions_of(["", "w"])  # the sorted copy of the ids
@@ -292,34 +318,34 @@ class CompactGraph:
 
     def to_graph(self, nodes: Iterable[int] | None = None) -> nx.DiGraph:
         """The graph (or the subgraph on ``nodes``, closed under citation) as networkx."""
-        from hitrack.domain.graph import Work
-
         chosen = range(self.work_count) if nodes is None else sorted(set(nodes))
-        works = []
+        works = self.works
+        listed = []
         for i in chosen:
-            works.append(
+            listed.append(
                 Work(
-                    id=str(self.ids[i]),
-                    kind=KINDS[int(self.kinds[i])],
-                    owners=self.owners(i),
-                    sources={str(self.ids[s]): share for s, share in self.sources(i).items()},
-                    attribution_weight=self.attribution_weight(i),
-                    consent_remix=bool(self.consent_remix[i]),
-                    consent_ai_training=bool(self.consent_ai[i]),
-                    title=str(self.titles[i]),
+                    id=str(works.ids[i]),
+                    kind=KINDS[int(works.kinds[i])],
+                    owners=self.owners_of(i),
+                    sources={str(works.ids[s]): share for s, share in self.sources_of(i).items()},
+                    attribution_weight=works.attribution_weight[i],
+                    consent_remix=bool(works.consent_remix[i]),
+                    consent_ai_training=bool(works.consent_ai_training[i]),
+                    title=str(works.titles[i]),
                 )
             )
-        return build_graph(works)
+        return build_graph(listed)
 
     # -- walks ---------------------------------------------------------------
 
     def ancestry_mask(self, start: int) -> npt.NDArray[np.bool_]:
         """Works reachable from ``start`` along citations, ``start`` included."""
+        ptr, source = self.citations.ptr, self.citations.source
         mark = np.zeros(self.work_count, bool)
         mark[start] = True
         frontier = np.array([start], np.int64)
         while frontier.size:
-            reached = self.indices[_gather_rows(self.indptr, frontier)]
+            reached = source[gather_rows(ptr, frontier)]
             reached = reached[~mark[reached]]
             if not reached.size:
                 break
@@ -334,14 +360,14 @@ class CompactGraph:
 
         With ``allowed``, the walk only passes through allowed works.
         """
-        ptr, citing = self.rev_ptr, self.rev_citing
+        ptr, citing = self.citations.citer_ptr, self.citations.citer
         mark = np.zeros(self.work_count, bool)
         frontier = np.unique(np.asarray(starts, np.int64))
         if allowed is not None:
             frontier = frontier[allowed[frontier]]
         mark[frontier] = True
         while frontier.size:
-            reached = citing[_gather_rows(ptr, frontier)]
+            reached = citing[gather_rows(ptr, frontier)]
             reached = reached[~mark[reached]]
             if allowed is not None:
                 reached = reached[allowed[reached]]
@@ -350,6 +376,3 @@ class CompactGraph:
             frontier = np.unique(reached).astype(np.int64)
             mark[frontier] = True
         return mark
-
-    def manifest(self, work: int) -> list[str]:
-        return [str(self.ids[s]) for s in self.indices[self.indptr[work] : self.indptr[work + 1]]]

@@ -1,4 +1,10 @@
-"""Exact recomputation: a few creators' entitlements in rational arithmetic."""
+"""Exact recomputation: a few creators' entitlements in rational arithmetic.
+
+When the error bounds cannot settle a creator's floor or side of the rounding
+cut-off, that creator's entitlement is recomputed here exactly, over only the
+works that can reach the creator's works; the micros are therefore always
+those of the exact engine.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,13 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 
-from hitrack.domain.fast.arrays import (
-    Injection,
-)
 from hitrack.domain.fast.compact import CompactGraph
+
+__all__ = ["Injection", "exact_entitlements", "identical_holdings"]
+
+# Value entering the graph: (work position, exact micros, the work's blended
+# shares for this event or None for its own citations).
+Injection = tuple[int, int, "dict[int, Fraction] | None"]
 
 
 def exact_entitlements(
@@ -25,28 +34,32 @@ def exact_entitlements(
     ``injections`` are ``(work, distributable, blended_shares_or_None)``, or a
     function giving those (at least) at the works a boolean mask selects. Only
     the works that can reach one of the creators' works are visited, from the
-    roots of the graph down: ``g(x)`` is the part of one unit entering ``x``
-    that ends with each chosen creator. ``restrict`` may exclude works that
-    carry no value in this settlement (nothing flows through them), which
+    roots of the graph down: ``per_unit[x]`` is the part of one unit entering
+    ``x`` that ends with each chosen creator. ``restrict`` may exclude works
+    that carry no value in this settlement (nothing flows through them), which
     keeps the walk small.
     """
     wanted = sorted(set(int(c) for c in creators))
     if not wanted:
         return {}
     chosen = set(wanted)
-    owned = np.concatenate([cg.c_work[cg.c_ptr[c] : cg.c_ptr[c + 1]] for c in wanted])
+    owners = cg.owners
+    holdings = owners.by_creator_work
+    owned = np.concatenate(
+        [holdings[owners.by_creator_ptr[c] : owners.by_creator_ptr[c + 1]] for c in wanted]
+    )
     reach = cg.citers_mask(owned, restrict)
     per_unit: dict[int, dict[int, Fraction]] = {}
 
     def unit_share(x: int, shares: Mapping[int, Fraction] | None) -> dict[int, Fraction]:
         acc: dict[int, Fraction] = {}
-        retained = cg.retained(x)
+        retained = cg.works.retained[x]
         if retained:
-            for k in range(int(cg.own_ptr[x]), int(cg.own_ptr[x + 1])):
-                c = int(cg.own_creator[k])
+            for k in range(int(owners.ptr[x]), int(owners.ptr[x + 1])):
+                c = int(owners.creator[k])
                 if c in chosen:
-                    acc[c] = acc.get(c, Fraction(0)) + cg.ownership(k) * retained
-        hops = cg.sources(x) if shares is None else shares
+                    acc[c] = acc.get(c, Fraction(0)) + owners.fraction[k] * retained
+        hops = cg.sources_of(x) if shares is None else shares
         for s, share in hops.items():
             below = per_unit.get(s)
             if below:
@@ -54,7 +67,7 @@ def exact_entitlements(
                     acc[c] = acc.get(c, Fraction(0)) + share * value
         return acc
 
-    # Sources have higher indices than their citers: descending order visits
+    # Sources have higher positions than their citers: descending order visits
     # every source before any work that cites it.
     for x in np.flatnonzero(reach)[::-1].tolist():
         acc = unit_share(x, None)
@@ -70,19 +83,21 @@ def exact_entitlements(
     return totals
 
 
-def _identical_holdings(
+def identical_holdings(
     cg: CompactGraph, creators: list[int], live: npt.NDArray[np.bool_] | None
 ) -> bool:
     """Whether these creators own the same valued works in the same fractions."""
+    owners = cg.owners
 
     def holdings(c: int) -> list[tuple[int, Fraction]]:
         out = []
-        for w in cg.c_work[cg.c_ptr[c] : cg.c_ptr[c + 1]].tolist():
+        start, stop = owners.by_creator_ptr[c], owners.by_creator_ptr[c + 1]
+        for w in owners.by_creator_work[start:stop].tolist():
             if live is not None and not live[w]:
                 continue
-            for k in range(int(cg.own_ptr[w]), int(cg.own_ptr[w + 1])):
-                if int(cg.own_creator[k]) == c:
-                    out.append((w, cg.ownership(k)))
+            for k in range(int(owners.ptr[w]), int(owners.ptr[w + 1])):
+                if int(owners.creator[k]) == c:
+                    out.append((w, owners.fraction[k]))
         return out
 
     first = holdings(creators[0])

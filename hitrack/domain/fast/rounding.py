@@ -1,4 +1,11 @@
-"""Rounding on intervals: largest remainder decided from estimates and their error bounds."""
+"""Rounding on intervals: largest remainder decided from estimates and their error bounds.
+
+Rounding (DESIGN section 3, step 6) is decided on intervals ``estimate ± bound``:
+a creator whose floor, or whose place around the largest-remainder cut-off,
+the interval cannot settle has its entitlement recomputed exactly
+(:func:`~hitrack.domain.fast.exact.exact_entitlements`). The micros are
+therefore always those of the exact engine; only the time differs.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +16,18 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 
-from hitrack.domain.errors import (
-    InvalidInput,
-)
-from hitrack.domain.fast.arrays import (
-    _SLACK,
-    F64,
-    I64,
-    LD,
-    LDA,
-    UNIT,
-    Injection,
-    _to_ld,
-)
+from hitrack.domain.errors import InvalidInput
+from hitrack.domain.fast.arrays import F64, I64, LD, LDA, UNIT, to_longdouble
 from hitrack.domain.fast.compact import CompactGraph
-from hitrack.domain.fast.exact import _identical_holdings, exact_entitlements
+from hitrack.domain.fast.exact import Injection, exact_entitlements, identical_holdings
+from hitrack.domain.fast.layout import SLACK
 from hitrack.domain.money import allocate
+
+__all__ = ["KnownExactly", "round_on_intervals", "LazyEntitlements", "finish"]
 
 
 @dataclass(frozen=True)
-class _Sure:
+class KnownExactly:
     """Entitlements known exactly without recomputation: ``numerators / denominator``
     at the positions where ``mask`` is set (one common denominator)."""
 
@@ -40,14 +39,14 @@ class _Sure:
         return Fraction(int(self.numerators[position]), self.denominator)
 
 
-def _round_on_intervals(
+def round_on_intervals(
     total: int,
     estimate: LDA,
     bound: LDA,
     order_key: I64,
     exact: Callable[[list[int]], dict[int, Fraction]],
     identical: Callable[[list[int]], bool] = lambda positions: False,
-    sure: _Sure | None = None,
+    sure: KnownExactly | None = None,
 ) -> tuple[I64, dict[int, Fraction]]:
     """Largest-remainder rounding decided on intervals ``estimate ± bound``.
 
@@ -64,7 +63,7 @@ def _round_on_intervals(
     floor_low, floor_high = low.astype(np.int64), high.astype(np.int64)
     floors = floor_low.copy()
     if sure is None:
-        sure = _Sure(np.zeros(count, bool), np.zeros(count, np.int64), 1)
+        sure = KnownExactly(np.zeros(count, bool), np.zeros(count, np.int64), 1)
     exact_pos = sure.mask
     # Remainders of the sure positions over the common denominator (integers).
     sure_rem = np.where(exact_pos, sure.numerators % sure.denominator, 0)
@@ -83,7 +82,7 @@ def _round_on_intervals(
         points = sure_rem[exact_pos].astype(LD) / LD(sure.denominator)
         frac_low[exact_pos], frac_high[exact_pos] = points - 16 * UNIT, points + 16 * UNIT
     for pos, value in known.items():
-        point = _to_ld((value - floors[pos]).numerator, (value - floors[pos]).denominator)
+        point = to_longdouble((value - floors[pos]).numerator, (value - floors[pos]).denominator)
         frac_low[pos], frac_high[pos] = point - 16 * UNIT, point + 16 * UNIT
     # In for sure when at most ``remaining`` intervals (its own included) reach
     # its low end: its low end is above the (remaining + 1)-th highest high end.
@@ -123,7 +122,7 @@ def _round_on_intervals(
     return micros, known
 
 
-class _LazyEntitlements(Mapping[str, Fraction]):
+class LazyEntitlements(Mapping[str, Fraction]):
     """Exact entitlements computed only when read (they cost rational arithmetic).
 
     ``keys`` gives the creators (called once, when first needed).
@@ -183,19 +182,19 @@ class _LazyEntitlements(Mapping[str, Fraction]):
         return f"<exact entitlements of {len(self._keys)} creators, computed on demand>"
 
 
-def _finish(
+def finish(
     cg: CompactGraph,
     total: int,
     creator_idx: I64,
     estimate: LDA,
-    rho: F64,
+    relative_bound: F64,
     injections: Callable[[npt.NDArray[np.bool_]], Sequence[Injection]],
     restrict: npt.NDArray[np.bool_] | None,
-    sure: _Sure | None = None,
+    sure: KnownExactly | None = None,
 ) -> tuple[dict[str, int], Mapping[str, Fraction]]:
-    if float(rho.max(initial=0.0)) > 1e-6:
+    if float(relative_bound.max(initial=0.0)) > 1e-6:
         raise InvalidInput("graph too deep for the fast engine's error bound; use the exact engine")
-    bound = estimate * LD(_SLACK) * rho.astype(LD)
+    bound = estimate * LD(SLACK) * relative_bound.astype(LD)
 
     def exact(positions: list[int]) -> dict[int, Fraction]:
         if sure is not None:
@@ -224,9 +223,9 @@ def _finish(
     else:
 
         def identical(positions: list[int]) -> bool:
-            return _identical_holdings(cg, [int(creator_idx[p]) for p in positions], restrict)
+            return identical_holdings(cg, [int(creator_idx[p]) for p in positions], restrict)
 
-        micros, known = _round_on_intervals(
+        micros, known = round_on_intervals(
             total, estimate, bound, cg.creator_rank[creator_idx], exact, identical, sure
         )
         paid = np.flatnonzero(micros)
@@ -241,5 +240,5 @@ def _finish(
     def known_by_name() -> dict[str, Fraction]:
         return {all_names[int(creator_idx[p])]: v for p, v in known.items()}
 
-    entitlements = _LazyEntitlements(names, creator_idx.size, compute, known_by_name)
+    entitlements = LazyEntitlements(names, creator_idx.size, compute, known_by_name)
     return creators, entitlements
