@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
-from hitrack.domain import fast
 from hitrack.domain.errors import HitrackError
 from hitrack.domain.interchange import loads_document, settlement_document
+from hitrack.domain.settlement import ENGINES, make_engine
 
 __all__ = ["settle", "FAST_ENGINE_FROM"]
 
@@ -36,10 +36,10 @@ def _fail(message: str) -> None:
 @click.option("--explain", "creator", metavar="CREATOR", help="Add this creator's explanations.")
 @click.option(
     "--engine",
-    type=click.Choice(["exact", "fast", "auto"]),
+    type=click.Choice([*ENGINES, "auto"]),
     default="auto",
     show_default=True,
-    help=f"auto: the fast engine from {FAST_ENGINE_FROM} works on.",
+    help=f"auto: the fast engine from {FAST_ENGINE_FROM} works on, else the exact one.",
 )
 def settle(file: str, batch: bool, creator: str | None, engine: str) -> None:
     """Settle the revenue events of FILE (an interchange document, or - for stdin)."""
@@ -54,11 +54,13 @@ def settle(file: str, batch: bool, creator: str | None, engine: str) -> None:
     show_progress = sys.stderr.isatty()
     try:
         doc = loads_document(text)
-        options: dict[str, Any] = {"batch": batch, "explain": creator}
-        if engine == "fast" or (engine == "auto" and len(doc.works) >= FAST_ENGINE_FROM):
-            compact = fast.CompactGraph.from_graph(doc.graph)
-            options["settle"] = lambda event: fast.settle_event(compact, event)
-            options["settle_many"] = lambda events: fast.settle_batch(compact, events)
+        if engine == "auto":
+            engine = "fast" if len(doc.works) >= FAST_ENGINE_FROM else "exact"
+        options: dict[str, Any] = {
+            "batch": batch,
+            "explain": creator,
+            "engine": make_engine(engine, doc.graph),
+        }
         if show_progress and len(doc.events) >= PROGRESS_FROM:
             step = max(len(doc.events) // 100, 1)
 

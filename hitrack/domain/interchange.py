@@ -16,17 +16,10 @@ from typing import Any
 
 import networkx as nx
 
-from hitrack.domain.credit import (
-    BatchSettlement,
-    EventSettlement,
-    Explanation,
-    RevenueEvent,
-    settle_batch,
-    settle_event,
-    validate_event,
-)
+from hitrack.domain.credit import ExactEngine, validate_event
 from hitrack.domain.errors import InvalidEvent, InvalidInput
 from hitrack.domain.graph import Work, build_graph
+from hitrack.domain.settlement import Explanation, RevenueEvent, SettlementEngine
 from hitrack.domain.shares import format_share, loads_json, parse_share
 
 __all__ = [
@@ -246,14 +239,13 @@ def settlement_document(
     *,
     batch: bool = False,
     explain: str | None = None,
-    settle: Callable[[RevenueEvent], EventSettlement] | None = None,
-    settle_many: Callable[[Sequence[RevenueEvent]], BatchSettlement] | None = None,
+    engine: SettlementEngine | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """The output document of ``hitrack settle`` (DESIGN section 5).
 
-    ``settle``/``settle_many`` choose the engine (the exact engine by
-    default); ``explain=CREATOR`` adds that creator's explanations per event;
+    ``engine`` settles (the exact engine over ``doc.graph`` by default);
+    ``explain=CREATOR`` adds that creator's explanations per event;
     ``progress(done, total)`` is called as events are settled.
 
     Examples
@@ -264,7 +256,7 @@ def settlement_document(
     >>> settlement_document(doc)["totals"]
     {'alice': 5}
     """
-    settle_one = settle or (lambda event: settle_event(doc.graph, event))
+    engine = engine or ExactEngine(doc.graph)
     if explain is not None and not any(explain in w.owners for w in doc.works):
         raise InvalidInput(
             f"unknown creator {explain}: owns no work in this document", ids=(explain,)
@@ -272,8 +264,7 @@ def settlement_document(
     totals: dict[str, int] = {}
     result: dict[str, Any] = {"currency": doc.currency}
     if batch:
-        many = settle_many or (lambda events: settle_batch(doc.graph, events))
-        settled = many(doc.events)
+        settled = engine.settle_batch(doc.events)
         result["batch"] = {
             "events": settled.events,
             "amount": settled.amount,
@@ -287,7 +278,7 @@ def settlement_document(
     else:
         events = []
         for done, event in enumerate(doc.events, 1):
-            one = settle_one(event)
+            one = engine.settle_event(event)
             events.append(
                 {
                     "id": one.event_id,
@@ -306,7 +297,7 @@ def settlement_document(
     if explain is not None:
         explained = []
         for event in doc.events:
-            one = settle_one(event)
+            one = engine.settle_event(event)
             explained.append(
                 {
                     "event": event.id,

@@ -2,6 +2,7 @@ import json
 
 from click.testing import CliRunner
 
+from hitrack.domain.settlement import ENGINES
 from hitrack.settle_cli import settle
 
 from .factories import DESIGN_DOCUMENT
@@ -22,7 +23,7 @@ def test_settle_prints_the_settlement_of_a_file(tmp_path):
 def test_settle_reads_standard_input_and_engines_agree():
     outputs = [
         json.loads(run(["-", "--batch", "--engine", e], json.dumps(DESIGN_DOCUMENT)).stdout)
-        for e in ("exact", "fast")
+        for e in ENGINES
     ]
     assert outputs[0] == outputs[1]
     assert outputs[0]["batch"]["creators"]["bob"] == 159863

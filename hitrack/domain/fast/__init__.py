@@ -34,18 +34,21 @@ The package, one module per seam:
 * :mod:`~hitrack.domain.fast.rounding` — largest remainder decided on intervals;
 * :mod:`~hitrack.domain.fast.exact` — exact recomputation of a few creators;
 * :mod:`~hitrack.domain.fast.event` — one event over its ancestry;
-* :mod:`~hitrack.domain.fast.batch` — a batch over the whole graph, events as columns.
+* :mod:`~hitrack.domain.fast.batch` — a batch over the whole graph, events as columns;
+* :mod:`~hitrack.domain.fast.engine` — :class:`FastEngine`, the engine interface.
 """
 
 from __future__ import annotations
 
 from hitrack.domain.fast.batch import settle_batch, settle_batch_arrays
 from hitrack.domain.fast.compact import CompactGraph
+from hitrack.domain.fast.engine import FastEngine
 from hitrack.domain.fast.event import settle_event
 from hitrack.domain.fast.exact import exact_entitlements
 
 __all__ = [
     "CompactGraph",
+    "FastEngine",
     "settle_event",
     "settle_batch",
     "settle_batch_arrays",

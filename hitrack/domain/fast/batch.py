@@ -20,28 +20,31 @@ from operator import attrgetter
 import numpy as np
 import numpy.typing as npt
 
-from hitrack.domain.credit import BatchSettlement, RevenueEvent, split_event
 from hitrack.domain.errors import InvalidEvent, InvalidInput, UnknownWork
 from hitrack.domain.fast.arrays import I64, LD, UNIT, gather_rows, to_longdouble
 from hitrack.domain.fast.compact import CompactGraph
-from hitrack.domain.fast.event import blend_of, event_position, recoup_split
+from hitrack.domain.fast.event import CompactEvents, blend_of
 from hitrack.domain.fast.exact import Injection
 from hitrack.domain.fast.layout import INJECT_ROUNDINGS
 from hitrack.domain.fast.propagation import Products, propagate_levels
 from hitrack.domain.fast.rounding import KnownExactly, finish
+from hitrack.domain.settlement import (
+    BatchSettlement,
+    BatchTotals,
+    RevenueEvent,
+    prepare_event,
+    prepare_events,
+    split_recouped,
+)
 
 __all__ = ["settle_batch", "settle_batch_arrays"]
 
 
 @dataclass
 class _Batch:
-    """A batch's events after steps 1-3: totals, recoups and what enters the graph."""
+    """A batch's events after steps 1-3: their totals, and what enters the graph where."""
 
-    count: int
-    amount: int
-    fee: int
-    distributable: int
-    recouped: dict[str, int]
+    totals: BatchTotals
     plain_work: I64
     plain_amount: I64
     blended: list[Injection]
@@ -114,7 +117,7 @@ def _recoup_totals(cg: CompactGraph, works: I64, recouped: I64) -> dict[str, int
     for c, m in zip(np.flatnonzero(summed).tolist(), summed[summed != 0].tolist(), strict=True):
         totals[names[c]] = m
     for i in np.flatnonzero(~fits).tolist():
-        for owner, m in recoup_split(cg, int(works[i]), int(recouped[i])).items():
+        for owner, m in split_recouped(cg.owners_of(int(works[i])), int(recouped[i])).items():
             totals[owner] = totals.get(owner, 0) + m
     return dict(sorted(totals.items()))
 
@@ -138,12 +141,15 @@ def _batch_of_arrays(
             if blend is not None:
                 blended.append((int(starts[i]), int(distributable[i]), blend))
                 plain[i] = False
-    return _Batch(
-        count=int(starts.size),
+    totals = BatchTotals(
+        events=int(starts.size),
         amount=sum(amount.tolist()),
         fee=sum(fee.tolist()),
         distributable=sum(distributable.tolist()),
         recouped=_recoup_totals(cg, starts, recouped),
+    )
+    return _Batch(
+        totals=totals,
         plain_work=starts[plain],
         plain_amount=distributable[plain],
         blended=blended,
@@ -189,47 +195,33 @@ def _prepare_columns(cg: CompactGraph, events: Sequence[RevenueEvent]) -> _Batch
     if (fee_num < 0).any() or (fee_num > fee_den).any():
         return None
     special = {i: events[i] for i, a in enumerate(attributions) if a is not None}
+    graph = CompactEvents(cg)
     for event in special.values():
-        event_position(cg, event)  # the model and manifest rules; raises on the first bad one
+        prepare_event(graph, event)  # the model and manifest rules; raises on the first bad one
     return _batch_of_arrays(cg, starts, amount, cost, fee_num, fee_den, special)
 
 
 def _prepare_events(cg: CompactGraph, events: Iterable[RevenueEvent]) -> _Batch:
-    """The batch event by event, every rule checked in the exact engine's order."""
-    count = amount = fee = distributable = 0
-    recouped: dict[str, int] = {}
+    """The batch event by event, through the engines' shared preparation (the exact engine's order)."""
+    totals = BatchTotals()
     plain_work: list[int] = []
     plain_amount: list[int] = []
     blended: list[Injection] = []
-    seen: set[str] = set()
-    for event in events:
-        start = event_position(cg, event)
-        if event.id in seen:
-            raise InvalidEvent(f"duplicate event id {event.id}", ids=(event.id,))
-        seen.add(event.id)
-        event_recouped, event_fee, event_distributable = split_event(event)
-        count += 1
-        amount += event.amount
-        fee += event_fee
-        distributable += event_distributable
-        for owner, micros in recoup_split(cg, start, event_recouped).items():
-            recouped[owner] = recouped.get(owner, 0) + micros
-        if not event_distributable:
+    for prepared in prepare_events(CompactEvents(cg), events):
+        totals.add(prepared)
+        if not prepared.distributable:
             continue
-        blend = blend_of(cg, start, event)
+        start = cg.work_index[prepared.event.work]
+        blend = blend_of(cg, start, prepared.event)
         if blend is None:
             plain_work.append(start)
-            plain_amount.append(event_distributable)
+            plain_amount.append(prepared.distributable)
         else:
-            blended.append((start, event_distributable, blend))
+            blended.append((start, prepared.distributable, blend))
     if max(plain_amount, default=0) >= 2**62 or sum(plain_amount) >= 2**62:
         raise InvalidInput("batch too large for one settlement (above 2**62 micros); split it")
     return _Batch(
-        count=count,
-        amount=amount,
-        fee=fee,
-        distributable=distributable,
-        recouped=dict(sorted(recouped.items())),
+        totals=totals,
         plain_work=np.array(plain_work, np.int64),
         plain_amount=np.array(plain_amount, np.int64),
         blended=blended,
@@ -348,17 +340,16 @@ def _settle_prepared(cg: CompactGraph, batch: _Batch) -> BatchSettlement:
     live = (value > 0) | (reached_int > injected) if batch.blended else value > 0
     sure = _direct_entitlements(cg, creator_idx, reached_int, fed)
     creators, entitlements = finish(
-        cg, batch.distributable, creator_idx, estimate[creator_idx], bound, injections, live, sure
+        cg,
+        batch.totals.distributable,
+        creator_idx,
+        estimate[creator_idx],
+        bound,
+        injections,
+        live,
+        sure,
     )
-    return BatchSettlement(
-        events=batch.count,
-        amount=batch.amount,
-        fee=batch.fee,
-        recouped=batch.recouped,
-        distributable=batch.distributable,
-        creators=creators,
-        entitlements=entitlements,
-    )
+    return batch.totals.settlement(creators, entitlements)
 
 
 def settle_batch(cg: CompactGraph, events: Iterable[RevenueEvent]) -> BatchSettlement:

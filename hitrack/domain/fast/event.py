@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 import numpy as np
 
-from hitrack.domain.credit import (
-    EventSettlement,
-    Explanation,
-    RevenueEvent,
-    blended_shares,
-    check_event_fields,
-    explain,
-    split_event,
-)
+from hitrack.domain.credit import explain
 from hitrack.domain.fast.arrays import LD, UNIT, gather_rows, to_longdouble
 from hitrack.domain.fast.compact import CompactGraph
 from hitrack.domain.fast.exact import Injection
@@ -23,19 +15,32 @@ from hitrack.domain.fast.layout import INJECT_ROUNDINGS
 from hitrack.domain.fast.propagation import propagate_ancestry
 from hitrack.domain.fast.rounding import finish
 from hitrack.domain.graph import KINDS
-from hitrack.domain.money import allocate
+from hitrack.domain.settlement import (
+    EventSettlement,
+    Explanation,
+    RevenueEvent,
+    blended_shares,
+    prepare_event,
+)
 
-__all__ = ["settle_event", "event_position", "blend_of", "recoup_split"]
+__all__ = ["settle_event", "CompactEvents", "blend_of"]
 
 
-def event_position(cg: CompactGraph, event: RevenueEvent) -> int:
-    """The position of the event's work, once the event passed the engines' shared checks."""
-    index = cg.index_of(event.work)
-    kind = None if index is None else KINDS[int(cg.works.kinds[index])]
-    manifest = cg.manifest_of(index) if index is not None and event.attribution is not None else ()
-    check_event_fields(event, kind, manifest)
-    assert index is not None
-    return index
+class CompactEvents:
+    """A compact graph as the shared event preparation sees it (an ``EventGraph``)."""
+
+    def __init__(self, graph: CompactGraph) -> None:
+        self.graph = graph
+
+    def kind_of(self, work: str) -> str | None:
+        index = self.graph.index_of(work)
+        return None if index is None else KINDS[int(self.graph.works.kinds[index])]
+
+    def manifest_of(self, work: str) -> Iterable[str]:
+        return self.graph.manifest_of(self.graph.work_index[work])
+
+    def owners_of(self, work: str) -> Mapping[str, Fraction]:
+        return self.graph.owners_of(self.graph.work_index[work])
 
 
 def blend_of(cg: CompactGraph, work: int, event: RevenueEvent) -> dict[int, Fraction] | None:
@@ -50,17 +55,6 @@ def blend_of(cg: CompactGraph, work: int, event: RevenueEvent) -> dict[int, Frac
     shares = {str(cg.ids[s]): share for s, share in sources.items()}
     blended = blended_shares(shares, weight, event.attribution)
     return {position[s]: share for s, share in blended.items()}
-
-
-def recoup_split(cg: CompactGraph, work: int, recouped: int) -> dict[str, int]:
-    """The recouped micros of one event split among the owners of its work."""
-    if not recouped:
-        return {}
-    owners = cg.owners_of(work)
-    if len(owners) == 1:
-        return {next(iter(owners)): recouped}
-    split = allocate(recouped, {o: recouped * f for o, f in owners.items()})
-    return {o: m for o, m in sorted(split.items()) if m}
 
 
 def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
@@ -78,30 +72,16 @@ def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
     >>> s.creators
     {'alice': 300000, 'dana': 700000}
     """
-    start = event_position(cg, event)
-    recouped, fee, distributable = split_event(event)
+    prepared = prepare_event(CompactEvents(cg), event)
+    start = cg.work_index[event.work]
+    distributable = prepared.distributable
 
     def explainer(creator: str) -> list[Explanation]:
         sub = cg.to_graph(np.flatnonzero(cg.ancestry_mask(start)).tolist())
         return explain(sub, event, creator)
 
-    def settlement(
-        creators: dict[str, int], entitlements: Mapping[str, Fraction]
-    ) -> EventSettlement:
-        return EventSettlement(
-            event_id=event.id,
-            work=event.work,
-            amount=event.amount,
-            recouped=recoup_split(cg, start, recouped),
-            fee=fee,
-            distributable=distributable,
-            creators=creators,
-            entitlements=entitlements,
-            _explainer=explainer,
-        )
-
     if not distributable:
-        return settlement({}, {})
+        return prepared.settlement({}, {}, explainer)
     nodes = np.flatnonzero(cg.ancestry_mask(start))
     blend = blend_of(cg, start, event)
     value = np.zeros(nodes.size, LD)
@@ -139,6 +119,7 @@ def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
     live = np.zeros(cg.work_count, bool)
     live[nodes[value > 0]] = True
     live[start] = True
-    return settlement(
-        *finish(cg, distributable, creator_idx, estimate, bound, lambda _: injections, live)
+    creators, entitlements = finish(
+        cg, distributable, creator_idx, estimate, bound, lambda _: injections, live
     )
+    return prepared.settlement(creators, entitlements, explainer)
