@@ -8,8 +8,10 @@ in exact rational arithmetic. For an event at work ``v``:
 2. ``fee = floor((amount - recouped) * fee_rate)`` goes to the platform;
 3. the rest, ``distributable``, enters the graph at ``v`` and flows along
    citations in topological order over ``v``'s ancestry only: each work keeps
-   its retained share for its owners and passes ``share`` to each source (a
-   model's shares are blended with the event's attribution, step 5);
+   its retained share for its payees (its owners, and its credits through its
+   credit pool: :func:`hitrack.domain.payees.payee_shares`) and passes
+   ``share`` to each source (a model's shares are blended with the event's
+   attribution, step 5);
 4. each creator's exact entitlement is rounded to micros by
    :func:`hitrack.domain.money.allocate` (largest remainder, ties by id).
 
@@ -28,6 +30,7 @@ import networkx as nx
 
 from hitrack.domain.errors import UnknownWork
 from hitrack.domain.money import allocate
+from hitrack.domain.payees import payee_parts, payees_of
 from hitrack.domain.settlement import (
     BatchSettlement,
     BatchTotals,
@@ -172,8 +175,8 @@ def _entitlements(
         kept = reached * _retained(G, node)
         if not kept:
             continue
-        for creator, ownership in G.nodes[node]["owners"].items():
-            result[creator] = result.get(creator, Fraction(0)) + kept * ownership
+        for payee, share in payees_of(G, node).items():
+            result[payee] = result.get(payee, Fraction(0)) + kept * share
     return dict(sorted(result.items()))
 
 
@@ -292,10 +295,18 @@ def explain(
     path_counts = _count_paths(G, event.work, values)
     result = []
     for node in sorted(values):
-        ownership = G.nodes[node]["owners"].get(creator)
+        data = G.nodes[node]
+        parts = [
+            part
+            for part in payee_parts(
+                data["owners"], data.get("credits", ()), data.get("credit_pool", Fraction(0))
+            )
+            if part.payee == creator
+        ]
         retained = _retained(G, node)
-        if ownership is None or not retained or not values[node]:
+        if not parts or not retained or not values[node]:
             continue
+        ownership = sum((part.share for part in parts), Fraction(0))
         kept = retained * ownership
         routes = [
             Route(steps, value, value * kept)
@@ -314,6 +325,7 @@ def explain(
                 amount=values[node] * kept,
                 routes=tuple(routes),
                 more_routes=path_counts[node] - len(routes),
+                parts=tuple(parts),
             )
         )
     return result
@@ -361,6 +373,18 @@ def _percent(share: Fraction) -> str:
     return f"{text}%" if "/" not in text else f"{format_share(share)} of it"
 
 
+def _through_pool(explanation: Explanation) -> str:
+    """How a credit pool entered the creator's part: empty for a work without one."""
+    pool = next((part.credit_pool for part in explanation.parts if part.credit_pool), None)
+    if pool is None:
+        return ""
+    roles = [f"as {part.role}" for part in explanation.parts if part.role is not None]
+    if not roles:
+        return f", after the {_percent(pool)} credit pool"
+    reasons = " and ".join(["as owner", *roles] if explanation.as_owner else roles)
+    return f", {reasons} through the {_percent(pool)} credit pool"
+
+
 def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
     """Human lines for an explanation, one per listed path.
 
@@ -394,7 +418,12 @@ def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
         ]
         for step in route.steps[:-1]:
             parts.append(f"{_percent(step.share)} to {name(step.source)}")
-        owned = f"your {G.nodes[explanation.work]['kind']} {name(explanation.work)}"
+        kind = G.nodes[explanation.work]["kind"]
+        owned = (
+            f"your {kind} {name(explanation.work)}"
+            if explanation.as_owner
+            else f"{name(explanation.work)} ({kind})"
+        )
         if route.steps:
             parts.append(f"{_percent(route.steps[-1].share)} to {owned}")
         else:
@@ -402,7 +431,8 @@ def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
         own = "" if explanation.ownership == 1 else f", your part {_percent(explanation.ownership)}"
         lines.append(
             " -> ".join(parts)
-            + f", retained {_percent(explanation.retained)}{own}: {money(route.amount)}"
+            + f", retained {_percent(explanation.retained)}{_through_pool(explanation)}{own}: "
+            + money(route.amount)
         )
     if explanation.more_routes:
         lines.append(f"... and {explanation.more_routes} more paths")

@@ -34,6 +34,7 @@ import networkx as nx
 
 from hitrack.domain.errors import InvalidEvent, InvalidInput, UnknownWork
 from hitrack.domain.money import allocate
+from hitrack.domain.payees import PayeePart
 from hitrack.domain.shares import parse_share
 
 __all__ = [
@@ -101,11 +102,13 @@ class Route:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why a creator earned from one of their works in one event.
+    """Why a creator earned from one of the works they are paid by, in one event.
 
     ``value`` is the exact value that reached ``work`` over all paths;
-    ``amount = value * retained * ownership`` is the creator's exact
-    entitlement from it. ``routes`` lists up to
+    ``ownership`` is the creator's part of the work's retained value as its
+    payee (DESIGN section 1), made of ``parts`` (as owner, as a credit through
+    the credit pool); ``amount = value * retained * ownership`` is the
+    creator's exact entitlement from it. ``routes`` lists up to
     :data:`~hitrack.domain.credit.MAX_LISTED_PATHS` paths (largest first), and
     ``more_routes`` counts the others. ``path`` is the first listed route's
     steps (empty when ``work`` is the event's own work).
@@ -121,10 +124,16 @@ class Explanation:
     amount: Fraction
     routes: tuple[Route, ...]
     more_routes: int = 0
+    parts: tuple[PayeePart, ...] = ()
 
     @property
     def path(self) -> tuple[Step, ...]:
         return self.routes[0].steps if self.routes else ()
+
+    @property
+    def as_owner(self) -> bool:
+        """Whether the creator is paid (also) as an owner of the work."""
+        return not self.parts or any(part.role is None for part in self.parts)
 
 
 @dataclass(frozen=True)

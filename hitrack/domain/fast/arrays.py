@@ -107,6 +107,20 @@ class Rationals:
         """A column from given numerators and denominators (int64)."""
         return cls(np.asarray(num, np.int64), np.asarray(den, np.int64), dict(overflow or {}))
 
+    @classmethod
+    def concatenate(cls, columns: Sequence[Rationals]) -> Rationals:
+        """The columns one after the other."""
+        overflow: dict[int, Fraction] = {}
+        offset = 0
+        for column in columns:
+            overflow.update({offset + i: v for i, v in column.overflow.items()})
+            offset += len(column)
+        return cls(
+            np.concatenate([c.num for c in columns]).astype(np.int64),
+            np.concatenate([c.den for c in columns]).astype(np.int64),
+            overflow,
+        )
+
     def __len__(self) -> int:
         return len(self.num)
 

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hitrack.domain.errors import InvalidEvent, InvalidInput, UnknownWork
-from hitrack.domain.fast.arrays import I64, LD, UNIT, gather_rows, to_longdouble
+from hitrack.domain.fast.arrays import I64, LD, UNIT, Rationals, gather_rows, to_longdouble
 from hitrack.domain.fast.compact import CompactGraph
 from hitrack.domain.fast.event import CompactEvents, blend_of
 from hitrack.domain.fast.exact import Injection
@@ -72,23 +72,58 @@ def _split_arrays(amount: I64, costs: I64, fee_num: I64, fee_den: I64) -> tuple[
 
 
 def _recoup_totals(cg: CompactGraph, works: I64, recouped: I64) -> dict[str, int]:
-    """Each owner's recoups summed over many events, each event split as :func:`allocate`
-    splits it (floors, then the leftover micros by largest remainder, ties by id).
+    """Each owner's recoups summed over many events, each event split as
+    :func:`~hitrack.domain.settlement.split_recouped` splits it (floors, then the
+    leftover micros by largest remainder, ties by id).
 
-    Vectorised over one common denominator per event where everything provably
-    fits in int64; any other event goes through :func:`allocate` itself.
+    Recoups go to owners only: a work with a credit pool has its owners in the
+    credit table, any other work's owners are its payees. Vectorised over one
+    common denominator per event where everything provably fits in int64; any
+    other event goes through ``split_recouped`` itself.
     """
-    owners = cg.owners
     keep = recouped > 0
     works, recouped = works[keep], recouped[keep]
-    totals: dict[str, int] = {}
     if not works.size:
-        return totals
-    per_event = owners.ptr[works + 1] - owners.ptr[works]
-    entries = gather_rows(owners.ptr, works)
-    group = np.repeat(np.arange(works.size), per_event)
+        return {}
+    summed = np.zeros(len(cg.creators), np.int64)
+    row = cg.credit_rows(works)
+    plain = row < 0
+    payees, credits = cg.payees, cg.credits
+    by_payees = (payees.ptr, payees.payee, payees.share)
+    by_credits = (credits.owner_ptr, credits.owner, credits.ownership)
+    slow = [
+        *_add_recoups(cg, summed, by_payees, works[plain], works[plain], recouped[plain]),
+        *_add_recoups(cg, summed, by_credits, row[~plain], works[~plain], recouped[~plain]),
+    ]
+    names = cg.creator_names
+    totals = {names[c]: int(summed[c]) for c in np.flatnonzero(summed).tolist()}
+    for work, micros in slow:
+        for owner, m in split_recouped(cg.owners_of(work), micros).items():
+            totals[owner] = totals.get(owner, 0) + m
+    return dict(sorted(totals.items()))
+
+
+def _add_recoups(
+    cg: CompactGraph,
+    summed: I64,
+    owners: tuple[I64, npt.NDArray[np.int32], Rationals],
+    rows: I64,
+    works: I64,
+    recouped: I64,
+) -> list[tuple[int, int]]:
+    """Add to ``summed`` each event's recoup split among its owners, rows ``rows`` of ``owners``.
+
+    ``owners`` is a CSR ``(ptr, owner, ownership)``; returns the events that
+    do not provably fit (their work position and micros), left to Python.
+    """
+    ptr, person, fraction = owners
+    if not rows.size:
+        return []
+    per_event = ptr[rows + 1] - ptr[rows]
+    entries = gather_rows(ptr, rows)
+    group = np.repeat(np.arange(rows.size), per_event)
     first = np.cumsum(per_event) - per_event
-    num, den = owners.fraction.num[entries], owners.fraction.den[entries]
+    num, den = fraction.num[entries], fraction.den[entries]
     safe_den = np.where(den > 0, den, 1)
     # The event's common denominator divides the product of its owners'
     # denominators; amount * product < 2**61 keeps every product below in range.
@@ -105,21 +140,15 @@ def _recoup_totals(cg: CompactGraph, works: I64, recouped: I64) -> dict[str, int
     floors = exact_times_common // common
     remainders = exact_times_common - floors * common
     leftover = recouped - np.add.reduceat(floors, first)
-    creator = owners.creator[entries].astype(np.int64)
-    order = np.lexsort((cg.creator_rank[creator], -remainders, group))
+    owner = person[entries].astype(np.int64)
+    order = np.lexsort((cg.creator_rank[owner], -remainders, group))
     bonus = np.zeros(entries.size, np.int64)
     place = np.arange(entries.size) - first[group[order]]
     bonus[order] = place < leftover[group[order]]
     micros = np.where(fits_entry, floors + bonus, 0)
-    summed = np.zeros(len(cg.creators), np.int64)
-    np.add.at(summed, creator, micros)
-    names = cg.creator_names
-    for c, m in zip(np.flatnonzero(summed).tolist(), summed[summed != 0].tolist(), strict=True):
-        totals[names[c]] = m
-    for i in np.flatnonzero(~fits).tolist():
-        for owner, m in split_recouped(cg.owners_of(int(works[i])), int(recouped[i])).items():
-            totals[owner] = totals.get(owner, 0) + m
-    return dict(sorted(totals.items()))
+    np.add.at(summed, owner, micros)
+    unfit = np.flatnonzero(~fits)
+    return list(zip(works[unfit].tolist(), recouped[unfit].tolist(), strict=True))
 
 
 def _batch_of_arrays(
@@ -240,17 +269,17 @@ def _direct_entitlements(
     left to the intervals. These are the entitlements floats most often cannot
     settle: exact whole or half micros sit on a rounding boundary.
     """
-    owners = cg.owners
+    payees = cg.payees
     creator_count = len(cg.creators)
     retains = cg.works.retained.nonzero()
     paying = ((reached > 0) | fed) & retains
     excluded = np.zeros(creator_count, bool)
-    excluded[owners.creator[np.repeat(paying & fed, np.diff(owners.ptr))]] = True
+    excluded[payees.payee[np.repeat(paying & fed, np.diff(payees.ptr))]] = True
     direct = np.flatnonzero(paying & ~fed)
-    entries = gather_rows(owners.ptr, direct)
-    work = np.repeat(direct, owners.ptr[direct + 1] - owners.ptr[direct])
-    creator = owners.creator[entries]
-    own_num, own_den = owners.fraction.num[entries], owners.fraction.den[entries]
+    entries = gather_rows(payees.ptr, direct)
+    work = np.repeat(direct, payees.ptr[direct + 1] - payees.ptr[direct])
+    creator = payees.payee[entries]
+    own_num, own_den = payees.share.num[entries], payees.share.den[entries]
     ret_num, ret_den = cg.works.retained.num[work], cg.works.retained.den[work]
     huge = (own_den == 0) | (ret_den == 0) | (own_den > _INT64_MAX // np.maximum(ret_den, 1))
     excluded[creator[huge]] = True
@@ -279,7 +308,7 @@ def _direct_entitlements(
 
 def _settle_prepared(cg: CompactGraph, batch: _Batch) -> BatchSettlement:
     """Propagate a prepared batch over the whole graph and round it once (step 8)."""
-    owners = cg.owners
+    payees = cg.payees
     if batch.plain_amount.size and (
         int(batch.plain_amount.max()) >= 2**62 or sum(batch.plain_amount.tolist()) >= 2**62
     ):
@@ -315,20 +344,20 @@ def _settle_prepared(cg: CompactGraph, batch: _Batch) -> BatchSettlement:
         )
     reached = value + (reached_int - injected).astype(LD) if batch.blended else value
     estimate = np.zeros(len(cg.creators), LD)
-    owning = np.flatnonzero(np.diff(owners.by_creator_ptr) > 0)
+    owning = np.flatnonzero(np.diff(payees.by_payee_ptr) > 0)
     if owning.size:
         chunks = Products().chunks(
             reached,
-            owners.by_creator_work,
-            owners.by_creator_weight,
-            owners.by_creator_ptr[owning],
-            owners.by_creator_work.size,
+            payees.by_payee_work,
+            payees.by_payee_weight,
+            payees.by_payee_ptr[owning],
+            payees.by_payee_work.size,
         )
         for a, b, sums in chunks:
             estimate[owning[a:b]] = sums
     creator_idx = np.flatnonzero(estimate > 0).astype(np.int64)
     inject_bound = (max(rounded_injections.values(), default=0) + INJECT_ROUNDINGS) * UNIT
-    bound = cg.bounds.creator[creator_idx] + inject_bound
+    bound = cg.bounds.payee[creator_idx] + inject_bound
 
     def injections(among: npt.NDArray[np.bool_]) -> list[Injection]:
         chosen = np.flatnonzero(among & (injected != 0))

@@ -2,8 +2,9 @@
 
 A :class:`CompactGraph` is made of a few named tables
 (:mod:`hitrack.domain.fast.tables`): the works, their citations (by citing
-work and by source), their owners, the citations' layout for propagation by
-level, and the error bounds of that propagation. It is built and validated by
+work and by source), their payees (who their retained value is paid to), the
+credits, pools and owners of the works that have credits, the citations'
+layout for propagation by level, and the error bounds of that propagation. It is built and validated by
 :mod:`hitrack.domain.fast.construction`, its layout and bounds derived by
 :mod:`hitrack.domain.fast.layout`, and stored as one uncompressed ``.npz``.
 """
@@ -28,14 +29,16 @@ from hitrack.domain.fast.construction import Overflow, arrays_of_graph, core_fro
 from hitrack.domain.fast.layout import derive
 from hitrack.domain.fast.tables import (
     CitationTable,
+    CreditTable,
     ErrorBounds,
     LevelLayout,
-    OwnerTable,
+    PayeeTable,
     WorkTable,
     table_arrays,
     table_from_arrays,
 )
 from hitrack.domain.graph import KINDS, Work, build_graph
+from hitrack.domain.payees import Credit
 
 __all__ = ["CompactGraph"]
 
@@ -44,7 +47,8 @@ STORAGE_FORMAT = 2
 _TABLES: tuple[tuple[str, type[Any]], ...] = (
     ("works", WorkTable),
     ("citations", CitationTable),
-    ("owners", OwnerTable),
+    ("payees", PayeeTable),
+    ("credits", CreditTable),
     ("layout", LevelLayout),
     ("bounds", ErrorBounds),
 )
@@ -70,7 +74,8 @@ class CompactGraph:
 
     works: WorkTable
     citations: CitationTable
-    owners: OwnerTable
+    payees: PayeeTable
+    credits: CreditTable
     layout: LevelLayout
     bounds: ErrorBounds
     creators: npt.NDArray[np.str_]
@@ -109,6 +114,13 @@ class CompactGraph:
         titles: Sequence[str] | None = None,
         consent_remix: Sequence[bool] | None = None,
         consent_ai: Sequence[bool] | None = None,
+        credit_work: npt.NDArray[Any] | None = None,
+        credit_payee: npt.NDArray[Any] | None = None,
+        credit_role: Sequence[str] | None = None,
+        credit_num: npt.NDArray[Any] | None = None,
+        credit_den: npt.NDArray[Any] | None = None,
+        pool_num: npt.NDArray[Any] | None = None,
+        pool_den: npt.NDArray[Any] | None = None,
         overflow: Overflow | None = None,
     ) -> CompactGraph:
         """Validate and compact a graph given as arrays of indices and exact rationals.
@@ -116,9 +128,11 @@ class CompactGraph:
         Edges are ``edge_work[i] -> edge_source[i]`` with share
         ``share_num[i] / share_den[i]``; ownership entries (``owner_work``,
         ``owner_creator``, ``own_num / own_den``) and attribution weights
-        likewise. A zero denominator means the exact value is in ``overflow``.
-        The graph rules of :func:`~hitrack.domain.graph.build_graph` are
-        enforced (consent aside).
+        likewise; credits and credit pools are described at
+        :func:`~hitrack.domain.fast.construction.core_from_arrays` (``creators``
+        lists every owner and credited payee). A zero denominator means the
+        exact value is in ``overflow``. The graph rules of
+        :func:`~hitrack.domain.graph.build_graph` are enforced (consent aside).
         """
         core = core_from_arrays(
             ids=ids,
@@ -137,13 +151,21 @@ class CompactGraph:
             titles=titles,
             consent_remix=consent_remix,
             consent_ai=consent_ai,
+            credit_work=credit_work,
+            credit_payee=credit_payee,
+            credit_role=credit_role,
+            credit_num=credit_num,
+            credit_den=credit_den,
+            pool_num=pool_num,
+            pool_den=pool_den,
             overflow=overflow,
         )
         derived = derive(core)
         return cls(
             works=derived.works,
             citations=derived.citations,
-            owners=derived.owners,
+            payees=derived.payees,
+            credits=derived.credits,
             layout=derived.layout,
             bounds=derived.bounds,
             creators=core.creators,
@@ -233,15 +255,15 @@ class CompactGraph:
 
     @property
     def min_factor(self) -> np.longdouble:
-        """The smallest positive factor values are multiplied by (shares, owners' weights).
+        """The smallest positive factor values are multiplied by (shares, payees' weights).
 
         A settlement whose smallest positive value times this stays a normal
         number never underflows, which the error bounds assume.
         """
         if self._min_factor is None:
-            owners = self.owners
-            earns = np.repeat(self.works.retained.nonzero(), np.diff(owners.ptr))
-            weights = owners.weight[earns & owners.fraction.nonzero()]
+            payees = self.payees
+            earns = np.repeat(self.works.retained.nonzero(), np.diff(payees.ptr))
+            weights = payees.weight[earns & payees.share.nonzero()]
             self._min_factor = min(
                 self.layout.share.min(initial=LD(1)), weights.min(initial=LD(1)), LD(1)
             )
@@ -264,13 +286,51 @@ class CompactGraph:
             for e in range(int(citations.ptr[work]), int(citations.ptr[work + 1]))
         }
 
-    def owners_of(self, work: int) -> dict[str, Fraction]:
-        """The owners of the work at ``work`` and their exact fractions."""
-        owners = self.owners
+    def payees_of(self, work: int) -> dict[str, Fraction]:
+        """The payees of the work at ``work`` and their exact parts of its retained value."""
+        payees = self.payees
         return {
-            self.creator_names[int(owners.creator[k])]: owners.fraction[k]
-            for k in range(int(owners.ptr[work]), int(owners.ptr[work + 1]))
+            self.creator_names[int(payees.payee[k])]: payees.share[k]
+            for k in range(int(payees.ptr[work]), int(payees.ptr[work + 1]))
         }
+
+    def credit_rows(self, works: npt.NDArray[Any]) -> I64:
+        """Each work's row in the credit table, or -1 for a work without credits."""
+        listed = self.credits.works
+        found = np.searchsorted(listed, works)
+        hit = found < listed.size
+        hit[hit] = listed[found[hit]] == np.asarray(works)[hit]
+        result: I64 = np.where(hit, found, -1).astype(np.int64)
+        return result
+
+    def owners_of(self, work: int) -> dict[str, Fraction]:
+        """The owners of the work at ``work`` and their exact fractions (who recoup its costs)."""
+        row = int(self.credit_rows(np.array([work]))[0])
+        if row < 0:
+            return self.payees_of(work)  # no credits: the payees are the owners
+        credits = self.credits
+        return {
+            self.creator_names[int(credits.owner[k])]: credits.ownership[k]
+            for k in range(int(credits.owner_ptr[row]), int(credits.owner_ptr[row + 1]))
+        }
+
+    def credits_of(self, work: int) -> tuple[Credit, ...]:
+        """The credits of the work at ``work``, in the order given."""
+        row = int(self.credit_rows(np.array([work]))[0])
+        if row < 0:
+            return ()
+        credits = self.credits
+        return tuple(
+            Credit(
+                self.creator_names[int(credits.payee[k])], str(credits.role[k]), credits.weight[k]
+            )
+            for k in range(int(credits.credit_ptr[row]), int(credits.credit_ptr[row + 1]))
+        )
+
+    def credit_pool_of(self, work: int) -> Fraction:
+        """The credit pool of the work at ``work`` (0 for a work without credits)."""
+        row = int(self.credit_rows(np.array([work]))[0])
+        return Fraction(0) if row < 0 else self.credits.pool[row]
 
     def manifest_of(self, work: int) -> list[str]:
         """The ids of the works the work at ``work`` cites (a model's manifest)."""
@@ -332,6 +392,8 @@ class CompactGraph:
                     consent_remix=bool(works.consent_remix[i]),
                     consent_ai_training=bool(works.consent_ai_training[i]),
                     title=str(works.titles[i]),
+                    credits=self.credits_of(i),
+                    credit_pool=self.credit_pool_of(i),
                 )
             )
         return build_graph(listed)

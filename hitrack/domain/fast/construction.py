@@ -20,7 +20,9 @@ import numpy.typing as npt
 
 from hitrack.domain.errors import CycleError, InvalidCitation, InvalidInput, InvalidShare
 from hitrack.domain.fast.arrays import I32, I64, INT64_LIMIT, Rationals, gather_rows, row_sums
+from hitrack.domain.fast.tables import CreditTable
 from hitrack.domain.graph import KINDS
+from hitrack.domain.payees import UNCLAIMED_PREFIX, Credit, check_credits, payee_shares
 
 __all__ = ["Overflow", "Core", "arrays_of_graph", "core_from_arrays"]
 
@@ -32,11 +34,13 @@ class Overflow:
     shares: Mapping[int, Fraction] = field(default_factory=dict)
     ownerships: Mapping[int, Fraction] = field(default_factory=dict)
     attribution_weights: Mapping[int, Fraction] = field(default_factory=dict)
+    credit_weights: Mapping[int, Fraction] = field(default_factory=dict)
+    credit_pools: Mapping[int, Fraction] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
 class Core:
-    """A validated graph, works numbered by (level, id), citations and owners sorted by work."""
+    """A validated graph, works numbered by (level, id), citations and payees sorted by work."""
 
     ids: npt.NDArray[np.str_]
     kinds: npt.NDArray[np.int8]
@@ -48,9 +52,10 @@ class Core:
     citation_ptr: I64
     citation_source: I32
     shares: Rationals
-    owner_ptr: I64
-    owner_creator: I32
-    ownerships: Rationals
+    payee_ptr: I64
+    payee: I32
+    payee_share: Rationals
+    credits: CreditTable
     retained: Rationals
     attribution_weight: Rationals
 
@@ -59,22 +64,35 @@ def arrays_of_graph(G: nx.DiGraph) -> dict[str, Any]:
     """The keyword arguments of :func:`core_from_arrays` for a graph built by ``build_graph``."""
     work_ids = sorted(G)
     position = {work: i for i, work in enumerate(work_ids)}
-    creator_ids = sorted({c for w in work_ids for c in G.nodes[w]["owners"]})
+    nodes = [G.nodes[w] for w in work_ids]
+    credits: list[Sequence[Credit]] = [data.get("credits", ()) for data in nodes]
+    creator_ids = sorted(
+        {c for data in nodes for c in data["owners"]}
+        | {credit.payee for listed in credits for credit in listed}
+    )
     creator_pos = {c: i for i, c in enumerate(creator_ids)}
     edge_work, edge_source, shares = [], [], []
     owner_work, owner_creator, ownerships = [], [], []
-    for work in work_ids:
+    credit_work, credit_payee, credit_role, credit_weights = [], [], [], []
+    for i, work in enumerate(work_ids):
         for _, source, data in sorted(G.out_edges(work, data=True)):
-            edge_work.append(position[work])
+            edge_work.append(i)
             edge_source.append(position[source])
             shares.append(data["share"])
-        for creator, fraction in sorted(G.nodes[work]["owners"].items()):
-            owner_work.append(position[work])
+        for creator, fraction in sorted(nodes[i]["owners"].items()):
+            owner_work.append(i)
             owner_creator.append(creator_pos[creator])
             ownerships.append(fraction)
+        for credit in credits[i]:
+            credit_work.append(i)
+            credit_payee.append(creator_pos[credit.payee])
+            credit_role.append(credit.role)
+            credit_weights.append(credit.weight)
     share_column = Rationals.of(shares)
     own_column = Rationals.of(ownerships)
-    aw_column = Rationals.of([G.nodes[w]["attribution_weight"] for w in work_ids])
+    aw_column = Rationals.of([data["attribution_weight"] for data in nodes])
+    weight_column = Rationals.of(credit_weights)
+    pool_column = Rationals.of([data.get("credit_pool", Fraction(0)) for data in nodes])
     return {
         "ids": work_ids,
         "kinds": [G.nodes[w]["kind"] for w in work_ids],
@@ -92,7 +110,20 @@ def arrays_of_graph(G: nx.DiGraph) -> dict[str, Any]:
         "titles": [G.nodes[w]["title"] for w in work_ids],
         "consent_remix": [G.nodes[w]["consent_remix"] for w in work_ids],
         "consent_ai": [G.nodes[w]["consent_ai_training"] for w in work_ids],
-        "overflow": Overflow(share_column.overflow, own_column.overflow, aw_column.overflow),
+        "credit_work": np.array(credit_work, np.int64),
+        "credit_payee": np.array(credit_payee, np.int64),
+        "credit_role": credit_role,
+        "credit_num": weight_column.num,
+        "credit_den": weight_column.den,
+        "pool_num": pool_column.num,
+        "pool_den": pool_column.den,
+        "overflow": Overflow(
+            share_column.overflow,
+            own_column.overflow,
+            aw_column.overflow,
+            weight_column.overflow,
+            pool_column.overflow,
+        ),
     }
 
 
@@ -145,15 +176,26 @@ def core_from_arrays(
     titles: Sequence[str] | None = None,
     consent_remix: Sequence[bool] | None = None,
     consent_ai: Sequence[bool] | None = None,
+    credit_work: npt.NDArray[Any] | None = None,
+    credit_payee: npt.NDArray[Any] | None = None,
+    credit_role: Sequence[str] | None = None,
+    credit_num: npt.NDArray[Any] | None = None,
+    credit_den: npt.NDArray[Any] | None = None,
+    pool_num: npt.NDArray[Any] | None = None,
+    pool_den: npt.NDArray[Any] | None = None,
     overflow: Overflow | None = None,
 ) -> Core:
     """Validate a graph given as arrays of indices and exact rationals.
 
     Edges are ``edge_work[i] -> edge_source[i]`` with share
     ``share_num[i] / share_den[i]``; ownership entries and attribution weights
-    likewise. A zero denominator means the exact value is in ``overflow`` at
-    that input position. The graph rules of
-    :func:`~hitrack.domain.graph.build_graph` are enforced (consent aside).
+    likewise. Credits are ``credit_work[i]`` crediting ``creators[credit_payee[i]]``
+    as ``credit_role[i]`` with weight ``credit_num[i] / credit_den[i]`` (a
+    work's credits in the order given), and each work's credit pool is
+    ``pool_num / pool_den`` (default 0). A zero denominator means the exact
+    value is in ``overflow`` at that input position. The graph rules of
+    :func:`~hitrack.domain.graph.build_graph` are enforced (consent aside),
+    and each work's payees computed by :func:`~hitrack.domain.payees.payee_shares`.
     """
     n = len(ids)
     inputs = overflow or Overflow()
@@ -187,6 +229,8 @@ def core_from_arrays(
         new_of_old_creator = np.empty(creator_array.size, np.int64)
         new_of_old_creator[creator_order] = np.arange(creator_array.size)
         owner = new_of_old_creator[owner]
+    else:
+        new_of_old_creator = np.arange(creator_array.size, dtype=np.int64)
     ownerships = Rationals.columns(own_num, own_den, inputs.ownerships)
     weights = Rationals.columns(
         np.zeros(n, np.int64) if aw_num is None else aw_num,
@@ -299,6 +343,28 @@ def core_from_arrays(
         w = name(int(new_order[wrong_rows[0]]))
         raise InvalidShare(f"work {w}: owners' fractions do not sum to exactly 1", ids=(w,))
 
+    credit_table, payees = _credits_and_payees(
+        n=n,
+        new_of_old=new_of_old,
+        new_of_old_creator=new_of_old_creator,
+        creators=creator_array,
+        work_ids=id_array[new_order],
+        owners=(owner_ptr, owner, ownerships),
+        credit_work=credit_work,
+        credit_payee=credit_payee,
+        credit_role=credit_role,
+        credit_weight=Rationals.columns(
+            credit_num if credit_num is not None else [],
+            credit_den if credit_den is not None else [],
+            inputs.credit_weights,
+        ),
+        pools=Rationals.columns(
+            np.zeros(n, np.int64) if pool_num is None else pool_num,
+            np.ones(n, np.int64) if pool_den is None else pool_den,
+            inputs.credit_pools,
+        ).take(new_order),
+    )
+
     return Core(
         ids=id_array[new_order],
         kinds=kind_codes[new_order],
@@ -314,9 +380,120 @@ def core_from_arrays(
         citation_ptr=citation_ptr,
         citation_source=cited.astype(np.int32),
         shares=shares,
-        owner_ptr=owner_ptr,
-        owner_creator=owner.astype(np.int32),
-        ownerships=ownerships,
+        payee_ptr=payees[0],
+        payee=payees[1].astype(np.int32),
+        payee_share=payees[2],
+        credits=credit_table,
         retained=Rationals(ret_num, ret_den, ret_overflow),
         attribution_weight=weights.take(new_order),
     )
+
+
+def _credits_and_payees(
+    *,
+    n: int,
+    new_of_old: I64,
+    new_of_old_creator: I64,
+    creators: npt.NDArray[np.str_],
+    work_ids: npt.NDArray[np.str_],
+    owners: tuple[I64, I64, Rationals],
+    credit_work: npt.NDArray[Any] | None,
+    credit_payee: npt.NDArray[Any] | None,
+    credit_role: Sequence[str] | None,
+    credit_weight: Rationals,
+    pools: Rationals,
+) -> tuple[CreditTable, tuple[I64, I64, Rationals]]:
+    """Check the credits and pools (by the rules of ``check_credits``), then each work's payees.
+
+    Works are in their new positions already (``pools`` too); credits are
+    given in input positions. A work with a pool of 0 pays its owners: its
+    payees are its owner entries, as :func:`payee_shares` would give.
+    """
+    owner_ptr, owner, ownerships = owners
+    count = 0 if credit_work is None else len(credit_work)
+    if count and (credit_payee is None or credit_role is None or len(credit_weight) != count):
+        raise InvalidInput("credits need a payee, a role and a weight each")
+    at = new_of_old[np.asarray(credit_work if count else [], np.int64)]
+    to = np.asarray(credit_payee if count else [], np.int64)
+    if ((to < 0) | (to >= creators.size)).any():
+        raise InvalidInput("a credit names a creator that is not in the creators")
+    to = new_of_old_creator[to]
+    roles = np.asarray(credit_role if count else [], dtype=str)
+    # A stable sort keeps each work's credits in the order given.
+    order = np.argsort(at, kind="stable")
+    at, to, roles, weights = at[order], to[order], roles[order], credit_weight.take(order)
+    per_work = np.bincount(at, minlength=n)
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(per_work, out=start[1:])
+
+    def credits_of(w: int) -> list[Credit]:
+        return [
+            Credit(str(creators[to[k]]), str(roles[k]), weights[k])
+            for k in range(int(start[w]), int(start[w + 1]))
+        ]
+
+    # Find the works breaking a rule in bulk; check_credits words the error.
+    payee_names = creators[to]
+    bad_credit = (
+        ((weights.den != 0) & ((weights.num <= 0) | (weights.den < 0)))
+        | (np.char.str_len(np.char.strip(roles)) == 0)
+        | (np.char.str_len(payee_names) == 0)
+        | (payee_names == UNCLAIMED_PREFIX)
+    )
+    bad_credit[[k for k, v in weights.overflow.items() if v <= 0]] = True
+    bad = np.zeros(n, bool)
+    bad[at[bad_credit]] = True
+    bad |= (pools.den != 0) & ((pools.num < 0) | (pools.den < 0) | (pools.num > pools.den))
+    bad[[w for w, v in pools.overflow.items() if not 0 <= v <= 1]] = True
+    bad |= pools.nonzero() & (per_work == 0)
+    if bad.any():
+        w = int(np.flatnonzero(bad)[0])
+        check_credits(str(work_ids[w]), credits_of(w), pools[w])
+        raise InvalidInput(f"work {work_ids[w]}: invalid credits", ids=(str(work_ids[w]),))
+
+    listed = np.flatnonzero(per_work > 0)
+    credit_ptr = np.zeros(listed.size + 1, np.int64)
+    np.cumsum(per_work[listed], out=credit_ptr[1:])
+    owner_entries = gather_rows(owner_ptr, listed)
+    listed_owner_ptr = np.zeros(listed.size + 1, np.int64)
+    np.cumsum(np.diff(owner_ptr)[listed], out=listed_owner_ptr[1:])
+    table = CreditTable(
+        works=listed.astype(np.int32),
+        pool=pools.take(listed),
+        credit_ptr=credit_ptr,
+        payee=to.astype(np.int32),
+        role=roles,
+        weight=weights,
+        owner_ptr=listed_owner_ptr,
+        owner=owner[owner_entries].astype(np.int32),
+        ownership=ownerships.take(owner_entries),
+    )
+
+    pooled = listed[pools.take(listed).nonzero()]
+    if not pooled.size:
+        return table, (owner_ptr, owner, ownerships)
+    names = creators.tolist()
+    index = {person: i for i, person in enumerate(names)}
+    extra_work: list[int] = []
+    extra_payee: list[int] = []
+    extra_share: list[Fraction] = []
+    for w in pooled.tolist():
+        owned = {
+            names[int(owner[k])]: ownerships[k]
+            for k in range(int(owner_ptr[w]), int(owner_ptr[w + 1]))
+        }
+        for person, part in payee_shares(owned, credits_of(w), pools[w]).items():
+            extra_work.append(w)
+            extra_payee.append(index[person])
+            extra_share.append(part)
+    owner_work = np.repeat(np.arange(n, dtype=np.int64), np.diff(owner_ptr))
+    is_pooled = np.zeros(n, bool)
+    is_pooled[pooled] = True
+    kept = np.flatnonzero(~is_pooled[owner_work])
+    payee_work = np.concatenate([owner_work[kept], np.array(extra_work, np.int64)])
+    payee = np.concatenate([owner[kept].astype(np.int64), np.array(extra_payee, np.int64)])
+    share = Rationals.concatenate([ownerships.take(kept), Rationals.of(extra_share)])
+    by_work = np.lexsort((payee, payee_work))
+    payee_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(payee_work, minlength=n), out=payee_ptr[1:])
+    return table, (payee_ptr, payee[by_work], share.take(by_work))

@@ -100,13 +100,13 @@ def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
         kept_extra = LD(distributable)
         passing = nodes[1:]
     propagate_ancestry(cg, nodes, value, passing, int(cg.level[start]))
-    owners = cg.owners
-    entries = gather_rows(owners.ptr, nodes)
-    per_work = owners.ptr[nodes + 1] - owners.ptr[nodes]
+    payees = cg.payees
+    entries = gather_rows(payees.ptr, nodes)
+    per_work = payees.ptr[nodes + 1] - payees.ptr[nodes]
     reached = np.repeat(value, per_work)
     reached[: per_work[0]] += kept_extra
-    amounts = owners.weight[entries] * reached
-    entry_creator = owners.creator[entries]
+    amounts = payees.weight[entries] * reached
+    entry_creator = payees.payee[entries]
     order = np.argsort(entry_creator, kind="stable")
     entry_creator, amounts = entry_creator[order], amounts[order]
     first = np.flatnonzero(np.r_[True, entry_creator[1:] != entry_creator[:-1]])
@@ -115,7 +115,7 @@ def settle_event(cg: CompactGraph, event: RevenueEvent) -> EventSettlement:
     keep = estimate > 0
     creator_idx, estimate = creator_idx[keep], estimate[keep]
     injections: list[Injection] = [(start, distributable, blend)]
-    bound = cg.bounds.creator[creator_idx] + INJECT_ROUNDINGS * UNIT
+    bound = cg.bounds.payee[creator_idx] + INJECT_ROUNDINGS * UNIT
     live = np.zeros(cg.work_count, bool)
     live[nodes[value > 0]] = True
     live[start] = True

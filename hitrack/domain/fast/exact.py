@@ -43,10 +43,10 @@ def exact_entitlements(
     if not wanted:
         return {}
     chosen = set(wanted)
-    owners = cg.owners
-    holdings = owners.by_creator_work
+    payees = cg.payees
+    holdings = payees.by_payee_work
     owned = np.concatenate(
-        [holdings[owners.by_creator_ptr[c] : owners.by_creator_ptr[c + 1]] for c in wanted]
+        [holdings[payees.by_payee_ptr[c] : payees.by_payee_ptr[c + 1]] for c in wanted]
     )
     reach = cg.citers_mask(owned, restrict)
     per_unit: dict[int, dict[int, Fraction]] = {}
@@ -55,10 +55,10 @@ def exact_entitlements(
         acc: dict[int, Fraction] = {}
         retained = cg.works.retained[x]
         if retained:
-            for k in range(int(owners.ptr[x]), int(owners.ptr[x + 1])):
-                c = int(owners.creator[k])
+            for k in range(int(payees.ptr[x]), int(payees.ptr[x + 1])):
+                c = int(payees.payee[k])
                 if c in chosen:
-                    acc[c] = acc.get(c, Fraction(0)) + owners.fraction[k] * retained
+                    acc[c] = acc.get(c, Fraction(0)) + payees.share[k] * retained
         hops = cg.sources_of(x) if shares is None else shares
         for s, share in hops.items():
             below = per_unit.get(s)
@@ -87,17 +87,17 @@ def identical_holdings(
     cg: CompactGraph, creators: list[int], live: npt.NDArray[np.bool_] | None
 ) -> bool:
     """Whether these creators own the same valued works in the same fractions."""
-    owners = cg.owners
+    payees = cg.payees
 
     def holdings(c: int) -> list[tuple[int, Fraction]]:
         out = []
-        start, stop = owners.by_creator_ptr[c], owners.by_creator_ptr[c + 1]
-        for w in owners.by_creator_work[start:stop].tolist():
+        start, stop = payees.by_payee_ptr[c], payees.by_payee_ptr[c + 1]
+        for w in payees.by_payee_work[start:stop].tolist():
             if live is not None and not live[w]:
                 continue
-            for k in range(int(owners.ptr[w]), int(owners.ptr[w + 1])):
-                if int(owners.creator[k]) == c:
-                    out.append((w, owners.fraction[k]))
+            for k in range(int(payees.ptr[w]), int(payees.ptr[w + 1])):
+                if int(payees.payee[k]) == c:
+                    out.append((w, payees.share[k]))
         return out
 
     first = holdings(creators[0])

@@ -18,9 +18,10 @@ from hitrack.domain.fast.arrays import UNIT
 from hitrack.domain.fast.construction import Core
 from hitrack.domain.fast.tables import (
     CitationTable,
+    CreditTable,
     ErrorBounds,
     LevelLayout,
-    OwnerTable,
+    PayeeTable,
     WorkTable,
 )
 
@@ -41,7 +42,8 @@ class Derived:
 
     works: WorkTable
     citations: CitationTable
-    owners: OwnerTable
+    payees: PayeeTable
+    credits: CreditTable
     layout: LevelLayout
     bounds: ErrorBounds
 
@@ -71,15 +73,15 @@ def derive(core: Core) -> Derived:
     segment_source = target[segment_start]
     level_segment_ptr = np.searchsorted(segment_start, level_edge_ptr).astype(np.int64)
 
-    # Owners: weight = ownership * retained, by work and by creator.
-    owner_ptr = core.owner_ptr
-    owner_work = np.repeat(np.arange(n, dtype=np.int64), np.diff(owner_ptr))
-    weight = core.ownerships.longdouble() * core.retained.longdouble()[owner_work]
-    creator_count = len(core.creators)
-    by_creator = np.lexsort((owner_work, core.owner_creator))
-    by_creator_work = owner_work[by_creator].astype(np.int32)
-    by_creator_ptr = np.zeros(creator_count + 1, np.int64)
-    np.cumsum(np.bincount(core.owner_creator, minlength=creator_count), out=by_creator_ptr[1:])
+    # Payees: weight = their part of the retained value * retained, by work and by payee.
+    payee_ptr = core.payee_ptr
+    payee_work = np.repeat(np.arange(n, dtype=np.int64), np.diff(payee_ptr))
+    weight = core.payee_share.longdouble() * core.retained.longdouble()[payee_work]
+    payee_count = len(core.creators)
+    by_payee = np.lexsort((payee_work, core.payee))
+    by_payee_work = payee_work[by_payee].astype(np.int32)
+    by_payee_ptr = np.zeros(payee_count + 1, np.int64)
+    np.cumsum(np.bincount(core.payee, minlength=payee_count), out=by_payee_ptr[1:])
 
     # Relative error bound of each work's value: the worst bound among its
     # citers, plus this work's own roundings. A value is summed from at most
@@ -96,13 +98,13 @@ def derive(core: Core) -> Derived:
             worst = np.maximum.reduceat(work_bound[citing[e0:e1]], segment_start[s0:s1] - e0)
             targets = segment_source[s0:s1]
             work_bound[targets] = np.maximum(work_bound[targets], worst)
-    counts = np.diff(by_creator_ptr)
-    owning = np.flatnonzero(counts > 0)
-    creator_bound = np.zeros(creator_count, np.float64)
-    if owning.size:
-        creator_bound[owning] = (
-            np.maximum.reduceat(work_bound[by_creator_work], by_creator_ptr[owning])
-            + (counts[owning] + NODE_ROUNDINGS) * UNIT
+    counts = np.diff(by_payee_ptr)
+    paid = np.flatnonzero(counts > 0)
+    payee_bound = np.zeros(payee_count, np.float64)
+    if paid.size:
+        payee_bound[paid] = (
+            np.maximum.reduceat(work_bound[by_payee_work], by_payee_ptr[paid])
+            + (counts[paid] + NODE_ROUNDINGS) * UNIT
         )
     # Citers of each work, for the exact recomputation's backward walk.
     by_source = np.argsort(sources, kind="stable")
@@ -126,15 +128,16 @@ def derive(core: Core) -> Derived:
             citer_ptr=citer_ptr,
             citer=rows[by_source].astype(np.int32),
         ),
-        owners=OwnerTable(
-            ptr=owner_ptr,
-            creator=core.owner_creator,
-            fraction=core.ownerships,
+        payees=PayeeTable(
+            ptr=payee_ptr,
+            payee=core.payee,
+            share=core.payee_share,
             weight=weight,
-            by_creator_ptr=by_creator_ptr,
-            by_creator_work=by_creator_work,
-            by_creator_weight=weight[by_creator],
+            by_payee_ptr=by_payee_ptr,
+            by_payee_work=by_payee_work,
+            by_payee_weight=weight[by_payee],
         ),
+        credits=core.credits,
         layout=LevelLayout(
             citing=citing,
             source=target,
@@ -145,5 +148,5 @@ def derive(core: Core) -> Derived:
             segment_source=segment_source.astype(np.int32),
             level_segment_ptr=level_segment_ptr,
         ),
-        bounds=ErrorBounds(work=work_bound, creator=creator_bound),
+        bounds=ErrorBounds(work=work_bound, payee=payee_bound),
     )

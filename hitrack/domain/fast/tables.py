@@ -1,4 +1,4 @@
-"""The named parts of a compact graph: works, citations, owners, level layout, error bounds.
+"""The named parts of a compact graph: works, citations, payees, credits, level layout, error bounds.
 
 Works are numbered in a topological order grouped by *level* (a work's level
 is one more than the highest level among the works citing it), so value only
@@ -21,7 +21,8 @@ from hitrack.domain.fast.arrays import F64, I32, I64, LDA, Rationals
 __all__ = [
     "WorkTable",
     "CitationTable",
-    "OwnerTable",
+    "PayeeTable",
+    "CreditTable",
     "LevelLayout",
     "ErrorBounds",
     "table_arrays",
@@ -59,22 +60,48 @@ class CitationTable:
 
 
 @dataclass(frozen=True, eq=False)
-class OwnerTable:
-    """Owners by work: work ``w`` is owned by ``creator[ptr[w]:ptr[w + 1]]`` (sorted).
+class PayeeTable:
+    """Payees by work (DESIGN section 1): work ``w`` pays ``payee[ptr[w]:ptr[w + 1]]`` (sorted).
 
-    ``weight`` is each entry's ``ownership * retained`` in extended precision,
-    the part of the work's value its owner keeps. The same entries by creator:
-    creator ``c`` owns ``by_creator_work[by_creator_ptr[c]:by_creator_ptr[c + 1]]``
-    with weights ``by_creator_weight``.
+    ``share`` is each payee's exact part of the work's retained value
+    (:func:`hitrack.domain.payees.payee_shares`: its owners', and its
+    credits' through the credit pool), ``weight`` that part times the
+    retained share in extended precision: the part of the work's value the
+    payee is paid. The same entries by payee: payee ``c`` is paid by
+    ``by_payee_work[by_payee_ptr[c]:by_payee_ptr[c + 1]]`` with weights
+    ``by_payee_weight``. Payees are indices into the graph's ``creators``.
     """
 
     ptr: I64
-    creator: I32
-    fraction: Rationals
+    payee: I32
+    share: Rationals
     weight: LDA
-    by_creator_ptr: I64
-    by_creator_work: I32
-    by_creator_weight: LDA
+    by_payee_ptr: I64
+    by_payee_work: I32
+    by_payee_weight: LDA
+
+
+@dataclass(frozen=True, eq=False)
+class CreditTable:
+    """The credits of the works that have any, with their credit pools and owners.
+
+    ``works`` lists those works (sorted positions); for the ``i``-th, the
+    pool is ``pool[i]``, its credits are entries
+    ``credit_ptr[i]:credit_ptr[i + 1]`` (``payee``, ``role``, ``weight``, in
+    the order given) and its owners entries ``owner_ptr[i]:owner_ptr[i + 1]``
+    (``owner``, ``ownership``), who alone recoup its costs. A work not
+    listed has no credits and a pool of 0: its owners are its payees.
+    """
+
+    works: I32
+    pool: Rationals
+    credit_ptr: I64
+    payee: I32
+    role: npt.NDArray[np.str_]
+    weight: Rationals
+    owner_ptr: I64
+    owner: I32
+    ownership: Rationals
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,11 +131,11 @@ class ErrorBounds:
     """Rigorous relative error bounds of the extended-precision propagation.
 
     ``work[w]`` bounds the relative error of any value reaching ``w``;
-    ``creator[c]`` that of creator ``c``'s summed estimate.
+    ``payee[c]`` that of payee ``c``'s summed estimate.
     """
 
     work: F64
-    creator: F64
+    payee: F64
 
 
 def table_arrays(name: str, table: Any) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
