@@ -8,25 +8,43 @@ in exact rational arithmetic. For an event at work ``v``:
 2. ``fee = floor((amount - recouped) * fee_rate)`` goes to the platform;
 3. the rest, ``distributable``, enters the graph at ``v`` and flows along
    citations in topological order over ``v``'s ancestry only: each work keeps
-   its retained share for its owners and passes ``share`` to each source (a
-   model's shares are blended with the event's attribution, step 5);
+   its retained share for its payees (its owners, and its credits through its
+   credit pool: :func:`hitrack.domain.payees.payee_shares`) and passes
+   ``share`` to each source (a model's shares are blended with the event's
+   attribution, step 5);
 4. each creator's exact entitlement is rounded to micros by
    :func:`hitrack.domain.money.allocate` (largest remainder, ties by id).
 
-The fast engine (:mod:`hitrack.domain.fast`) must give the same micros and is
-tested against this one.
+Every other engine (:mod:`hitrack.domain.fast`, and any registered in
+:data:`hitrack.domain.settlement.ENGINES`) must give the same micros and is
+tested against this one. The event types, the checks and steps 1-3 are shared
+by all engines and live in :mod:`hitrack.domain.settlement` (re-exported here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 import networkx as nx
 
-from hitrack.domain.errors import InvalidEvent, UnknownWork
+from hitrack.domain.errors import UnknownWork
 from hitrack.domain.money import allocate
+from hitrack.domain.payees import payee_parts, payees_of
+from hitrack.domain.settlement import (
+    BatchSettlement,
+    BatchTotals,
+    EventSettlement,
+    Explanation,
+    RevenueEvent,
+    Route,
+    Step,
+    blended_shares,
+    check_event_fields,
+    prepare_event,
+    prepare_events,
+    split_event,
+)
 
 __all__ = [
     "MAX_LISTED_PATHS",
@@ -36,6 +54,7 @@ __all__ = [
     "Explanation",
     "EventSettlement",
     "BatchSettlement",
+    "ExactEngine",
     "validate_event",
     "check_event_fields",
     "split_event",
@@ -51,166 +70,6 @@ __all__ = [
 # Paths listed per earning work: enough for any human reader, and it keeps the
 # cost of an explanation bounded on graphs where paths multiply.
 MAX_LISTED_PATHS = 20
-
-
-@dataclass(frozen=True)
-class RevenueEvent:
-    """Money earned by one work, in integer micros.
-
-    Examples
-    --------
-    >>> RevenueEvent("e1", "p1", 1_000_000, costs=100_000, fee_rate=Fraction(1, 10)).costs
-    100000
-    """
-
-    id: str
-    work: str
-    amount: int
-    costs: int = 0
-    fee_rate: Fraction = Fraction(0)
-    attribution: Mapping[str, Fraction] | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    """One hop of a path: ``work`` passes ``share`` of its value to ``source``."""
-
-    work: str
-    source: str
-    share: Fraction
-
-
-@dataclass(frozen=True)
-class Route:
-    """One path from the event's work to an earning work, with what it carried.
-
-    ``value`` is the exact value (micros) reaching the earning work along this
-    path and ``amount`` the creator's exact entitlement from it.
-    """
-
-    steps: tuple[Step, ...]
-    value: Fraction
-    amount: Fraction
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why a creator earned from one of their works in one event.
-
-    ``value`` is the exact value that reached ``work`` over all paths;
-    ``amount = value * retained * ownership`` is the creator's exact
-    entitlement from it. ``routes`` lists up to :data:`MAX_LISTED_PATHS`
-    paths (largest first), and ``more_routes`` counts the others.
-    ``path`` is the first listed route's steps (empty when ``work`` is the
-    event's own work).
-    """
-
-    creator: str
-    work: str
-    event_work: str
-    entering: Fraction
-    value: Fraction
-    retained: Fraction
-    ownership: Fraction
-    amount: Fraction
-    routes: tuple[Route, ...]
-    more_routes: int = 0
-
-    @property
-    def path(self) -> tuple[Step, ...]:
-        return self.routes[0].steps if self.routes else ()
-
-
-@dataclass(frozen=True)
-class EventSettlement:
-    """The settlement of one revenue event, in integer micros.
-
-    ``recouped + fee + sum(creators.values()) == amount``. ``entitlements``
-    holds each creator's exact share of ``distributable`` (non-zero only);
-    ``explain(creator)`` computes the explanations on demand.
-    """
-
-    event_id: str
-    work: str
-    amount: int
-    recouped: dict[str, int]
-    fee: int
-    distributable: int
-    creators: dict[str, int]
-    entitlements: Mapping[str, Fraction]
-    _explainer: Callable[[str], list[Explanation]] | None = field(
-        default=None, repr=False, compare=False
-    )
-
-    def explain(self, creator: str) -> list[Explanation]:
-        """The works of ``creator`` that earned in this event, and how."""
-        if self._explainer is None or self.distributable == 0:
-            return []
-        return self._explainer(creator)
-
-
-@dataclass(frozen=True)
-class BatchSettlement:
-    """Many events settled as one (DESIGN section 3, step 8).
-
-    Fees and recoups are per event; creators' exact entitlements are summed
-    over the events and rounded once on the total ``distributable``.
-    """
-
-    events: int
-    amount: int
-    fee: int
-    recouped: dict[str, int]
-    distributable: int
-    creators: dict[str, int]
-    entitlements: Mapping[str, Fraction]
-
-
-def check_event_fields(event: RevenueEvent, kind: str | None, manifest: Iterable[str]) -> None:
-    """Rules on an event given its work's ``kind`` (None: unknown) and manifest.
-
-    Shared by both engines so they reject exactly the same events.
-    """
-    if not isinstance(event.id, str) or not event.id:
-        raise InvalidEvent(f"event id {event.id!r} must be a non-empty string")
-    ids = (event.id,)
-    if kind is None:
-        raise UnknownWork(
-            f"event {event.id}: unknown work {event.work}", ids=(event.id, event.work)
-        )
-    for name in ("amount", "costs"):
-        value = getattr(event, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidEvent(
-                f"event {event.id}: {name} must be an integer number of micros", ids=ids
-            )
-        if value < 0:
-            raise InvalidEvent(f"event {event.id}: {name} {value} is negative", ids=ids)
-    if not isinstance(event.fee_rate, Fraction) or not 0 <= event.fee_rate <= 1:
-        raise InvalidEvent(
-            f"event {event.id}: fee_rate {event.fee_rate} is outside [0, 1]", ids=ids
-        )
-    if event.attribution is None:
-        return
-    if kind != "model":
-        raise InvalidEvent(
-            f"event {event.id}: attribution is only for models, and {event.work} is a {kind}",
-            ids=ids,
-        )
-    allowed = set(manifest)
-    for key, score in event.attribution.items():
-        if key not in allowed:
-            raise InvalidEvent(
-                f"event {event.id}: attribution names {key}, which is not in the manifest "
-                f"of model {event.work}",
-                ids=(event.id, key),
-            )
-        if score < 0:
-            raise InvalidEvent(
-                f"event {event.id}: attribution score of {key} is negative", ids=(event.id, key)
-            )
-    if sum(event.attribution.values(), Fraction(0)) <= 0:
-        raise InvalidEvent(f"event {event.id}: attribution sums to 0", ids=ids)
 
 
 def validate_event(G: nx.DiGraph, event: RevenueEvent) -> None:
@@ -233,50 +92,7 @@ def validate_event(G: nx.DiGraph, event: RevenueEvent) -> None:
     ...
     hitrack.domain.errors.InvalidEvent: event e1: amount -5 is negative
     """
-    kind = G.nodes[event.work]["kind"] if event.work in G else None
-    manifest = G.successors(event.work) if kind is not None else ()
-    check_event_fields(event, kind, manifest)
-
-
-def split_event(event: RevenueEvent) -> tuple[int, int, int]:
-    """``(recouped, fee, distributable)`` of an event (steps 1-3).
-
-    Examples
-    --------
-    >>> split_event(RevenueEvent("e1", "p1", 1_000_000, 100_000, Fraction(1, 10)))
-    (100000, 90000, 810000)
-    """
-    recouped = min(event.costs, event.amount)
-    profit = event.amount - recouped
-    fee = profit * event.fee_rate.numerator // event.fee_rate.denominator
-    return recouped, fee, profit - fee
-
-
-def blended_shares(
-    shares: Mapping[str, Fraction],
-    attribution_weight: Fraction,
-    attribution: Mapping[str, Fraction] | None,
-) -> dict[str, Fraction]:
-    """A model's source shares for one event (DESIGN section 3, step 5).
-
-    ``(1 - λ) * share(s) + λ * S * a(s) / sum(a)`` with ``S`` the sum of the
-    manifest shares; the retained share does not change.
-
-    Examples
-    --------
-    >>> blended_shares({"r1": Fraction(1, 4), "r2": Fraction(1, 4)}, Fraction(1, 2),
-    ...                {"r1": Fraction(3), "r2": Fraction(1)})
-    {'r1': Fraction(5, 16), 'r2': Fraction(3, 16)}
-    """
-    if attribution is None or attribution_weight == 0:
-        return dict(shares)
-    total_share = sum(shares.values(), Fraction(0))
-    total_score = sum(attribution.values(), Fraction(0))
-    return {
-        source: (1 - attribution_weight) * share
-        + attribution_weight * total_share * attribution.get(source, Fraction(0)) / total_score
-        for source, share in shares.items()
-    }
+    prepare_event(ExactEngine(G), event)
 
 
 def _sources(G: nx.DiGraph, work: str) -> dict[str, Fraction]:
@@ -359,8 +175,8 @@ def _entitlements(
         kept = reached * _retained(G, node)
         if not kept:
             continue
-        for creator, ownership in G.nodes[node]["owners"].items():
-            result[creator] = result.get(creator, Fraction(0)) + kept * ownership
+        for payee, share in payees_of(G, node).items():
+            result[payee] = result.get(payee, Fraction(0)) + kept * share
     return dict(sorted(result.items()))
 
 
@@ -368,11 +184,63 @@ def _retained(G: nx.DiGraph, work: str) -> Fraction:
     return 1 - sum((data["share"] for _, _, data in G.out_edges(work, data=True)), Fraction(0))
 
 
-def _split_recouped(owners: Mapping[str, Fraction], recouped: int) -> dict[str, int]:
-    if not recouped:
-        return {}
-    split = allocate(recouped, {owner: recouped * f for owner, f in owners.items()})
-    return {owner: micros for owner, micros in sorted(split.items()) if micros}
+class ExactEngine:
+    """The exact engine over one networkx graph (a :class:`~hitrack.domain.settlement.SettlementEngine`).
+
+    It is also the graph its events are prepared against
+    (:class:`~hitrack.domain.settlement.EventGraph`).
+
+    Examples
+    --------
+    >>> from hitrack.domain.graph import Work, build_graph
+    >>> G = build_graph([Work("r1", "record", {"a": Fraction(1, 2), "b": Fraction(1, 2)})])
+    >>> ExactEngine(G).settle_batch([RevenueEvent("e1", "r1", 1), RevenueEvent("e2", "r1", 2)]).creators
+    {'a': 2, 'b': 1}
+    """
+
+    def __init__(self, G: nx.DiGraph) -> None:
+        self.graph = G
+
+    def kind_of(self, work: str) -> str | None:
+        return str(self.graph.nodes[work]["kind"]) if work in self.graph else None
+
+    def manifest_of(self, work: str) -> Iterable[str]:
+        return self.graph.successors(work)  # type: ignore[no-any-return]
+
+    def owners_of(self, work: str) -> Mapping[str, Fraction]:
+        return self.graph.nodes[work]["owners"]  # type: ignore[no-any-return]
+
+    def settle_event(self, event: RevenueEvent) -> EventSettlement:
+        G = self.graph
+        prepared = prepare_event(self, event)
+        distributable = prepared.distributable
+        entitlements = (
+            _entitlements(G, event.work, event.attribution, Fraction(distributable))
+            if distributable
+            else {}
+        )
+        creators = {c: m for c, m in allocate(distributable, entitlements).items() if m}
+
+        def explainer(creator: str) -> list[Explanation]:
+            return explain(G, event, creator)
+
+        return prepared.settlement(creators, entitlements, explainer)
+
+    def settle_batch(self, events: Iterable[RevenueEvent]) -> BatchSettlement:
+        G = self.graph
+        totals = BatchTotals()
+        entitlements: dict[str, Fraction] = {}
+        for prepared in prepare_events(self, events):
+            totals.add(prepared)
+            if prepared.distributable:
+                event = prepared.event
+                for creator, value in _entitlements(
+                    G, event.work, event.attribution, Fraction(prepared.distributable)
+                ).items():
+                    entitlements[creator] = entitlements.get(creator, Fraction(0)) + value
+        entitlements = dict(sorted(entitlements.items()))
+        creators = {c: m for c, m in allocate(totals.distributable, entitlements).items() if m}
+        return totals.settlement(creators, entitlements)
 
 
 def settle_event(G: nx.DiGraph, event: RevenueEvent) -> EventSettlement:
@@ -387,29 +255,7 @@ def settle_event(G: nx.DiGraph, event: RevenueEvent) -> EventSettlement:
     >>> s.recouped, s.fee, s.creators
     ({'dana': 100000}, 90000, {'alice': 243000, 'dana': 567000})
     """
-    validate_event(G, event)
-    recouped, fee, distributable = split_event(event)
-    entitlements = (
-        _entitlements(G, event.work, event.attribution, Fraction(distributable))
-        if distributable
-        else {}
-    )
-    creators = {c: m for c, m in allocate(distributable, entitlements).items() if m}
-
-    def explainer(creator: str) -> list[Explanation]:
-        return explain(G, event, creator)
-
-    return EventSettlement(
-        event_id=event.id,
-        work=event.work,
-        amount=event.amount,
-        recouped=_split_recouped(G.nodes[event.work]["owners"], recouped),
-        fee=fee,
-        distributable=distributable,
-        creators=creators,
-        entitlements=entitlements,
-        _explainer=explainer,
-    )
+    return ExactEngine(G).settle_event(event)
 
 
 def settle_batch(G: nx.DiGraph, events: Iterable[RevenueEvent]) -> BatchSettlement:
@@ -423,38 +269,7 @@ def settle_batch(G: nx.DiGraph, events: Iterable[RevenueEvent]) -> BatchSettleme
     >>> b.creators
     {'a': 2, 'b': 1}
     """
-    count = amount = fee = distributable = 0
-    recouped: dict[str, int] = {}
-    entitlements: dict[str, Fraction] = {}
-    seen: set[str] = set()
-    for event in events:
-        validate_event(G, event)
-        if event.id in seen:
-            raise InvalidEvent(f"duplicate event id {event.id}", ids=(event.id,))
-        seen.add(event.id)
-        event_recouped, event_fee, event_distributable = split_event(event)
-        count += 1
-        amount += event.amount
-        fee += event_fee
-        distributable += event_distributable
-        for owner, micros in _split_recouped(G.nodes[event.work]["owners"], event_recouped).items():
-            recouped[owner] = recouped.get(owner, 0) + micros
-        if event_distributable:
-            for creator, value in _entitlements(
-                G, event.work, event.attribution, Fraction(event_distributable)
-            ).items():
-                entitlements[creator] = entitlements.get(creator, Fraction(0)) + value
-    entitlements = dict(sorted(entitlements.items()))
-    creators = {c: m for c, m in allocate(distributable, entitlements).items() if m}
-    return BatchSettlement(
-        events=count,
-        amount=amount,
-        fee=fee,
-        recouped=dict(sorted(recouped.items())),
-        distributable=distributable,
-        creators=creators,
-        entitlements=entitlements,
-    )
+    return ExactEngine(G).settle_batch(events)
 
 
 def explain(
@@ -480,10 +295,18 @@ def explain(
     path_counts = _count_paths(G, event.work, values)
     result = []
     for node in sorted(values):
-        ownership = G.nodes[node]["owners"].get(creator)
+        data = G.nodes[node]
+        parts = [
+            part
+            for part in payee_parts(
+                data["owners"], data.get("credits", ()), data.get("credit_pool", Fraction(0))
+            )
+            if part.payee == creator
+        ]
         retained = _retained(G, node)
-        if ownership is None or not retained or not values[node]:
+        if not parts or not retained or not values[node]:
             continue
+        ownership = sum((part.share for part in parts), Fraction(0))
         kept = retained * ownership
         routes = [
             Route(steps, value, value * kept)
@@ -502,6 +325,7 @@ def explain(
                 amount=values[node] * kept,
                 routes=tuple(routes),
                 more_routes=path_counts[node] - len(routes),
+                parts=tuple(parts),
             )
         )
     return result
@@ -549,6 +373,18 @@ def _percent(share: Fraction) -> str:
     return f"{text}%" if "/" not in text else f"{format_share(share)} of it"
 
 
+def _through_pool(explanation: Explanation) -> str:
+    """How a credit pool entered the creator's part: empty for a work without one."""
+    pool = next((part.credit_pool for part in explanation.parts if part.credit_pool), None)
+    if pool is None:
+        return ""
+    roles = [f"as {part.role}" for part in explanation.parts if part.role is not None]
+    if not roles:
+        return f", after the {_percent(pool)} credit pool"
+    reasons = " and ".join(["as owner", *roles] if explanation.as_owner else roles)
+    return f", {reasons} through the {_percent(pool)} credit pool"
+
+
 def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
     """Human lines for an explanation, one per listed path.
 
@@ -582,7 +418,12 @@ def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
         ]
         for step in route.steps[:-1]:
             parts.append(f"{_percent(step.share)} to {name(step.source)}")
-        owned = f"your {G.nodes[explanation.work]['kind']} {name(explanation.work)}"
+        kind = G.nodes[explanation.work]["kind"]
+        owned = (
+            f"your {kind} {name(explanation.work)}"
+            if explanation.as_owner
+            else f"{name(explanation.work)} ({kind})"
+        )
         if route.steps:
             parts.append(f"{_percent(route.steps[-1].share)} to {owned}")
         else:
@@ -590,7 +431,8 @@ def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
         own = "" if explanation.ownership == 1 else f", your part {_percent(explanation.ownership)}"
         lines.append(
             " -> ".join(parts)
-            + f", retained {_percent(explanation.retained)}{own}: {money(route.amount)}"
+            + f", retained {_percent(explanation.retained)}{_through_pool(explanation)}{own}: "
+            + money(route.amount)
         )
     if explanation.more_routes:
         lines.append(f"... and {explanation.more_routes} more paths")

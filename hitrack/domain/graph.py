@@ -4,8 +4,9 @@ Works are nodes of a :class:`networkx.DiGraph` keyed by work id; a citation is
 an edge ``work -> source`` whose ``share`` (an exact
 :class:`~fractions.Fraction`) is the part of the work's value that belongs to
 the source. The graph is acyclic, a work's shares sum to at most 1 (the rest
-is its *retained share*, paid to its owners), and owners' fractions sum to
-exactly 1.
+is its *retained share*, paid to its payees: its owners, and its credits
+through its credit pool, :mod:`hitrack.domain.payees`), and owners' fractions
+sum to exactly 1.
 
 Two entry points enforce the rules:
 
@@ -32,6 +33,7 @@ from hitrack.domain.errors import (
     InvalidShare,
     UnknownWork,
 )
+from hitrack.domain.payees import Credit, check_credits
 
 __all__ = [
     "KINDS",
@@ -67,9 +69,11 @@ class Work:
     consent_remix: bool = True
     consent_ai_training: bool = False
     title: str = ""
+    credits: tuple[Credit, ...] = ()
+    credit_pool: Fraction = Fraction(0)
 
 
-def _check_work_alone(work: Work) -> None:
+def _check_work_alone(work: Work, min_credit_pool: Fraction) -> None:
     """Rules a work must satisfy on its own, whatever else is in the graph."""
     if not isinstance(work.id, str) or not work.id:
         raise InvalidInput(f"work id {work.id!r} must be a non-empty string")
@@ -98,6 +102,7 @@ def _check_work_alone(work: Work) -> None:
             f"work {work.id}: attribution_weight {work.attribution_weight} is outside [0, 1]",
             ids=(work.id,),
         )
+    check_credits(work.id, work.credits, work.credit_pool, min_credit_pool=min_credit_pool)
     for source, share in work.sources.items():
         if source == work.id:
             raise InvalidCitation(f"work {work.id} cites itself", ids=(work.id,))
@@ -116,20 +121,24 @@ def _check_share_range(work: str, source: str, share: Fraction) -> None:
         )
 
 
-def build_graph(works: Iterable[Work]) -> nx.DiGraph:
+def build_graph(works: Iterable[Work], *, min_credit_pool: Fraction = Fraction(0)) -> nx.DiGraph:
     """Validate a whole set of works, then build their contribution graph.
 
     Parameters
     ----------
     works : iterable of Work
         Every work, each with its sources; sources must be in the set.
+    min_credit_pool : Fraction
+        The least credit pool of a work with credits (the platform's
+        ``HITRACK_MIN_CREDIT_POOL``, for new works; stored graphs use 0).
 
     Returns
     -------
     networkx.DiGraph
         Nodes keyed by work id with attributes ``kind``, ``owners``,
-        ``attribution_weight``, ``consent_remix``, ``consent_ai_training`` and
-        ``title``; edges ``work -> source`` with attribute ``share``.
+        ``attribution_weight``, ``consent_remix``, ``consent_ai_training``,
+        ``title``, ``credits`` and ``credit_pool``; edges ``work -> source``
+        with attribute ``share``.
 
     Raises
     ------
@@ -147,7 +156,7 @@ def build_graph(works: Iterable[Work]) -> nx.DiGraph:
     """
     by_id: dict[str, Work] = {}
     for work in works:
-        _check_work_alone(work)
+        _check_work_alone(work, min_credit_pool)
         if work.id in by_id:
             raise InvalidInput(f"duplicate work id {work.id}", ids=(work.id,))
         by_id[work.id] = work
@@ -167,6 +176,8 @@ def build_graph(works: Iterable[Work]) -> nx.DiGraph:
             consent_remix=bool(work.consent_remix),
             consent_ai_training=bool(work.consent_ai_training),
             title=work.title,
+            credits=tuple(work.credits),
+            credit_pool=Fraction(work.credit_pool),
         )
     for work in by_id.values():
         for source, share in work.sources.items():
@@ -296,7 +307,7 @@ def add_citations(G: nx.DiGraph, work: str, sources: Mapping[str, Fraction]) -> 
 
 
 def retained_share(G: nx.DiGraph, work: str) -> Fraction:
-    """The part of ``work``'s value kept by its own owners: 1 minus its source shares.
+    """The part of ``work``'s value it keeps for its payees: 1 minus its source shares.
 
     Examples
     --------
@@ -361,6 +372,8 @@ def works_of(G: nx.DiGraph) -> list[Work]:
                 consent_remix=data["consent_remix"],
                 consent_ai_training=data["consent_ai_training"],
                 title=data["title"],
+                credits=data.get("credits", ()),
+                credit_pool=data.get("credit_pool", Fraction(0)),
             )
         )
     return works

@@ -1,7 +1,8 @@
 """The interchange format (DESIGN section 5): one JSON document, graph and events.
 
 Loading is strict on types and enforces every graph rule through
-:func:`hitrack.domain.graph.build_graph` and
+:func:`hitrack.domain.graph.build_graph` (credits and credit pools through
+:func:`hitrack.domain.payees.check_credits`) and
 :func:`hitrack.domain.credit.validate_event`, so a loaded document is always
 settleable. Unknown keys are ignored, so documents from newer versions still
 load. Shares are written as exact text (:func:`~hitrack.domain.shares.format_share`).
@@ -16,17 +17,11 @@ from typing import Any
 
 import networkx as nx
 
-from hitrack.domain.credit import (
-    BatchSettlement,
-    EventSettlement,
-    Explanation,
-    RevenueEvent,
-    settle_batch,
-    settle_event,
-    validate_event,
-)
+from hitrack.domain.credit import ExactEngine, validate_event
 from hitrack.domain.errors import InvalidEvent, InvalidInput
 from hitrack.domain.graph import Work, build_graph
+from hitrack.domain.payees import Credit, PayeePart
+from hitrack.domain.settlement import Explanation, RevenueEvent, SettlementEngine
 from hitrack.domain.shares import format_share, loads_json, parse_share
 
 __all__ = [
@@ -74,6 +69,26 @@ def _shares(value: Any, what: str) -> dict[str, Fraction]:
     }
 
 
+def _credits(raw: Any, work_id: str) -> tuple[Credit, ...]:
+    if not isinstance(raw, list):
+        raise InvalidInput(f"work {work_id}: credits must be a list", ids=(work_id,))
+    credits = []
+    for position, item in enumerate(raw):
+        what = f"work {work_id}: credits[{position}]"
+        data = _object(item, what)
+        payee = data.get("payee")
+        if not isinstance(payee, str) or not payee:
+            raise InvalidInput(f"{what}.payee must be a non-empty string", ids=(work_id,))
+        role = data.get("role")
+        if not isinstance(role, str) or not role:
+            raise InvalidInput(f"{what}.role must be a non-empty string", ids=(work_id, payee))
+        if "weight" not in data:
+            raise InvalidInput(f"{what} has no weight", ids=(work_id, payee))
+        weight = parse_share(data["weight"], what=f"work {work_id}: credit weight of {payee}")
+        credits.append(Credit(payee, role, weight))
+    return tuple(credits)
+
+
 def _work(raw: Any, position: int) -> Work:
     data = _object(raw, f"works[{position}]")
     work_id = _string(data.get("id"), f"works[{position}].id")
@@ -103,6 +118,8 @@ def _work(raw: Any, position: int) -> Work:
         consent_remix=flags["remix"],
         consent_ai_training=flags["ai_training"],
         title=title,
+        credits=_credits(data.get("credits", []), work_id),
+        credit_pool=parse_share(data.get("credit_pool", 0), what=f"work {work_id}: credit_pool"),
     )
 
 
@@ -122,8 +139,11 @@ def _event(raw: Any, position: int) -> RevenueEvent:
     )
 
 
-def load_document(data: Mapping[str, Any]) -> Document:
+def load_document(data: Mapping[str, Any], *, min_credit_pool: Fraction = Fraction(0)) -> Document:
     """Validate an interchange document (already parsed) and build its graph.
+
+    ``min_credit_pool`` is the least credit pool of a work with credits (the
+    platform passes ``HITRACK_MIN_CREDIT_POOL``).
 
     Raises
     ------
@@ -147,7 +167,7 @@ def load_document(data: Mapping[str, Any]) -> Document:
     if not isinstance(raw_events, list):
         raise InvalidInput("events must be a list")
     works = [_work(raw, i) for i, raw in enumerate(raw_works)]
-    graph = build_graph(works)
+    graph = build_graph(works, min_credit_pool=min_credit_pool)
     events = [_event(raw, i) for i, raw in enumerate(raw_events)]
     seen: set[str] = set()
     for event in events:
@@ -158,7 +178,7 @@ def load_document(data: Mapping[str, Any]) -> Document:
     return Document(currency=currency, works=works, events=events, graph=graph)
 
 
-def loads_document(text: str) -> Document:
+def loads_document(text: str, *, min_credit_pool: Fraction = Fraction(0)) -> Document:
     """Parse and validate an interchange document from JSON text.
 
     Examples
@@ -166,7 +186,7 @@ def loads_document(text: str) -> Document:
     >>> loads_document('{"currency": "EUR", "works": []}').currency
     'EUR'
     """
-    return load_document(loads_json(text))
+    return load_document(loads_json(text), min_credit_pool=min_credit_pool)
 
 
 def dump_document(
@@ -194,6 +214,13 @@ def dump_document(
             item["consent"] = {"remix": work.consent_remix, "ai_training": work.consent_ai_training}
         if work.title:
             item["title"] = work.title
+        if work.credits:
+            item["credits"] = [
+                {"payee": c.payee, "role": c.role, "weight": format_share(c.weight)}
+                for c in work.credits
+            ]
+        if work.credit_pool:
+            item["credit_pool"] = format_share(work.credit_pool)
         out_works.append(item)
     out_events = []
     for event in events:
@@ -206,6 +233,16 @@ def dump_document(
             raw["attribution"] = {k: format_share(v) for k, v in sorted(event.attribution.items())}
         out_events.append(raw)
     return {"currency": currency, "works": out_works, "events": out_events}
+
+
+def _part_document(part: PayeePart) -> dict[str, Any]:
+    if part.role is None:
+        out: dict[str, Any] = {"as": "owner", "share": format_share(part.share)}
+    else:
+        out = {"as": "credit", "role": part.role, "share": format_share(part.share)}
+    if part.credit_pool:
+        out["credit_pool"] = format_share(part.credit_pool)
+    return out
 
 
 def explanation_document(explanations: Sequence[Explanation]) -> list[dict[str, Any]]:
@@ -231,6 +268,7 @@ def explanation_document(explanations: Sequence[Explanation]) -> list[dict[str, 
                     for route in item.routes
                 ],
                 "more_paths": item.more_routes,
+                "parts": [_part_document(part) for part in item.parts],
             }
         )
     return out
@@ -246,14 +284,13 @@ def settlement_document(
     *,
     batch: bool = False,
     explain: str | None = None,
-    settle: Callable[[RevenueEvent], EventSettlement] | None = None,
-    settle_many: Callable[[Sequence[RevenueEvent]], BatchSettlement] | None = None,
+    engine: SettlementEngine | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """The output document of ``hitrack settle`` (DESIGN section 5).
 
-    ``settle``/``settle_many`` choose the engine (the exact engine by
-    default); ``explain=CREATOR`` adds that creator's explanations per event;
+    ``engine`` settles (the exact engine over ``doc.graph`` by default);
+    ``explain=CREATOR`` adds that creator's explanations per event;
     ``progress(done, total)`` is called as events are settled.
 
     Examples
@@ -264,16 +301,18 @@ def settlement_document(
     >>> settlement_document(doc)["totals"]
     {'alice': 5}
     """
-    settle_one = settle or (lambda event: settle_event(doc.graph, event))
-    if explain is not None and not any(explain in w.owners for w in doc.works):
+    engine = engine or ExactEngine(doc.graph)
+    if explain is not None and not any(
+        explain in w.owners or any(c.payee == explain for c in w.credits) for w in doc.works
+    ):
         raise InvalidInput(
-            f"unknown creator {explain}: owns no work in this document", ids=(explain,)
+            f"unknown creator {explain}: owns no work and holds no credit in this document",
+            ids=(explain,),
         )
     totals: dict[str, int] = {}
     result: dict[str, Any] = {"currency": doc.currency}
     if batch:
-        many = settle_many or (lambda events: settle_batch(doc.graph, events))
-        settled = many(doc.events)
+        settled = engine.settle_batch(doc.events)
         result["batch"] = {
             "events": settled.events,
             "amount": settled.amount,
@@ -287,7 +326,7 @@ def settlement_document(
     else:
         events = []
         for done, event in enumerate(doc.events, 1):
-            one = settle_one(event)
+            one = engine.settle_event(event)
             events.append(
                 {
                     "id": one.event_id,
@@ -306,7 +345,7 @@ def settlement_document(
     if explain is not None:
         explained = []
         for event in doc.events:
-            one = settle_one(event)
+            one = engine.settle_event(event)
             explained.append(
                 {
                     "event": event.id,

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from hitrack.domain.credit import RevenueEvent
 from hitrack.domain.graph import Work
+from hitrack.domain.payees import Credit
 
 F = Fraction
 
@@ -58,7 +59,34 @@ DESIGN_DOCUMENT = {
     ],
 }
 
+# A studio-owned film with a performer and an unclaimed sound mixer, and a remix citing it.
+CREDITS_DOCUMENT = {
+    "currency": "USD",
+    "works": [
+        {
+            "id": "f1",
+            "kind": "record",
+            "owners": {"studio": "1"},
+            "title": "Night Swim",
+            "credits": [
+                {"payee": "gina", "role": "performer", "weight": "3"},
+                {"payee": "credit:k7", "role": "sound mixer", "weight": "1"},
+            ],
+            "credit_pool": "1/4",
+        },
+        {"id": "r2", "kind": "record", "owners": {"ann": "1"}, "sources": {"f1": "0.4"}},
+    ],
+    "events": [
+        {"id": "e1", "work": "r2", "amount": 1000000, "costs": 100000, "fee_rate": "0.1"},
+        {"id": "e2", "work": "f1", "amount": 7},
+    ],
+}
+
 CREATORS = ["ann", "ben", "cat", "dan", "eve", "fox"]
+CREDITED = [*CREATORS, "credit:k1", "credit:k2"]
+ROLES = ["performer", "writer", "sound mixer", "other: gaffer"]
+WEIGHTS = [F(1), F(2), F(3), F(1, 2)]
+POOLS = [F(0), F(1, 4), F(1, 3), F(1, 2), F(1)]
 SHARES = [F(1, 10), F(1, 4), F(1, 3), F(3, 10), F(1, 7), F(1, 2), F(1)]
 OWNER_SPLITS = [
     [F(1)],
@@ -70,8 +98,25 @@ OWNER_SPLITS = [
 
 
 @st.composite
-def works_strategy(draw: st.DrawFn, max_works: int = 10) -> list[Work]:
-    """A valid set of works: each cites earlier ones only, shares summing to at most 1."""
+def credits_strategy(draw: st.DrawFn) -> tuple[tuple[Credit, ...], Fraction]:
+    """Credits (none to three, a person possibly twice, or also an owner) and a valid pool."""
+    credits = tuple(
+        Credit(
+            draw(st.sampled_from(CREDITED)),
+            draw(st.sampled_from(ROLES)),
+            draw(st.sampled_from(WEIGHTS)),
+        )
+        for _ in range(draw(st.integers(0, 3)))
+    )
+    return credits, draw(st.sampled_from(POOLS)) if credits else F(0)
+
+
+@st.composite
+def works_strategy(draw: st.DrawFn, max_works: int = 10, credits: bool = False) -> list[Work]:
+    """A valid set of works: each cites earlier ones only, shares summing to at most 1.
+
+    With ``credits``, works may also carry credits and a credit pool.
+    """
     count = draw(st.integers(1, max_works))
     works = []
     for i in range(count):
@@ -97,6 +142,11 @@ def works_strategy(draw: st.DrawFn, max_works: int = 10) -> list[Work]:
                 dict(zip(owners_ids, split, strict=True)),
                 sources,
                 attribution_weight=draw(st.sampled_from([F(0), F(1, 2), F(1)])),
+                **(
+                    dict(zip(("credits", "credit_pool"), draw(credits_strategy()), strict=True))
+                    if credits
+                    else {}
+                ),
             )
         )
     return works

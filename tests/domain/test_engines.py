@@ -1,4 +1,8 @@
-"""The fast engine against the exact one, and the settlement properties of issue #3."""
+"""Every engine against the exact one, the fast engine's compact form, and the settlement properties.
+
+Engines come from the registry (:data:`hitrack.domain.settlement.ENGINES`):
+an engine added there is tested here against the exact reference.
+"""
 
 from fractions import Fraction as F
 
@@ -12,14 +16,15 @@ from hitrack.domain.errors import (
     ConsentRequired,
     CycleError,
     InvalidCitation,
-    InvalidEvent,
-    UnknownWork,
+    InvalidInput,
 )
 from hitrack.domain.graph import Work, add_citation, ancestry, build_graph, works_of
 from hitrack.domain.interchange import load_document
+from hitrack.domain.settlement import ENGINES, SettlementEngine, make_engine
 
 from .factories import DESIGN_DOCUMENT, events_strategy, make_record, works_strategy
 
+OTHER_ENGINES = [name for name in ENGINES if name != "exact"]
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -29,40 +34,23 @@ def scenario(draw):
     return works, draw(events_strategy(works))
 
 
-def test_fast_engine_matches_the_hand_worked_design_example():
-    # Same numbers as test_credit: e1 -> alice 437400, bob 145800, carol 145800,
-    # dana 81000; e2 -> alice 96875, bob 14063, carol 14062, lab 125000.
+@pytest.mark.parametrize("name", OTHER_ENGINES)
+def test_every_engine_explains_like_the_exact_engine(name):
     doc = load_document(DESIGN_DOCUMENT)
-    cg = fast.CompactGraph.from_graph(doc.graph)
-    e1, e2 = doc.events
-    assert fast.settle_event(cg, e1).creators == {
-        "alice": 437400,
-        "bob": 145800,
-        "carol": 145800,
-        "dana": 81000,
-    }
-    assert fast.settle_event(cg, e2).creators == {
-        "alice": 96875,
-        "bob": 14063,
-        "carol": 14062,
-        "lab": 125000,
-    }
-    assert fast.settle_batch(cg, doc.events).creators == {
-        "alice": 534275,
-        "bob": 159863,
-        "carol": 159862,
-        "dana": 81000,
-        "lab": 125000,
-    }
-
-
-def test_fast_engine_explains_like_the_exact_engine():
-    doc = load_document(DESIGN_DOCUMENT)
-    cg = fast.CompactGraph.from_graph(doc.graph)
+    engine = make_engine(name, doc.graph)
     for event in doc.events:
-        assert fast.settle_event(cg, event).explain("alice") == credit.settle_event(
+        assert engine.settle_event(event).explain("alice") == credit.settle_event(
             doc.graph, event
         ).explain("alice")
+
+
+def test_every_engine_is_registered_and_has_the_engine_interface():
+    G = build_graph([make_record("r1")])
+    assert {"exact", "fast"} <= set(ENGINES)
+    for name in ENGINES:
+        assert isinstance(make_engine(name, G), SettlementEngine)
+    with pytest.raises(InvalidInput, match="unknown settlement engine 'abacus'"):
+        make_engine("abacus", G)
 
 
 def test_compact_graph_survives_save_and_load(tmp_path):
@@ -115,23 +103,15 @@ def test_compact_graph_from_arrays_enforces_the_graph_rules(kwargs, error):
         )
 
 
-def test_fast_engine_rejects_the_same_bad_events():
-    G = build_graph([make_record("r1")])
-    cg = fast.CompactGraph.from_graph(G)
-    with pytest.raises(UnknownWork, match="e1"):
-        fast.settle_event(cg, RevenueEvent("e1", "zz", 1))
-    with pytest.raises(InvalidEvent, match="e2"):
-        fast.settle_batch(cg, [RevenueEvent("e2", "r1", -1)])
-
-
-@given(scenario())
+@pytest.mark.parametrize("name", OTHER_ENGINES)
+@given(case=scenario())
 @PROPERTY
-def test_fast_engine_gives_the_exact_engines_micros(case):
+def test_every_engine_gives_the_exact_engines_micros(name, case):
     works, events = case
     G = build_graph(works)
-    cg = fast.CompactGraph.from_graph(G)
+    engine = make_engine(name, G)
     for event in events:
-        exact, quick = credit.settle_event(G, event), fast.settle_event(cg, event)
+        exact, quick = credit.settle_event(G, event), engine.settle_event(event)
         assert (quick.creators, quick.recouped, quick.fee, quick.distributable) == (
             exact.creators,
             exact.recouped,
@@ -139,7 +119,7 @@ def test_fast_engine_gives_the_exact_engines_micros(case):
             exact.distributable,
         )
         assert dict(quick.entitlements) == exact.entitlements
-    exact_batch, quick_batch = credit.settle_batch(G, events), fast.settle_batch(cg, events)
+    exact_batch, quick_batch = credit.settle_batch(G, events), engine.settle_batch(events)
     assert quick_batch.creators == exact_batch.creators
     assert quick_batch.recouped == exact_batch.recouped
     assert dict(quick_batch.entitlements) == exact_batch.entitlements
@@ -161,20 +141,18 @@ def test_every_event_conserves_money_and_rounds_within_one_micro(case):
     assert sum(b.recouped.values()) + b.fee + sum(b.creators.values()) == b.amount
 
 
-@given(scenario(), st.randoms(use_true_random=False))
+@pytest.mark.parametrize("name", list(ENGINES))
+@given(case=scenario(), rng=st.randoms(use_true_random=False))
 @PROPERTY
-def test_settlement_does_not_depend_on_input_order(case, rng):
+def test_settlement_does_not_depend_on_input_order(name, case, rng):
     works, events = case
     shuffled = list(works)
     rng.shuffle(shuffled)
-    G1, G2 = build_graph(works), build_graph(shuffled)
-    cg1, cg2 = fast.CompactGraph.from_graph(G1), fast.CompactGraph.from_graph(G2)
+    one, two = make_engine(name, build_graph(works)), make_engine(name, build_graph(shuffled))
     for event in events:
-        assert credit.settle_event(G1, event).creators == credit.settle_event(G2, event).creators
-        assert fast.settle_event(cg1, event).creators == fast.settle_event(cg2, event).creators
+        assert one.settle_event(event).creators == two.settle_event(event).creators
     reordered = list(reversed(events))
-    assert credit.settle_batch(G1, events).creators == credit.settle_batch(G2, reordered).creators
-    assert fast.settle_batch(cg1, events).creators == fast.settle_batch(cg2, reordered).creators
+    assert one.settle_batch(events).creators == two.settle_batch(reordered).creators
 
 
 @given(scenario())
@@ -205,11 +183,9 @@ def test_adding_a_citation_never_changes_events_that_cannot_reach_the_citing_wor
             assert credit.settle_event(G, event).creators == before[event.id]
 
 
-def test_many_co_owners_with_equal_shares_tie_and_are_ordered_by_id():
+def test_many_co_owners_with_equal_shares_tie_and_are_ordered_by_id(engine):
     # 1 micro among three owners of 1/3 each: only "a" gets it, exactly as allocate rules.
     G = build_graph([Work("r", "record", {"c": F(1, 3), "a": F(1, 3), "b": F(1, 3)})])
-    cg = fast.CompactGraph.from_graph(G)
     event = RevenueEvent("e", "r", 1)
-    assert (
-        fast.settle_event(cg, event).creators == credit.settle_event(G, event).creators == {"a": 1}
-    )
+    assert engine(G).settle_event(event).creators == {"a": 1}
+    assert engine(G).settle_batch([event]).creators == {"a": 1}
