@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from hitrack.db.models import WebhookEvent
 from hitrack.domain.errors import HitrackError, InvalidEvent
-from hitrack.domain.money import MICROS_PER_CENT
+from hitrack.domain.money import from_minor_units, parse_currency
 from hitrack.payments.base import ProviderEvent
 from hitrack.services import payouts, revenue
 from hitrack.services.graph import get_work
@@ -58,17 +58,18 @@ def checkout_completed(db: Session, event: ProviderEvent, context: WebhookContex
             f"checkout {event.object_id} sells {work_id}, which is not a production",
             ids=(str(work_id),),
         )
-    amount_cents = session.get("amount_total")
-    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents < 0:
+    amount_minor = session.get("amount_total")  # in the currency's minor unit
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor < 0:
         raise InvalidEvent(f"checkout {event.object_id} has no amount_total")
+    currency = parse_currency(session.get("currency"), f"checkout {event.object_id}: currency")
     revenue.record_revenue(
         db,
         None,
         {
             "external_id": f"stripe:{event.object_id}",
             "work": str(work_id),
-            "amount": amount_cents * MICROS_PER_CENT,
-            "currency": str(session.get("currency") or ""),
+            "amount": from_minor_units(amount_minor, currency),
+            "currency": currency,
         },
         default_fee_rate=context.default_fee_rate,
         origin="stripe",
