@@ -658,16 +658,15 @@ def _note(db: Session, payout: Payout, reason: str) -> Payout:
 
 
 def _summary(db: Session, run: PayoutRun) -> dict[str, object]:
-    rows = db.execute(
-        select(Payout.status, Payout.currency, func.count(), func.sum(Payout.amount))
-        .where(Payout.run_id == run.id)
-        .group_by(Payout.status, Payout.currency)
-    )
     counts: dict[str, int] = {}
     amounts: dict[str, dict[str, int]] = {}
-    for status, currency, n, total in rows:
-        counts[status] = counts.get(status, 0) + int(n)
-        amounts.setdefault(status, {})[currency] = int(total or 0)
+    # Added up in Python: a run's total need not fit in 64 bits.
+    for status, currency, amount in db.execute(
+        select(Payout.status, Payout.currency, Payout.amount).where(Payout.run_id == run.id)
+    ):
+        counts[status] = counts.get(status, 0) + 1
+        per_currency = amounts.setdefault(status, {})
+        per_currency[currency] = per_currency.get(currency, 0) + int(amount)
     summary: dict[str, object] = {"counts": counts, "amounts": amounts}
     if _skipped(run):
         summary["skipped"] = _skipped(run)
