@@ -427,7 +427,7 @@ class LedgerAccount(Base):
     # same database transaction, so the account cap is checked without summing
     # the account's whole history. The postings stay authoritative: ledger
     # check compares the two.
-    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     creator: Mapped[Creator | None] = relationship()
 
@@ -510,7 +510,7 @@ class PayoutRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-    failure_reason: Mapped[str] = mapped_column(Text, default="")
+    failure_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     payouts: Mapped[list[Payout]] = relationship(back_populates="run", order_by="Payout.id")
 

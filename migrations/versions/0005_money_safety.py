@@ -28,17 +28,15 @@ _BEYOND_CAP = 10**18 + 1
 
 
 def upgrade() -> None:
+    # Plain ADD COLUMNs (server defaults kept): on SQLite a batch "move and copy"
+    # of these tables would drop tables that other rows' foreign keys point at.
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('balance', sa.BigInteger(), nullable=False, server_default='0'))
-    with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
-        batch_op.alter_column('balance', server_default=None)
     _backfill_balances()
     with op.batch_alter_table('payout_runs', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('failure_reason', sa.Text(), nullable=False, server_default='')
         )
-    with op.batch_alter_table('payout_runs', schema=None) as batch_op:
-        batch_op.alter_column('failure_reason', server_default=None)
     with op.batch_alter_table('payouts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_payouts_whole_cents'), type_='check')
         batch_op.create_check_constraint(
@@ -74,7 +72,8 @@ def downgrade() -> None:
         batch_op.create_check_constraint(
             batch_op.f('ck_payouts_whole_cents'), 'amount > 0 AND amount % 10000 = 0'
         )
-    with op.batch_alter_table('payout_runs', schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN, never a copy (see upgrade).
+    with op.batch_alter_table('payout_runs', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('failure_reason')
-    with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
+    with op.batch_alter_table('ledger_accounts', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('balance')
