@@ -89,4 +89,3 @@ def test_running_balances_are_backfilled_and_overflowed_accounts_capped(
         "platform:fees:USD": -(MAX_ACCOUNT_MICROS + 1),
         "platform:cash:JPY": 4_000_000,
     }
-

@@ -81,7 +81,9 @@ def test_money_adds_up_through_payouts_failures_reversals_and_reconciles(db: Ses
             before = {c: ledger.creator_balances(db, c).get(USD, 0) for c in self._creators()}
             run = payouts.run_payouts(db, provider, started_by=song.admin, minimums={USD: minimum})
             for payout in run.payouts:
-                assert payout.amount % micros_per_minor_unit("USD") == 0 and payout.amount >= minimum
+                assert (
+                    payout.amount % micros_per_minor_unit("USD") == 0 and payout.amount >= minimum
+                )
                 assert payout.amount <= before[payout.creator_id]
             provider.answers = []
 
