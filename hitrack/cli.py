@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import click
@@ -300,17 +300,31 @@ def payouts_run(ctx: Context, as_email: str | None) -> None:
     from hitrack.services import payouts
 
     provider = payout_provider(ctx.settings)
-    with ctx.session() as session:
+    with ctx.session() as session, ExitStack() as stack:
         admin = _admin_by_email(session, as_email)
-        run = payouts.open_run(
-            session, provider, started_by=admin, minimums=ctx.settings.payout_minimum
+        bars: list[Any] = []
+
+        def progress(done: int, total: int) -> None:
+            if not bars:  # the payouts are held: now the total is known
+                bars.append(
+                    stack.enter_context(
+                        click.progressbar(length=total, label="paying", file=sys.stderr)
+                    )
+                )
+            elif done:
+                bars[0].update(1)
+
+        run = payouts.run_payouts(
+            session,
+            provider,
+            started_by=admin,
+            minimums=ctx.settings.payout_minimum,
+            progress=progress,
         )
-        pending = sum(1 for p in run.payouts if p.status == "pending")
-        with click.progressbar(length=pending, label="paying", file=sys.stderr) as bar:
-            for _payout in payouts.send_run(session, provider, run):
-                bar.update(1)
-        run = payouts.finish_run(session, run)
+        stack.close()
         click.echo(payouts.run_summary_line(run), err=True)
+        if run.status == "failed":
+            fail(f"payout run {run.public_id} failed: {run.failure_reason}")
 
 
 @payouts_group.command("reconcile")

@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from hitrack.domain.errors import InvalidInput
+from hitrack.domain.money import parse_currency, parse_major_units
 from hitrack.domain.shares import parse_share
 
 __all__ = ["Settings", "parse_minimums"]
@@ -25,14 +26,20 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 def parse_minimums(text: str) -> dict[str, int]:
-    """Parse ``"USD:10.00,EUR:10"`` into ``{"USD": 10_000_000, "EUR": 10_000_000}`` micros."""
+    """Parse ``"USD:10.00,JPY:1000"`` into micros per currency (each in its own major units).
+
+    Each currency must be in the ISO 4217 table and its amount a whole number
+    of the currency's minor units (``JPY:10.5`` is refused: there is no half yen).
+    """
     result: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
-        currency, _, amount = part.partition(":")
-        if not currency or not amount:
+        code, _, amount = part.partition(":")
+        if not code or not amount:
             raise InvalidInput(f"HITRACK_PAYOUT_MINIMUM: expected CURRENCY:AMOUNT, got {part!r}")
-        value = parse_share(amount.strip(), what=f"payout minimum for {currency}")
-        result[currency.strip().upper()] = int(value * 1_000_000)
+        currency = parse_currency(code, "HITRACK_PAYOUT_MINIMUM")
+        result[currency] = parse_major_units(
+            amount, currency, f"HITRACK_PAYOUT_MINIMUM for {currency}"
+        )
     return result
 
 

@@ -121,7 +121,7 @@ class ScriptedProvider:
                 t.request.transfer_group == transfer_group
                 and t.request.metadata["payout_id"] == payout_id
             ):
-                if t.reversed_cents >= t.request.amount_cents:
+                if t.reversed_cents >= t.request.amount_minor:
                     return TransferResult(
                         TransferOutcome.FAILED, t.transfer_id, "transfer was reversed"
                     )
@@ -146,24 +146,28 @@ class ScriptedProvider:
     def reversal_event(self, transfer: Transfer, cents: int, event_id: str) -> ProviderEvent:
         """Reverse ``cents`` more of ``transfer`` and return Stripe's ``transfer.reversed``."""
         transfer.reversed_cents = min(
-            transfer.request.amount_cents, transfer.reversed_cents + cents
+            transfer.request.amount_minor, transfer.reversed_cents + cents
         )
         data = {
             "id": transfer.transfer_id,
             "object": "transfer",
-            "amount": transfer.request.amount_cents,
+            "amount": transfer.request.amount_minor,
             "amount_reversed": transfer.reversed_cents,
-            "reversed": transfer.reversed_cents == transfer.request.amount_cents,
+            "reversed": transfer.reversed_cents == transfer.request.amount_minor,
             "metadata": dict(transfer.request.metadata),
         }
         return ProviderEvent(event_id, "transfer.reversed", transfer.transfer_id, data)
 
     def sent_cents(self) -> int:
-        return sum(t.request.amount_cents - t.reversed_cents for t in self.transfers.values())
+        return sum(t.request.amount_minor - t.reversed_cents for t in self.transfers.values())
 
 
-class Crash(Exception):
-    """The process died (power cut, OOM kill) right after the provider call."""
+class Crash(BaseException):
+    """The process died (power cut, OOM kill) right after the provider call.
+
+    A ``BaseException``, like ``KeyboardInterrupt`` and ``SystemExit``: the run
+    does not carry on past it as it does past one payout's ordinary error.
+    """
 
 
 class CrashAfterSend:

@@ -466,6 +466,11 @@ class LedgerAccount(Base):
     kind: Mapped[str] = mapped_column(String(32))
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
     currency: Mapped[str] = mapped_column(String(3))
+    # The running sum of the account's postings, kept by post_transaction in the
+    # same database transaction, so the account cap is checked without summing
+    # the account's whole history. The postings stay authoritative: ledger
+    # check compares the two.
+    balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     creator: Mapped[Creator | None] = relationship()
 
@@ -532,7 +537,11 @@ class PayoutAccount(Base):
 
 
 class PayoutRun(Base):
-    """One payout run started by an admin; its id is the transfer group at the provider."""
+    """One payout run started by an admin; its id is the transfer group at the provider.
+
+    ``status``: ``running``, then ``finished`` (or ``awaiting`` manual marks),
+    or ``failed`` with ``failure_reason`` when the run itself stopped half-way.
+    """
 
     __tablename__ = "payout_runs"
 
@@ -544,6 +553,7 @@ class PayoutRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    failure_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     payouts: Mapped[list[Payout]] = relationship(back_populates="run", order_by="Payout.id")
 
@@ -557,7 +567,8 @@ class Payout(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), index=True)
     creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
     currency: Mapped[str] = mapped_column(String(3))
-    amount: Mapped[int] = mapped_column(BigInteger)  # micros, a whole number of cents
+    # micros, a whole number of the currency's minor unit (10**(6 - decimals) micros)
+    amount: Mapped[int] = mapped_column(BigInteger)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(
         String(16), default="pending"
@@ -572,7 +583,9 @@ class Payout(Base):
         UniqueConstraint(
             "run_id", "creator_id", "currency", name="uq_payouts_run_creator_currency"
         ),
-        CheckConstraint("amount > 0 AND amount % 10000 = 0", name="whole_cents"),
+        # Every currency in the table has at most 3 decimals, so a minor unit is
+        # a multiple of 1000 micros (the service checks the currency's own unit).
+        CheckConstraint("amount > 0 AND amount % 1000 = 0", name="whole_minor_units"),
         # At most one payout in flight per creator and currency: two concurrent
         # runs cannot both hold (and pay) the same balance.
         Index(

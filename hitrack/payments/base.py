@@ -1,10 +1,11 @@
-"""The payout provider protocol: how hitrack moves whole cents to creators.
+"""The payout provider protocol: how hitrack moves whole minor units to creators.
 
-Money here is an integer number of the provider's **minor unit** (cents for
-USD) with a lowercase ISO currency code. The ledger works in micros; the
-payout run converts (floor to whole cents) before it builds a
-:class:`TransferRequest`, and the sub-cent remainder stays in the creator's
-balance.
+Money here is an integer number of the currency's **minor unit** (ISO 4217:
+cents for USD, yen for JPY, fils for KWD; the one table is
+:data:`hitrack.domain.money.MINOR_UNIT_EXPONENTS`) with a lowercase ISO
+currency code. The ledger works in micros; the payout run converts (floor to
+whole minor units) before it builds a :class:`TransferRequest`, and the
+remainder below the minor unit stays in the creator's balance.
 
 How a payout run reads the answers
 ----------------------------------
@@ -78,7 +79,7 @@ class TransferRequest:
     """
 
     idempotency_key: str
-    amount_cents: int
+    amount_minor: int
     currency: str
     destination: str
     transfer_group: str
@@ -87,10 +88,10 @@ class TransferRequest:
     def __post_init__(self) -> None:
         # Catch programming errors before any money moves; these are not
         # provider errors and therefore raise instead of returning FAILED.
-        if isinstance(self.amount_cents, bool) or not isinstance(self.amount_cents, int):
-            raise TypeError(f"amount_cents must be an int, got {self.amount_cents!r}")
-        if self.amount_cents <= 0:
-            raise ValueError(f"amount_cents must be positive, got {self.amount_cents}")
+        if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
+            raise TypeError(f"amount_minor must be an int, got {self.amount_minor!r}")
+        if self.amount_minor <= 0:
+            raise ValueError(f"amount_minor must be positive, got {self.amount_minor}")
         if not self.idempotency_key:
             raise ValueError("idempotency_key must not be empty")
         if self.currency != self.currency.lower() or len(self.currency) != 3:

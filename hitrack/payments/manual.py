@@ -16,12 +16,12 @@ which only the admin can know.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hitrack.domain.errors import InvalidInput, InvalidSignature
+from hitrack.domain.money import format_minor_units
+from hitrack.domain.spreadsheet import csv_text
 from hitrack.payments.base import (
     PayoutAccount,
     ProviderEvent,
@@ -36,40 +36,10 @@ __all__ = [
     "ManualPayout",
     "ManualProvider",
     "export_csv",
-    "format_minor_units",
 ]
 
 ACCOUNT_PREFIX = "manual:"
 AWAITING_MANUAL_PAYMENT = "awaiting manual payment"
-
-# Currencies whose minor unit is not a hundredth (ISO 4217 exponents), so the
-# CSV shows the amount an admin actually types into a bank form.
-_ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "isk",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
-_THREE_DECIMAL = frozenset(["bhd", "iqd", "jod", "kwd", "lyd", "omr", "tnd"])
-
-# Spreadsheet programs execute cells that start with these characters; a
-# payee named "=HYPERLINK(...)" must stay text when an admin opens the file.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _never_verified(_creator_id: str) -> bool:
@@ -131,13 +101,14 @@ def _creator_id(account_id: str) -> str:
 class ManualPayout:
     """One line of a manual payout batch.
 
+    ``amount_minor`` is in the currency's minor unit (cents, yen, fils).
     ``reference`` is the payout id: the admin quotes it on the payment so the
     payout can be marked paid against it.
     """
 
     payee: str
     method: str
-    amount_cents: int
+    amount_minor: int
     currency: str
     reference: str
 
@@ -145,39 +116,27 @@ class ManualPayout:
 def export_csv(rows: Iterable[ManualPayout]) -> str:
     """The CSV an admin pays from: ``payee, method, amount, currency, reference``.
 
-    ``amount`` is written in major units with the currency's decimals, from
-    integers only (``1234`` USD cents -> ``12.34``).
+    ``amount`` is written in major units with the currency's decimals (ISO
+    4217, :data:`~hitrack.domain.money.MINOR_UNIT_EXPONENTS`), from integers
+    only; cells a spreadsheet would run as formulas are neutralised
+    (:mod:`hitrack.domain.spreadsheet`).
 
-    >>> print(export_csv([ManualPayout("Ada", "IBAN DE89...", 1234, "usd", "po_1")]), end="")
+    >>> print(export_csv([ManualPayout("Ada", "IBAN DE89...", 1234, "usd", "po_1"),
+    ...                   ManualPayout("=Bo", "@x", 1234, "jpy", "po_2")]), end="")
     payee,method,amount,currency,reference
     Ada,IBAN DE89...,12.34,USD,po_1
+    '=Bo,'@x,1234,JPY,po_2
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["payee", "method", "amount", "currency", "reference"])
-    for row in rows:
-        writer.writerow(
+    return csv_text(
+        ["payee", "method", "amount", "currency", "reference"],
+        (
             [
-                _as_text(row.payee),
-                _as_text(row.method),
-                format_minor_units(row.amount_cents, row.currency),
+                row.payee,
+                row.method,
+                format_minor_units(row.amount_minor, row.currency),
                 row.currency.upper(),
-                _as_text(row.reference),
+                row.reference,
             ]
-        )
-    return out.getvalue()
-
-
-def format_minor_units(amount: int, currency: str) -> str:
-    """``amount`` minor units as a decimal string in major units, without floats."""
-    code = currency.lower()
-    exponent = 0 if code in _ZERO_DECIMAL else 3 if code in _THREE_DECIMAL else 2
-    sign = "-" if amount < 0 else ""
-    whole, fraction = divmod(abs(amount), 10**exponent)
-    if exponent == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{fraction:0{exponent}d}"
-
-
-def _as_text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+            for row in rows
+        ),
+    )

@@ -18,6 +18,7 @@ answer for an idempotency key for 24 hours, including a stored 500, so an
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,10 @@ __all__ = ["StripeConnectProvider"]
 # Stripe's own default; a signed webhook older than this is refused so a
 # captured request cannot be replayed later.
 WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe signs with its own clock when it sends; a timestamp further ahead of
+# ours than ordinary clock skew was not made by a delivery now (a signature
+# made for a future time would otherwise stay replayable until then).
+WEBHOOK_FUTURE_SKEW_SECONDS = 60
 
 
 class StripeConnectProvider:
@@ -150,7 +155,7 @@ class StripeConnectProvider:
 
     def send_transfer(self, request: TransferRequest) -> TransferResult:
         params: dict[str, Any] = {
-            "amount": request.amount_cents,
+            "amount": request.amount_minor,
             "currency": request.currency,
             "destination": request.destination,
             "transfer_group": request.transfer_group,
@@ -227,6 +232,19 @@ class StripeConnectProvider:
     # -- webhooks ---------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, signature_header: str) -> ProviderEvent:
+        """Verify the signature and its timestamp (neither too old nor ahead of us), then parse.
+
+        The ``stripe`` library refuses only timestamps older than the
+        tolerance; one more than :data:`WEBHOOK_FUTURE_SKEW_SECONDS` ahead of
+        this server's clock is refused here.
+        """
+        signed_at = _signed_at(signature_header)
+        now = time.time()
+        if signed_at is not None and signed_at > now + WEBHOOK_FUTURE_SKEW_SECONDS:
+            raise InvalidSignature(
+                f"webhook signature rejected: signed {int(signed_at - now)} s in the future "
+                f"(at most {WEBHOOK_FUTURE_SKEW_SECONDS} s of clock skew is accepted)"
+            )
         try:
             event = self._client.construct_event(
                 payload, signature_header, self._webhook_secret, WEBHOOK_TOLERANCE_SECONDS
@@ -247,6 +265,16 @@ class StripeConnectProvider:
             account_id=body.get("account"),
             created=int(body.get("created") or 0),
         )
+
+
+def _signed_at(header: str) -> int | None:
+    """The ``t=`` timestamp of a ``Stripe-Signature`` header (None: none readable; the
+    library then refuses the header itself)."""
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 def _payout_account(account: Mapping[str, Any]) -> PayoutAccount:

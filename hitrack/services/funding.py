@@ -39,7 +39,13 @@ from hitrack.domain.errors import (
     InvalidInput,
     PermissionDenied,
 )
-from hitrack.domain.money import MICROS_PER_CENT, format_micros
+from hitrack.domain.money import (
+    format_micros,
+    from_minor_units,
+    micros_per_minor_unit,
+    parse_currency,
+    to_minor_units,
+)
 from hitrack.payments.base import CheckoutProvider, CheckoutRequest
 from hitrack.services import revenue
 from hitrack.services.graph import ancestry_ids, load_graph
@@ -95,13 +101,14 @@ def checkout_amount(event: RevenueEvent) -> int:
             f"revenue event {event.external_id} is 0: there is nothing to pay",
             ids=(event.external_id,),
         )
-    if event.amount % MICROS_PER_CENT:
+    if event.amount % micros_per_minor_unit(event.currency):
         raise InvalidEvent(
             f"revenue event {event.external_id} is {event.amount} micros, not a whole number "
-            f"of cents: Checkout cannot charge it exactly; an admin can confirm a manual payment",
+            f"of {event.currency}'s minor unit: Checkout cannot charge it exactly; an admin can "
+            "confirm a manual payment",
             ids=(event.external_id,),
         )
-    return event.amount // MICROS_PER_CENT
+    return to_minor_units(event.amount, event.currency)
 
 
 def open_checkout(
@@ -155,11 +162,13 @@ def fund_from_checkout(
         event = revenue.get_event(db, external_id, lock=True)
         if (event.funding_method, event.funding_reference) == ("checkout", session_id):
             return event  # this session funded it already: a replay
-        paid = amount_minor * MICROS_PER_CENT
-        if currency.upper() != event.currency or paid != event.amount:
+        paid_currency = parse_currency(currency, f"checkout {session_id}: currency")
+        paid = from_minor_units(amount_minor, paid_currency)
+        if paid_currency != event.currency or paid != event.amount:
             raise InvalidEvent(
-                f"checkout {session_id} paid {format_micros(paid)} {currency.upper()} for revenue "
-                f"event {external_id} of {format_micros(event.amount)} {event.currency}",
+                f"checkout {session_id} paid {format_micros(paid, paid_currency)} {paid_currency} "
+                f"for revenue event {external_id} of "
+                f"{format_micros(event.amount, event.currency)} {event.currency}",
                 ids=(external_id, session_id),
             )
         if event.state != "reported":

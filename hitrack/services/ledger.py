@@ -31,6 +31,16 @@ Payouts are two-phase (DESIGN section 4), three transactions built by
 :func:`payout_hold_postings`, :func:`payout_paid_postings` and
 :func:`payout_void_postings`, each posted with :func:`post_transaction`.
 
+Caps: no posting and no account balance may go beyond
+:data:`~hitrack.domain.money.MAX_ACCOUNT_MICROS` (either sign); a transaction
+that would is refused whole. Each account row keeps the running sum of its
+postings (``ledger_accounts.balance``), updated in the transaction that posts,
+so the cap (and "a payable never owes the platform") is checked and balances
+are read without summing an account's history; :func:`check_invariants`
+compares it with the postings, which stay authoritative. Sums over many
+accounts are added up as Python integers (or PostgreSQL NUMERIC), never in a
+64-bit column.
+
 Append-only: the ORM refuses to update or delete ledger rows (mapper events
 and a guard on bulk statements, installed when this module is imported);
 on PostgreSQL a trigger refuses them too (migration 0002). A correction is a
@@ -40,9 +50,9 @@ reversing transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Table, bindparam, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
@@ -56,6 +66,7 @@ from hitrack.db.models import (
 from hitrack.domain import ledger as rules
 from hitrack.domain.errors import HitrackError, IdempotencyConflict, InvalidInput, LedgerImbalance
 from hitrack.domain.ledger import Posting
+from hitrack.domain.money import MAX_ACCOUNT_MICROS, beyond_account_cap
 
 __all__ = [
     "Posting",
@@ -188,7 +199,10 @@ def post_transaction(
     per account and must sum to zero per currency
     (:class:`~hitrack.domain.errors.LedgerImbalance` otherwise). A posting that
     debits a creator's payable or payout hold may not leave it owing the
-    platform (the account row is locked while checking).
+    platform, and no posting or resulting balance may go beyond
+    :data:`~hitrack.domain.money.MAX_ACCOUNT_MICROS` (InvalidInput); the
+    account rows are locked, in code order, while checking. A refused
+    transaction writes nothing.
 
     With ``commit=False`` the transaction is only flushed, so a caller can
     post it together with its own rows (a payout, a revenue event) in one unit
@@ -204,6 +218,7 @@ def post_transaction(
     if not isinstance(key, str) or not key or len(key) > 200:
         raise InvalidInput("idempotency key: 1 to 200 characters")
     merged = rules.check_balanced(postings)
+    _check_posting_caps(merged)
     digest = rules.transaction_hash(kind, merged)
     try:
         existing = _by_key(db, key)
@@ -224,6 +239,16 @@ def post_transaction(
         if commit:
             db.rollback()
         raise
+
+
+def _check_posting_caps(merged: Sequence[Posting]) -> None:
+    too_large = [p for p in merged if abs(p.amount) > MAX_ACCOUNT_MICROS]
+    if too_large:
+        raise InvalidInput(
+            f"posting of {too_large[0].amount} micros on {too_large[0].account} is beyond the "
+            f"account cap of {MAX_ACCOUNT_MICROS} micros; nothing was posted",
+            ids=tuple(p.account for p in too_large),
+        )
 
 
 def _by_key(db: Session, key: str) -> LedgerTransaction | None:
@@ -280,22 +305,49 @@ def _write(
         for p in merged
     )
     db.flush()
+    after = _move_balances(db, [(accounts[p.account].id, p.amount) for p in merged])
+    balances = {p.account: after[accounts[p.account].id] for p in merged}
+    beyond = beyond_account_cap(balances)
+    if beyond:
+        raise InvalidInput(
+            "transaction refused, nothing was posted: " + "; ".join(beyond),
+            ids=tuple(code for code, value in balances.items() if abs(value) > MAX_ACCOUNT_MICROS),
+        )
     for p in merged:
         account = accounts[p.account]
-        if p.amount > 0 and account.kind in ("creator_payable", "creator_payout_hold"):
-            _lock(db, account)
-            if balance(db, account.code) > 0:
-                raise LedgerImbalance(
-                    f"{account.code} would owe the platform: not enough balance for {p.amount} micros",
-                    ids=(account.code,),
-                )
+        owes = account.kind in ("creator_payable", "creator_payout_hold") and after[account.id] > 0
+        if p.amount > 0 and owes:
+            raise LedgerImbalance(
+                f"{account.code} would owe the platform: not enough balance for {p.amount} micros",
+                ids=(account.code,),
+            )
     return transaction
 
 
-def _lock(db: Session, account: LedgerAccount) -> None:
-    # SQLite already holds the database write lock (BEGIN IMMEDIATE).
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(select(LedgerAccount.id).where(LedgerAccount.id == account.id).with_for_update())
+def _move_balances(db: Session, moves: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """Add each posting to its account's running balance; the balances after, by account id.
+
+    The updates run in the order given (account code order), so they lock the
+    rows in one order in every transaction and two writers never wait on each
+    other crosswise; a second writer of an account waits for the first and
+    then adds to the balance it committed.
+    """
+    if not moves:
+        return {}  # a transaction of zeros (a revenue event of 0) moves no balance
+    table = cast(Table, LedgerAccount.__table__)
+    db.execute(
+        update(table)
+        .where(table.c.id == bindparam("account"))
+        .values(balance=table.c.balance + bindparam("amount")),
+        [{"account": account_id, "amount": amount} for account_id, amount in moves],
+    )
+    ids = [account_id for account_id, _ in moves]
+    return {
+        account_id: int(value)
+        for account_id, value in db.execute(
+            select(LedgerAccount.id, LedgerAccount.balance).where(LedgerAccount.id.in_(ids))
+        )
+    }
 
 
 # --- payouts: the three transactions of a two-phase payout ---------------------------
@@ -399,24 +451,24 @@ def _positive(amount: int) -> None:
 
 
 def balance(db: Session, account: str) -> int:
-    """The signed balance of the account with code ``account`` (0 if it does not exist)."""
-    total = db.scalar(
-        select(func.coalesce(func.sum(LedgerPosting.amount), 0))
-        .join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
-        .where(LedgerAccount.code == account)
-    )
-    return int(total or 0)
+    """The signed balance of the account with code ``account`` (0 if it does not exist).
+
+    Read from the account's running balance (the sum of its postings, kept by
+    :func:`post_transaction`), so it costs the same however long the history.
+    """
+    value = db.scalar(select(LedgerAccount.balance).where(LedgerAccount.code == account))
+    return int(value or 0)
 
 
 def _owed_by_kind(db: Session, creator_id: int, kind: str) -> dict[str, int]:
-    rows = db.execute(
-        select(LedgerAccount.currency, func.coalesce(func.sum(LedgerPosting.amount), 0))
-        .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id, isouter=True)
+    owed: dict[str, int] = {}
+    for currency, value in db.execute(
+        select(LedgerAccount.currency, LedgerAccount.balance)
         .where(LedgerAccount.creator_id == creator_id, LedgerAccount.kind == kind)
-        .group_by(LedgerAccount.currency)
         .order_by(LedgerAccount.currency)
-    )
-    return {currency: rules.owed(int(total)) for currency, total in rows}
+    ):
+        owed[currency] = owed.get(currency, 0) + rules.owed(int(value))
+    return owed
 
 
 def creator_balances(db: Session, creator_id: int) -> dict[str, int]:
@@ -439,17 +491,16 @@ def check_invariants(db: Session) -> list[str]:
     payload hash; no creator payable or hold is negative; every settled event's
     allocations plus fee equal its amount, and its transaction posts exactly
     its allocations; unsettled revenue equals the funded events not yet
-    settled, and no event is settled (or allocated) without its funding.
+    settled, and no event is settled (or allocated) without its funding; no
+    account is beyond the account cap, and each account's running balance
+    equals the sum of its postings.
+
+    Every sum is taken over Python integers, so a ledger an earlier version
+    let grow beyond 64 bits is still read and reported, never a crash.
     """
     breaches: list[str] = []
-    totals = db.execute(
-        select(LedgerPosting.currency, func.sum(LedgerPosting.amount)).group_by(
-            LedgerPosting.currency
-        )
-    )
-    breaches += rules.check_currency_totals({c: int(t) for c, t in totals})
-
     postings_by_tx: dict[int, list[Posting]] = {}
+    sums: dict[str, int] = {}
     for tx_id, code, currency, amount in db.execute(
         select(
             LedgerPosting.transaction_id,
@@ -459,6 +510,10 @@ def check_invariants(db: Session) -> list[str]:
         ).join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
     ):
         postings_by_tx.setdefault(tx_id, []).append(Posting(code, currency, int(amount)))
+        sums[code] = sums.get(code, 0) + int(amount)
+    breaches += rules.check_currency_totals(
+        rules.currency_totals(p for postings in postings_by_tx.values() for p in postings)
+    )
     for tx_id, key, kind, digest in db.execute(
         select(
             LedgerTransaction.id,
@@ -474,13 +529,19 @@ def check_invariants(db: Session) -> list[str]:
         if rules.transaction_hash(kind, postings) != digest:
             breaches.append(f"transaction {key}: postings do not match its payload hash")
 
-    balances = db.execute(
-        select(LedgerAccount.code, func.coalesce(func.sum(LedgerPosting.amount), 0))
-        .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id, isouter=True)
-        .where(LedgerAccount.kind.in_(("creator_payable", "creator_payout_hold")))
-        .group_by(LedgerAccount.code)
-    )
-    breaches += rules.check_owed_balances({code: int(total) for code, total in balances})
+    owed_kinds: dict[str, int] = {}
+    for code, kind, running in db.execute(
+        select(LedgerAccount.code, LedgerAccount.kind, LedgerAccount.balance)
+    ):
+        if sums.get(code, 0) != running:
+            breaches.append(
+                f"{code}: running balance {running} differs from its postings' sum "
+                f"{sums.get(code, 0)}"
+            )
+        if kind in ("creator_payable", "creator_payout_hold"):
+            owed_kinds[code] = sums.get(code, 0)
+    breaches += rules.check_owed_balances(owed_kinds)
+    breaches += beyond_account_cap(sums)
 
     allocations: dict[int, list[tuple[str, str, int]]] = {}
     for event_id, creator_id, kind, amount, currency in db.execute(

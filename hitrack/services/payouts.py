@@ -21,8 +21,10 @@ payout follows the same two-phase path (DESIGN section 4):
    and payout id — never a resend under a new key — and settles exactly once:
    the ledger's idempotency keys make a second post impossible.
 
-Amounts are integer micros; a payout moves whole cents (floor to
-10,000 micros) and the sub-cent remainder stays in the balance. Only
+Amounts are integer micros; a payout moves whole minor units of its currency
+(ISO 4217, :data:`~hitrack.domain.money.MINOR_UNIT_EXPONENTS`: cents for USD,
+yen for JPY, fils for KWD) and the remainder below the minor unit stays in the
+balance. The provider is asked for the amount in that minor unit. Only
 creators whose payout account is payable and whose balance reaches the
 currency's minimum are paid; currencies without a configured minimum are not
 paid out at all.
@@ -39,8 +41,9 @@ account not payable. Creators and admins are notified of each.
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -59,7 +62,14 @@ from hitrack.db.models import (
 )
 from hitrack.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hitrack.domain.ledger import Posting
-from hitrack.domain.money import MICROS_PER_CENT, format_micros
+from hitrack.domain.money import (
+    MAX_ACCOUNT_MICROS,
+    format_micros,
+    from_minor_units,
+    parse_currency,
+    to_minor_units,
+    whole_minor_units,
+)
 from hitrack.payments.base import PayoutAccount as ProviderAccount
 from hitrack.payments.base import (
     PayoutProvider,
@@ -79,7 +89,6 @@ __all__ = [
     "SETTLE_GRACE",
     "Candidate",
     "ReconcileSummary",
-    "whole_cents",
     "payout_key",
     "payout_account",
     "connect_account",
@@ -92,6 +101,7 @@ __all__ = [
     "open_run",
     "send_run",
     "finish_run",
+    "fail_run",
     "run_payouts",
     "run_summary_line",
     "transfer_request",
@@ -112,6 +122,8 @@ __all__ = [
     "WEBHOOK_HANDLERS",
 ]
 
+log = logging.getLogger("hitrack.payouts")
+
 PAYOUTS_PATH = "/me/payouts"
 #: A pending payout younger than this may still be in the middle of its
 #: provider call (claimed by a run that is sending it); reconciling it then
@@ -122,11 +134,13 @@ REVERSAL_KIND = "payout_reversal"
 
 @dataclass(frozen=True)
 class Candidate:
-    """A creator and currency a run would pay, and how much (whole cents, in micros)."""
+    """A creator and currency a run would pay, and how much (whole minor units, in micros)."""
 
     creator_id: int
     currency: str
     amount: int
+    #: Why the run may not pay this one ("" when it may): recorded on the run.
+    refused: str = ""
 
 
 @dataclass
@@ -144,17 +158,6 @@ class ReconcileSummary:
 
 
 DISCONNECTED = "disconnected from hitrack at Stripe"
-
-
-def whole_cents(micros: int) -> int:
-    """The largest whole number of cents in ``micros``, in micros (0 for nothing owed).
-
-    Examples
-    --------
-    >>> whole_cents(12_345_678)
-    12340000
-    """
-    return micros - micros % MICROS_PER_CENT if micros > 0 else 0
 
 
 def payout_key(run: PayoutRun, creator_id: int, currency: str) -> str:
@@ -388,28 +391,37 @@ def verify_manual_method(
 
 
 def candidates(db: Session, provider: str, minimums: Mapping[str, int]) -> list[Candidate]:
-    """Who a run would pay now: a payable account with ``provider`` and a balance at the minimum."""
+    """Who a run would pay now: a payable account with ``provider`` and a balance at the minimum.
+
+    A balance beyond the account cap (left by an earlier version that had no
+    cap) is not paid: the candidate carries the reason, the run records it,
+    and ``hitrack ledger check`` reports the account.
+    """
     payable_creators = select(PayoutAccount.creator_id).where(
         PayoutAccount.provider == provider, PayoutAccount.payable.is_(True)
     )
     rows = db.execute(
-        select(
-            LedgerAccount.creator_id,
-            LedgerAccount.currency,
-            func.coalesce(func.sum(LedgerPosting.amount), 0),
-        )
-        .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
+        select(LedgerAccount.creator_id, LedgerAccount.currency, LedgerAccount.balance)
         .where(
             LedgerAccount.kind == "creator_payable", LedgerAccount.creator_id.in_(payable_creators)
         )
-        .group_by(LedgerAccount.creator_id, LedgerAccount.currency)
         .order_by(LedgerAccount.creator_id, LedgerAccount.currency)
     )
     found = []
-    for creator_id, currency, total in rows:
+    for creator_id, currency, balance in rows:
         minimum = minimums.get(currency)
-        amount = whole_cents(-int(total))
-        if creator_id is not None and minimum is not None and amount > 0 and amount >= minimum:
+        if creator_id is None or minimum is None:
+            continue  # only currencies with a minimum (so in the currency table) are paid
+        owed = -int(balance)
+        if abs(owed) > MAX_ACCOUNT_MICROS:
+            reason = (
+                f"balance beyond the account cap of {MAX_ACCOUNT_MICROS} micros; not paid "
+                "until an admin corrects the account (hitrack ledger check lists it)"
+            )
+            found.append(Candidate(int(creator_id), currency, 0, reason))
+            continue
+        amount = whole_minor_units(owed, currency)
+        if amount > 0 and amount >= minimum:
             found.append(Candidate(int(creator_id), currency, amount))
     return found
 
@@ -432,7 +444,9 @@ def _hold(db: Session, run: PayoutRun, candidate: Candidate, minimum: int) -> Pa
     with unit_of_work(db):
         _lock_payable(db, creator_id, currency)
         # Read again under the lock: another run may have held it meanwhile.
-        amount = whole_cents(ledger.creator_balances(db, creator_id).get(currency, 0))
+        amount = whole_minor_units(
+            ledger.creator_balances(db, creator_id).get(currency, 0), currency
+        )
         if amount <= 0 or amount < minimum:
             db.rollback()
             return None
@@ -457,11 +471,31 @@ def _hold(db: Session, run: PayoutRun, candidate: Candidate, minimum: int) -> Pa
             f"payout-hold:{key}",
             "payout_hold",
             ledger.payout_hold_postings(creator_id, currency, amount),
-            f"Payout {format_micros(amount)} {currency} held while the transfer is sent (run {run.public_id})",
+            f"Payout {format_micros(amount, currency)} {currency} held while the transfer is sent (run {run.public_id})",
             commit=False,
         )
         payout.hold_transaction_id = hold.id
     return payout
+
+
+def _skip(db: Session, run: PayoutRun, candidate: Candidate, reason: str) -> None:
+    """Record on the run that a creator was not paid, and why (there is no payout row to carry it)."""
+    skipped = _skipped(run)
+    skipped.append(
+        {"creator_id": candidate.creator_id, "currency": candidate.currency, "reason": reason}
+    )
+    with unit_of_work(db):
+        run.summary = {**run.summary, "skipped": skipped}
+
+
+def _skipped(run: PayoutRun) -> list[dict[str, object]]:
+    raw = run.summary.get("skipped")
+    return [dict(item) for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
+
+
+def _problem(error: BaseException) -> str:
+    text = " ".join(str(error).split())[:300]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def open_run(
@@ -473,16 +507,28 @@ def open_run(
     now: datetime | None = None,
     run_id: str | None = None,
 ) -> PayoutRun:
-    """Start a run: reconcile what earlier runs left pending, then hold every payout.
+    """Start a run: record it, reconcile what earlier runs left pending, then hold every payout.
 
     ``started_by`` must be an admin (``None``: the system, e.g. the CLI).
     Each payout is committed with its hold before :func:`send_run` calls the
-    provider.
+    provider. A hold that cannot be made (one creator's trouble) is recorded
+    in the run's summary under ``skipped`` and the others are still held.
+    Use :func:`run_payouts`, which also ends a run that crashes as ``failed``.
     """
+    run = _start_run(db, provider, started_by, _now(now), run_id)
+    _hold_all(db, provider, run, minimums, run.started_at)
+    return run
+
+
+def _start_run(
+    db: Session,
+    provider: PayoutProvider,
+    started_by: Creator | None,
+    at: datetime,
+    run_id: str | None = None,
+) -> PayoutRun:
     if started_by is not None:
         require_admin(started_by, "start a payout run")
-    at = _now(now)
-    reconcile(db, provider, now=at)
     run = PayoutRun(
         public_id=run_id or new_run_id(at),
         provider=provider.name,
@@ -491,18 +537,31 @@ def open_run(
         started_at=at,
         summary={},
     )
-    db.add(run)
-    db.commit()
-    hold_due(db, run, minimums)
+    with unit_of_work(db):
+        db.add(run)
     return run
 
 
-def hold_due(db: Session, run: PayoutRun, minimums: Mapping[str, int]) -> None:
-    """Hold every due payout for the run, each in its own transaction (again: holds nothing twice)."""
-    found = candidates(db, run.provider, minimums)
+def _hold_all(
+    db: Session,
+    provider: PayoutProvider,
+    run: PayoutRun,
+    minimums: Mapping[str, int],
+    at: datetime,
+) -> None:
+    reconcile(db, provider, now=at)
+    found = candidates(db, provider.name, minimums)
     db.rollback()  # end the read; each hold below is its own transaction
     for candidate in found:
-        _hold(db, run, candidate, minimums[candidate.currency])
+        if candidate.refused:
+            _skip(db, run, candidate, candidate.refused)
+            continue
+        try:
+            _hold(db, run, candidate, minimums[candidate.currency])
+        except Exception as error:  # one creator's hold must not stop the others
+            db.rollback()
+            log.exception("payout run %s: hold for creator %s failed", run.public_id, candidate)
+            _skip(db, run, candidate, f"could not hold the payout: {_problem(error)}")
 
 
 def _claim(db: Session, payout: Payout, now: datetime) -> bool:
@@ -518,13 +577,13 @@ def _claim(db: Session, payout: Payout, now: datetime) -> bool:
 
 
 def transfer_request(db: Session, payout: Payout, run: PayoutRun) -> TransferRequest:
-    """What the provider is asked for this payout (cents only here, at the boundary)."""
+    """What the provider is asked for this payout (minor units only here, at the boundary)."""
     account = payout_account(db, payout.creator_id, run.provider)
     if account is None:
         raise NotFound(f"creator {payout.creator_id} has no {run.provider} payout account")
     return TransferRequest(
         idempotency_key=payout.idempotency_key,
-        amount_cents=payout.amount // MICROS_PER_CENT,
+        amount_minor=to_minor_units(payout.amount, payout.currency),
         currency=payout.currency.lower(),
         destination=account.provider_account_id,
         transfer_group=run.public_id,
@@ -540,7 +599,15 @@ def send_run(
     mailer: Mailer | None = None,
     now: datetime | None = None,
 ) -> Iterator[Payout]:
-    """Send each pending payout of the run and settle it; yields each payout once handled."""
+    """Send each pending payout of the run and settle it; yields each payout once handled.
+
+    One payout's failure never stops the run. Before the provider is called
+    (no payout account, a request that cannot be built) the hold is voided
+    and the payout ends ``failed`` with the reason; if the provider call or
+    the settling raises, nobody knows whether money moved, so the payout
+    stays ``pending`` with the reason and :func:`reconcile` settles it by
+    looking the transfer up, never by sending again.
+    """
     ids = list(
         db.scalars(
             select(Payout.id)
@@ -553,27 +620,116 @@ def send_run(
         payout = db.get(Payout, payout_id)
         if payout is None or not _claim(db, payout, _now(now)):
             continue  # settled meanwhile (a webhook, a reconcile)
-        result = provider.send_transfer(transfer_request(db, payout, run))
-        yield apply_result(db, payout, result, mailer=mailer)
+        yield _send_one(db, provider, run, payout, mailer)
+
+
+def _send_one(
+    db: Session, provider: PayoutProvider, run: PayoutRun, payout: Payout, mailer: Mailer | None
+) -> Payout:
+    try:
+        request = transfer_request(db, payout, run)
+    except Exception as error:
+        db.rollback()
+        log.exception("payout %s: no transfer request", payout.idempotency_key)
+        failed = TransferResult(
+            TransferOutcome.FAILED, None, f"not sent: {_problem(error)}"
+        )  # the provider was never called: the money goes back to the balance
+        return apply_result(db, payout, failed, mailer=mailer)
+    try:
+        result = provider.send_transfer(request)
+    except Exception as error:
+        db.rollback()
+        log.exception("payout %s: the provider call raised", payout.idempotency_key)
+        result = TransferResult(
+            TransferOutcome.UNKNOWN,
+            None,
+            f"the provider call raised {_problem(error)}; reconcile looks the transfer up",
+        )
+    try:
+        return apply_result(db, payout, result, mailer=mailer)
+    except Exception as error:
+        db.rollback()
+        log.exception("payout %s: settling the provider's answer failed", payout.idempotency_key)
+        return _note(db, payout, f"settling the provider's answer failed: {_problem(error)}")
+
+
+def _note(db: Session, payout: Payout, reason: str) -> Payout:
+    """Keep the payout pending with ``reason``: reconcile settles it from the provider's records."""
+    with unit_of_work(db):
+        payout = _lock_payout(db, payout)
+        if payout.status == "pending":
+            payout.failure_reason = reason[:1000]
+    return payout
+
+
+def _summary(db: Session, run: PayoutRun) -> dict[str, object]:
+    counts: dict[str, int] = {}
+    amounts: dict[str, dict[str, int]] = {}
+    # Added up in Python: a run's total need not fit in 64 bits.
+    for status, currency, amount in db.execute(
+        select(Payout.status, Payout.currency, Payout.amount).where(Payout.run_id == run.id)
+    ):
+        counts[status] = counts.get(status, 0) + 1
+        per_currency = amounts.setdefault(status, {})
+        per_currency[currency] = per_currency.get(currency, 0) + int(amount)
+    summary: dict[str, object] = {"counts": counts, "amounts": amounts}
+    if _skipped(run):
+        summary["skipped"] = _skipped(run)
+    return summary
 
 
 def finish_run(db: Session, run: PayoutRun, *, now: datetime | None = None) -> PayoutRun:
     """Close the run with its summary: counts and amounts per status and currency."""
-    rows = db.execute(
-        select(Payout.status, Payout.currency, func.count(), func.sum(Payout.amount))
-        .where(Payout.run_id == run.id)
-        .group_by(Payout.status, Payout.currency)
-    )
-    counts: dict[str, int] = {}
-    amounts: dict[str, dict[str, int]] = {}
-    for status, currency, n, total in rows:
-        counts[status] = counts.get(status, 0) + int(n)
-        amounts.setdefault(status, {})[currency] = int(total or 0)
+    summary = _summary(db, run)
     with unit_of_work(db):
-        run.summary = {"counts": counts, "amounts": amounts}
-        run.status = "awaiting" if counts.get("pending") else "finished"
+        run.summary = summary
+        counts = summary["counts"]
+        run.status = (
+            "awaiting" if isinstance(counts, dict) and counts.get("pending") else "finished"
+        )
         run.finished_at = _now(now)
     return run
+
+
+def fail_run(db: Session, run: PayoutRun, reason: str, *, now: datetime | None = None) -> PayoutRun:
+    """End a run that stopped half-way as ``failed`` with ``reason`` (its payouts keep their states).
+
+    Pending payouts of a failed run are settled by :func:`reconcile` like any others.
+    """
+    db.rollback()
+    summary = _summary(db, run)
+    with unit_of_work(db):
+        run.summary = summary
+        run.status = "failed"
+        run.failure_reason = reason[:1000]
+        run.finished_at = _now(now)
+    return run
+
+
+def _close_interrupted_runs(db: Session, provider: str, now: datetime) -> None:
+    """Runs still ``running`` that made no progress for SETTLE_GRACE: their process died."""
+    cutoff = now - SETTLE_GRACE
+    active = (
+        select(Payout.id).where(Payout.run_id == PayoutRun.id, Payout.updated_at > cutoff).exists()
+    )
+    stale = list(
+        db.scalars(
+            select(PayoutRun).where(
+                PayoutRun.provider == provider,
+                PayoutRun.status == "running",
+                PayoutRun.started_at <= cutoff,
+                ~active,
+            )
+        )
+    )
+    for run in stale:
+        fail_run(
+            db,
+            run,
+            f"interrupted: no progress for {int(SETTLE_GRACE.total_seconds() // 60)} minutes "
+            "(the process running it stopped); its pending payouts are reconciled",
+            now=now,
+        )
 
 
 def run_summary_line(run: PayoutRun) -> str:
@@ -589,13 +745,16 @@ def run_summary_line(run: PayoutRun) -> str:
         for s in ("paid", "pending", "failed", "reversed")
         if counts.get(s)
     ]
+    skipped = len(_skipped(run))
     paid = ", ".join(
-        f"{format_micros(v)} {c}" for c, v in sorted((amounts.get("paid") or {}).items())
+        f"{format_micros(v, c)} {c}" for c, v in sorted((amounts.get("paid") or {}).items())
     )
     return (
         f"payout run {run.public_id}: {total} payouts"
         + (f" ({', '.join(parts)})" if parts else "")
         + (f"; paid {paid}" if paid else "")
+        + (f"; {skipped} not paid (see the run)" if skipped else "")
+        + (f"; FAILED: {run.failure_reason}" if run.status == "failed" else "")
     )
 
 
@@ -613,12 +772,52 @@ def run_payouts(
     minimums: Mapping[str, int],
     mailer: Mailer | None = None,
     now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    run_id: str | None = None,
 ) -> PayoutRun:
-    """Open, send and finish a run in one call."""
-    run = open_run(db, provider, started_by=started_by, minimums=minimums, now=now)
-    for _ in send_run(db, provider, run, mailer=mailer, now=now):
-        pass
-    return finish_run(db, run, now=now)
+    """Open, send and finish a run in one call; the one way to run payouts.
+
+    ``run_id`` names the run (a job chooses it before starting, as its
+    checkpoint): when a run of that id exists and is still ``running``, it is
+    resumed — what was held is not held again, what was sent is reconciled,
+    never sent twice; when it has ended, it is returned as it is.
+
+    ``progress(done, total)`` is called once the payouts are held (``done``
+    0) and after each one is handled. A run that crashes half-way ends
+    ``failed`` with the reason (never ``running``): an ordinary error is
+    recorded and the failed run returned; an interruption (``KeyboardInterrupt``,
+    the process being stopped) is recorded as far as possible and re-raised.
+    A run whose process died without a word is closed as failed by the next
+    run or reconcile.
+    """
+    existing = db.scalar(select(PayoutRun).where(PayoutRun.public_id == run_id)) if run_id else None
+    db.rollback()
+    if existing is not None and existing.status != "running":
+        return existing  # it ended before (or was closed as interrupted): nothing to resume
+    run = existing or _start_run(db, provider, started_by, _now(now), run_id)
+    try:
+        _hold_all(db, provider, run, minimums, _now(now))
+        total = db.scalar(
+            select(func.count()).where(Payout.run_id == run.id, Payout.status == "pending")
+        )
+        db.rollback()
+        done = 0
+        if progress is not None:
+            progress(done, int(total or 0))
+        for _ in send_run(db, provider, run, mailer=mailer, now=now):
+            done += 1
+            if progress is not None:
+                progress(done, int(total or 0))
+        return finish_run(db, run, now=now)
+    except Exception as error:
+        log.exception("payout run %s failed", run.public_id)
+        return fail_run(db, run, _problem(error), now=now)
+    except BaseException as error:
+        try:
+            fail_run(db, run, f"interrupted: {_problem(error)}", now=now)
+        except Exception:  # the database may be what went away
+            log.exception("payout run %s: could not record the interruption", run.public_id)
+        raise
 
 
 def _lock_payout(db: Session, payout: Payout) -> Payout:
@@ -635,7 +834,7 @@ def _post_paid(db: Session, payout: Payout, transfer_id: str | None) -> None:
         f"payout-paid:{payout.idempotency_key}",
         "payout_paid",
         ledger.payout_paid_postings(payout.creator_id, payout.currency, payout.amount),
-        f"Payout {format_micros(payout.amount)} {payout.currency} sent"
+        f"Payout {format_micros(payout.amount, payout.currency)} {payout.currency} sent"
         + (f" (transfer {transfer_id})" if transfer_id else ""),
         commit=False,
     )
@@ -656,7 +855,7 @@ def apply_result(
         if payout.status != "pending":
             db.rollback()
             return payout
-        money = f"{format_micros(payout.amount)} {payout.currency}"
+        money = f"{format_micros(payout.amount, payout.currency)} {payout.currency}"
         if result.outcome is TransferOutcome.SENT:
             _post_paid(db, payout, result.transfer_id)
             notify(
@@ -704,8 +903,12 @@ def reconcile(
     Only payouts untouched for ``min_age`` are asked about: a younger one may
     be inside a run's provider call right now. ``find_transfer`` answering
     ``None`` means the provider is certain no transfer exists: the hold is
-    voided and the next run pays the balance under a new key.
+    voided and the next run pays the balance under a new key. One payout's
+    trouble (a lookup or a settlement that raises) leaves it pending with the
+    reason and the others are still reconciled. Runs whose process died are
+    closed as ``failed`` first.
     """
+    _close_interrupted_runs(db, provider.name, _now(now))
     cutoff = _now(now) - min_age
     rows = db.execute(
         select(Payout.id, PayoutRun.public_id)
@@ -723,12 +926,17 @@ def reconcile(
         payout = db.get(Payout, payout_id)
         if payout is None:
             continue
-        found = provider.find_transfer(transfer_group=run_id, payout_id=str(payout_id))
-        if found is None:
-            found = TransferResult(
-                TransferOutcome.FAILED, None, "the provider holds no transfer for this payout"
-            )
-        payout = apply_result(db, payout, found, mailer=mailer)
+        try:
+            found = provider.find_transfer(transfer_group=run_id, payout_id=str(payout_id))
+            if found is None:
+                found = TransferResult(
+                    TransferOutcome.FAILED, None, "the provider holds no transfer for this payout"
+                )
+            payout = apply_result(db, payout, found, mailer=mailer)
+        except Exception as error:
+            db.rollback()
+            log.exception("reconcile: payout %s could not be settled", payout_id)
+            payout = _note(db, payout, f"reconcile failed: {_problem(error)}")
         summary.checked += 1
         if payout.status == "pending":
             summary.pending += 1
@@ -791,7 +999,7 @@ def export_run_csv(db: Session, admin: Creator, run_id: str) -> str:
             ManualPayout(
                 payee=payout.creator.display_name,
                 method=account.details if account else "",
-                amount_cents=payout.amount // MICROS_PER_CENT,
+                amount_minor=to_minor_units(payout.amount, payout.currency),
                 currency=payout.currency.lower(),
                 reference=payout.idempotency_key,
             )
@@ -928,7 +1136,7 @@ def transfer_reversed(db: Session, event: ProviderEvent, _context: object) -> st
     """Money came back from the creator's Stripe account: it returns to their hitrack balance.
 
     The event carries the transfer's cumulative ``amount_reversed``; only the
-    part not yet returned is posted (key ``payout-reversal:<payout>:<cents>``),
+    part not yet returned is posted (key ``payout-reversal:<payout>:<minor units>``),
     so replays and out-of-order partial reversals never return money twice.
     """
     transfer = event.data
@@ -944,20 +1152,20 @@ def transfer_reversed(db: Session, event: ProviderEvent, _context: object) -> st
         _post_paid(db, payout, event.object_id)
     if payout.status not in ("paid", "reversed"):
         return "ignored"  # voided already: the money never left the ledger
-    reversed_cents = transfer.get("amount_reversed")
+    reversed_minor = transfer.get("amount_reversed")  # in the currency's minor unit
     if (
-        isinstance(reversed_cents, bool)
-        or not isinstance(reversed_cents, int)
-        or reversed_cents <= 0
+        isinstance(reversed_minor, bool)
+        or not isinstance(reversed_minor, int)
+        or reversed_minor <= 0
     ):
         return "ignored"
-    reversed_micros = min(reversed_cents * MICROS_PER_CENT, payout.amount)
+    reversed_micros = min(from_minor_units(reversed_minor, payout.currency), payout.amount)
     new = reversed_micros - _reversed_so_far(db, payout)
     if new > 0:
-        money = f"{format_micros(new)} {payout.currency}"
+        money = f"{format_micros(new, payout.currency)} {payout.currency}"
         ledger.post_transaction(
             db,
-            f"payout-reversal:{payout.idempotency_key}:{reversed_cents}",
+            f"payout-reversal:{payout.idempotency_key}:{reversed_minor}",
             REVERSAL_KIND,
             payout_reversal_postings(payout.creator_id, payout.currency, new),
             f"Transfer {event.object_id} reversed: {money} of payout {payout.idempotency_key} "
@@ -967,8 +1175,9 @@ def transfer_reversed(db: Session, event: ProviderEvent, _context: object) -> st
         if reversed_micros >= payout.amount:
             payout.status = "reversed"
         payout.failure_reason = (
-            f"transfer reversed at Stripe: {format_micros(reversed_micros)} "
-            f"of {format_micros(payout.amount)} {payout.currency} returned to the balance"
+            f"transfer reversed at Stripe: {format_micros(reversed_micros, payout.currency)} "
+            f"of {format_micros(payout.amount, payout.currency)} {payout.currency} "
+            "returned to the balance"
         )
         notify(
             db,
@@ -1004,8 +1213,8 @@ def payout_failed(db: Session, event: ProviderEvent, _context: object) -> str:
     amount = data.get("amount")
     currency = str(data.get("currency") or "").upper()
     money = (
-        f"{format_micros(amount * MICROS_PER_CENT)} {currency}"
-        if isinstance(amount, int) and not isinstance(amount, bool)
+        f"{format_micros(from_minor_units(amount, currency), currency)} {currency}"
+        if isinstance(amount, int) and not isinstance(amount, bool) and _known(currency)
         else "a payout"
     )
     code = str(data.get("failure_code") or "failed")
@@ -1034,6 +1243,14 @@ def payout_failed(db: Session, event: ProviderEvent, _context: object) -> str:
         None,
     )
     return "processed"
+
+
+def _known(currency: str) -> bool:
+    try:
+        parse_currency(currency)
+    except InvalidInput:
+        return False
+    return True
 
 
 def account_deauthorized(db: Session, event: ProviderEvent, _context: object) -> str:

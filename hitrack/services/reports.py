@@ -11,7 +11,6 @@ from hitrack.db.models import (
     Allocation,
     Creator,
     LedgerAccount,
-    LedgerPosting,
     LedgerTransaction,
     RevenueEvent,
     Work,
@@ -161,29 +160,17 @@ def ledger_overview(db: Session, actor: Creator | None) -> LedgerOverview:
     """
     if actor is not None and not actor.is_admin:
         raise PermissionDenied("the ledger overview is for admins")
-    per_account = (
-        select(
-            LedgerAccount.kind,
-            LedgerAccount.currency,
-            LedgerAccount.id,
-            func.coalesce(func.sum(LedgerPosting.amount), 0).label("balance"),
-        )
-        .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id, isouter=True)
-        .group_by(LedgerAccount.kind, LedgerAccount.currency, LedgerAccount.id)
-        .subquery()
-    )
+    # Totals over many accounts are added up in Python: each account stays
+    # within the account cap, but a kind's total over many accounts need not
+    # fit in 64 bits (SQLite's sum() would raise).
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for kind, currency, running in db.execute(
+        select(LedgerAccount.kind, LedgerAccount.currency, LedgerAccount.balance)
+    ):
+        grouped.setdefault((kind, currency), []).append(int(running))
     totals = [
-        AccountTotal(kind, currency, int(count), int(total))
-        for kind, currency, count, total in db.execute(
-            select(
-                per_account.c.kind,
-                per_account.c.currency,
-                func.count(),
-                func.sum(per_account.c.balance),
-            )
-            .group_by(per_account.c.kind, per_account.c.currency)
-            .order_by(per_account.c.currency, per_account.c.kind)
-        )
+        AccountTotal(kind, currency, len(values), sum(values))
+        for (kind, currency), values in sorted(grouped.items(), key=lambda kv: kv[0][::-1])
     ]
     transactions = {
         kind: int(n)

@@ -55,7 +55,7 @@ from hitrack.domain.errors import (
     PermissionDenied,
 )
 from hitrack.domain.ledger import Posting, payload_hash
-from hitrack.domain.money import format_micros
+from hitrack.domain.money import check_event_micros, format_micros, parse_currency
 from hitrack.domain.shares import format_share, loads_json, parse_share
 from hitrack.services import ledger
 from hitrack.services.graph import ancestry_ids, get_work, load_graph
@@ -86,9 +86,7 @@ __all__ = [
     "CSV_COLUMNS",
 ]
 
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _DIGITS = re.compile(r"^[+-]?\d+$")
-_MAX_MICROS = 2**63 - 1
 ORIGINS = ("api", "csv", "stripe")
 
 
@@ -139,11 +137,7 @@ def _micros(value: object, name: str) -> int:
         raise InvalidInput(
             f"{name}: expected an integer number of micros (1 USD = 1000000), got {value!r}"
         )
-    if value < 0:
-        raise InvalidInput(f"{name}: {value} is negative")
-    if value > _MAX_MICROS:
-        raise InvalidInput(f"{name}: {value} is too large")
-    return value
+    return check_event_micros(value, name)  # the one cap per event (hitrack.domain.money)
 
 
 def parse_revenue(data: Mapping[str, Any], *, default_fee_rate: Fraction) -> RevenueInput:
@@ -176,9 +170,7 @@ def parse_revenue(data: Mapping[str, Any], *, default_fee_rate: Fraction) -> Rev
         raise InvalidInput("amount: required, an integer number of micros")
     amount = _micros(data["amount"], "amount")
     costs = _micros(data.get("costs") if data.get("costs") not in (None, "") else 0, "costs")
-    currency = data.get("currency")
-    if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
-        raise InvalidInput("currency: a 3-letter code such as USD")
+    currency = parse_currency(data.get("currency"))  # the ISO 4217 table refuses unknown codes
     raw_fee = data.get("fee_rate")
     fee_rate = default_fee_rate if raw_fee in (None, "") else parse_share(raw_fee, what="fee_rate")
     if not 0 <= fee_rate <= 1:
@@ -580,7 +572,7 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
         f"revenue:{event.external_id}",
         "revenue",
         postings,
-        f"{format_micros(event.amount)} {cur} earned by {work.title} ({work.kind} {work.public_id})",
+        f"{format_micros(event.amount, cur)} {cur} earned by {work.title} ({work.kind} {work.public_id})",
         commit=False,
     )
     event.transaction_id = transaction.id
@@ -697,12 +689,12 @@ def _percent(share: Fraction) -> str:
     return f"{text}%" if "/" not in text else f"{format_share(share)} of it"
 
 
-def _money(exact: str) -> str:
+def _money(exact: str, currency: str = "USD") -> str:
     value = Fraction(exact)
-    return format_micros(value.numerator // value.denominator)
+    return format_micros(value.numerator // value.denominator, currency)
 
 
-def explanation_lines(explanation: list[dict[str, Any]]) -> list[str]:
+def explanation_lines(explanation: list[dict[str, Any]], currency: str = "USD") -> list[str]:
     """The stored explanation of an allocation as sentences, one per path.
 
     e.g. ``100.00 earned by Night Swim (production) -> 60% to Tide (remix by Bo)
@@ -712,8 +704,9 @@ def explanation_lines(explanation: list[dict[str, Any]]) -> list[str]:
     for entry in explanation:
         if entry.get("recoup"):
             lines.append(
-                f"Costs of {format_micros(int(entry['costs']))} fronted for your {entry['kind']} "
-                f"{entry['title']}: {format_micros(int(entry['recouped']))} recouped"
+                f"Costs of {format_micros(int(entry['costs']), currency)} fronted for your "
+                f"{entry['kind']} {entry['title']}: "
+                f"{format_micros(int(entry['recouped']), currency)} recouped"
                 + (
                     ""
                     if entry["ownership"] == "1"
@@ -730,17 +723,20 @@ def explanation_lines(explanation: list[dict[str, Any]]) -> list[str]:
             steps = route["steps"]
             if not steps:
                 lines.append(
-                    f"{_money(entry['entering'])} earned by {own}{tail}: {_money(route['amount'])}"
+                    f"{_money(entry['entering'], currency)} earned by {own}{tail}: "
+                    f"{_money(route['amount'], currency)}"
                 )
                 continue
-            parts = [f"{_money(entry['entering'])} earned by {start['title']} ({start['label']})"]
+            parts = [
+                f"{_money(entry['entering'], currency)} earned by {start['title']} ({start['label']})"
+            ]
             for step in steps[:-1]:
                 parts.append(
                     f"{_percent(Fraction(step['share']))} to {step['title']} "
                     f"({step['label']} by {step['by']})"
                 )
             parts.append(f"{_percent(Fraction(steps[-1]['share']))} to {own}")
-            lines.append(" -> ".join(parts) + f"{tail}: {_money(route['amount'])}")
+            lines.append(" -> ".join(parts) + f"{tail}: {_money(route['amount'], currency)}")
         if entry.get("more_routes"):
             lines.append(f"... and {entry['more_routes']} more paths")
     return lines
@@ -776,7 +772,7 @@ class ImportResult:
 
     def summary(self) -> str:
         money = (
-            ", ".join(f"{format_micros(v)} {c}" for c, v in sorted(self.amount.items()))
+            ", ".join(f"{format_micros(v, c)} {c}" for c, v in sorted(self.amount.items()))
             or "nothing"
         )
         return (

@@ -16,8 +16,6 @@ the balance and never in a statement.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,6 +34,7 @@ from hitrack.db.models import (
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.ledger import owed
 from hitrack.domain.money import format_micros, format_micros_exact
+from hitrack.domain.spreadsheet import csv_text
 from hitrack.services import funding, ledger
 from hitrack.services.revenue import explanation_lines
 
@@ -173,7 +172,7 @@ def _earning_lines(
             currency=event.currency,
             amount=allocation.amount,
             exact=allocation.exact,
-            lines=explanation_lines(allocation.explanation),
+            lines=explanation_lines(allocation.explanation, event.currency),
         )
         for allocation, event, at, work in db.execute(stmt)
     ]
@@ -314,13 +313,15 @@ CSV_HEADER = ("currency", "date", "type", "reference", "description", "amount", 
 
 
 def statement_csv(st: Statement) -> str:
-    """The statement as CSV: opening, each earning and payout, closing (amounts exact in micros)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
+    """The statement as CSV: opening, each earning and payout, closing (amounts exact in micros).
+
+    Descriptions carry titles and references other people chose; cells a
+    spreadsheet would run as formulas are neutralised (:mod:`hitrack.domain.spreadsheet`).
+    """
+    rows: list[tuple[str, str, str, str, str, str, int]] = []
 
     def row(currency: str, when: str, kind: str, ref: str, text: str, micros: int) -> None:
-        writer.writerow((currency, when, kind, ref, text, format_micros_exact(micros), micros))
+        rows.append((currency, when, kind, ref, text, format_micros_exact(micros), micros))
 
     for part in st.currencies:
         row(
@@ -363,7 +364,7 @@ def statement_csv(st: Statement) -> str:
             st.end.isoformat(),
             "closing_balance",
             "",
-            f"balance at the end ({format_micros(part.closing)} {part.currency})",
+            f"balance at the end ({format_micros(part.closing, part.currency)} {part.currency})",
             part.closing,
         )
-    return out.getvalue()
+    return csv_text(CSV_HEADER, rows)

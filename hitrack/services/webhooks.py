@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from hitrack.db.models import WebhookEvent
 from hitrack.domain.errors import HitrackError, InvalidEvent
-from hitrack.domain.money import MICROS_PER_CENT
+from hitrack.domain.money import from_minor_units, parse_currency
 from hitrack.payments.base import ProviderEvent
 from hitrack.services import funding, payouts, revenue
 from hitrack.services.graph import get_work
@@ -46,10 +46,10 @@ Handler = Callable[[Session, ProviderEvent, WebhookContext], str]
 
 
 def _amount_total(event: ProviderEvent) -> int:
-    cents = event.data.get("amount_total")
-    if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+    amount = event.data.get("amount_total")  # in the currency's minor unit
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise InvalidEvent(f"checkout {event.object_id} has no amount_total")
-    return cents
+    return amount
 
 
 def checkout_completed(db: Session, event: ProviderEvent, context: WebhookContext) -> str:
@@ -77,14 +77,16 @@ def checkout_completed(db: Session, event: ProviderEvent, context: WebhookContex
             ids=(str(work_id),),
         )
     # A sale comes with its money: funded on arrival and settled at once.
+    amount_minor = _amount_total(event)  # in the currency's minor unit
+    currency = parse_currency(session.get("currency"), f"checkout {event.object_id}: currency")
     revenue.record_revenue(
         db,
         None,
         {
             "external_id": f"stripe:{event.object_id}",
             "work": str(work_id),
-            "amount": _amount_total(event) * MICROS_PER_CENT,
-            "currency": str(session.get("currency") or ""),
+            "amount": from_minor_units(amount_minor, currency),
+            "currency": currency,
         },
         default_fee_rate=context.default_fee_rate,
         origin="stripe",

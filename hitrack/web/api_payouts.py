@@ -33,13 +33,14 @@ def run_json(run: PayoutRun) -> dict[str, Any]:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "summary": run.summary,
+        "failure_reason": run.failure_reason,
         "payouts": [
             {
                 "id": p.id,
                 "creator": p.creator.handle,
                 "currency": p.currency,
                 "amount": p.amount,
-                "amount_display": format_micros(p.amount),
+                "amount_display": format_micros(p.amount, p.currency),
                 "status": p.status,
                 "idempotency_key": p.idempotency_key,
                 "transfer": p.provider_transfer_id,
@@ -106,7 +107,11 @@ register_paths(
             "properties": {
                 "id": {"type": "string"},
                 "provider": {"enum": ["manual", "stripe"]},
-                "status": {"enum": ["running", "awaiting", "finished"]},
+                "status": {"enum": ["running", "awaiting", "finished", "failed"]},
+                "failure_reason": {
+                    "type": "string",
+                    "description": "why a failed run stopped (empty otherwise)",
+                },
                 "started_at": {"type": "string", "format": "date-time"},
                 "finished_at": {"type": ["string", "null"], "format": "date-time"},
                 "summary": {"type": "object"},
@@ -120,7 +125,7 @@ register_paths(
                             "currency": {"type": "string"},
                             "amount": {
                                 "type": "integer",
-                                "description": "micros, a whole number of cents",
+                                "description": "micros, a whole number of the currency's minor unit",
                             },
                             "status": {"enum": ["pending", "paid", "failed", "reversed"]},
                             "idempotency_key": {"type": "string"},

@@ -30,11 +30,11 @@ webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 
 def money_json(micros: int, currency: str) -> dict[str, Any]:
-    """Exact micros, and the amount to the cent for display, and exactly."""
+    """Exact micros, and the amount to the currency's minor unit for display, and exactly."""
     return {
         "micros": micros,
         "currency": currency,
-        "display": format_micros(micros),
+        "display": format_micros(micros, currency),
         "exact": format_micros_exact(micros),
     }
 
@@ -65,7 +65,7 @@ def event_json(event: RevenueEvent) -> dict[str, Any]:
                 "kind": a.kind,
                 "amount": a.amount,
                 "exact": a.exact,
-                "explanation": revenue.explanation_lines(a.explanation),
+                "explanation": revenue.explanation_lines(a.explanation, event.currency),
             }
             for a in event.allocations
         ],

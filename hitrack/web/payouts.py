@@ -160,7 +160,7 @@ def start_run() -> Response:
         minimums=settings().payout_minimum,
         mailer=mailer(),
     )
-    flash(payouts.run_summary_line(run), "success")
+    flash(payouts.run_summary_line(run), "error" if run.status == "failed" else "success")
     return redirect(url_for("payouts.admin_run", run_id=run.public_id))
 
 

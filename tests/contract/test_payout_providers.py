@@ -61,7 +61,7 @@ def make_transfer(
     payout_id = payout_id or "payout_" + uuid.uuid4().hex[:8]
     return TransferRequest(
         idempotency_key=key or f"hitrack-payout-{payout_id}",
-        amount_cents=amount_cents,
+        amount_minor=amount_cents,
         currency=currency,
         destination=destination,
         transfer_group=run_id,

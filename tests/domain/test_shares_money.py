@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitrack.domain.errors import InvalidInput, InvalidShare
-from hitrack.domain.money import allocate, format_micros, format_micros_exact, to_cents
+from hitrack.domain.money import allocate, format_micros, format_micros_exact, to_minor_units
 from hitrack.domain.shares import format_share, loads_json, parse_share
 
 
@@ -81,4 +81,4 @@ def test_allocation_conserves_and_stays_within_one_micro(total, weights):
 def test_money_prints_to_the_cent_and_exactly():
     assert format_micros(12_345_678) == "12.34"
     assert format_micros_exact(12_345_678) == "12.345678"
-    assert to_cents(-19_999) == -1
+    assert to_minor_units(-19_999, "USD") == -1

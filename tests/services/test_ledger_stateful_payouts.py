@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import LedgerAccount, Payout
-from hitrack.domain.money import MICROS_PER_CENT
+from hitrack.domain.money import micros_per_minor_unit
 from hitrack.services import ledger, payouts, revenue, webhooks
 from tests.money_factories import make_song
 from tests.payout_factories import ScriptedProvider, connect
@@ -81,7 +81,9 @@ def test_money_adds_up_through_payouts_failures_reversals_and_reconciles(db: Ses
             before = {c: ledger.creator_balances(db, c).get(USD, 0) for c in self._creators()}
             run = payouts.run_payouts(db, provider, started_by=song.admin, minimums={USD: minimum})
             for payout in run.payouts:
-                assert payout.amount % MICROS_PER_CENT == 0 and payout.amount >= minimum
+                assert (
+                    payout.amount % micros_per_minor_unit("USD") == 0 and payout.amount >= minimum
+                )
                 assert payout.amount <= before[payout.creator_id]
             provider.answers = []
 
@@ -98,14 +100,14 @@ def test_money_adds_up_through_payouts_failures_reversals_and_reconciles(db: Ses
                 (
                     t
                     for t in self.provider.transfers.values()
-                    if t.reversed_cents < t.request.amount_cents
+                    if t.reversed_cents < t.request.amount_minor
                 ),
                 key=lambda t: t.transfer_id,
             )
             if not open_:
                 return
             transfer = open_[pick % len(open_)]
-            remaining = transfer.request.amount_cents - transfer.reversed_cents
+            remaining = transfer.request.amount_minor - transfer.reversed_cents
             cents = max(1, remaining * percent // 100)
             self.n += 1
             event = self.provider.reversal_event(transfer, cents, f"evt_{self.prefix}_{self.n}")
@@ -132,7 +134,7 @@ def test_money_adds_up_through_payouts_failures_reversals_and_reconciles(db: Ses
                 if self.provider.by_payout(p.id) is not None
             )
             assert (
-                self.provider.sent_cents() * MICROS_PER_CENT
+                self.provider.sent_cents() * micros_per_minor_unit("USD")
                 == paid_out - self.paid_out_before + in_flight
             )
 

@@ -335,7 +335,7 @@ def test_an_amount_checkout_cannot_charge_exactly_is_refused(
 ) -> None:
     report(db, song, "sub-cent", amount=usd(16) + 7)
     report(db, song, "zero", amount=0)
-    with pytest.raises(InvalidEvent, match="whole number of cents"):
+    with pytest.raises(InvalidEvent, match="not a whole number of USD.s minor unit"):
         funding.open_checkout(db, song.cy, "sub-cent", stripe_provider, base_url="https://h.test")
     with pytest.raises(InvalidEvent, match="nothing to pay"):
         funding.open_checkout(db, song.cy, "zero", stripe_provider, base_url="https://h.test")
