@@ -6,7 +6,11 @@ is one more than the highest level among the works citing it), so value only
 ever flows from lower to higher indices, and one level never feeds itself.
 Citations are kept twice: by citing work (CSR, for ancestry walks) and by
 (citing level, source), so that one level's whole propagation is a gather, a
-multiply and a segmented sum (``np.add.reduceat``).
+multiply and a segmented sum (``np.add.reduceat``). Each work's retained value
+is paid to its payees, stored as computed by
+:func:`hitrack.domain.payees.payee_shares` (its owners, and its credits through
+its credit pool); "creators" below are those payees, unclaimed credits'
+escrows (``credit:<id>``) included. Recouped costs go to the owners alone.
 
 Value is propagated in extended precision (``np.longdouble``) and every
 quantity carries a rigorous relative error bound, computed once per graph
@@ -40,8 +44,10 @@ The package, one module per seam:
 
 from __future__ import annotations
 
+from hitrack.domain.fast.arrays import Rationals
 from hitrack.domain.fast.batch import settle_batch, settle_batch_arrays
 from hitrack.domain.fast.compact import CompactGraph
+from hitrack.domain.fast.construction import Overflow
 from hitrack.domain.fast.engine import FastEngine
 from hitrack.domain.fast.event import settle_event
 from hitrack.domain.fast.exact import exact_entitlements
@@ -49,6 +55,8 @@ from hitrack.domain.fast.exact import exact_entitlements
 __all__ = [
     "CompactGraph",
     "FastEngine",
+    "Overflow",
+    "Rationals",
     "settle_event",
     "settle_batch",
     "settle_batch_arrays",
