@@ -1,7 +1,8 @@
 """The JSON API under ``/api/v1``: it parses, calls one service, serialises.
 
 Scripts authenticate with ``Authorization: Bearer``; a browser session may use
-the API too, and then must send its CSRF token in ``X-CSRFToken``.
+the API too, and then must send its CSRF token in ``X-CSRFToken``
+(:mod:`hitrack.web.guards` checks it, and bounds and checks every body).
 """
 
 from __future__ import annotations
@@ -20,22 +21,13 @@ from hitrack.services import accounts, payouts, records
 from hitrack.services import graph as graph_service
 from hitrack.web.auth import count_failure, login_limit
 from hitrack.web.context import db, settings, storage
-from hitrack.web.extensions import csrf, limiter
+from hitrack.web.extensions import limiter
+from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
 from hitrack.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@bp.before_request
-def csrf_for_cookie_sessions() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    if request.headers.get("Authorization", "").startswith("Bearer "):
-        return
-    if current_user.is_authenticated:
-        csrf.protect()
 
 
 def body() -> dict[str, Any]:
@@ -158,6 +150,7 @@ def get_me() -> Response:
 
 
 @bp.post("/records")
+@takes_upload
 @auth_required
 def create_record() -> tuple[Response, int]:
     upload = request.files.get("file")

@@ -22,16 +22,15 @@ from hitrack.web.api import (
     auth_required,
     body,
     creator_json,
-    csrf_for_cookie_sessions,
     me,
     work_json,
 )
 from hitrack.web.context import db, settings, storage
+from hitrack.web.guards import takes_upload
 from hitrack.web.openapi import SHARE, WORK_ID, object_schema, operation, register_paths
 from hitrack.web.productions import mailer, window
 
 bp = Blueprint("api_productions", __name__, url_prefix="/api/v1")
-bp.before_request(csrf_for_cookie_sessions)
 
 
 def _fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
@@ -222,6 +221,7 @@ def _registration(result: ai_models.Registration) -> tuple[Response, int]:
 
 
 @bp.post("/productions")
+@takes_upload
 @auth_required
 def create_production() -> tuple[Response, int]:
     upload = request.files.get("file")

@@ -29,6 +29,7 @@ from hitrack.services import graph as graph_service
 from hitrack.services import records
 from hitrack.web.context import db, settings, storage
 from hitrack.web.graph_view import graph_view
+from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
 
 bp = Blueprint("pages", __name__)
@@ -86,6 +87,7 @@ def home() -> str:
 
 
 @bp.route("/upload", methods=["GET", "POST"])
+@takes_upload
 @login_required
 def upload() -> Response | str | tuple[str, int]:
     form = UploadForm()

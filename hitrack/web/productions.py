@@ -29,6 +29,7 @@ from hitrack.domain.shares import format_share
 from hitrack.services import ai_models, notifications, records
 from hitrack.services import productions as prod
 from hitrack.web.context import db, services, settings, storage
+from hitrack.web.guards import takes_upload
 
 bp = Blueprint("productions", __name__)
 
@@ -153,6 +154,7 @@ def index() -> str:
 
 
 @bp.route("/productions/new", methods=["GET", "POST"])
+@takes_upload
 @login_required
 def new() -> Response | tuple[str, int]:
     form = ProductionForm()

@@ -52,7 +52,12 @@ def count(db: Session, model: type) -> int:
 def post(
     client: FlaskClient, url: str, data: dict[str, str] | None = None, page: str = "/me/payouts"
 ):  # type: ignore[no-untyped-def]
-    return client.post(url, data={"csrf_token": csrf_token(client, page), **(data or {})})
+    """Submit a form of ``page`` as a browser does (with its token, from that page)."""
+    return client.post(
+        url,
+        data={"csrf_token": csrf_token(client, page), **(data or {})},
+        headers={"Referer": f"http://localhost{page}"},
+    )
 
 
 def test_a_creator_connects_a_stripe_account_and_comes_back_to_its_status(
@@ -199,7 +204,8 @@ def test_an_admin_runs_manual_payouts_exports_them_and_marks_each_line(
         {"outcome": "failed", "note": "x"},
         page=f"/admin/payouts/runs/{run.public_id}",
     )
-    assert again.status_code == 302  # refused with a message; nothing changed
+    # Refused with a message, back on the run's page; nothing changed.
+    assert again.status_code == 302 and again.location == f"/admin/payouts/runs/{run.public_id}"
     app_db.refresh(payout)
     assert payout.status == "paid"
     assert ledger.creator_balances(app_db, ana.id) == {"USD": 9_000}
