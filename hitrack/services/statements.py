@@ -16,12 +16,14 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import (
     Allocation,
+    Creator,
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
@@ -32,6 +34,7 @@ from hitrack.domain.errors import InvalidInput
 from hitrack.domain.ledger import owed
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.services import ledger
+from hitrack.services.graph import hide_titles
 from hitrack.services.revenue import explanation_lines
 
 __all__ = [
@@ -143,20 +146,28 @@ def _earning_lines(
     )
     if limit is not None:
         stmt = stmt.limit(limit)
+    rows = list(db.execute(stmt))
+    # Explanations were stored with every title on the way; the creator reads
+    # those of works they may not see (a private record, a draft) as "a private work".
+    documents: list[dict[str, Any]] = [
+        {"event_work": {"work": work.public_id, "title": work.title}, "paths": a.explanation}
+        for a, _, _, work in rows
+    ]
+    shown = hide_titles(db, db.get(Creator, creator_id), documents)
     return [
         EarningLine(
             event=event.external_id,
             at=at,
             work_id=work.public_id,
-            work_title=work.title,
+            work_title=view["event_work"]["title"],
             work_kind=work.kind,
             kind=allocation.kind,
             currency=event.currency,
             amount=allocation.amount,
             exact=allocation.exact,
-            lines=explanation_lines(allocation.explanation),
+            lines=explanation_lines(view["paths"]),
         )
-        for allocation, event, at, work in db.execute(stmt)
+        for (allocation, event, at, work), view in zip(rows, shown, strict=True)
     ]
 
 

@@ -68,6 +68,8 @@ def creator_json(creator: Creator, *, private: bool = False) -> dict[str, Any]:
 
 
 def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
+    sources = {c.source_id for c in work.sources}
+    shown = graph_service.visible_ids(db(), viewer, sources | {c.work_id for c in work.cited_by})
     data: dict[str, Any] = {
         "id": work.public_id,
         "kind": work.kind,
@@ -81,7 +83,7 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
         "sources": [
             {
                 "work": c.source.public_id,
-                "title": c.source.title,
+                "title": c.source.title if c.source_id in shown else graph_service.PRIVATE_TITLE,
                 "share": format_share(c.share),
                 **({"credit_role": c.credit_role} if c.credit_role else {}),
             }
@@ -91,7 +93,7 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
         "cited_by": [
             {"work": c.work.public_id, "share": format_share(c.share)}
             for c in work.cited_by
-            if graph_service.can_see(viewer, c.work)
+            if c.work_id in shown
         ],
         "url": url_for("pages.work", public_id=work.public_id, _external=False),
     }
