@@ -21,12 +21,19 @@ from hitrack.services import ai_models, revenue
 from hitrack.services import graph as graph_service
 from hitrack.services import productions as prod
 from hitrack.services.graph import PRIVATE_TITLE
+from tests.conftest import BACKENDS
 from tests.factories import PASSWORD, make_creator, make_record
 from tests.money_factories import usd
 from tests.web.conftest import bearer, csrf_token, log_in
 
 SECRET = "Secret demo"
 DRAFT = "Night Swim draft"
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The visibility rule is SQL too: these run on both backends."""
+    return request.getfixturevalue(f"{request.param}_engine")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.test import EnvironBuilder
 
 from hitrack.db.models import Creator, Work
 from hitrack.settings import Settings
@@ -118,6 +119,27 @@ def test_upload_routes_keep_the_upload_limit(client, app_db, settings):
         content_type="multipart/form-data",
     )
     assert_json_error(response, 413)
+
+
+def test_a_chunked_upload_is_read_up_to_the_upload_limit(client, app_db, settings):
+    ana = make_creator(app_db, "Ana")
+    auth = {**bearer(client, ana.email or "", PASSWORD), "Transfer-Encoding": "chunked"}
+    for padding, status in [
+        (settings.max_body_bytes + 10, 201),
+        (settings.max_upload_bytes * 2, 413),
+    ]:
+        environ = EnvironBuilder(
+            method="POST",
+            data={"file": (io.BytesIO(PNG + b"\0" * padding), "a.png"), "title": "Chunked"},
+        ).get_environ()
+        response = client.post(
+            "/api/v1/records",
+            input_stream=io.BytesIO(environ["wsgi.input"].read()),
+            content_type=environ["CONTENT_TYPE"],
+            headers=auth,
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        assert response.status_code == status, response.get_json()
 
 
 def test_a_json_body_on_an_upload_route_has_the_json_cap(client, app_db, settings):
