@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, g, request
-from flask_login import current_user
+from flask import Flask, Response, request
 
 from hitrack.db.session import make_engine, make_session_factory
 from hitrack.providers import media_storage
@@ -108,10 +107,6 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     if not context.settings().is_development:
         response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
-    if (
-        request.path.startswith("/api/")
-        and g.get("auth_via") != "bearer"
-        and current_user.is_authenticated
-    ):
+    if request.path.startswith(guards.API_PREFIX) and guards.cookie_session():
         response.headers.setdefault("Cache-Control", "no-store")
     return response

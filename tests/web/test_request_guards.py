@@ -340,6 +340,7 @@ def test_a_valid_bearer_token_needs_no_csrf_token(client, app_db, cast):
         json={"ai_training": True},
     )
     assert response.status_code == 200, response.get_json()
+    assert "Cache-Control" not in response.headers  # a script's answer may be cached
 
 
 def test_a_cookie_session_with_its_csrf_header_may_use_the_api(client, app_db, cast):
@@ -350,3 +351,4 @@ def test_a_cookie_session_with_its_csrf_header_may_use_the_api(client, app_db, c
         json={"ai_training": True},
     )
     assert response.status_code == 200, response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"  # a browser's is never kept
