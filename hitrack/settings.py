@@ -61,6 +61,7 @@ class Settings:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     max_upload_bytes: int = 2 * 1024**3
+    max_body_bytes: int = 1024**2
     login_rate_limit: str = "5 per minute"
     ratelimit_storage_url: str = "memory://"
     proposal_window_days: int = 14
@@ -103,6 +104,10 @@ class Settings:
             raise InvalidInput(f"HITRACK_JOBS must be inline, database or rq, not {self.jobs!r}")
         if self.jobs == "rq" and not self.redis_url:
             raise InvalidInput("HITRACK_JOBS=rq needs HITRACK_REDIS_URL")
+        if self.max_body_bytes < 1 or self.max_upload_bytes < 1:
+            raise InvalidInput(
+                "HITRACK_MAX_BODY_BYTES and HITRACK_MAX_UPLOAD_BYTES must be positive"
+            )
         if not 0 <= self.default_fee_rate <= 1:
             raise InvalidInput("HITRACK_DEFAULT_FEE_RATE must lie in [0, 1]")
 
@@ -181,6 +186,7 @@ class Settings:
             if (value := get(name)) is not None:
                 kwargs[attr] = value
         kwargs["max_upload_bytes"] = get_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes)
+        kwargs["max_body_bytes"] = get_int("MAX_BODY_BYTES", cls.max_body_bytes)
         kwargs["proposal_window_days"] = get_int("PROPOSAL_WINDOW_DAYS", cls.proposal_window_days)
         if (value := get("DEFAULT_FEE_RATE")) is not None:
             kwargs["default_fee_rate"] = parse_share(value, what="HITRACK_DEFAULT_FEE_RATE")

@@ -18,7 +18,7 @@ from typing import Any
 
 from hitrack.domain.errors import InvalidInput, InvalidShare
 
-__all__ = ["parse_share", "format_share", "loads_json"]
+__all__ = ["parse_share", "format_share", "loads_json", "holds_nul"]
 
 # Bounded so that a hostile "1e999999999" cannot make us build a gigantic integer.
 _MAX_TEXT = 200
@@ -131,7 +131,8 @@ def loads_json(text: str) -> Any:
     Raises
     ------
     InvalidInput
-        On malformed JSON, with the line and column.
+        On malformed JSON, with the line and column, and on a NUL character
+        (``\\u0000``) in any string or key: no text hitrack keeps may hold one.
 
     Examples
     --------
@@ -139,10 +140,35 @@ def loads_json(text: str) -> Any:
     {'share': Decimal('0.1')}
     """
     try:
-        return json.loads(text, parse_float=Decimal)
+        data = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as error:
         raise InvalidInput(
             f"malformed JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
     except RecursionError:
         raise InvalidInput("malformed JSON: nested too deeply") from None
+    if "\\u0000" in text and holds_nul(data):
+        raise InvalidInput("NUL characters are not allowed (in JSON text)")
+    return data
+
+
+def holds_nul(value: object) -> bool:
+    """Whether any string or key of parsed JSON ``value`` holds a NUL character.
+
+    Examples
+    --------
+    >>> holds_nul({"a": ["b", "c\\x00"]}), holds_nul({"a": 1})
+    (True, False)
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\0" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

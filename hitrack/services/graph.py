@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from fractions import Fraction
+from typing import TypeVar
 
 import networkx as nx
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Exists, and_, exists, func, or_, select, true
+from sqlalchemy.orm import Session, object_session, selectinload
 
-from hitrack.db.models import Citation, Creator, Work, WorkOwner
+from hitrack.db.models import Citation, Creator, ProposalRevision, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
 from hitrack.domain import interchange
 from hitrack.domain.errors import Conflict, InvalidCitation, NotFound, PermissionDenied
@@ -25,6 +26,9 @@ from hitrack.domain.shares import parse_share
 from hitrack.services.unit_of_work import unit_of_work
 
 DEFAULT_CURRENCY = "USD"
+# What a work the viewer may not see is called where a visible work cites it.
+PRIVATE_TITLE = "a private work"
+T = TypeVar("T")
 GRAPH_LOCK_ID = 0x4_1712_ACC  # any constant: the advisory lock that serialises graph writers
 
 __all__ = [
@@ -34,8 +38,14 @@ __all__ = [
     "load_graph",
     "lock_graph",
     "get_work",
+    "PRIVATE_TITLE",
     "visible_work",
     "can_see",
+    "is_unpublished",
+    "visible_condition",
+    "visible_ids",
+    "shown_title",
+    "hide_titles",
     "cite",
     "check_new_citations",
     "export_ancestry",
@@ -128,10 +138,109 @@ def get_work(db: Session, public_id: str, *, lock: bool = False) -> Work:
     return work
 
 
-def can_see(actor: Creator | None, work: Work) -> bool:
-    if work.visibility == "public":
+def is_unpublished(work: Work) -> bool:
+    """A production whose split was never proposed: a draft, or one cancelled as a draft."""
+    if work.kind != "production" or work.status not in ("draft", "cancelled"):
+        return False
+    if work.status == "draft":
         return True
-    return actor is not None and (actor.is_admin or work.is_owned_by(actor.id))
+    session = object_session(work)
+    assert session is not None, "a stored work"
+    return not session.scalar(select(_has_revision(work.id)))
+
+
+def _has_revision(work_id: object) -> Exists:
+    return exists().where(ProposalRevision.production_id == work_id)
+
+
+def can_see(actor: Creator | None, work: Work) -> bool:
+    """Whether ``actor`` may see ``work`` at all (:func:`visible_condition` is the same rule in SQL).
+
+    - Admins see everything; the owners of a work always see it.
+    - A private work is seen by its owners only.
+    - An unpublished production (:func:`is_unpublished`) and its split are seen
+      by its producer and the contributors: the owners of the works it cites.
+    - Everything else is public.
+    """
+    if actor is not None and (actor.is_admin or work.is_owned_by(actor.id)):
+        return True
+    if work.visibility != "public":
+        return False
+    if is_unpublished(work):
+        return actor is not None and any(c.source.is_owned_by(actor.id) for c in work.sources)
+    return True
+
+
+def visible_condition(actor: Creator | None) -> ColumnElement[bool]:
+    """:func:`can_see` as a condition on ``Work``, for queries that list works."""
+    if actor is not None and actor.is_admin:
+        return true()
+    unpublished = and_(
+        Work.kind == "production",
+        or_(
+            Work.status == "draft",
+            and_(Work.status == "cancelled", ~_has_revision(Work.id)),
+        ),
+    )
+    if actor is None:
+        return and_(Work.visibility == "public", ~unpublished)
+    owned = Work.id.in_(select(WorkOwner.work_id).where(WorkOwner.creator_id == actor.id))
+    contributed = (
+        exists()
+        .where(Citation.work_id == Work.id)
+        .where(WorkOwner.work_id == Citation.source_id, WorkOwner.creator_id == actor.id)
+    )
+    return or_(owned, and_(Work.visibility == "public", or_(~unpublished, contributed)))
+
+
+def visible_ids(db: Session, actor: Creator | None, ids: Iterable[int]) -> set[int]:
+    """Which of the works ``ids`` ``actor`` may see, in one query."""
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    return set(db.scalars(select(Work.id).where(Work.id.in_(wanted), visible_condition(actor))))
+
+
+def hide_titles(db: Session, actor: Creator | None, documents: list[T]) -> list[T]:
+    """Copies of JSON-like ``documents`` in which every work ``actor`` may not see is untitled.
+
+    A work appears in a document as an object with ``"work"`` (its id) and
+    ``"title"``, at any depth, as stored explanations of earnings hold them:
+    the title of such a work becomes "a private work". One query for all.
+    """
+    ids: set[str] = set()
+    stack: list[object] = list(documents)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("work"), str) and "title" in item:
+                ids.add(item["work"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    if not ids:
+        return list(documents)
+    shown = set(
+        db.scalars(select(Work.public_id).where(Work.public_id.in_(ids), visible_condition(actor)))
+    )
+    hidden = ids - shown
+
+    def rewrite(item: object) -> object:
+        if isinstance(item, dict):
+            copy = {key: rewrite(value) for key, value in item.items()}
+            if copy.get("work") in hidden and "title" in copy:
+                copy["title"] = PRIVATE_TITLE
+            return copy
+        if isinstance(item, list):
+            return [rewrite(value) for value in item]
+        return item
+
+    return [rewrite(document) for document in documents]  # type: ignore[misc]
+
+
+def shown_title(actor: Creator | None, work: Work) -> str:
+    """The work's title, or "a private work" when ``actor`` may not see it."""
+    return work.title if can_see(actor, work) else PRIVATE_TITLE
 
 
 def visible_work(db: Session, actor: Creator | None, public_id: object) -> Work:
@@ -226,7 +335,8 @@ def _export(
 def export_ancestry(db: Session, actor: Creator | None, work: Work) -> dict[str, object]:
     """The work's ancestry in the interchange format; titles of works hidden from ``actor`` are left out."""
     works = _load_works(db, ancestry_ids(db, [work.id]))
-    return _export(works, {w.id for w in works if not can_see(actor, w)})
+    shown = visible_ids(db, actor, (w.id for w in works))
+    return _export(works, {w.id for w in works if w.id not in shown})
 
 
 def export_all(db: Session) -> dict[str, object]:

@@ -51,13 +51,14 @@ from hitrack.domain.errors import (
 )
 from hitrack.domain.shares import format_share, parse_share
 from hitrack.services.graph import (
+    PRIVATE_TITLE,
     ancestry_ids,
-    can_see,
     check_new_citations,
     domain_work,
     get_work,
     load_graph,
     lock_graph,
+    visible_ids,
     visible_work,
 )
 from hitrack.services.notifications import Mailer, notify
@@ -710,10 +711,10 @@ def preview(db: Session, viewer: Creator | None, production: Work) -> Preview:
     """
     ids = ancestry_ids(db, [production.id])
     G = load_graph(db, ids)
-    works = {w.public_id: w for w in db.scalars(select(Work).where(Work.id.in_(ids)))}
-    for public_id, work in works.items():
-        if not can_see(viewer, work):
-            G.nodes[public_id]["title"] = "a private work"
+    shown = visible_ids(db, viewer, ids)
+    for work_id, public_id in db.execute(select(Work.id, Work.public_id).where(Work.id.in_(ids))):
+        if work_id not in shown:
+            G.nodes[public_id]["title"] = PRIVATE_TITLE
     settlement = settle_event(
         G, RevenueEvent(id="preview", work=production.public_id, amount=PREVIEW_AMOUNT)
     )
@@ -757,6 +758,12 @@ class ProductionView:
     now: datetime
     unpublished_changes: bool = False
     affected: set[int] = field(default_factory=set)
+    # Works of the split (now or in a revision) the viewer may not see: shown as
+    # "a private work", never by title (a producer may cite their own private record).
+    hidden: set[int] = field(default_factory=set)
+
+    def title_of(self, work: Work) -> str:
+        return PRIVATE_TITLE if work.id in self.hidden else work.title
 
     @property
     def latest(self) -> ProposalRevision | None:
@@ -819,6 +826,9 @@ def production_view(
         and production.status == "proposed"
         and _revision_split(revisions[-1]) != _current_split(production)
     )
+    cited = {c.source_id for c in production.sources} | {
+        line.source_id for r in revisions for line in r.lines
+    }
     return ProductionView(
         production=production,
         producer=production.created_by,
@@ -831,6 +841,7 @@ def production_view(
         now=_now(now),
         unpublished_changes=unpublished,
         affected=affected_creator_ids(db, production),
+        hidden=cited - visible_ids(db, viewer, cited),
     )
 
 

@@ -15,7 +15,12 @@ from hitrack.db.models import Citation, Creator, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
 from hitrack.domain.errors import InvalidInput, PermissionDenied
 from hitrack.services import provenance
-from hitrack.services.graph import check_new_citations, lock_graph, visible_work
+from hitrack.services.graph import (
+    check_new_citations,
+    lock_graph,
+    visible_condition,
+    visible_work,
+)
 from hitrack.services.provenance import CredentialsReader
 from hitrack.services.unit_of_work import unit_of_work
 from hitrack.storage import MediaStorage, delete_quietly, store_upload
@@ -187,13 +192,12 @@ def set_consent(
 def recent_works(
     db: Session, actor: Creator | None, *, kind: str | None = None, limit: int = 24
 ) -> list[Work]:
-    """Newest public works (and the actor's own private ones)."""
-    stmt = select(Work).options(selectinload(Work.owners).selectinload(WorkOwner.creator))
-    if actor is None:
-        stmt = stmt.where(Work.visibility == "public")
-    elif not actor.is_admin:
-        own = select(WorkOwner.work_id).where(WorkOwner.creator_id == actor.id)
-        stmt = stmt.where((Work.visibility == "public") | Work.id.in_(own))
+    """Newest works ``actor`` may see (:func:`hitrack.services.graph.can_see`)."""
+    stmt = (
+        select(Work)
+        .where(visible_condition(actor))
+        .options(selectinload(Work.owners).selectinload(WorkOwner.creator))
+    )
     if kind is not None:
         stmt = stmt.where(Work.kind == kind)
     return list(db.scalars(stmt.order_by(Work.created_at.desc(), Work.id.desc()).limit(limit)))

@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import (
     Allocation,
+    Creator,
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
@@ -36,6 +38,7 @@ from hitrack.domain.ledger import owed
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.domain.spreadsheet import csv_text
 from hitrack.services import funding, ledger
+from hitrack.services.graph import hide_titles
 from hitrack.services.revenue import explanation_lines
 
 __all__ = [
@@ -161,20 +164,28 @@ def _earning_lines(
     )
     if limit is not None:
         stmt = stmt.limit(limit)
+    rows = list(db.execute(stmt))
+    # Explanations were stored with every title on the way; the creator reads
+    # those of works they may not see (a private record, a draft) as "a private work".
+    documents: list[dict[str, Any]] = [
+        {"event_work": {"work": work.public_id, "title": work.title}, "paths": a.explanation}
+        for a, _, _, work in rows
+    ]
+    shown = hide_titles(db, db.get(Creator, creator_id), documents)
     return [
         EarningLine(
             event=event.external_id,
             at=at,
             work_id=work.public_id,
-            work_title=work.title,
+            work_title=view["event_work"]["title"],
             work_kind=work.kind,
             kind=allocation.kind,
             currency=event.currency,
             amount=allocation.amount,
             exact=allocation.exact,
-            lines=explanation_lines(allocation.explanation, event.currency),
+            lines=explanation_lines(view["paths"], event.currency),
         )
-        for allocation, event, at, work in db.execute(stmt)
+        for (allocation, event, at, work), view in zip(rows, shown, strict=True)
     ]
 
 
@@ -183,6 +194,7 @@ def expected_lines(
 ) -> tuple[list[EarningLine], bool]:
     """The creator's expected parts of reported, unfunded revenue, newest first."""
     parts, more = funding.expected_allocations(db, creator_id, limit=limit)
+    explanations = hide_titles(db, db.get(Creator, creator_id), [p.explanation for p in parts])
     return [
         EarningLine(
             event=part.event.external_id,
@@ -194,9 +206,9 @@ def expected_lines(
             currency=part.event.currency,
             amount=part.amount,
             exact=part.exact,
-            lines=explanation_lines(part.explanation),
+            lines=explanation_lines(explanation, part.event.currency),
         )
-        for part in parts
+        for part, explanation in zip(parts, explanations, strict=True)
     ], more
 
 

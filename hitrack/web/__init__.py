@@ -1,20 +1,19 @@
 """The web application: the only package that imports Flask.
 
 ``create_app`` reads like a table of contents: settings, database, storage,
-extensions, blueprints, error handlers.
+request guards, extensions, blueprints, error handlers, security headers.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, g, request
-from flask_login import current_user
+from flask import Flask, Response, request
 
 from hitrack.db.session import make_engine, make_session_factory
 from hitrack.providers import media_storage
 from hitrack.settings import Settings
-from hitrack.web import context, errors, filters
+from hitrack.web import context, errors, filters, guards
 from hitrack.web.extensions import csrf, limiter, login_manager
 
 __all__ = ["create_app"]
@@ -24,6 +23,8 @@ CONTENT_SECURITY_POLICY = (
     "style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+# Outside development the site is served over HTTPS only (browsers ignore it over HTTP).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
     )
 
+    guards.init_app(app)  # first: bounds every body before an extension reads one
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -54,18 +56,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions (see api.py)
     from hitrack.web import api_productions, productions
 
     app.register_blueprint(productions.bp)
     app.register_blueprint(api_productions.bp)
-    csrf.exempt(api_productions.bp)  # same cookie-session CSRF check as api.bp
 
     from hitrack.web import api_revenue, revenue
 
     app.register_blueprint(revenue.bp)
     app.register_blueprint(api_revenue.bp)
-    csrf.exempt(api_revenue.bp)  # same cookie-session CSRF check as api.bp
     app.register_blueprint(api_revenue.webhooks_bp)
     csrf.exempt(api_revenue.webhooks_bp)  # signed by the provider: no session, no CSRF token
 
@@ -73,13 +72,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(payouts.bp)
     app.register_blueprint(api_payouts.bp)
-    csrf.exempt(api_payouts.bp)  # same cookie-session CSRF check as api.bp
 
     from hitrack.web import api_jobs, jobs
 
     app.register_blueprint(jobs.bp)
     app.register_blueprint(api_jobs.bp)
-    csrf.exempt(api_jobs.bp)  # same cookie-session CSRF check as api.bp
     import hitrack.services.job_kinds  # noqa: F401  (registers the handlers inline jobs run)
 
     app.after_request(_security_headers)
@@ -99,9 +96,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_DURATION=timedelta(days=30),
         PERMANENT_SESSION_LIFETIME=timedelta(days=14),
-        # Uploads stream to a temporary file inside the request parser; this cap
-        # stops a body far beyond the media limit before it is even read.
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
+        # The largest body of any route; hitrack.web.guards lowers it per request
+        # to HITRACK_MAX_BODY_BYTES on every route that takes no upload.
+        MAX_CONTENT_LENGTH=guards.upload_limit(settings),
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
@@ -114,10 +111,8 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    if (
-        request.path.startswith("/api/")
-        and g.get("auth_via") != "bearer"
-        and current_user.is_authenticated
-    ):
+    if not context.settings().is_development:
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+    if request.path.startswith(guards.API_PREFIX) and guards.cookie_session():
         response.headers.setdefault("Cache-Control", "no-store")
     return response

@@ -1,7 +1,8 @@
 """The JSON API under ``/api/v1``: it parses, calls one service, serialises.
 
 Scripts authenticate with ``Authorization: Bearer``; a browser session may use
-the API too, and then must send its CSRF token in ``X-CSRFToken``.
+the API too, and then must send its CSRF token in ``X-CSRFToken``
+(:mod:`hitrack.web.guards` checks it, and bounds and checks every body).
 """
 
 from __future__ import annotations
@@ -20,22 +21,13 @@ from hitrack.services import accounts, payouts, records
 from hitrack.services import graph as graph_service
 from hitrack.web.auth import count_failure, login_limit
 from hitrack.web.context import credentials_reader, db, settings, storage
-from hitrack.web.extensions import csrf, limiter
+from hitrack.web.extensions import limiter
+from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
 from hitrack.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@bp.before_request
-def csrf_for_cookie_sessions() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    if request.headers.get("Authorization", "").startswith("Bearer "):
-        return
-    if current_user.is_authenticated:
-        csrf.protect()
 
 
 def body() -> dict[str, Any]:
@@ -76,6 +68,8 @@ def creator_json(creator: Creator, *, private: bool = False) -> dict[str, Any]:
 
 
 def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
+    sources = {c.source_id for c in work.sources}
+    shown = graph_service.visible_ids(db(), viewer, sources | {c.work_id for c in work.cited_by})
     data: dict[str, Any] = {
         "id": work.public_id,
         "kind": work.kind,
@@ -89,7 +83,7 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
         "sources": [
             {
                 "work": c.source.public_id,
-                "title": c.source.title,
+                "title": c.source.title if c.source_id in shown else graph_service.PRIVATE_TITLE,
                 "share": format_share(c.share),
                 **({"credit_role": c.credit_role} if c.credit_role else {}),
             }
@@ -99,7 +93,7 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
         "cited_by": [
             {"work": c.work.public_id, "share": format_share(c.share)}
             for c in work.cited_by
-            if graph_service.can_see(viewer, c.work)
+            if c.work_id in shown
         ],
         "url": url_for("pages.work", public_id=work.public_id, _external=False),
     }
@@ -163,6 +157,7 @@ def get_me() -> Response:
 
 
 @bp.post("/records")
+@takes_upload
 @auth_required
 def create_record() -> tuple[Response, int]:
     upload = request.files.get("file")

@@ -8,12 +8,11 @@ from flask import Blueprint, Response, jsonify
 
 from hitrack.db.models import JOB_STATUSES, Job
 from hitrack.services import jobs
-from hitrack.web.api import auth_required, csrf_for_cookie_sessions, me
+from hitrack.web.api import auth_required, me
 from hitrack.web.context import db
 from hitrack.web.openapi import operation, register_paths
 
 bp = Blueprint("api_jobs", __name__, url_prefix="/api/v1/jobs")
-bp.before_request(csrf_for_cookie_sessions)
 
 
 def job_json(job: Job) -> dict[str, Any]:

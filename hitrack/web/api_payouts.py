@@ -10,13 +10,12 @@ from hitrack.db.models import PayoutRun
 from hitrack.domain.errors import PermissionDenied
 from hitrack.domain.money import format_micros
 from hitrack.services import payouts
-from hitrack.web.api import auth_required, csrf_for_cookie_sessions, me
+from hitrack.web.api import auth_required, me
 from hitrack.web.context import db, payout_provider, settings
 from hitrack.web.openapi import register_paths
 from hitrack.web.productions import mailer
 
 bp = Blueprint("api_payouts", __name__, url_prefix="/api/v1/payouts")
-bp.before_request(csrf_for_cookie_sessions)
 
 
 def _admin() -> Any:

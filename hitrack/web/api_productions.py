@@ -17,21 +17,21 @@ from hitrack.domain.money import format_micros
 from hitrack.domain.shares import format_share, loads_json
 from hitrack.services import ai_models, notifications
 from hitrack.services import productions as prod
+from hitrack.services.graph import PRIVATE_TITLE, visible_ids
 from hitrack.web.api import (
     actor,
     auth_required,
     body,
     creator_json,
-    csrf_for_cookie_sessions,
     me,
     work_json,
 )
 from hitrack.web.context import db, settings, storage
+from hitrack.web.guards import takes_upload
 from hitrack.web.openapi import SHARE, WORK_ID, object_schema, operation, register_paths
 from hitrack.web.productions import mailer, window
 
 bp = Blueprint("api_productions", __name__, url_prefix="/api/v1")
-bp.before_request(csrf_for_cookie_sessions)
 
 
 def _fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
@@ -49,8 +49,11 @@ def _time(value: datetime | None) -> str | None:
 
 
 def revision_json(
-    revision: ProposalRevision, changes: list[prod.LineChange] | None = None
+    revision: ProposalRevision,
+    changes: list[prod.LineChange] | None = None,
+    hidden: set[int] | frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
+    """A revision; the works in ``hidden`` (the viewer may not see them) are left untitled."""
     data: dict[str, Any] = {
         "number": revision.number,
         "published_at": _time(revision.published_at),
@@ -59,7 +62,7 @@ def revision_json(
         "lines": [
             {
                 "work": line.source.public_id,
-                "title": line.source.title,
+                "title": PRIVATE_TITLE if line.source_id in hidden else line.source.title,
                 "share": format_share(line.share),
                 "credit_role": line.credit_role,
             }
@@ -151,7 +154,7 @@ def production_json(view: prod.ProductionView, viewer: Creator | None) -> dict[s
             "can_finalize": view.can_finalize,
             "unpublished_changes": view.unpublished_changes,
         },
-        "revisions": [revision_json(r, view.diffs[r.number]) for r in view.revisions],
+        "revisions": [revision_json(r, view.diffs[r.number], view.hidden) for r in view.revisions],
         "comments": [comment_json(c) for c in view.comments],
         "log": [
             {
@@ -172,6 +175,8 @@ def _production(public_id: str, status: int = 200) -> tuple[Response, int]:
 
 def model_json(view: ai_models.ModelView, viewer: Creator | None) -> dict[str, Any]:
     model = view.model
+    records = {line.record.id for line in view.manifest}
+    shown = visible_ids(db(), viewer, records)
     return {
         **work_json(model, viewer),
         "url": url_for("productions.model", public_id=model.public_id),
@@ -181,7 +186,7 @@ def model_json(view: ai_models.ModelView, viewer: Creator | None) -> dict[str, A
         "manifest": [
             {
                 "record": line.record.public_id,
-                "title": line.record.title,
+                "title": line.record.title if line.record.id in shown else PRIVATE_TITLE,
                 "share": format_share(line.share),
                 "sha256": line.record.media_sha256,
                 "consent": {
@@ -222,6 +227,7 @@ def _registration(result: ai_models.Registration) -> tuple[Response, int]:
 
 
 @bp.post("/productions")
+@takes_upload
 @auth_required
 def create_production() -> tuple[Response, int]:
     upload = request.files.get("file")

@@ -19,13 +19,12 @@ from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.domain.shares import format_share
 from hitrack.services import funding, revenue, statements, webhooks
-from hitrack.web.api import auth_required, body, csrf_for_cookie_sessions, me
+from hitrack.web.api import auth_required, body, me
 from hitrack.web.context import db, payout_provider, settings, stripe_webhook_verifier
 from hitrack.web.errors import json_error
 from hitrack.web.openapi import register_paths
 
 bp = Blueprint("api_revenue", __name__, url_prefix="/api/v1")
-bp.before_request(csrf_for_cookie_sessions)
 webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 

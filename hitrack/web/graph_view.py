@@ -34,7 +34,8 @@ def graph_view(
             )
         )
     }
-    visible = [wid for wid in nearest if graph_service.can_see(actor, works[wid])]
+    shown_ids = graph_service.visible_ids(db, actor, nearest)
+    visible = [wid for wid in nearest if wid in shown_ids]
     shown = visible[:max_nodes]
     shown_set = set(shown)
     nodes = [

@@ -8,6 +8,7 @@ original bytes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from flask import Response
@@ -32,7 +33,7 @@ def media_response(work: Work, *, download: bool) -> Response:
             key, size = signed.key, signed.size
     stream = storage().open(key)
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         try:
             while block := stream.read(CHUNK):
                 yield block
@@ -42,8 +43,12 @@ def media_response(work: Work, *, download: bool) -> Response:
     filename = work.media_filename or work.public_id
     ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or work.public_id
     disposition = "attachment" if download else "inline"
+    # The stored type is complete (text carries its charset): sent as it is, since
+    # ``mimetype=`` would append a second charset to a text type.
     response = Response(
-        chunks(), mimetype=work.media_type or "application/octet-stream", direct_passthrough=True
+        chunks(),
+        content_type=work.media_type or "application/octet-stream",
+        direct_passthrough=True,
     )
     response.headers["Content-Disposition"] = (
         f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -30,11 +31,18 @@ from hitrack.services import graph as graph_service
 from hitrack.services import records
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.graph_view import graph_view
+from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
 
 bp = Blueprint("pages", __name__)
 
 SOURCE_ROWS = 6
+
+
+@bp.record_once
+def _private_title(state: BlueprintSetupState) -> None:
+    """What templates call a cited work the viewer may not see."""
+    state.app.jinja_env.globals["private_title"] = graph_service.PRIVATE_TITLE
 
 
 def actor() -> Creator | None:
@@ -87,6 +95,7 @@ def home() -> str:
 
 
 @bp.route("/upload", methods=["GET", "POST"])
+@takes_upload
 @login_required
 def upload() -> Response | str | tuple[str, int]:
     form = UploadForm()
@@ -139,11 +148,13 @@ def work(public_id: str) -> str:
     consent_form = ConsentForm(
         data={"consent_remix": item.consent_remix, "consent_ai_training": item.consent_ai_training}
     )
-    cited_by = [c for c in item.cited_by if graph_service.can_see(me, c.work)]
+    sources = {c.source_id for c in item.sources}
+    shown = graph_service.visible_ids(db(), me, sources | {c.work_id for c in item.cited_by})
     return render_template(
         "work.html",
         work=item,
-        cited_by=cited_by,
+        cited_by=[c for c in item.cited_by if c.work_id in shown],
+        hidden=sources - shown,
         consent_form=consent_form,
         cite_form=CiteForm(),
         is_owner=item.is_owned_by(me.id if me else None),

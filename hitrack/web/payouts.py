@@ -2,12 +2,22 @@
 
 Changing where money goes (connecting a Stripe account, a fresh onboarding
 link, a manual payout method) needs a fresh login: a remembered session
-alone is sent to log in again first.
+alone is sent to log in again first. Every change is a POST with a CSRF
+token; the GET pages only show.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user, fresh_login_required, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
@@ -47,6 +57,10 @@ class RunForm(FlaskForm):
     pass
 
 
+class ConnectForm(FlaskForm):
+    """The connect button: only the CSRF token."""
+
+
 class MarkForm(FlaskForm):
     outcome = StringField(validators=[DataRequired()])  # the button pressed: paid or failed
     note = StringField("Note (bank reference, or why it failed)", validators=[Length(max=300)])
@@ -77,6 +91,7 @@ def _my_page(status: int = 200) -> tuple[str, int]:
         account=account,
         payouts=payouts.payouts_for(db(), me().id),
         method_form=MethodForm(data={"details": account.details if account else ""}),
+        connect_form=ConnectForm(),
         minimums=settings().payout_minimum,
     ), status
 
@@ -87,20 +102,41 @@ def mine() -> tuple[str, int]:
     return _my_page()
 
 
-@bp.get("/me/payouts/connect")
-@bp.get("/me/payouts/refresh")
+@bp.post("/me/payouts/connect")
 @fresh_login_required
 def connect() -> Response:
-    """Off to the provider's onboarding with a fresh link for the signed-in creator.
+    """A fresh onboarding link for the signed-in creator (their provider account is made if needed).
 
-    A plain navigation, not a form: the site's CSP (``form-action 'self'``)
-    would stop a form whose answer redirects to Stripe. It is also the refresh
-    URL Stripe sends the creator back to when a link expired or was used; it
-    only ever acts on the signed-in creator's own account.
+    A form POST, as every change is. The answer cannot redirect to the
+    provider (the site's CSP, ``form-action 'self'``, stops a form's redirect
+    to another site), so it is a page that moves on to the link by itself
+    (a meta refresh, which no CSP directive governs) and shows it as a link.
     """
-    return redirect(
-        payouts.onboarding_link(db(), payout_provider(), me(), base_url=settings().base_url)
-    )
+    if not ConnectForm().validate_on_submit():
+        abort(400)
+    link = payouts.onboarding_link(db(), payout_provider(), me(), base_url=settings().base_url)
+    response = make_response(render_template("payouts/continue.html", link=link))
+    response.headers["Cache-Control"] = "no-store"  # the link is single-use and the creator's own
+    return response
+
+
+@bp.get("/me/payouts/connect")
+@login_required
+def connect_again() -> Response:
+    """Where a fresh log-in's ``next`` leads after the connect button: back to the button."""
+    return redirect(url_for("payouts.mine"))
+
+
+@bp.get("/me/payouts/refresh")
+@login_required
+def refresh() -> tuple[str, int]:
+    """Where the provider sends a creator whose onboarding link expired or was used.
+
+    A navigation from another site, so it changes nothing: the page offers the
+    connect button for a fresh link.
+    """
+    flash("Your onboarding link expired or was already used: continue with a fresh one.", "warning")
+    return _my_page()
 
 
 @bp.get("/me/payouts/return")

@@ -28,7 +28,9 @@ from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.domain.shares import format_share
 from hitrack.services import ai_models, notifications, records
 from hitrack.services import productions as prod
+from hitrack.services.graph import visible_ids
 from hitrack.web.context import db, services, settings, storage
+from hitrack.web.guards import takes_upload
 
 bp = Blueprint("productions", __name__)
 
@@ -153,6 +155,7 @@ def index() -> str:
 
 
 @bp.route("/productions/new", methods=["GET", "POST"])
+@takes_upload
 @login_required
 def new() -> Response | tuple[str, int]:
     form = ProductionForm()
@@ -384,10 +387,12 @@ def _register_page(earlier: Any) -> Response | tuple[str, int]:
 @bp.route("/models/<public_id>")
 def model(public_id: str) -> str:
     view = ai_models.model_view(db(), actor(), public_id)
+    records = {line.record.id for line in view.manifest}
     return render_template(
         "models/show.html",
         view=view,
         work=view.model,
+        hidden=records - visible_ids(db(), actor(), records),
         is_operator=view.model.is_owned_by(me().id if actor() else None),
     )
 

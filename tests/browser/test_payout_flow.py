@@ -47,9 +47,9 @@ def test_a_creator_connects_stripe_an_admin_runs_payouts_and_the_earnings_page_s
     base = live_server.url
     sign_up(page, base, "Ana", "ana@example.test")
 
-    # Connect: off to Stripe's hosted onboarding and back to the status page.
+    # Connect (a form POST): on to Stripe's hosted onboarding and back to the status page.
     page.get_by_role("link", name="Payouts", exact=True).click()
-    page.get_by_role("link", name="Connect payout account").click()
+    page.get_by_role("button", name="Connect payout account").click()
     page.wait_for_url(f"{fake_stripe.api_base}/onboarding/**")
     page.get_by_role("button", name="Complete onboarding").click()
     page.wait_for_url(f"{base}/me/payouts/return")

@@ -81,7 +81,11 @@ def test_creating_a_production_makes_the_creator_its_producer_with_a_draft_split
 
 
 def test_contributions_may_be_other_productions(db, cast):
-    inner = draft(db, cast)
+    with pytest.raises(NotFound):  # another producer's draft is not to be seen, nor cited
+        prod.create_production(
+            db, cast["eve"], title="Early", contributions=[C(draft(db, cast).public_id, "1/2")]
+        )
+    inner = proposed(db, cast)
     outer = prod.create_production(
         db,
         cast["eve"],
@@ -145,13 +149,16 @@ def test_parse_contributions_reads_shares_roles_and_lists():
 
 def test_a_non_producer_cannot_change_a_split(db, cast):
     production = draft(db, cast)
-    for other in (cast["ana"], cast["eve"]):
-        with pytest.raises(PermissionDenied, match="only the producer"):
+    # Ana contributes, so she sees the draft; Eve does not even find it.
+    for other, refusal in ((cast["ana"], PermissionDenied), (cast["eve"], NotFound)):
+        with pytest.raises(refusal):
             prod.set_contributions(
                 db, other, production.public_id, [C(cast["tide"].public_id, "1")]
             )
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(refusal):
             prod.publish_proposal(db, other, production.public_id, window=WINDOW)
+    with pytest.raises(PermissionDenied, match="only the producer"):
+        prod.set_contributions(db, cast["ana"], production.public_id, [])
     db.expire_all()
     assert {c.share for c in production.sources} == {Fraction(3, 5), Fraction(2, 5)}
 
@@ -374,7 +381,9 @@ def test_any_creator_comments_and_only_affected_creators_object(db, cast):
 def test_comments_are_refused_on_drafts_and_after_finalization(db, cast):
     production = draft(db, cast)
     with pytest.raises(Conflict, match="open when the producer publishes"):
-        prod.add_comment(db, cast["eve"], production.public_id, "early")
+        prod.add_comment(db, cast["ana"], production.public_id, "early")  # a contributor
+    with pytest.raises(NotFound):
+        prod.add_comment(db, cast["eve"], production.public_id, "early")  # nobody else sees it
     prod.publish_proposal(db, cast["dana"], production.public_id, window=timedelta(0), now=T0)
     prod.finalize(db, cast["dana"], production.public_id, now=T0)
     with pytest.raises(Conflict, match="comments are closed"):

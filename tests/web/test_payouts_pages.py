@@ -45,6 +45,13 @@ def use_stripe(app: Flask, fake_stripe: FakeStripe) -> FakeStripe:
     return fake_stripe
 
 
+def onboarding_url(page: str) -> str:
+    """The onboarding link on the page the connect button answers with."""
+    match = re.search(r'id="continue-onboarding" href="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1).replace("&amp;", "&")
+
+
 def count(db: Session, model: type) -> int:
     return db.scalar(select(func.count()).select_from(model)) or 0
 
@@ -52,7 +59,12 @@ def count(db: Session, model: type) -> int:
 def post(
     client: FlaskClient, url: str, data: dict[str, str] | None = None, page: str = "/me/payouts"
 ):  # type: ignore[no-untyped-def]
-    return client.post(url, data={"csrf_token": csrf_token(client, page), **(data or {})})
+    """Submit a form of ``page`` as a browser does (with its token, from that page)."""
+    return client.post(
+        url,
+        data={"csrf_token": csrf_token(client, page), **(data or {})},
+        headers={"Referer": f"http://localhost{page}"},
+    )
 
 
 def test_a_creator_connects_a_stripe_account_and_comes_back_to_its_status(
@@ -63,18 +75,22 @@ def test_a_creator_connects_a_stripe_account_and_comes_back_to_its_status(
     page = client.get("/me/payouts").get_data(as_text=True)
     assert "Connect payout account" in page and "no payout account yet" in page
 
-    response = client.get("/me/payouts/connect")
-    assert response.status_code == 302
-    assert response.location.startswith(use_stripe.api_base + "/onboarding/")
+    response = post(client, "/me/payouts/connect")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    onboarding = onboarding_url(response.get_data(as_text=True))
+    assert onboarding.startswith(use_stripe.api_base + "/onboarding/")
     row = payouts.payout_account(app_db, ana.id, "stripe")
     assert row is not None and not row.payable
     link = next(iter(use_stripe.state.account_links.values()))
     assert link["return_url"] == "https://hitrack.test/me/payouts/return"
     assert link["refresh_url"] == "https://hitrack.test/me/payouts/refresh"
 
-    # An expired link sends the creator to the refresh URL: a fresh link for them.
-    fresh = client.get("/me/payouts/refresh")
-    assert fresh.status_code == 302 and fresh.location != response.location
+    # An expired link sends the creator to the refresh URL: the button again, no new link yet.
+    expired = client.get("/me/payouts/refresh")
+    assert expired.status_code == 200 and "expired" in expired.get_data(as_text=True)
+    assert len(use_stripe.state.account_links) == 1
+    again = onboarding_url(post(client, "/me/payouts/connect").get_data(as_text=True))
+    assert again != onboarding and len(use_stripe.state.account_links) == 2
 
     use_stripe.complete_onboarding(row.provider_account_id)
     back = client.get("/me/payouts/return")
@@ -92,15 +108,29 @@ def test_changing_payout_details_needs_a_fresh_login(
     token = csrf_token(client, "/me/payouts")
     with client.session_transaction() as session:
         session["_fresh"] = False  # as after "keep me signed in" restored the session
-    response = client.get("/me/payouts/connect")
+    response = client.post("/me/payouts/connect", data={"csrf_token": token})
     assert response.status_code == 302 and response.location.startswith("/login?next=")
-    assert client.get("/me/payouts/refresh").location.startswith("/login?next=")
     saved = client.post("/me/payouts/method", data={"csrf_token": token, "details": "IBAN X"})
     assert saved.location.startswith("/login?next=")
     assert count(app_db, PayoutAccount) == 0
     assert client.get("/me/payouts").status_code == 200  # looking is fine
+    assert client.get("/me/payouts/refresh").status_code == 200
     log_in(client, ana.email or "", PASSWORD)
-    assert client.get("/me/payouts/connect").location.startswith(use_stripe.api_base)
+    # The log-in's next= leads back to the button, which now works.
+    assert client.get("/me/payouts/connect").location == "/me/payouts"
+    connected = post(client, "/me/payouts/connect")
+    assert onboarding_url(connected.get_data(as_text=True)).startswith(use_stripe.api_base)
+    assert count(app_db, PayoutAccount) == 1
+
+
+def test_connecting_is_a_post_with_a_csrf_token(
+    client: FlaskClient, app_db: Session, use_stripe: FakeStripe
+) -> None:
+    ana = make_creator(app_db, "Ana")
+    log_in(client, ana.email or "", PASSWORD)
+    assert client.get("/me/payouts/connect").status_code == 302  # shows the page, makes nothing
+    assert client.post("/me/payouts/connect").status_code == 400  # no token: a forged form
+    assert count(app_db, PayoutAccount) == 0 and not use_stripe.state.account_links
 
 
 def test_manual_method_is_entered_by_the_creator_and_verified_by_an_admin(
@@ -199,7 +229,8 @@ def test_an_admin_runs_manual_payouts_exports_them_and_marks_each_line(
         {"outcome": "failed", "note": "x"},
         page=f"/admin/payouts/runs/{run.public_id}",
     )
-    assert again.status_code == 302  # refused with a message; nothing changed
+    # Refused with a message, back on the run's page; nothing changed.
+    assert again.status_code == 302 and again.location == f"/admin/payouts/runs/{run.public_id}"
     app_db.refresh(payout)
     assert payout.status == "paid"
     assert ledger.creator_balances(app_db, ana.id) == {"USD": 9_000}

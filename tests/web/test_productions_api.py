@@ -124,7 +124,7 @@ def test_a_revision_shows_its_diff(client, cast, dana):
 
 def test_preview_lists_each_creator_per_100_with_paths(client, cast, dana):
     pid = create(client, dana, cast).get_json()["id"]
-    preview = client.get(f"/api/v1/productions/{pid}/preview").get_json()
+    preview = client.get(f"/api/v1/productions/{pid}/preview", headers=dana).get_json()
     assert preview["amount"] == 100_000_000
     by_creator = {c["id"]: c for c in preview["creators"]}
     assert by_creator[cast["ana"].handle]["micros"] == 64_000_000  # 40 direct + 40% of Tide's 60
@@ -135,6 +135,8 @@ def test_preview_lists_each_creator_per_100_with_paths(client, cast, dana):
 
 def test_only_the_producer_changes_the_split(client, cast, dana):
     pid = create(client, dana, cast).get_json()["id"]
+    # Bo contributes (he owns Tide), so he sees the draft; Eve does not even find it.
+    bo = bearer(client, cast["bo"].email, PASSWORD)
     eve = bearer(client, cast["eve"].email, PASSWORD)
     for method, path, payload in [
         ("put", "contributions", {"contributions": {cast["tide"].public_id: "1"}}),
@@ -142,11 +144,12 @@ def test_only_the_producer_changes_the_split(client, cast, dana):
         ("post", "finalize", {}),
         ("post", "cancel", {}),
     ]:
-        response = getattr(client, method)(
-            f"/api/v1/productions/{pid}/{path}", headers=eve, json=payload
-        )
-        assert response.status_code == 403, (path, response.get_json())
-    assert client.get(f"/api/v1/productions/{pid}").get_json()["status"] == "draft"
+        for auth, status in ((bo, 403), (eve, 404)):
+            response = getattr(client, method)(
+                f"/api/v1/productions/{pid}/{path}", headers=auth, json=payload
+            )
+            assert response.status_code == status, (path, response.get_json())
+    assert client.get(f"/api/v1/productions/{pid}", headers=dana).get_json()["status"] == "draft"
 
 
 def test_finalize_before_the_window_closes_is_a_conflict(app_db, client, cast, dana):
@@ -225,6 +228,10 @@ def test_cancel_before_finalizing(client, cast, dana):
 
 def test_anonymous_callers_read_but_cannot_write(client, cast, dana):
     pid = create(client, dana, cast).get_json()["id"]
+    assert client.get(f"/api/v1/productions/{pid}").status_code == 404  # a draft is not public
+    assert (
+        client.post(f"/api/v1/productions/{pid}/proposal", headers=dana, json={}).status_code == 201
+    )
     assert client.get(f"/api/v1/productions/{pid}").status_code == 200
     assert (
         client.post(f"/api/v1/productions/{pid}/comments", json={"body": "hi"}).status_code == 401

@@ -139,8 +139,11 @@ def test_the_producer_edits_and_publishes_from_the_edit_page(app_db, client, cas
 
 def test_others_cannot_open_the_edit_page(app_db, client, cast):
     production = draft(app_db, cast)
-    log_in(client, cast["eve"].email, PASSWORD)
+    log_in(client, cast["bo"].email, PASSWORD)  # a contributor sees the draft, not its editor
+    assert client.get(f"/productions/{production.public_id}").status_code == 200
     assert client.get(f"/productions/{production.public_id}/edit").status_code == 403
+    log_in(client, cast["eve"].email, PASSWORD)  # anyone else does not even find it
+    assert client.get(f"/productions/{production.public_id}/edit").status_code == 404
 
 
 def test_an_affected_creator_objects_and_sees_the_notification(app_db, client, cast):
@@ -234,7 +237,11 @@ def test_the_model_form_registers_by_lines_of_ids_and_weights(app_db, app_storag
 
 
 def test_list_pages_render(app_db, client, cast):
-    draft(app_db, cast)
+    production = draft(app_db, cast)
+    assert "Night Swim" not in client.get("/productions").get_data(as_text=True)  # a draft
+    prod.publish_proposal(
+        app_db, cast["dana"], production.public_id, retained="0.1", window=timedelta(days=1)
+    )
     assert "Night Swim" in client.get("/productions").get_data(as_text=True)
     assert client.get("/models").status_code == 200
     assert client.get("/policies/ai-training").status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 from hitrack.web import create_app
 from tests.factories import PASSWORD, make_creator, make_record
@@ -140,3 +141,79 @@ def test_pages_carry_security_headers(client):
     response = client.get("/")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def production_client(settings, connection, environment: str = "production"):  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import sessionmaker
+
+    app = create_app(dataclasses.replace(settings, environment=environment))
+    app.extensions["hitrack"].sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint"
+    )
+    return app.test_client()
+
+
+def test_hsts_is_sent_outside_development_only(client, settings, connection):
+    hsts = client.get("/").headers.get("Strict-Transport-Security", "")
+    assert "max-age=" in hsts and "includeSubDomains" in hsts  # the test environment
+    prod = production_client(settings, connection)
+    for url in ("/", "/api/v1/openapi.json", "/works/nothing-here"):
+        response = prod.get(url, base_url="https://localhost")
+        assert response.headers["Strict-Transport-Security"] == hsts, url
+    dev = production_client(settings, connection, "development")
+    assert "Strict-Transport-Security" not in dev.get("/").headers
+
+
+def test_every_405_names_the_allowed_methods(client):
+    for method, url, allowed in [
+        ("delete", "/api/v1/works/x", {"GET", "HEAD", "OPTIONS"}),
+        ("post", "/api/v1/openapi.json", {"GET", "HEAD", "OPTIONS"}),
+        ("get", "/api/v1/auth/token", {"POST", "OPTIONS"}),
+        ("post", "/works", {"GET", "HEAD", "OPTIONS"}),
+        ("get", "/logout", {"POST", "OPTIONS"}),
+    ]:
+        response = getattr(client, method)(url)
+        assert response.status_code == 405, url
+        assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed, url
+    assert client.delete("/api/v1/works/x").get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_text_media_is_served_with_a_single_charset(client, app_db):
+    ana = make_creator(app_db, "Ana")
+    log_in(client, ana.email, PASSWORD)
+    response = client.post(
+        "/api/v1/records",
+        headers={"X-CSRFToken": csrf_token(client, "/")},
+        data={"file": (io.BytesIO("A poem, é.\n".encode()), "poem.txt"), "title": "Poem"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    record = response.get_json()
+    assert record["media"]["type"] == "text/plain; charset=utf-8"
+    for url in (f"/works/{record['id']}/media", record["media"]["url"]):
+        media = client.get(url)
+        assert media.headers["Content-Type"] == "text/plain; charset=utf-8", url
+        assert media.get_data() == "A poem, é.\n".encode()
+
+
+def test_an_error_page_sends_the_visitor_back_only_within_the_site(client, app_db):
+    ana = make_creator(app_db, "Ana")
+    log_in(client, ana.email, PASSWORD)
+    bad_period = "/me/statement?from=not-a-date"
+    for referrer in [
+        "https://evil.example/phish",
+        "http://evil.example/me/earnings",
+        "http://localhost.evil.example/me/earnings",
+        "http://localhost//evil.example/x",
+        "http://localhost/\\evil.example",
+        "javascript:alert(1)",
+        None,
+    ]:
+        headers = {"Referer": referrer} if referrer else {}
+        response = client.get(bad_period, headers=headers)
+        assert response.status_code == 422, referrer
+        assert "Location" not in response.headers
+        assert "from" in response.get_data(as_text=True)
+    back = client.get(bad_period, headers={"Referer": "http://localhost/me/earnings?x=1"})
+    assert back.status_code == 302 and back.location == "/me/earnings?x=1"
+    assert "from" in client.get("/me/earnings").get_data(as_text=True)  # the flashed message
