@@ -19,9 +19,13 @@ from pathlib import Path
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.shares import parse_share
 
-__all__ = ["Settings", "parse_minimums"]
+__all__ = ["Settings", "parse_minimums", "MAX_TOKEN_LIFETIME_DAYS", "SMTP_SCHEMES"]
 
 _TRUE = {"1", "true", "yes", "on"}
+#: The longest lifetime an operator may allow for an API token (ten years).
+MAX_TOKEN_LIFETIME_DAYS = 3650
+#: ``smtp://`` is plain SMTP, ``smtp+starttls://`` upgrades with STARTTLS, ``smtps://`` is TLS.
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 def parse_minimums(text: str) -> dict[str, int]:
@@ -64,6 +68,16 @@ class Settings:
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     demo_data: bool = True
+    # Accounts and credentials: token lifetimes, password resets, log-in throttles, proxies.
+    token_lifetime_days: int = 90
+    token_max_lifetime_days: int = 365
+    password_reset_minutes: int = 60
+    account_login_rate_limit: str = "20 per hour"
+    trusted_proxies: int = 0
+    # Mail: "console" (log + dev mailbox folder) unless an SMTP URL is given.
+    mailer: str = ""
+    smtp_url: str | None = None
+    mail_from: str = "hitrack <no-reply@localhost>"
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir)
@@ -86,6 +100,34 @@ class Settings:
             )
         if not 0 <= self.default_fee_rate <= 1:
             raise InvalidInput("HITRACK_DEFAULT_FEE_RATE must lie in [0, 1]")
+        self._check_credentials()
+        self._check_mail()
+
+    def _check_credentials(self) -> None:
+        if not 1 <= self.token_max_lifetime_days <= MAX_TOKEN_LIFETIME_DAYS:
+            raise InvalidInput(
+                f"HITRACK_TOKEN_MAX_LIFETIME_DAYS must lie in [1, {MAX_TOKEN_LIFETIME_DAYS}]"
+            )
+        if not 1 <= self.token_lifetime_days <= self.token_max_lifetime_days:
+            raise InvalidInput(
+                "HITRACK_TOKEN_LIFETIME_DAYS must lie in [1, HITRACK_TOKEN_MAX_LIFETIME_DAYS]"
+            )
+        if not 1 <= self.password_reset_minutes <= 24 * 60:
+            raise InvalidInput("HITRACK_PASSWORD_RESET_MINUTES must lie in [1, 1440]")
+        if not 0 <= self.trusted_proxies <= 10:
+            raise InvalidInput("HITRACK_TRUSTED_PROXIES must lie in [0, 10]")
+
+    def _check_mail(self) -> None:
+        if not self.mailer:
+            object.__setattr__(self, "mailer", "smtp" if self.smtp_url else "console")
+        if self.mailer not in {"console", "smtp"}:
+            raise InvalidInput(f"HITRACK_MAILER must be console or smtp, not {self.mailer!r}")
+        if self.mailer == "smtp":
+            scheme = (self.smtp_url or "").partition("://")[0]
+            if scheme not in SMTP_SCHEMES:
+                raise InvalidInput(
+                    "HITRACK_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://"
+                )
 
     @property
     def is_development(self) -> bool:
@@ -152,11 +194,22 @@ class Settings:
             ("STRIPE_SECRET_KEY", "stripe_secret_key"),
             ("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret"),
             ("STRIPE_API_BASE", "stripe_api_base"),
+            ("ACCOUNT_LOGIN_RATE_LIMIT", "account_login_rate_limit"),
+            ("MAILER", "mailer"),
+            ("SMTP_URL", "smtp_url"),
+            ("MAIL_FROM", "mail_from"),
         ]:
             if (value := get(name)) is not None:
                 kwargs[attr] = value
         kwargs["max_upload_bytes"] = get_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes)
         kwargs["proposal_window_days"] = get_int("PROPOSAL_WINDOW_DAYS", cls.proposal_window_days)
+        for name, attr in [
+            ("TOKEN_LIFETIME_DAYS", "token_lifetime_days"),
+            ("TOKEN_MAX_LIFETIME_DAYS", "token_max_lifetime_days"),
+            ("PASSWORD_RESET_MINUTES", "password_reset_minutes"),
+            ("TRUSTED_PROXIES", "trusted_proxies"),
+        ]:
+            kwargs[attr] = get_int(name, getattr(cls, attr))
         if (value := get("DEFAULT_FEE_RATE")) is not None:
             kwargs["default_fee_rate"] = parse_share(value, what="HITRACK_DEFAULT_FEE_RATE")
         if (value := get("PAYOUT_MINIMUM")) is not None:
