@@ -7,12 +7,13 @@ constructor takes plain values; this is the one place that reads them off
 
 from __future__ import annotations
 
+from hitrack.mail import Mailer, make_mailer
 from hitrack.payments import PayoutProvider, make_payout_provider
 from hitrack.payments.stripe_connect import StripeConnectProvider
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage, make_storage
 
-__all__ = ["media_storage", "payout_provider", "stripe_webhook_verifier"]
+__all__ = ["mailer", "media_storage", "payout_provider", "stripe_webhook_verifier"]
 
 
 def media_storage(settings: Settings) -> MediaStorage:
@@ -50,4 +51,15 @@ def stripe_webhook_verifier(settings: Settings) -> PayoutProvider | None:
         settings.stripe_secret_key or "sk_unused_by_webhooks",
         settings.stripe_webhook_secret,
         api_base=settings.stripe_api_base,
+    )
+
+
+def mailer(settings: Settings) -> Mailer:
+    """The mailer the settings name: the development mailbox, or SMTP at ``HITRACK_SMTP_URL``."""
+    return make_mailer(
+        settings.mailer,
+        mailbox_dir=settings.mailbox_dir,
+        smtp_url=settings.smtp_url,
+        sender=settings.mail_from,
+        base_url=settings.base_url,
     )

@@ -18,14 +18,13 @@ from pathlib import Path
 
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.shares import parse_share
+from hitrack.mail.smtp import parse_smtp_url
 
-__all__ = ["Settings", "parse_minimums", "MAX_TOKEN_LIFETIME_DAYS", "SMTP_SCHEMES"]
+__all__ = ["Settings", "parse_minimums", "MAX_TOKEN_LIFETIME_DAYS"]
 
 _TRUE = {"1", "true", "yes", "on"}
 #: The longest lifetime an operator may allow for an API token (ten years).
 MAX_TOKEN_LIFETIME_DAYS = 3650
-#: ``smtp://`` is plain SMTP, ``smtp+starttls://`` upgrades with STARTTLS, ``smtps://`` is TLS.
-SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 def parse_minimums(text: str) -> dict[str, int]:
@@ -123,15 +122,21 @@ class Settings:
         if self.mailer not in {"console", "smtp"}:
             raise InvalidInput(f"HITRACK_MAILER must be console or smtp, not {self.mailer!r}")
         if self.mailer == "smtp":
-            scheme = (self.smtp_url or "").partition("://")[0]
-            if scheme not in SMTP_SCHEMES:
-                raise InvalidInput(
-                    "HITRACK_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://"
-                )
+            if not self.smtp_url:
+                raise InvalidInput("HITRACK_MAILER=smtp needs HITRACK_SMTP_URL")
+            try:
+                parse_smtp_url(self.smtp_url)
+            except InvalidInput as error:
+                raise InvalidInput(f"HITRACK_SMTP_URL: {error.message}") from None
 
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the console mailer keeps e-mails for the development mailbox page."""
+        return self.data_dir / "mailbox"
 
     @property
     def media_root(self) -> Path:

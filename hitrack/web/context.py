@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hitrack import providers
+from hitrack.mail import Mailer
 from hitrack.payments.base import PayoutProvider
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage
@@ -49,6 +50,15 @@ def payout_provider() -> PayoutProvider:
         extra["payouts"] = providers.payout_provider(settings())
     provider: PayoutProvider = extra["payouts"]
     return provider
+
+
+def mailer() -> Mailer:
+    """The configured mailer, built once from settings (tests may put one in ``extra``)."""
+    extra = services().extra
+    if "mailer" not in extra:
+        extra["mailer"] = providers.mailer(settings())
+    built: Mailer = extra["mailer"]
+    return built
 
 
 def stripe_webhook_verifier() -> PayoutProvider | None:
