@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from flask import Flask, Response, g, request
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hitrack.db.session import make_engine, make_session_factory
 from hitrack.providers import media_storage
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.data_dir.resolve()))
     _configure(app, settings)
+    _trust_proxies(app, settings)
 
     engine = make_engine(settings.database_url)
     context.init_app(
@@ -75,6 +77,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_payouts.bp)
     csrf.exempt(api_payouts.bp)  # same cookie-session CSRF check as api.bp
 
+    from hitrack.web import account, api_account
+
+    app.register_blueprint(account.bp)
+    app.register_blueprint(api_account.bp)
+    csrf.exempt(api_account.bp)  # same cookie-session CSRF check as api.bp
+    if settings.is_development:
+        from hitrack.web import mailbox
+
+        app.register_blueprint(mailbox.bp)
+
     app.after_request(_security_headers)
     return app
 
@@ -100,6 +112,15 @@ def _configure(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=secure,
     )
+
+
+def _trust_proxies(app: Flask, settings: Settings) -> None:
+    """Behind ``HITRACK_TRUSTED_PROXIES`` proxies, take the client's address, scheme and host
+    from the ``X-Forwarded-*`` headers they add; with none (the default) those headers are
+    ignored, so a client cannot pick the address the log-in throttle counts."""
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _security_headers(response: Response) -> Response:
