@@ -42,6 +42,7 @@ _OUTBOX = "hitrack.outbox"
 
 def send_after_commit(db: Session, mailer: Mailer, email: Email) -> None:
     """Hand ``email`` to ``mailer`` once the session's transaction commits (never if it rolls back)."""
+    db.connection()  # begin the transaction now, so that its rollback is seen and drops the mail
     outbox: list[tuple[Mailer, Email]] = db.info.setdefault(_OUTBOX, [])
     outbox.append((mailer, email))
 
