@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import (
@@ -25,6 +25,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
@@ -45,7 +46,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _LARGEST_KEYED_BODY = 16 * 1024
 
 
-@login_manager.user_loader
 def _load_user(session_id: str) -> Creator | None:
     creator_id, _, generation = session_id.partition(":")
     if not creator_id.isdigit() or not generation.isdigit():
@@ -56,7 +56,6 @@ def _load_user(session_id: str) -> Creator | None:
     return creator
 
 
-@login_manager.request_loader
 def _load_from_bearer(req: Request) -> Creator | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
@@ -65,6 +64,10 @@ def _load_from_bearer(req: Request) -> Creator | None:
     if creator is not None:
         g.auth_via = "bearer"
     return creator
+
+
+login_manager.user_loader(_load_user)
+login_manager.request_loader(_load_from_bearer)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -112,10 +115,11 @@ def login_throttle(view: F) -> F:
 
     Behind a proxy the address is the client's only with ``HITRACK_TRUSTED_PROXIES``.
     """
-    view = limiter.limit(
+    per_account = limiter.limit(
         account_login_limit, key_func=account_key, methods=["POST"], deduct_when=count_failure
-    )(view)
-    return limiter.limit(login_limit, methods=["POST"], deduct_when=count_failure)(view)  # type: ignore[no-any-return]
+    )
+    per_address = limiter.limit(login_limit, methods=["POST"], deduct_when=count_failure)
+    return cast(F, per_address(per_account(view)))
 
 
 # --- Forms --------------------------------------------------------------------------
@@ -161,7 +165,7 @@ class ResetForm(FlaskForm):
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-def signup() -> Response | str | tuple[str, int]:
+def signup() -> ResponseReturnValue:
     form = SignupForm()
     if form.validate_on_submit():
         try:
@@ -182,7 +186,7 @@ def signup() -> Response | str | tuple[str, int]:
 
 @bp.route("/login", methods=["GET", "POST"])
 @login_throttle
-def login() -> Response | str | tuple[str, int]:
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -199,8 +203,8 @@ def login() -> Response | str | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout() -> Response:
-    accounts.end_sessions(db(), current_user)  # type: ignore[arg-type]
+def logout() -> ResponseReturnValue:
+    accounts.end_sessions(db(), current_user)
     logout_user()
     flash("You are signed out, on every device.", "success")
     return redirect(url_for("pages.home"))
@@ -215,7 +219,7 @@ RESET_SENT = (
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(login_limit, methods=["POST"])
 @limiter.limit(account_login_limit, key_func=account_key, methods=["POST"])
-def forgot_password() -> str | tuple[str, int]:
+def forgot_password() -> ResponseReturnValue:
     """Ask for a reset link. The answer is the same whether the address has an account or not."""
     form = ForgotForm()
     minutes = settings().password_reset_minutes
@@ -234,7 +238,7 @@ def forgot_password() -> str | tuple[str, int]:
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str) -> Response | str | tuple[str, int]:
+def reset_password(token: str) -> ResponseReturnValue:
     if not accounts.password_reset_is_open(db(), token):
         return render_template("auth/reset.html", form=None), 404
     form = ResetForm()
