@@ -150,3 +150,28 @@ def test_in_development_mail_shows_on_the_mailbox_page(settings, connection):
 
 def test_the_mailbox_page_exists_only_in_development(client):
     assert client.get("/dev/mailbox").status_code == 404
+
+
+def test_reset_requests_are_throttled_per_address_and_per_account(settings, connection, smtp):
+    app = app_with(
+        settings,
+        connection,
+        mailer="smtp",
+        smtp_url=smtp.url,
+        login_rate_limit="3 per minute",
+        account_login_rate_limit="2 per minute",
+    )
+    db = app.extensions["hitrack"].sessions()
+    ana = make_creator(db, "Ana")
+    client = app.test_client()
+
+    def ask(email: str, address: str) -> int:
+        return client.post(
+            "/password/forgot",
+            data={"email": email, "csrf_token": csrf_token(client, "/password/forgot")},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    assert [ask(ana.email, f"10.2.0.{n}") for n in range(3)] == [200, 200, 429]
+    assert len(smtp.inbox.messages) == 2  # nobody can fill an inbox from many addresses
+    assert [ask(f"p{n}@example.test", "10.3.0.1") for n in range(4)] == [200, 200, 200, 429]
