@@ -57,7 +57,7 @@ def stripe_webhook_verifier(settings: Settings) -> PayoutProvider | None:
 def mailer(settings: Settings) -> Mailer:
     """The mailer the settings name: the development mailbox, or SMTP at ``HITRACK_SMTP_URL``."""
     return make_mailer(
-        settings.mailer,
+        settings.mail_transport,
         mailbox_dir=settings.mailbox_dir,
         smtp_url=settings.smtp_url,
         sender=settings.mail_from,

@@ -73,7 +73,7 @@ class Settings:
     password_reset_minutes: int = 60
     account_login_rate_limit: str = "20 per hour"
     trusted_proxies: int = 0
-    # Mail: "console" (log + dev mailbox folder) unless an SMTP URL is given.
+    # Mail: "console" (log + dev mailbox folder) or "smtp"; empty: smtp when a URL is given.
     mailer: str = ""
     smtp_url: str | None = None
     mail_from: str = "hitrack <no-reply@localhost>"
@@ -117,11 +117,9 @@ class Settings:
             raise InvalidInput("HITRACK_TRUSTED_PROXIES must lie in [0, 10]")
 
     def _check_mail(self) -> None:
-        if not self.mailer:
-            object.__setattr__(self, "mailer", "smtp" if self.smtp_url else "console")
-        if self.mailer not in {"console", "smtp"}:
+        if self.mailer not in {"", "console", "smtp"}:
             raise InvalidInput(f"HITRACK_MAILER must be console or smtp, not {self.mailer!r}")
-        if self.mailer == "smtp":
+        if self.mail_transport == "smtp":
             if not self.smtp_url:
                 raise InvalidInput("HITRACK_MAILER=smtp needs HITRACK_SMTP_URL")
             try:
@@ -132,6 +130,11 @@ class Settings:
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def mail_transport(self) -> str:
+        """``HITRACK_MAILER``, or when it is unset: ``smtp`` given an SMTP URL, else ``console``."""
+        return self.mailer or ("smtp" if self.smtp_url else "console")
 
     @property
     def mailbox_dir(self) -> Path:

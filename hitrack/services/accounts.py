@@ -127,10 +127,11 @@ def register(
     password_s = _check_password(password)
     if not isinstance(display_name, str) or not display_name.strip() or len(display_name) > 120:
         raise InvalidInput("display_name: enter a name of 1 to 120 characters")
+    # Hashed before the first query: on SQLite that query takes the write lock.
+    password_hash = _hasher.hash(password_s)
     taken = Conflict("email: an account with this e-mail already exists")
     if _email_taken(db, email_n):
         raise taken
-    password_hash = _hasher.hash(password_s)
     for attempt in range(_HANDLE_ATTEMPTS + 1):
         handle = unique_handle(db, display_name)
         if attempt == _HANDLE_ATTEMPTS:

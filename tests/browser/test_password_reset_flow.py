@@ -25,7 +25,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def live_server(live_settings: Settings, smtp: SmtpServer) -> Iterator[LiveServer]:
-    settings = dataclasses.replace(live_settings, mailer="smtp", smtp_url=smtp.url)
+    settings = dataclasses.replace(live_settings, smtp_url=smtp.url)
     server, stop = start_live_server(settings)
     # Links in e-mails must lead back to this server, whose port is known only now.
     server.app.extensions["hitrack"].settings = dataclasses.replace(settings, base_url=server.url)

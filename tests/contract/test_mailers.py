@@ -150,11 +150,11 @@ def test_a_bad_smtp_url_is_refused_by_the_settings(url):
 
 def test_the_settings_pick_the_mailer(tmp_path):
     console = Settings(data_dir=tmp_path)
-    assert console.mailer == "console"
+    assert console.mail_transport == "console"
     smtp = Settings.from_env(
         {"HITRACK_DATA_DIR": str(tmp_path), "HITRACK_SMTP_URL": "smtps://m.example"}
     )
-    assert smtp.mailer == "smtp"
+    assert smtp.mail_transport == "smtp"
     with pytest.raises(InvalidInput, match="HITRACK_SMTP_URL"):
         Settings.from_env({"HITRACK_MAILER": "smtp"})
     with pytest.raises(InvalidInput, match="HITRACK_MAILER"):

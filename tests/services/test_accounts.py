@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
-from hitrack.db.models import ApiToken, PasswordReset
+from hitrack.db.models import ApiToken, Creator, PasswordReset
 from hitrack.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from hitrack.mail import Email
 from hitrack.services import accounts, notifications
@@ -258,3 +260,52 @@ def test_promoting_an_admin_sets_the_password_like_a_change(db, ana):
     accounts.create_admin(db, email=ana.email, password="the admin password")
     assert ana.is_admin and ana.get_id().endswith(":1")
     assert accounts.creator_for_token(db, token) is None
+
+
+# --- Sign-ups that race (PostgreSQL: a rival commits between the check and the insert) ---
+
+
+@pytest.fixture(scope="module")
+def committed_pg():  # type: ignore[no-untyped-def]
+    """A PostgreSQL schema where commits are real, so that two sessions can race."""
+    from hitrack.db.session import make_engine
+    from tests.conftest import migrated_postgres_schema
+
+    with migrated_postgres_schema("hitrack_race") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+def rival_signs_up_first(session, engine, **fields):  # type: ignore[no-untyped-def]
+    """Just before ``session`` writes its new creator, another connection commits this one."""
+
+    @event.listens_for(session, "before_flush", once=True)
+    def _rival(*_args: object) -> None:
+        with Session(engine) as other, unit_of_work(other):
+            other.add(Creator(password_hash="x", **fields))
+
+
+@pytest.mark.postgres
+def test_a_sign_up_that_loses_the_race_for_its_email_is_a_conflict(committed_pg):
+    with Session(committed_pg, expire_on_commit=False) as db:
+        rival_signs_up_first(
+            db, committed_pg, email="race@example.test", handle="rival", display_name="Rival"
+        )
+        with pytest.raises(Conflict, match="email: an account with this e-mail already exists"):
+            accounts.register(
+                db, email="race@example.test", password="a long password", display_name="Racer"
+            )
+        assert db.scalar(select(func.count()).where(Creator.email == "race@example.test")) == 1
+
+
+@pytest.mark.postgres
+def test_a_sign_up_that_loses_the_race_for_its_handle_takes_the_next(committed_pg):
+    with Session(committed_pg, expire_on_commit=False) as db:
+        rival_signs_up_first(
+            db, committed_pg, email="sam1@example.test", handle="sam", display_name="Sam"
+        )
+        sam = accounts.register(
+            db, email="sam2@example.test", password="a long password", display_name="Sam"
+        )
+        assert sam.handle == "sam-2"

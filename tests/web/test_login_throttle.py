@@ -141,7 +141,7 @@ def test_credential_settings_are_read_from_the_environment():
         settings.mail_from,
     ) == (2, 30, 60, 15, "10 per hour", "Studio <mail@studio.example>")
     defaults = Settings()
-    assert (defaults.trusted_proxies, defaults.token_lifetime_days, defaults.mailer) == (
+    assert (defaults.trusted_proxies, defaults.token_lifetime_days, defaults.mail_transport) == (
         0,
         90,
         "console",

@@ -39,7 +39,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def mail_app(settings, connection, smtp) -> Flask:  # type: ignore[no-untyped-def]
-    return app_with(settings, connection, mailer="smtp", smtp_url=smtp.url)
+    return app_with(settings, connection, smtp_url=smtp.url)
 
 
 def ask_for_reset(client, email: str):  # type: ignore[no-untyped-def]
@@ -156,7 +156,6 @@ def test_reset_requests_are_throttled_per_address_and_per_account(settings, conn
     app = app_with(
         settings,
         connection,
-        mailer="smtp",
         smtp_url=smtp.url,
         login_rate_limit="3 per minute",
         account_login_rate_limit="2 per minute",
