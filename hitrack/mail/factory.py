@@ -26,9 +26,11 @@ def make_mailer(
     Examples
     --------
     >>> import tempfile
-    >>> make_mailer("console", mailbox_dir=Path(tempfile.gettempdir()) / "mailbox",
-    ...             smtp_url=None, sender="no-reply@localhost", base_url="http://127.0.0.1:5000")
-    <hitrack.mail.console.DevMailbox object at ...>
+    >>> mailer = make_mailer("smtp", mailbox_dir=Path(tempfile.gettempdir()) / "mailbox",
+    ...                      smtp_url="smtps://mail.example.test", sender="no-reply@localhost",
+    ...                      base_url="http://127.0.0.1:5000")
+    >>> type(mailer).__name__, mailer.address.port
+    ('SmtpMailer', 465)
     """
     if kind == "console":
         return DevMailbox(mailbox_dir, sender=sender, base_url=base_url)
