@@ -12,6 +12,7 @@ from functools import cache
 from sqlalchemy.orm import Session, sessionmaker
 
 from hitrack.jobs import JobQueue, make_job_queue
+from hitrack.mail import Mailer, make_mailer
 from hitrack.payments import PayoutProvider, make_payout_provider
 from hitrack.payments.stripe_connect import StripeConnectProvider
 from hitrack.provenance import ProvenanceSigner, read_credentials
@@ -22,6 +23,7 @@ from hitrack.settings import Settings
 from hitrack.storage import MediaStorage, make_storage
 
 __all__ = [
+    "mailer",
     "media_storage",
     "payout_provider",
     "stripe_webhook_verifier",
@@ -121,3 +123,14 @@ def trust_anchors(settings: Settings) -> bytes | None:
 def credentials_reader(settings: Settings) -> CredentialsReader:
     anchors = trust_anchors(settings)
     return lambda stream, media_type: read_credentials(stream, media_type, trust_anchors=anchors)
+
+
+def mailer(settings: Settings) -> Mailer:
+    """The mailer the settings name: the development mailbox, or SMTP at ``HITRACK_SMTP_URL``."""
+    return make_mailer(
+        settings.mail_transport,
+        mailbox_dir=settings.mailbox_dir,
+        smtp_url=settings.smtp_url,
+        sender=settings.mail_from,
+        base_url=settings.base_url,
+    )

@@ -19,10 +19,13 @@ from pathlib import Path
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import parse_currency, parse_major_units
 from hitrack.domain.shares import parse_share
+from hitrack.mail.smtp import parse_smtp_url
 
-__all__ = ["Settings", "parse_minimums"]
+__all__ = ["Settings", "parse_minimums", "MAX_TOKEN_LIFETIME_DAYS"]
 
 _TRUE = {"1", "true", "yes", "on"}
+#: The longest lifetime an operator may allow for an API token (ten years).
+MAX_TOKEN_LIFETIME_DAYS = 3650
 
 
 def parse_minimums(text: str) -> dict[str, int]:
@@ -78,6 +81,16 @@ class Settings:
     jobs: str = "inline"
     redis_url: str | None = None
     rq_queue: str = "hitrack"
+    # Accounts and credentials: token lifetimes, password resets, log-in throttles, proxies.
+    token_lifetime_days: int = 90
+    token_max_lifetime_days: int = 365
+    password_reset_minutes: int = 60
+    account_login_rate_limit: str = "20 per hour"
+    trusted_proxies: int = 0
+    # Mail: "console" (log + dev mailbox folder) or "smtp"; empty: smtp when a URL is given.
+    mailer: str = ""
+    smtp_url: str | None = None
+    mail_from: str = "hitrack <no-reply@localhost>"
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir)
@@ -110,10 +123,47 @@ class Settings:
             )
         if not 0 <= self.default_fee_rate <= 1:
             raise InvalidInput("HITRACK_DEFAULT_FEE_RATE must lie in [0, 1]")
+        self._check_credentials()
+        self._check_mail()
+
+    def _check_credentials(self) -> None:
+        if not 1 <= self.token_max_lifetime_days <= MAX_TOKEN_LIFETIME_DAYS:
+            raise InvalidInput(
+                f"HITRACK_TOKEN_MAX_LIFETIME_DAYS must lie in [1, {MAX_TOKEN_LIFETIME_DAYS}]"
+            )
+        if not 1 <= self.token_lifetime_days <= self.token_max_lifetime_days:
+            raise InvalidInput(
+                "HITRACK_TOKEN_LIFETIME_DAYS must lie in [1, HITRACK_TOKEN_MAX_LIFETIME_DAYS]"
+            )
+        if not 1 <= self.password_reset_minutes <= 24 * 60:
+            raise InvalidInput("HITRACK_PASSWORD_RESET_MINUTES must lie in [1, 1440]")
+        if not 0 <= self.trusted_proxies <= 10:
+            raise InvalidInput("HITRACK_TRUSTED_PROXIES must lie in [0, 10]")
+
+    def _check_mail(self) -> None:
+        if self.mailer not in {"", "console", "smtp"}:
+            raise InvalidInput(f"HITRACK_MAILER must be console or smtp, not {self.mailer!r}")
+        if self.mail_transport == "smtp":
+            if not self.smtp_url:
+                raise InvalidInput("HITRACK_MAILER=smtp needs HITRACK_SMTP_URL")
+            try:
+                parse_smtp_url(self.smtp_url)
+            except InvalidInput as error:
+                raise InvalidInput(f"HITRACK_SMTP_URL: {error.message}") from None
 
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def mail_transport(self) -> str:
+        """``HITRACK_MAILER``, or when it is unset: ``smtp`` given an SMTP URL, else ``console``."""
+        return self.mailer or ("smtp" if self.smtp_url else "console")
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the console mailer keeps e-mails for the development mailbox page."""
+        return self.data_dir / "mailbox"
 
     @property
     def media_root(self) -> Path:
@@ -182,12 +232,23 @@ class Settings:
             ("JOBS", "jobs"),
             ("REDIS_URL", "redis_url"),
             ("RQ_QUEUE", "rq_queue"),
+            ("ACCOUNT_LOGIN_RATE_LIMIT", "account_login_rate_limit"),
+            ("MAILER", "mailer"),
+            ("SMTP_URL", "smtp_url"),
+            ("MAIL_FROM", "mail_from"),
         ]:
             if (value := get(name)) is not None:
                 kwargs[attr] = value
         kwargs["max_upload_bytes"] = get_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes)
         kwargs["max_body_bytes"] = get_int("MAX_BODY_BYTES", cls.max_body_bytes)
         kwargs["proposal_window_days"] = get_int("PROPOSAL_WINDOW_DAYS", cls.proposal_window_days)
+        for name, attr in [
+            ("TOKEN_LIFETIME_DAYS", "token_lifetime_days"),
+            ("TOKEN_MAX_LIFETIME_DAYS", "token_max_lifetime_days"),
+            ("PASSWORD_RESET_MINUTES", "password_reset_minutes"),
+            ("TRUSTED_PROXIES", "trusted_proxies"),
+        ]:
+            kwargs[attr] = get_int(name, getattr(cls, attr))
         if (value := get("DEFAULT_FEE_RATE")) is not None:
             kwargs["default_fee_rate"] = parse_share(value, what="HITRACK_DEFAULT_FEE_RATE")
         if (value := get("PAYOUT_MINIMUM")) is not None:

@@ -34,6 +34,7 @@ from hitrack.domain.errors import InvalidShare
 __all__ = [
     "Creator",
     "ApiToken",
+    "PasswordReset",
     "Work",
     "WorkOwner",
     "Citation",
@@ -111,6 +112,8 @@ class Creator(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="creator")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Part of every log-in session's id: raising it ends every session signed before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (CheckConstraint("role IN ('creator', 'admin')", name="role"),)
 
@@ -122,7 +125,8 @@ class Creator(Base):
         return True
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The id a log-in session keeps: the creator and the session generation."""
+        return f"{self.id}:{self.session_generation}"
 
     @property
     def is_admin(self) -> bool:
@@ -133,16 +137,39 @@ class Creator(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for scripts. Only its SHA-256 is stored; the token is shown once."""
+    """A bearer token for scripts. Only its SHA-256 is stored; the token is shown once.
+
+    A token authenticates until ``expires_at`` unless revoked before.
+    """
 
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    creator: Mapped[Creator] = relationship()
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+
+class PasswordReset(Base):
+    """A password-reset link sent by e-mail: single use, expiring; only its SHA-256 is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     creator: Mapped[Creator] = relationship()
 

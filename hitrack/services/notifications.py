@@ -1,29 +1,29 @@
-"""In-app notifications, and the e-mail that goes with them through a pluggable mailer.
+"""In-app notifications, and the e-mail that goes with them through the configured mailer.
 
 :func:`notify` adds :class:`~hitrack.db.models.Notification` rows to the
 caller's transaction (it never commits) and queues one e-mail per recipient
-with an address. The queue is kept on the session and handed to the mailer
-only after the transaction commits; a rollback drops it, so nobody is mailed
-about something that did not happen. A mailer that fails is logged, never
-raised: the state change has already been committed and the in-app
-notification is there.
+with an address. :func:`send_after_commit` is that queue, for any use case
+that mails (a password reset too): the e-mails wait on the session and reach
+the mailer only after the transaction commits; a rollback drops them, so
+nobody is mailed about something that did not happen. A mailer that fails is
+logged, never raised: the state change has already been committed.
 
-The default :class:`LogMailer` writes each e-mail to the ``hitrack.mail``
-logger; a real SMTP or API mailer only has to implement :class:`Mailer`.
+The mailers themselves (:class:`Mailer`, the console default, SMTP) live in
+:mod:`hitrack.mail`; their names are repeated here for the use cases.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from hitrack.db.models import Creator, Notification
+from hitrack.mail import Email, LogMailer, Mailer
+from hitrack.mail.console import mail_log
 from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = [
@@ -31,43 +31,20 @@ __all__ = [
     "Mailer",
     "LogMailer",
     "notify",
+    "send_after_commit",
     "notifications_for",
     "unread_count",
     "mark_all_read",
 ]
 
-mail_log = logging.getLogger("hitrack.mail")
 _OUTBOX = "hitrack.outbox"
 
 
-@dataclass(frozen=True)
-class Email:
-    """One e-mail: ``url`` is a path on the site, the mailer makes it absolute."""
-
-    to: str
-    subject: str
-    body: str
-    url: str | None = None
-
-
-class Mailer(Protocol):
-    """Sends one e-mail. Called after the transaction that caused it has committed."""
-
-    def send(self, email: Email) -> None: ...
-
-
-class LogMailer:
-    """The embedded default: every e-mail becomes one line on the ``hitrack.mail`` logger."""
-
-    def __init__(self, base_url: str = "", logger: logging.Logger | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.logger = logger or mail_log
-
-    def send(self, email: Email) -> None:
-        link = f" link={self.base_url}{email.url}" if email.url else ""
-        self.logger.info(
-            "mail to=%s subject=%r%s body=%r", email.to, email.subject, link, email.body
-        )
+def send_after_commit(db: Session, mailer: Mailer, email: Email) -> None:
+    """Hand ``email`` to ``mailer`` once the session's transaction commits (never if it rolls back)."""
+    db.connection()  # begin the transaction now, so that its rollback is seen and drops the mail
+    outbox: list[tuple[Mailer, Email]] = db.info.setdefault(_OUTBOX, [])
+    outbox.append((mailer, email))
 
 
 def notify(
@@ -86,7 +63,6 @@ def notify(
         return []
     at = now or datetime.now(UTC)
     rows = []
-    outbox: list[tuple[Mailer, Email]] = db.info.setdefault(_OUTBOX, [])
     for creator in db.scalars(select(Creator).where(Creator.id.in_(ids)).order_by(Creator.id)):
         row = Notification(
             creator_id=creator.id, kind=kind, message=message, url=url, created_at=at
@@ -94,11 +70,10 @@ def notify(
         db.add(row)
         rows.append(row)
         if mailer is not None and creator.email:
-            outbox.append(
-                (
-                    mailer,
-                    Email(to=creator.email, subject=f"hitrack: {message}", body=message, url=url),
-                )
+            send_after_commit(
+                db,
+                mailer,
+                Email(to=creator.email, subject=f"hitrack: {message}", body=message, url=url),
             )
     return rows
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hitrack.db.session import make_engine, make_session_factory
 from hitrack.providers import media_storage
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.data_dir.resolve()))
     _configure(app, settings)
+    _trust_proxies(app, settings)
 
     engine = make_engine(settings.database_url)
     context.init_app(
@@ -78,6 +80,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(jobs.bp)
     app.register_blueprint(api_jobs.bp)
     import hitrack.services.job_kinds  # noqa: F401  (registers the handlers inline jobs run)
+    from hitrack.web import account, api_account
+
+    app.register_blueprint(account.bp)
+    app.register_blueprint(api_account.bp)
+    if settings.is_development:
+        from hitrack.web import mailbox
+
+        app.register_blueprint(mailbox.bp)
 
     app.after_request(_security_headers)
     return app
@@ -104,6 +114,15 @@ def _configure(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=secure,
     )
+
+
+def _trust_proxies(app: Flask, settings: Settings) -> None:
+    """Behind ``HITRACK_TRUSTED_PROXIES`` proxies, take the client's address, scheme and host
+    from the ``X-Forwarded-*`` headers they add; with none (the default) those headers are
+    ignored, so a client cannot pick the address the log-in throttle counts."""
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _security_headers(response: Response) -> Response:

@@ -19,9 +19,7 @@ from hitrack.domain.errors import AuthenticationFailed, InvalidInput
 from hitrack.domain.shares import format_share, loads_json
 from hitrack.services import accounts, payouts, records
 from hitrack.services import graph as graph_service
-from hitrack.web.auth import count_failure, login_limit
 from hitrack.web.context import credentials_reader, db, settings, storage
-from hitrack.web.extensions import limiter
 from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
 from hitrack.web.openapi import openapi_document
@@ -131,14 +129,6 @@ def register() -> tuple[Response, int]:
         display_name=data.get("display_name"),
     )
     return jsonify(creator_json(creator, private=True)), 201
-
-
-@bp.post("/auth/token")
-@limiter.limit(login_limit, deduct_when=count_failure)
-def token() -> Response:
-    data = body()
-    creator = accounts.authenticate(db(), email=data.get("email"), password=data.get("password"))
-    return jsonify({"token": accounts.issue_token(db(), creator), "token_type": "Bearer"})
 
 
 @bp.get("/me")

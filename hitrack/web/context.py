@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hitrack import providers
 from hitrack.jobs import JobQueue
+from hitrack.mail import Mailer
 from hitrack.payments.base import PayoutProvider
 from hitrack.provenance import ProvenanceSigner
 from hitrack.services.provenance import CredentialsReader
@@ -52,6 +53,15 @@ def payout_provider() -> PayoutProvider:
         extra["payouts"] = providers.payout_provider(settings())
     provider: PayoutProvider = extra["payouts"]
     return provider
+
+
+def mailer() -> Mailer:
+    """The configured mailer, built once from settings (tests may put one in ``extra``)."""
+    extra = services().extra
+    if "mailer" not in extra:
+        extra["mailer"] = providers.mailer(settings())
+    built: Mailer = extra["mailer"]
+    return built
 
 
 def stripe_webhook_verifier() -> PayoutProvider | None:

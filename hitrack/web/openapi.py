@@ -76,20 +76,6 @@ _PATHS: dict[str, dict[str, Any]] = {
             response={"$ref": "#/components/schemas/Me"},
         )
     },
-    "/api/v1/auth/token": {
-        "post": operation(
-            "Exchange e-mail and password for a bearer token",
-            tag="auth",
-            auth=False,
-            errors=(401, 422, 429),
-            body=object_schema(
-                ["email", "password"], email={"type": "string"}, password={"type": "string"}
-            ),
-            response=object_schema(
-                ["token"], token={"type": "string"}, token_type={"const": "Bearer"}
-            ),
-        )
-    },
     "/api/v1/me": {
         "get": operation(
             "The signed-in creator: profile and roles",

@@ -29,20 +29,12 @@ from hitrack.domain.shares import format_share
 from hitrack.services import ai_models, notifications, records
 from hitrack.services import productions as prod
 from hitrack.services.graph import visible_ids
-from hitrack.web.context import db, services, settings, storage
+from hitrack.web.context import db, mailer, settings, storage
 from hitrack.web.guards import takes_upload
 
 bp = Blueprint("productions", __name__)
 
 CONTRIBUTION_ROWS = 6
-
-
-def mailer() -> notifications.Mailer:
-    """The app's mailer: one given to ``create_app`` in ``extra["mailer"]``, else the log mailer."""
-    extra = services().extra
-    if "mailer" not in extra:
-        extra["mailer"] = notifications.LogMailer(base_url=settings().base_url)
-    return extra["mailer"]  # type: ignore[no-any-return]
 
 
 def window() -> timedelta:

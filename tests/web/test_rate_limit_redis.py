@@ -41,3 +41,41 @@ def test_sixth_bad_login_is_refused_with_redis_counters(settings, connection):
         for _ in range(6)
     ]
     assert statuses == [401] * 5 + [429]
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs HITRACK_TEST_REDIS_URL (CI sets it)")
+def test_failed_logins_on_one_account_are_counted_in_redis_across_addresses(settings, connection):
+    import redis
+
+    server = redis.Redis.from_url(REDIS_URL)
+    server.ping()
+    app = create_app(
+        dataclasses.replace(
+            settings,
+            ratelimit_storage_url=REDIS_URL,
+            account_login_rate_limit="3 per minute",
+            login_rate_limit="100 per minute",
+        )
+    )
+    app.extensions["hitrack"].sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    # A fresh account per run keeps earlier runs' counters out of this one.
+    ana = make_creator(app.extensions["hitrack"].sessions(), f"Ana {secrets.token_hex(4)}")
+    client = app.test_client()
+    statuses = []
+    for n in range(4):
+        address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{n}"
+        statuses.append(
+            client.post(
+                "/login",
+                data={
+                    "email": ana.email,
+                    "password": "wrong password",
+                    "csrf_token": csrf_token(client),
+                },
+                environ_base={"REMOTE_ADDR": address},
+            ).status_code
+        )
+    assert statuses == [401, 401, 401, 429]
+    assert any(b"account:" in key for key in server.scan_iter(match="*account:*"))

@@ -98,7 +98,20 @@ def seeded(app: Flask, app_db: Session, app_storage, fake_stripe: FakeStripe) ->
     from hitrack.services import payout_runs
 
     job = payout_runs.submit_payout_run(app_db, DatabaseQueue(), admin)  # queued, never run
+    from hitrack.mail import Email
+    from hitrack.services import accounts
+
+    class Outbox:
+        sent: list[Email] = []
+
+        def send(self, email: Email) -> None:
+            self.sent.append(email)
+
+    outbox = Outbox()
+    accounts.request_password_reset(app_db, bo.email, mailer=outbox, lifetime=timedelta(hours=1))
+    [reset_mail] = outbox.sent
     return {
+        "token": (reset_mail.url or "").rsplit("/", 1)[-1],
         "job_id": job.public_id,
         "admin": admin.email or "",
         "ana": ana.email or "",
@@ -121,7 +134,7 @@ def arguments(endpoint: str, names: set[str], seeded: dict[str, str]) -> dict[st
                 if endpoint in MODEL_ENDPOINTS
                 else "record"
             ]
-        elif name in ("run_id", "external_id", "job_id"):
+        elif name in ("run_id", "external_id", "job_id", "token"):
             values[name] = seeded[name]
         else:
             pytest.fail(f"the audit does not know how to fill {name!r} of {endpoint}")
