@@ -19,7 +19,17 @@ from hitrack.services import revenue, statements, webhooks
 from hitrack.web.api import auth_required, body, csrf_for_cookie_sessions, me
 from hitrack.web.context import db, settings, stripe_webhook_verifier
 from hitrack.web.errors import json_error
-from hitrack.web.openapi import register_paths
+from hitrack.web.openapi import (
+    link,
+    nullable,
+    object_schema,
+    operation,
+    path_param,
+    query_param,
+    ref,
+    register_paths,
+    text,
+)
 
 bp = Blueprint("api_revenue", __name__, url_prefix="/api/v1")
 bp.before_request(csrf_for_cookie_sessions)
@@ -193,122 +203,221 @@ def stripe_webhook() -> tuple[Response, int]:
 
 # --- OpenAPI -----------------------------------------------------------------------
 
-_ERR = {"$ref": "#/components/schemas/Error"}
-
-
-def _resp(status: int, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        str(status): {
-            "description": "OK" if status < 400 else "Error",
-            "content": {"application/json": {"schema": schema}},
-        }
-    }
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for code in codes:
-        out.update(_resp(code, _ERR))
-    return out
-
-
+_MICROS = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+_DATE = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-[0-9]{2}-[0-9]{2}$",
+}
 PERIOD = [
-    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-    {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+    query_param("from", "first day (default: the first of this month)", _DATE),
+    query_param("to", "last day, included (default: today)", _DATE),
+    query_param("format", "csv for CSV (or send Accept: text/csv)", {"enum": ["json", "csv"]}),
 ]
 
 register_paths(
     {
         "/api/v1/revenue": {
-            "post": {
-                "summary": "Record and settle a revenue event (admins; a model's operator for that model)",
-                "tags": ["revenue"],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/RevenueIn"}}
-                    },
+            "post": operation(
+                "Record and settle a revenue event (admins; a model's operator for that model)",
+                tag="revenue",
+                operation_id="recordRevenue",
+                ok=201,
+                description="Idempotent by external_id: the same event again answers 200 with "
+                "the recorded event; another payload under the same id is a 409.",
+                body=ref("RevenueIn"),
+                response=ref("RevenueEvent"),
+                also={200: ref("RevenueEvent")},
+                errors=(401, 403, 404, 409, 422),
+                links={
+                    "GetRevenue": link(
+                        "getRevenue", "the event", external_id="$response.body#/external_id"
+                    )
                 },
-                "responses": {
-                    **_resp(201, {"$ref": "#/components/schemas/RevenueEvent"}),
-                    **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
-                    **_errors(401, 403, 404, 409, 422),
-                },
-            }
+            )
         },
         "/api/v1/revenue/{external_id}": {
-            "get": {
-                "summary": "A revenue event with its allocations (admins, its sender, the work's owners)",
-                "tags": ["revenue"],
-                "parameters": [
-                    {
-                        "name": "external_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "responses": {
-                    **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
-                    **_errors(401, 404),
-                },
-            }
+            "get": operation(
+                "A revenue event with its allocations (admins, its sender, the work's owners)",
+                tag="revenue",
+                operation_id="getRevenue",
+                params=[path_param("external_id", "the event's external id")],
+                response=ref("RevenueEvent"),
+                errors=(401, 404),
+            )
         },
         "/api/v1/me/earnings": {
-            "get": {
-                "summary": "Balance per currency and each earning with its explanation",
-                "tags": ["revenue"],
-                "responses": {**_resp(200, {"type": "object"}), **_errors(401)},
-            }
+            "get": operation(
+                "Balance per currency and each earning with its explanation",
+                tag="revenue",
+                operation_id="getEarnings",
+                response=ref("Earnings"),
+                errors=(401,),
+            )
         },
         "/api/v1/me/statement": {
-            "get": {
-                "summary": "Statement for a period: opening, earnings, payouts, closing (JSON, or CSV with "
-                "Accept: text/csv)",
-                "tags": ["revenue"],
-                "parameters": PERIOD,
-                "responses": {
-                    "200": {
-                        "description": "OK",
-                        "content": {
-                            "application/json": {"schema": {"type": "object"}},
-                            "text/csv": {"schema": {"type": "string"}},
-                        },
-                    },
-                    **_errors(401, 422),
-                },
-            }
+            "get": operation(
+                "Statement for a period: opening, earnings, payouts, closing",
+                tag="revenue",
+                operation_id="getStatement",
+                description="JSON, or CSV with format=csv or Accept: text/csv. The period runs "
+                f"from `from` to `to` (both included): `to` is not before `from`, and it "
+                f"covers at most {statements.MAX_PERIOD_DAYS} days.",
+                params=PERIOD,
+                response=ref("Statement"),
+                media={"text/csv": {"type": "string"}},
+                errors=(401, 422),
+            )
         },
     },
     {
-        "RevenueIn": {
-            "type": "object",
-            "required": ["work", "amount", "currency", "external_id"],
-            "properties": {
-                "work": {"type": "string"},
-                "amount": {"type": "integer", "minimum": 0},
-                "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-                "costs": {"type": "integer", "minimum": 0},
-                "fee_rate": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-                "external_id": {"type": "string", "maxLength": 200},
-                "attribution": {
-                    "type": "object",
-                    "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-                },
+        "RevenueIn": object_schema(
+            ["work", "amount", "currency", "external_id"],
+            work=ref("Id"),
+            amount=_MICROS,
+            currency={"type": "string", "pattern": "^[A-Za-z]{3}$"},
+            costs=_MICROS,
+            fee_rate=ref("UnitShare"),
+            external_id=text(200),
+            attribution={
+                "type": "object",
+                "minProperties": 1,
+                "description": "models only: record id -> score, for this event",
+                "propertyNames": ref("Id"),
+                "additionalProperties": ref("Weight"),
             },
-        },
-        "RevenueEvent": {
-            "type": "object",
-            "required": ["external_id", "amount", "fee", "allocations"],
-            "properties": {
-                "external_id": {"type": "string"},
-                "amount": {"type": "integer"},
-                "fee": {"type": "integer"},
-                "recouped": {"type": "integer"},
-                "distributable": {"type": "integer"},
-                "allocations": {"type": "array", "items": {"type": "object"}},
+        ),
+        "Money": object_schema(
+            ["micros", "currency", "display", "exact"],
+            closed=False,
+            micros={"type": "integer"},
+            currency={"type": "string"},
+            display={"type": "string"},
+            exact={"type": "string"},
+        ),
+        "RevenueEvent": object_schema(
+            [
+                "external_id",
+                "origin",
+                "work",
+                "currency",
+                "amount",
+                "costs",
+                "fee_rate",
+                "fee",
+                "recouped",
+                "distributable",
+                "attribution",
+                "occurred_at",
+                "allocations",
+            ],
+            closed=False,
+            external_id={"type": "string"},
+            origin={"enum": ["api", "csv", "stripe"]},
+            work=object_schema(
+                ["id", "title", "kind"],
+                closed=False,
+                id={"type": "string"},
+                title={"type": "string"},
+                kind={"enum": ["record", "production", "model"]},
+            ),
+            currency={"type": "string"},
+            amount={"type": "integer", "minimum": 0},
+            costs={"type": "integer", "minimum": 0},
+            fee_rate=ref("ExactText"),
+            fee={"type": "integer", "minimum": 0},
+            recouped={"type": "integer", "minimum": 0},
+            distributable={"type": "integer", "minimum": 0},
+            attribution=nullable({"type": "object", "additionalProperties": {"type": "string"}}),
+            occurred_at=ref("Timestamp"),
+            allocations={
+                "type": "array",
+                "items": object_schema(
+                    ["creator", "display_name", "kind", "amount", "exact", "explanation"],
+                    closed=False,
+                    creator={"type": "string"},
+                    display_name={"type": "string"},
+                    kind={"enum": ["earning", "recoup"]},
+                    amount={"type": "integer", "minimum": 0},
+                    exact={"type": "string"},
+                    explanation={"type": "array", "items": {"type": "string"}},
+                ),
             },
+        ),
+        "Earning": {
+            "allOf": [
+                ref("Money"),
+                object_schema(
+                    ["event", "at", "kind", "work", "exact_entitlement", "explanation"],
+                    closed=False,
+                    event={"type": "string"},
+                    at=ref("Timestamp"),
+                    kind={"enum": ["earning", "recoup"]},
+                    work=object_schema(
+                        ["id", "title", "kind"],
+                        closed=False,
+                        id={"type": "string"},
+                        title={"type": "string"},
+                        kind={"enum": ["record", "production", "model"]},
+                    ),
+                    exact_entitlement={"type": "string"},
+                    explanation={"type": "array", "items": {"type": "string"}},
+                ),
+            ]
         },
+        "Earnings": object_schema(
+            ["balances", "held", "earnings"],
+            closed=False,
+            balances={"type": "array", "items": ref("Money")},
+            held={"type": "array", "items": ref("Money")},
+            earnings={"type": "array", "items": ref("Earning")},
+        ),
+        "MoneyMove": {
+            "allOf": [
+                ref("Money"),
+                object_schema(
+                    ["at", "kind", "reference", "description"],
+                    closed=False,
+                    at=ref("Timestamp"),
+                    kind={"type": "string"},
+                    reference={"type": "string"},
+                    description={"type": "string"},
+                ),
+            ]
+        },
+        "Statement": object_schema(
+            ["from", "to", "currencies"],
+            closed=False,
+            **{
+                "from": {"type": "string", "format": "date"},
+                "to": {"type": "string", "format": "date"},
+            },
+            currencies={
+                "type": "array",
+                "items": object_schema(
+                    [
+                        "currency",
+                        "opening_balance",
+                        "earnings",
+                        "earnings_total",
+                        "payouts",
+                        "payouts_total",
+                        "adjustments",
+                        "closing_balance",
+                        "reconciles",
+                    ],
+                    closed=False,
+                    currency={"type": "string"},
+                    opening_balance=ref("Money"),
+                    earnings={"type": "array", "items": ref("Earning")},
+                    earnings_total=ref("Money"),
+                    payouts={"type": "array", "items": ref("MoneyMove")},
+                    payouts_total=ref("Money"),
+                    adjustments={"type": "array", "items": ref("MoneyMove")},
+                    closing_balance=ref("Money"),
+                    reconciles={"type": "boolean"},
+                ),
+            },
+        ),
     },
 )
