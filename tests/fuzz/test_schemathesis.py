@@ -106,7 +106,7 @@ def findings(output: str) -> str:
     return shown + ("\n" + output[summary:] if summary != -1 else "")
 
 
-def schemathesis_run(api: LiveApi, role: str, workdir: Path) -> subprocess.Popen[str]:
+def schemathesis_run(api: LiveApi, role: str, seed: int, workdir: Path) -> subprocess.Popen[str]:
     """Start schemathesis over the API as ``role`` (a process of its own; see ``findings``)."""
     workdir.mkdir()
     command = [
@@ -124,7 +124,7 @@ def schemathesis_run(api: LiveApi, role: str, workdir: Path) -> subprocess.Popen
         "--max-examples",
         str(EXAMPLES),
         "--seed",
-        str(SEED),
+        str(seed),
     ]
     env = {
         **os.environ,
@@ -146,7 +146,10 @@ def test_the_api_keeps_the_promises_of_its_openapi_document(
     live_api: LiveApi, tmp_path: Path
 ) -> None:
     # The creator's and the admin's runs go at once: they share the server, as users do.
-    runs = {role: schemathesis_run(live_api, role, tmp_path / role) for role in ROLES}
+    runs = {
+        role: schemathesis_run(live_api, role, SEED + n, tmp_path / role)
+        for n, role in enumerate(ROLES)
+    }
     try:
         outputs = {role: run.communicate(timeout=300)[0] for role, run in runs.items()}
     finally:
