@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DIST := hitrack/web/static/dist
 FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/build.mjs
+# Every module under hitrack/domain runs its docstring examples; fast is left out
+# only while it becomes a package (drop the ignore once that has landed).
 
 .PHONY: run test setup lint typecheck bench clean
 
@@ -16,6 +18,7 @@ run: setup
 test: setup lint typecheck
 	cd frontend && npm test --silent
 	$(BIN)/pytest
+	$(BIN)/pytest --doctest-modules hitrack/domain
 
 setup: $(VENV)/.installed $(DIST)/.built
 

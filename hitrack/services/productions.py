@@ -426,14 +426,16 @@ def publish_proposal(
         _require_producer(production, actor)
         _require_editable(production)
         citations = list(production.sources)
+        # Both refusals below depend on the production's stored split, not on the
+        # request alone: they are conflicts with its state (409), like a finalized one.
         if not citations:
-            raise InvalidInput(
+            raise Conflict(
                 f"{production.public_id} has no contributions yet: add some before publishing",
                 ids=(production.public_id,),
             )
         total = sum((c.share for c in citations), Fraction(0))
         if total + retained_f != 1:
-            raise InvalidShare(
+            raise Conflict(
                 f"contributions sum to {format_share(total)} and the retained share is "
                 f"{format_share(retained_f)}: together {format_share(total + retained_f)}, not 1 "
                 f"(state a retained share of {format_share(1 - total)} or change the shares)",

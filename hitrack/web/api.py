@@ -22,7 +22,19 @@ from hitrack.services import graph as graph_service
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
-from hitrack.web.openapi import openapi_document
+from hitrack.web.openapi import (
+    ANY_TEXT,
+    SPACE,
+    WORK_ID,
+    link,
+    nullable,
+    object_schema,
+    openapi_document,
+    operation,
+    ref,
+    register_paths,
+    text,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -216,3 +228,309 @@ def post_source(public_id: str) -> tuple[Response, int]:
 def work_graph(public_id: str) -> Response:
     work = graph_service.visible_work(db(), actor(), public_id)
     return jsonify(graph_service.export_ancestry(db(), actor(), work))
+
+
+# --- OpenAPI -----------------------------------------------------------------------
+
+#: What an upload may be: its type is read from its content (hitrack.storage.sniff).
+MEDIA_TYPES = (
+    "audio/mpeg",
+    "audio/wav",
+    "audio/flac",
+    "audio/ogg",
+    "audio/mp4",
+    "audio/webm",
+    "audio/x-matroska",
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+    "video/ogg",
+    "video/x-matroska",
+    "video/x-msvideo",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+)
+EMAIL = {
+    "type": "string",
+    "maxLength": 254,
+    "pattern": rf"^[{SPACE}]*[^@{SPACE}\u0000]{{1,64}}@[^@{SPACE}\u0000]+\.[^@{SPACE}\u0000]+[{SPACE}]*$",
+    "examples": ["ana@example.com"],
+}
+PASSWORD = {"type": "string", "minLength": 10, "maxLength": 1024, "pattern": ANY_TEXT}
+_WORK_LINKS = {
+    "GetWork": link("getWork", "the work just written", public_id="$response.body#/id"),
+    "GetWorkGraph": link("getWorkGraph", "its ancestry", public_id="$response.body#/id"),
+}
+_RECORD_LINKS = {
+    **_WORK_LINKS,
+    "GetRecord": link("getRecord", "the record", public_id="$response.body#/id"),
+    "GetRecordMedia": link("getRecordMedia", "its media", public_id="$response.body#/id"),
+    "PutConsent": link("putConsent", "change its consent", public_id="$response.body#/id"),
+    "CiteSource": link("citeSource", "cite a source from it", public_id="$response.body#/id"),
+}
+
+register_paths(
+    {
+        "/api/v1/auth/register": {
+            "post": operation(
+                "Create a creator account",
+                tag="auth",
+                operation_id="register",
+                auth=False,
+                ok=201,
+                errors=(409, 422),
+                body=object_schema(
+                    ["email", "password", "display_name"],
+                    email=EMAIL,
+                    password=PASSWORD,
+                    display_name=text(120),
+                ),
+                response=ref("Me"),
+                links={
+                    "IssueToken": {
+                        "operationId": "issueToken",
+                        "description": "sign in with the new account",
+                        "requestBody": {
+                            "email": "$request.body#/email",
+                            "password": "$request.body#/password",
+                        },
+                    }
+                },
+            )
+        },
+        "/api/v1/me": {
+            "get": operation(
+                "The signed-in creator: profile, roles and payout status",
+                tag="creators",
+                operation_id="getMe",
+                response=ref("Me"),
+                errors=(401,),
+            )
+        },
+        "/api/v1/records": {
+            "post": operation(
+                "Upload a record (optionally a remix citing sources)",
+                tag="records",
+                operation_id="createRecord",
+                ok=201,
+                errors=(401, 404, 409, 413, 422),
+                multipart=object_schema(
+                    ["file", "title"],
+                    file={
+                        "type": "string",
+                        "format": "binary",
+                        "minLength": 1,
+                        "description": "the media; its type is read from the content: "
+                        + ", ".join(MEDIA_TYPES),
+                    },
+                    title=text(200),
+                    description=text(5000, required=False),
+                    visibility={"enum": ["public", "private"]},
+                    consent_remix={"type": "boolean"},
+                    consent_ai_training={"type": "boolean"},
+                    sources={
+                        "type": "object",
+                        "description": "work id -> share, sent as a JSON part; a work's "
+                        "shares sum to at most 1",
+                        "propertyNames": ref("Id"),
+                        "additionalProperties": ref("Share"),
+                    },
+                ),
+                encoding={
+                    "file": {"contentType": ", ".join(MEDIA_TYPES)},
+                    "sources": {"contentType": "application/json"},
+                },
+                response=ref("Work"),
+                links=_RECORD_LINKS,
+            )
+        },
+        "/api/v1/records/{public_id}": {
+            "get": operation(
+                "A record's metadata",
+                tag="records",
+                operation_id="getRecord",
+                auth=False,
+                params=[WORK_ID],
+                response=ref("Work"),
+                errors=(404,),
+            )
+        },
+        "/api/v1/works/{public_id}": {
+            "get": operation(
+                "Any work's metadata",
+                tag="works",
+                operation_id="getWork",
+                auth=False,
+                params=[WORK_ID],
+                response=ref("Work"),
+                errors=(404,),
+            )
+        },
+        "/api/v1/records/{public_id}/media": {
+            "get": operation(
+                "Download the record's media, served as the type read from its content",
+                tag="records",
+                operation_id="getRecordMedia",
+                auth=False,
+                params=[WORK_ID],
+                media={
+                    media_type: {"type": "string", "format": "binary"} for media_type in MEDIA_TYPES
+                },
+                errors=(404,),
+            )
+        },
+        "/api/v1/records/{public_id}/consent": {
+            "put": operation(
+                "Owners set what the record may be used for",
+                tag="records",
+                operation_id="putConsent",
+                params=[WORK_ID],
+                errors=(401, 403, 404, 422),
+                body=object_schema([], remix={"type": "boolean"}, ai_training={"type": "boolean"}),
+                response=ref("Work"),
+                links=_WORK_LINKS,
+            )
+        },
+        "/api/v1/works/{public_id}/sources": {
+            "post": operation(
+                "Cite a source with a share",
+                tag="works",
+                operation_id="citeSource",
+                ok=201,
+                params=[WORK_ID],
+                errors=(401, 403, 404, 409, 422),
+                body=object_schema(["source", "share"], source=ref("Id"), share=ref("Share")),
+                response=ref("Work"),
+                links=_WORK_LINKS,
+            )
+        },
+        "/api/v1/works/{public_id}/graph": {
+            "get": operation(
+                "The work's ancestry in the interchange format",
+                tag="works",
+                operation_id="getWorkGraph",
+                auth=False,
+                params=[WORK_ID],
+                errors=(404,),
+                response=ref("Interchange"),
+            )
+        },
+    },
+    {
+        "Token": object_schema(
+            ["token", "token_type"],
+            closed=False,
+            token={"type": "string"},
+            token_type={"const": "Bearer"},
+        ),
+        "Me": object_schema(
+            ["id", "display_name", "email", "roles", "created_at"],
+            closed=False,
+            id={"type": "string"},
+            display_name={"type": "string"},
+            email={"type": "string"},
+            roles={"type": "array", "items": {"enum": ["creator", "admin"]}},
+            created_at=ref("Timestamp"),
+            payout=object_schema(
+                ["provider", "connected", "payable", "status"],
+                closed=False,
+                provider={"enum": ["manual", "stripe"]},
+                connected={"type": "boolean"},
+                payable={"type": "boolean"},
+                status={"type": "string"},
+            ),
+        ),
+        "Owner": {
+            "allOf": [
+                ref("Creator"),
+                object_schema(["fraction"], closed=False, fraction=ref("ExactText")),
+            ]
+        },
+        "Work": object_schema(
+            [
+                "id",
+                "kind",
+                "title",
+                "description",
+                "visibility",
+                "created_at",
+                "owners",
+                "sources",
+                "retained_share",
+                "cited_by",
+                "url",
+            ],
+            closed=False,
+            id={"type": "string"},
+            kind={"enum": ["record", "production", "model"]},
+            title={"type": "string"},
+            description={"type": "string"},
+            visibility={"enum": ["public", "private"]},
+            created_at=ref("Timestamp"),
+            owners={"type": "array", "items": ref("Owner")},
+            sources={
+                "type": "array",
+                "items": object_schema(
+                    ["work", "title", "share"],
+                    closed=False,
+                    work={"type": "string"},
+                    title={"type": "string"},
+                    share=ref("ExactText"),
+                    credit_role={"type": "string"},
+                ),
+            },
+            retained_share=ref("ExactText"),
+            cited_by={
+                "type": "array",
+                "items": object_schema(
+                    ["work", "share"], closed=False, work={"type": "string"}, share=ref("ExactText")
+                ),
+            },
+            url={"type": "string"},
+            consent=object_schema(
+                ["remix", "ai_training"],
+                closed=False,
+                remix={"type": "boolean"},
+                ai_training={"type": "boolean"},
+            ),
+            media=object_schema(
+                ["type", "kind", "size", "sha256", "filename", "url"],
+                closed=False,
+                type={"type": "string"},
+                kind={"enum": ["audio", "video", "image", "text"]},
+                size={"type": "integer", "minimum": 1},
+                sha256={"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                filename=nullable({"type": "string"}),
+                url={"type": "string"},
+            ),
+        ),
+        "Interchange": object_schema(
+            ["currency", "works", "events"],
+            closed=False,
+            currency={"type": "string"},
+            works={
+                "type": "array",
+                "items": object_schema(
+                    ["id", "kind", "owners"],
+                    closed=False,
+                    id={"type": "string"},
+                    kind={"enum": ["record", "production", "model"]},
+                    owners={"type": "object", "additionalProperties": ref("ExactText")},
+                    sources={"type": "object", "additionalProperties": ref("ExactText")},
+                    attribution_weight=ref("ExactText"),
+                    consent=object_schema(
+                        ["remix", "ai_training"],
+                        closed=False,
+                        remix={"type": "boolean"},
+                        ai_training={"type": "boolean"},
+                    ),
+                    title={"type": "string"},
+                ),
+            },
+            events={"type": "array", "items": {"type": "object"}},
+        ),
+    },
+)

@@ -20,7 +20,7 @@ from hitrack.web.account import TOKENS_PER_PAGE, token_policy
 from hitrack.web.api import auth_required, body, me
 from hitrack.web.auth import login_throttle
 from hitrack.web.context import db
-from hitrack.web.openapi import ERROR, object_schema, operation, register_paths
+from hitrack.web.openapi import object_schema, operation, path_param, register_paths, text
 
 bp = Blueprint("api_account", __name__, url_prefix="/api/v1")
 
@@ -107,15 +107,16 @@ TOKEN = object_schema(
     expires_at={"type": "string", "format": "date-time"},
 )
 NEW_TOKEN_FIELDS = {
-    "name": {"type": "string", "maxLength": 100, "description": "a label to recognise it by"},
+    "name": text(100, required=False, description="a label to recognise it by"),
     "expires_in_days": {
         "type": "integer",
         "minimum": 1,
+        "maximum": 365,
         "description": "lifetime; default HITRACK_TOKEN_LIFETIME_DAYS (90), "
         "at most HITRACK_TOKEN_MAX_LIFETIME_DAYS (365)",
     },
 }
-TOKEN_ID = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
+TOKEN_ID = path_param("token_id", "the token's id", {"type": "string", "pattern": "^[0-9]{1,18}$"})
 
 ISSUED = {
     "allOf": [
@@ -132,13 +133,14 @@ register_paths(
             "post": operation(
                 "Exchange e-mail and password for a bearer token that expires",
                 tag="auth",
+                operation_id="issueToken",
                 auth=False,
                 errors=(401, 422, 429),
                 body={
                     **object_schema(
                         ["email", "password"],
-                        email={"type": "string"},
-                        password={"type": "string"},
+                        email=text(254),
+                        password=text(1024),
                         **NEW_TOKEN_FIELDS,
                     ),
                     "additionalProperties": False,
@@ -150,6 +152,7 @@ register_paths(
             "get": operation(
                 "The signed-in creator's live API tokens, newest first, 50 a page",
                 tag="auth",
+                operation_id="listTokens",
                 errors=(401, 422),
                 params=[
                     {
@@ -170,6 +173,7 @@ register_paths(
                 "Create an API token (freshly signed-in browser sessions only); "
                 "the token is shown once",
                 tag="auth",
+                operation_id="createToken",
                 ok=201,
                 errors=(400, 401, 403, 422),
                 body={
@@ -181,21 +185,14 @@ register_paths(
             ),
         },
         "/api/v1/me/tokens/{token_id}": {
-            "delete": {
-                "summary": "Revoke one of your API tokens; it authenticates nothing afterwards",
-                "tags": ["auth"],
-                "parameters": [TOKEN_ID],
-                "responses": {
-                    "204": {"description": "Revoked (revoking again changes nothing)"},
-                    **{
-                        str(status): {
-                            "description": "Error",
-                            "content": {"application/json": {"schema": ERROR}},
-                        }
-                        for status in (400, 401, 404)
-                    },
-                },
-            }
+            "delete": operation(
+                "Revoke one of your API tokens; it authenticates nothing afterwards",
+                tag="auth",
+                operation_id="revokeToken",
+                params=[TOKEN_ID],
+                ok=204,
+                errors=(400, 401, 404),
+            )
         },
     },
     {"ApiToken": TOKEN},

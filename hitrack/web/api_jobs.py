@@ -10,7 +10,7 @@ from hitrack.db.models import JOB_STATUSES, Job
 from hitrack.services import jobs
 from hitrack.web.api import auth_required, me
 from hitrack.web.context import db
-from hitrack.web.openapi import operation, register_paths
+from hitrack.web.openapi import operation, path_param, register_paths
 
 bp = Blueprint("api_jobs", __name__, url_prefix="/api/v1/jobs")
 
@@ -45,9 +45,14 @@ register_paths(
             "get": operation(
                 "A job's status, progress and result or error (who started it, admins)",
                 tag="jobs",
+                operation_id="getJob",
                 response={"$ref": "#/components/schemas/Job"},
                 params=[
-                    {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    path_param(
+                        "job_id",
+                        "the job's id",
+                        {"type": "string", "maxLength": 32, "pattern": "^job_[0-9a-f]{1,28}$"},
+                    )
                 ],
                 errors=(401, 404),
             )

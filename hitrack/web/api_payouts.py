@@ -12,7 +12,15 @@ from hitrack.domain.money import format_micros
 from hitrack.services import payouts
 from hitrack.web.api import auth_required, me
 from hitrack.web.context import db, payout_provider, settings
-from hitrack.web.openapi import register_paths
+from hitrack.web.openapi import (
+    link,
+    nullable,
+    object_schema,
+    operation,
+    path_param,
+    ref,
+    register_paths,
+)
 from hitrack.web.productions import mailer
 
 bp = Blueprint("api_payouts", __name__, url_prefix="/api/v1/payouts")
@@ -70,70 +78,74 @@ def get_run(run_id: str) -> Response:
     return jsonify(run_json(payouts.get_run(db(), run_id)))
 
 
-_ERROR = {
-    "description": "Error",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-}
-_RUN = {
-    "description": "The run",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PayoutRun"}}},
-}
-
 register_paths(
     {
         "/api/v1/payouts/runs": {
-            "post": {
-                "summary": "Start a payout run (admins): hold, send and settle every due payout",
-                "tags": ["payouts"],
-                "responses": {"201": _RUN, "401": _ERROR, "403": _ERROR, "503": _ERROR},
-            }
+            "post": operation(
+                "Start a payout run (admins): hold, send and settle every due payout",
+                tag="payouts",
+                operation_id="startPayoutRun",
+                ok=201,
+                response=ref("PayoutRun"),
+                errors=(401, 403, 503),
+                links={"GetRun": link("getPayoutRun", "the run", run_id="$response.body#/id")},
+            )
         },
         "/api/v1/payouts/runs/{run_id}": {
-            "get": {
-                "summary": "A payout run with each payout's status (admins)",
-                "tags": ["payouts"],
-                "parameters": [
-                    {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": {"200": _RUN, "401": _ERROR, "403": _ERROR, "404": _ERROR},
-            }
+            "get": operation(
+                "A payout run with each payout's status (admins)",
+                tag="payouts",
+                operation_id="getPayoutRun",
+                params=[path_param("run_id", "the run's id")],
+                response=ref("PayoutRun"),
+                errors=(401, 403, 404),
+            )
         },
     },
     {
-        "PayoutRun": {
-            "type": "object",
-            "required": ["id", "provider", "status", "payouts"],
-            "properties": {
-                "id": {"type": "string"},
-                "provider": {"enum": ["manual", "stripe"]},
-                "status": {"enum": ["running", "awaiting", "finished", "failed"]},
-                "failure_reason": {
-                    "type": "string",
-                    "description": "why a failed run stopped (empty otherwise)",
-                },
-                "started_at": {"type": "string", "format": "date-time"},
-                "finished_at": {"type": ["string", "null"], "format": "date-time"},
-                "summary": {"type": "object"},
-                "payouts": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "integer"},
-                            "creator": {"type": "string"},
-                            "currency": {"type": "string"},
-                            "amount": {
-                                "type": "integer",
-                                "description": "micros, a whole number of the currency's minor unit",
-                            },
-                            "status": {"enum": ["pending", "paid", "failed", "reversed"]},
-                            "idempotency_key": {"type": "string"},
-                            "transfer": {"type": ["string", "null"]},
-                            "reason": {"type": "string"},
-                        },
-                    },
-                },
+        "PayoutRun": object_schema(
+            ["id", "provider", "status", "started_at", "finished_at", "summary", "payouts"],
+            closed=False,
+            id={"type": "string"},
+            provider={"enum": ["manual", "stripe"]},
+            status={"enum": ["running", "awaiting", "finished", "failed"]},
+            failure_reason={
+                "type": "string",
+                "description": "why a failed run stopped (empty otherwise)",
             },
-        },
+            started_at=ref("Timestamp"),
+            finished_at=nullable(ref("Timestamp")),
+            summary={"type": "object"},
+            payouts={
+                "type": "array",
+                "items": object_schema(
+                    [
+                        "id",
+                        "creator",
+                        "currency",
+                        "amount",
+                        "amount_display",
+                        "status",
+                        "idempotency_key",
+                        "transfer",
+                        "reason",
+                    ],
+                    closed=False,
+                    id={"type": "integer"},
+                    creator={"type": "string"},
+                    currency={"type": "string"},
+                    amount={
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "micros, a whole number of minor units",
+                    },
+                    amount_display={"type": "string"},
+                    status={"enum": ["pending", "paid", "failed", "reversed"]},
+                    idempotency_key={"type": "string"},
+                    transfer=nullable({"type": "string"}),
+                    reason={"type": "string"},
+                ),
+            },
+        ),
     },
 )

@@ -28,7 +28,16 @@ from hitrack.web.api import (
 )
 from hitrack.web.context import db, settings, storage
 from hitrack.web.guards import takes_upload
-from hitrack.web.openapi import SHARE, WORK_ID, object_schema, operation, register_paths
+from hitrack.web.openapi import (
+    WORK_ID,
+    link,
+    nullable,
+    object_schema,
+    operation,
+    ref,
+    register_paths,
+    text,
+)
 from hitrack.web.productions import mailer, window
 
 bp = Blueprint("api_productions", __name__, url_prefix="/api/v1")
@@ -404,58 +413,61 @@ def read_notifications() -> Response:
 
 # --- OpenAPI ---------------------------------------------------------------------
 
-_CONTRIBUTION = {
-    "oneOf": [SHARE, object_schema(["share"], share=SHARE, credit_role={"type": "string"})]
-}
+_CREDIT_ROLE = text(80, required=False)
 _CONTRIBUTIONS = {
-    "oneOf": [
-        {
-            "type": "object",
-            "additionalProperties": _CONTRIBUTION,
-            "description": "work id -> share or {share, credit_role}",
-        },
-        {
-            "type": "array",
-            "items": object_schema(
-                ["work", "share"],
-                work={"type": "string"},
-                share=SHARE,
-                credit_role={"type": "string"},
-            ),
-        },
-    ]
-}
-_PRODUCTION = {"$ref": "#/components/schemas/Production"}
-_MODEL = {"$ref": "#/components/schemas/Model"}
-_REGISTRATION = object_schema(
-    ["model", "matched", "unmatched_hashes"],
-    model=_MODEL,
-    matched={
-        "type": "array",
-        "items": object_schema(
-            ["record", "weight"],
-            record={"type": "string"},
-            weight={"type": "string"},
-            sha256={"type": "string"},
-        ),
+    "type": "object",
+    "description": "work id -> share, or {share, credit_role}; the shares sum to at most 1",
+    "propertyNames": ref("Id"),
+    "additionalProperties": {
+        "anyOf": [
+            ref("Share"),
+            object_schema(["share"], share=ref("Share"), credit_role=_CREDIT_ROLE),
+        ]
     },
-    unmatched_hashes={"type": "array", "items": {"type": "string"}},
-)
+}
 _MODEL_BODY = object_schema(
-    ["manifest"],
-    name={"type": "string"},
-    description={"type": "string"},
-    version={"type": "string"},
-    retained=SHARE,
-    attribution_weight=SHARE,
+    ["name", "manifest"],
+    name=text(200),
+    description=text(5000, required=False),
+    version=text(40),
+    retained=ref("RetainedShare"),
+    attribution_weight=ref("UnitShare"),
     manifest={
         "type": "object",
-        "additionalProperties": SHARE,
+        "minProperties": 1,
         "description": "record id, or sha256 of the media ('sha256:<hex>' or 64 hex digits)"
-        " -> weight",
+        " -> weight; the records' owners consent to AI training",
+        "propertyNames": ref("Id"),
+        "additionalProperties": ref("Weight"),
     },
 )
 _STATE = (401, 403, 404, 409, 422)
+
+
+def _production_links(expression: str) -> dict[str, Any]:
+    """What can follow an answer that holds a production at ``expression``."""
+    return {
+        name: link(target, description, public_id=expression)
+        for name, target, description in [
+            ("GetProduction", "getProduction", "the production"),
+            ("PutContributions", "putContributions", "change its split"),
+            ("PublishProposal", "publishProposal", "publish its split as a proposal"),
+            ("Comment", "commentOnProposal", "comment on its proposal"),
+            ("Finalize", "finalizeProduction", "finalize its split"),
+            ("Cancel", "cancelProduction", "cancel it"),
+            ("Preview", "previewProduction", "what each creator would receive"),
+        ]
+    }
+
+
+_MODEL_LINKS = {
+    "GetModel": link("getModel", "the model version", public_id="$response.body#/model/id"),
+    "NewVersion": link(
+        "createModelVersion", "its next version", public_id="$response.body#/model/id"
+    ),
+    "GetWorkGraph": link("getWorkGraph", "its ancestry", public_id="$response.body#/model/id"),
+}
+_PRODUCTION_LINKS = _production_links("$response.body#/id")
 
 register_paths(
     {
@@ -463,142 +475,157 @@ register_paths(
             "post": operation(
                 "Start a draft production (you become its producer)",
                 tag="productions",
+                operation_id="createProduction",
                 ok=201,
-                errors=(401, 404, 422),
+                errors=(401, 404, 409, 422),
                 body=object_schema(
                     ["title"],
-                    title={"type": "string"},
-                    description={"type": "string"},
+                    title=text(200),
+                    description=text(5000, required=False),
                     contributions=_CONTRIBUTIONS,
                 ),
-                response=_PRODUCTION,
+                response=ref("Production"),
+                links=_PRODUCTION_LINKS,
             )
         },
         "/api/v1/productions/{public_id}": {
             "get": operation(
                 "A production: split, proposal state, revisions with diffs, comments, log",
                 tag="productions",
+                operation_id="getProduction",
                 auth=False,
                 params=[WORK_ID],
                 errors=(404,),
-                response=_PRODUCTION,
+                response=ref("Production"),
             )
         },
         "/api/v1/productions/{public_id}/contributions": {
             "put": operation(
                 "The producer replaces the split (draft or proposed); publish to propose it",
                 tag="productions",
+                operation_id="putContributions",
                 params=[WORK_ID],
                 errors=_STATE,
                 body=object_schema(["contributions"], contributions=_CONTRIBUTIONS),
-                response=_PRODUCTION,
+                response=ref("Production"),
+                links=_PRODUCTION_LINKS,
             )
         },
         "/api/v1/productions/{public_id}/proposal": {
             "post": operation(
                 "Publish the split as a new revision; opens or restarts the comment window",
                 tag="productions",
+                operation_id="publishProposal",
                 ok=201,
                 params=[WORK_ID],
                 errors=_STATE,
+                description="The contributions' shares plus the producer's retained share "
+                "make exactly 1; a split that does not is refused with 409.",
                 body=object_schema(
                     [],
                     retained={
-                        **SHARE,
+                        "allOf": [ref("UnitShare")],
                         "description": "the producer's retained share; shares + retained = 1",
                     },
-                    note={"type": "string"},
+                    note=text(2000, required=False),
                 ),
-                response=_PRODUCTION,
+                response=ref("Production"),
+                links=_PRODUCTION_LINKS,
             )
         },
         "/api/v1/productions/{public_id}/comments": {
             "post": operation(
                 "Comment on a proposed split; affected creators may file an objection",
                 tag="productions",
+                operation_id="commentOnProposal",
                 ok=201,
                 params=[WORK_ID],
                 errors=_STATE,
-                body=object_schema(
-                    ["body"], body={"type": "string"}, objection={"type": "boolean"}
-                ),
-                response=object_schema(
-                    ["id", "body", "objection"],
-                    id={"type": "integer"},
-                    body={"type": "string"},
-                    objection={"type": "boolean"},
-                ),
+                body=object_schema(["body"], body=text(5000), objection={"type": "boolean"}),
+                response=ref("Comment"),
             )
         },
         "/api/v1/productions/{public_id}/finalize": {
             "post": operation(
                 "After the comment window closes, freeze the split",
                 tag="productions",
+                operation_id="finalizeProduction",
                 params=[WORK_ID],
-                errors=_STATE,
-                response=_PRODUCTION,
+                errors=(401, 403, 404, 409),
+                response=ref("Production"),
+                links=_PRODUCTION_LINKS,
             )
         },
         "/api/v1/productions/{public_id}/cancel": {
             "post": operation(
                 "Cancel a production that is not finalized",
                 tag="productions",
+                operation_id="cancelProduction",
                 params=[WORK_ID],
                 errors=_STATE,
-                body=object_schema([], reason={"type": "string"}),
-                response=_PRODUCTION,
+                body=object_schema([], reason=text(2000, required=False)),
+                body_required=False,
+                response=ref("Production"),
             )
         },
         "/api/v1/productions/{public_id}/preview": {
             "get": operation(
-                "What each creator of the ancestry receives per 100.00 of revenue, with paths (credit engine)",
+                "What each creator of the ancestry receives per 100.00 of revenue, with paths",
                 tag="productions",
+                operation_id="previewProduction",
                 auth=False,
                 params=[WORK_ID],
                 errors=(404,),
-                response={"$ref": "#/components/schemas/Preview"},
+                response=ref("Preview"),
             )
         },
         "/api/v1/models": {
             "post": operation(
                 "Register an AI model (first version) with its training manifest",
                 tag="models",
+                operation_id="createModel",
                 ok=201,
                 errors=(401, 404, 409, 422),
                 body=_MODEL_BODY,
-                response=_REGISTRATION,
+                response=ref("Registration"),
+                links=_MODEL_LINKS,
             )
         },
         "/api/v1/models/{public_id}": {
             "get": operation(
                 "A model version: manifest with consent per record, and all versions",
                 tag="models",
+                operation_id="getModel",
                 auth=False,
                 params=[WORK_ID],
                 errors=(404,),
-                response=_MODEL,
+                response=ref("Model"),
             )
         },
         "/api/v1/models/{public_id}/versions": {
             "post": operation(
                 "Register a new version of a model (earlier versions never change)",
                 tag="models",
+                operation_id="createModelVersion",
                 ok=201,
                 params=[WORK_ID],
                 errors=(401, 403, 404, 409, 422),
-                body=_MODEL_BODY,
-                response=_REGISTRATION,
+                body={**_MODEL_BODY, "required": ["version", "manifest"]},
+                response=ref("Registration"),
+                links=_MODEL_LINKS,
             )
         },
         "/api/v1/me/notifications": {
             "get": operation(
                 "Your notifications, newest first",
                 tag="creators",
+                operation_id="getNotifications",
                 errors=(401,),
                 response=object_schema(
                     ["unread", "notifications"],
-                    unread={"type": "integer"},
-                    notifications={"type": "array", "items": {"type": "object"}},
+                    closed=False,
+                    unread={"type": "integer", "minimum": 0},
+                    notifications={"type": "array", "items": ref("Notification")},
                 ),
             )
         },
@@ -606,61 +633,227 @@ register_paths(
             "post": operation(
                 "Mark all your notifications read",
                 tag="creators",
+                operation_id="readNotifications",
                 errors=(401,),
-                response=object_schema(["marked"], marked={"type": "integer"}),
+                response=object_schema(
+                    ["marked"], closed=False, marked={"type": "integer", "minimum": 0}
+                ),
             )
         },
     },
     {
+        "RetainedShare": {
+            "description": "A share in [0, 1) kept by the model itself: 0, a decimal or a fraction",
+            "anyOf": [
+                {
+                    "type": "string",
+                    "pattern": r"^(?:0(?:\.0{1,20})?|0?\.[0-9]{1,20}|0/[1-9][0-9]{0,8}"
+                    r"|1/(?:[2-9]|[1-9][0-9]{1,8}))$",
+                    "examples": ["0", "0.2", "1/4"],
+                },
+                {"type": "integer", "minimum": 0, "maximum": 0},
+            ],
+        },
+        "Comment": object_schema(
+            ["id", "author", "body", "objection", "created_at"],
+            closed=False,
+            id={"type": "integer"},
+            author=ref("Creator"),
+            body={"type": "string"},
+            objection={"type": "boolean"},
+            created_at=ref("Timestamp"),
+        ),
+        "Revision": object_schema(
+            ["number", "published_at", "window_closes_at", "note", "lines", "retained_share"],
+            closed=False,
+            number={"type": "integer", "minimum": 1},
+            published_at=nullable(ref("Timestamp")),
+            window_closes_at=nullable(ref("Timestamp")),
+            note={"type": "string"},
+            lines={
+                "type": "array",
+                "items": object_schema(
+                    ["work", "title", "share", "credit_role"],
+                    closed=False,
+                    work={"type": "string"},
+                    title={"type": "string"},
+                    share=ref("ExactText"),
+                    credit_role=nullable({"type": "string"}),
+                ),
+            },
+            retained_share=ref("ExactText"),
+            changes={
+                "type": "array",
+                "items": object_schema(
+                    ["work", "change", "before", "after", "role_before", "role_after"],
+                    closed=False,
+                    work={"type": "string"},
+                    change={"enum": ["added", "removed", "changed", "unchanged"]},
+                    before=nullable(ref("ExactText")),
+                    after=nullable(ref("ExactText")),
+                    role_before=nullable({"type": "string"}),
+                    role_after=nullable({"type": "string"}),
+                ),
+            },
+        ),
         "Production": {
             "allOf": [
-                {"$ref": "#/components/schemas/Work"},
+                ref("Work"),
                 object_schema(
-                    ["status", "revisions", "comments", "log"],
+                    ["status", "producer", "proposal", "revisions", "comments", "log"],
+                    closed=False,
                     status={"enum": ["draft", "proposed", "finalized", "cancelled"]},
-                    producer={"type": ["object", "null"]},
-                    proposal={"type": ["object", "null"]},
-                    revisions={"type": "array", "items": {"type": "object"}},
-                    comments={"type": "array", "items": {"type": "object"}},
-                    log={"type": "array", "items": {"type": "object"}},
+                    producer=nullable(ref("Creator")),
+                    proposal=nullable(
+                        object_schema(
+                            [
+                                "revision",
+                                "window_closes_at",
+                                "window_open",
+                                "can_finalize",
+                                "unpublished_changes",
+                            ],
+                            closed=False,
+                            revision={"type": "integer", "minimum": 1},
+                            window_closes_at=nullable(ref("Timestamp")),
+                            window_open={"type": "boolean"},
+                            can_finalize={"type": "boolean"},
+                            unpublished_changes={"type": "boolean"},
+                        )
+                    ),
+                    revisions={"type": "array", "items": ref("Revision")},
+                    comments={"type": "array", "items": ref("Comment")},
+                    log={
+                        "type": "array",
+                        "items": object_schema(
+                            ["action", "actor", "detail", "at"],
+                            closed=False,
+                            action={"type": "string"},
+                            actor=nullable(ref("Creator")),
+                            detail={"type": "object"},
+                            at=ref("Timestamp"),
+                        ),
+                    },
                 ),
             ]
         },
         "Preview": object_schema(
-            ["amount", "creators"],
+            ["amount", "per", "creators"],
+            closed=False,
             amount={"type": "integer"},
             per={"type": "string"},
             creators={
                 "type": "array",
+                "items": {
+                    "allOf": [
+                        ref("Creator"),
+                        object_schema(
+                            ["micros", "amount", "exact", "paths", "explanations"],
+                            closed=False,
+                            micros={"type": "integer", "minimum": 0},
+                            amount={"type": "string"},
+                            exact=ref("ExactText"),
+                            paths={"type": "array", "items": {"type": "string"}},
+                            explanations={"type": "array", "items": ref("Explanation")},
+                        ),
+                    ]
+                },
+            },
+        ),
+        "Explanation": object_schema(
+            ["work", "value", "retained", "ownership", "amount", "routes", "more_routes"],
+            closed=False,
+            work={"type": "string"},
+            value=ref("ExactText"),
+            retained=ref("ExactText"),
+            ownership=ref("ExactText"),
+            amount=ref("ExactText"),
+            routes={
+                "type": "array",
                 "items": object_schema(
-                    ["id", "micros", "paths"],
-                    id={"type": "string"},
-                    micros={"type": "integer"},
-                    amount={"type": "string"},
-                    paths={"type": "array", "items": {"type": "string"}},
-                    explanations={"type": "array", "items": {"type": "object"}},
+                    ["steps", "amount"],
+                    closed=False,
+                    steps={
+                        "type": "array",
+                        "items": object_schema(
+                            ["work", "source", "share"],
+                            closed=False,
+                            work={"type": "string"},
+                            source={"type": "string"},
+                            share=ref("ExactText"),
+                        ),
+                    },
+                    amount=ref("ExactText"),
                 ),
             },
+            more_routes={"type": "integer", "minimum": 0},
         ),
         "Model": {
             "allOf": [
-                {"$ref": "#/components/schemas/Work"},
+                ref("Work"),
                 object_schema(
-                    ["version", "manifest", "versions"],
-                    version={"type": "string"},
-                    attribution_weight={"type": "string"},
+                    ["name", "version", "attribution_weight", "manifest", "versions"],
+                    closed=False,
+                    name={"type": "string"},
+                    version=nullable({"type": "string"}),
+                    attribution_weight=ref("ExactText"),
                     manifest={
                         "type": "array",
                         "items": object_schema(
-                            ["record", "share", "consent"],
+                            ["record", "title", "share", "sha256", "consent"],
+                            closed=False,
                             record={"type": "string"},
-                            share={"type": "string"},
-                            consent={"type": "object"},
+                            title={"type": "string"},
+                            share=ref("ExactText"),
+                            sha256=nullable({"type": "string"}),
+                            consent=object_schema(
+                                ["at_registration", "now", "revoked_at"],
+                                closed=False,
+                                at_registration={"type": "boolean"},
+                                now={"type": "boolean"},
+                                revoked_at=nullable(ref("Timestamp")),
+                            ),
                         ),
                     },
-                    versions={"type": "array", "items": {"type": "object"}},
+                    versions={
+                        "type": "array",
+                        "items": object_schema(
+                            ["id", "version", "created_at"],
+                            closed=False,
+                            id={"type": "string"},
+                            version=nullable({"type": "string"}),
+                            created_at=ref("Timestamp"),
+                        ),
+                    },
                 ),
             ]
         },
+        "Registration": object_schema(
+            ["model", "matched", "unmatched_hashes"],
+            closed=False,
+            model=ref("Model"),
+            matched={
+                "type": "array",
+                "items": object_schema(
+                    ["record", "title", "weight"],
+                    closed=False,
+                    record={"type": "string"},
+                    title={"type": "string"},
+                    weight=ref("ExactText"),
+                    sha256={"type": "string"},
+                ),
+            },
+            unmatched_hashes={"type": "array", "items": {"type": "string"}},
+        ),
+        "Notification": object_schema(
+            ["id", "kind", "message", "url", "created_at", "read"],
+            closed=False,
+            id={"type": "integer"},
+            kind={"type": "string"},
+            message={"type": "string"},
+            url=nullable({"type": "string"}),
+            created_at=ref("Timestamp"),
+            read={"type": "boolean"},
+        ),
     },
 )

@@ -22,7 +22,17 @@ from hitrack.services import funding, revenue, statements, webhooks
 from hitrack.web.api import auth_required, body, me
 from hitrack.web.context import db, payout_provider, settings, stripe_webhook_verifier
 from hitrack.web.errors import json_error
-from hitrack.web.openapi import register_paths
+from hitrack.web.openapi import (
+    link,
+    nullable,
+    object_schema,
+    operation,
+    path_param,
+    query_param,
+    ref,
+    register_paths,
+    text,
+)
 
 bp = Blueprint("api_revenue", __name__, url_prefix="/api/v1")
 webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -250,48 +260,17 @@ def stripe_webhook() -> tuple[Response, int]:
 
 # --- OpenAPI -----------------------------------------------------------------------
 
-_ERR = {"$ref": "#/components/schemas/Error"}
-
-
-def _resp(status: int, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        str(status): {
-            "description": "OK" if status < 400 else "Error",
-            "content": {"application/json": {"schema": schema}},
-        }
-    }
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for code in codes:
-        out.update(_resp(code, _ERR))
-    return out
-
-
+_MICROS = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+_DATE = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-[0-9]{2}-[0-9]{2}$",
+}
 PERIOD = [
-    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-    {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+    query_param("from", "first day (default: the first of this month)", _DATE),
+    query_param("to", "last day, included (default: today)", _DATE),
+    query_param("format", "csv for CSV (or send Accept: text/csv)", {"enum": ["json", "csv"]}),
 ]
-
-EXTERNAL_ID = {"name": "external_id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _note_body(name: str, what: str) -> dict[str, Any]:
-    return {
-        "required": False,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {name: {"type": "string", "maxLength": 500, "description": what}},
-                }
-            }
-        },
-    }
-
 
 _MONEY = {"$ref": "#/components/schemas/Money"}
 _EARNING = {"$ref": "#/components/schemas/Earning"}
@@ -299,270 +278,302 @@ _EARNING = {"$ref": "#/components/schemas/Earning"}
 register_paths(
     {
         "/api/v1/revenue": {
-            "post": {
-                "summary": "Record a revenue event (admins; a model's operator for that model)",
-                "description": "An admin's event is funded on arrival and settled at once (201 with "
+            "post": operation(
+                "Record a revenue event (admins; a model's operator for that model)",
+                tag="revenue",
+                operation_id="recordRevenue",
+                ok=201,
+                description="An admin's event is funded on arrival and settled at once (201 with "
                 "its allocations). A model's operator only reports revenue: the event is "
                 "`reported`, moves no money and pays nobody until it is funded "
-                "(`POST /api/v1/revenue/{external_id}/fund`). The same `external_id` and payload "
-                "again answers 200 with the original event to whoever may see it; to anyone "
-                "else another's id answers exactly as an unknown one would.",
-                "tags": ["revenue"],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/RevenueIn"}}
-                    },
+                "(`POST /api/v1/revenue/{external_id}/fund`). Idempotent by external_id: the "
+                "same event again answers 200 with the recorded event to whoever may see it; "
+                "another payload under the same id is a 409; to anyone else another's id "
+                "answers exactly as an unknown one would.",
+                body=ref("RevenueIn"),
+                response=ref("RevenueEvent"),
+                also={200: ref("RevenueEvent")},
+                errors=(401, 403, 404, 409, 422),
+                links={
+                    "GetRevenue": link(
+                        "getRevenue", "the event", external_id="$response.body#/external_id"
+                    )
                 },
-                "responses": {
-                    **_resp(201, {"$ref": "#/components/schemas/RevenueEvent"}),
-                    **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
-                    **_errors(401, 403, 404, 409, 422),
-                },
-            }
+            )
         },
         "/api/v1/revenue/{external_id}": {
-            "get": {
-                "summary": "A revenue event with its state and allocations (admins, its sender, the "
-                "work's owners; 404 for anyone else, as for an unknown id)",
-                "tags": ["revenue"],
-                "parameters": [EXTERNAL_ID],
-                "responses": {
-                    **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
-                    **_errors(401, 404),
-                },
-            }
+            "get": operation(
+                "A revenue event with its allocations (admins, its sender, the work's owners)",
+                tag="revenue",
+                operation_id="getRevenue",
+                params=[path_param("external_id", "the event's external id")],
+                response=ref("RevenueEvent"),
+                errors=(401, 404),
+            )
         },
         "/api/v1/revenue/{external_id}/fund": {
-            "post": {
-                "summary": "Pay a reported event (the operator who reported it)",
-                "description": "With Stripe, opens a Checkout session for the amount (whole cents) and "
-                "returns its URL; asking again while it is open returns the same session. The "
-                "event is funded and settled only by Stripe's signed `checkout.session.completed` "
-                "webhook. With manual payouts, answers with instructions and an admin confirms the "
-                "payment. 409 when the event is already funded, settled or rejected.",
-                "tags": ["revenue"],
-                "parameters": [EXTERNAL_ID],
-                "responses": {
-                    **_resp(200, {"$ref": "#/components/schemas/Funding"}),
-                    **_errors(401, 403, 404, 409, 422, 503),
-                },
-            }
+            "post": operation(
+                "Pay a reported event (the operator who reported it)",
+                tag="revenue",
+                operation_id="fundRevenue",
+                description="With Stripe, opens a Checkout session for the amount (whole minor "
+                "units) and returns its URL; asking again while it is open returns the same "
+                "session. The event is funded and settled only by Stripe's signed "
+                "`checkout.session.completed` webhook. With manual payouts, answers with "
+                "instructions and an admin confirms the payment. 409 when the event is already "
+                "funded, settled or rejected.",
+                params=[path_param("external_id", "the event's external id")],
+                response=ref("Funding"),
+                errors=(401, 403, 404, 409, 422, 503),
+            )
         },
         "/api/v1/revenue/{external_id}/confirm-funding": {
-            "post": {
-                "summary": "Confirm the money of a reported event arrived (admins): fund and settle it",
-                "tags": ["revenue"],
-                "parameters": [EXTERNAL_ID],
-                "requestBody": _note_body(
-                    "reference", "the payment's reference, e.g. from the bank"
+            "post": operation(
+                "Confirm the money of a reported event arrived (admins): fund and settle it",
+                tag="revenue",
+                operation_id="confirmRevenueFunding",
+                params=[path_param("external_id", "the event's external id")],
+                body=object_schema(
+                    [],
+                    reference=text(
+                        500,
+                        required=False,
+                        description="the payment's reference, e.g. from the bank",
+                    ),
                 ),
-                "responses": {
-                    **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
-                    **_errors(401, 403, 404, 409, 422),
-                },
-            }
+                body_required=False,
+                response=ref("RevenueEvent"),
+                errors=(401, 403, 404, 409, 422),
+            )
         },
         "/api/v1/revenue/{external_id}/reject": {
-            "post": {
-                "summary": "Reject a reported event (admins): it never moves money",
-                "tags": ["revenue"],
-                "parameters": [EXTERNAL_ID],
-                "requestBody": _note_body("reason", "why the report is rejected"),
-                "responses": {
-                    **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
-                    **_errors(401, 403, 404, 409, 422),
-                },
-            }
+            "post": operation(
+                "Reject a reported event (admins): it never moves money",
+                tag="revenue",
+                operation_id="rejectRevenue",
+                params=[path_param("external_id", "the event's external id")],
+                body=object_schema(
+                    [], reason=text(500, required=False, description="why the report is rejected")
+                ),
+                body_required=False,
+                response=ref("RevenueEvent"),
+                errors=(401, 403, 404, 409, 422),
+            )
         },
         "/api/v1/me/earnings": {
-            "get": {
-                "summary": "Balance per currency, each earning with its explanation, and what is "
-                "expected from reported revenue not yet funded (never in the balance)",
-                "tags": ["revenue"],
-                "responses": {
-                    **_resp(200, {"$ref": "#/components/schemas/Earnings"}),
-                    **_errors(401),
-                },
-            }
+            "get": operation(
+                "Balance per currency, each earning with its explanation, and what is expected "
+                "from reported revenue not yet funded (never in the balance)",
+                tag="revenue",
+                operation_id="getEarnings",
+                response=ref("Earnings"),
+                errors=(401,),
+            )
         },
         "/api/v1/me/statement": {
-            "get": {
-                "summary": "Statement for a period: opening, earnings, payouts, closing (JSON, or CSV with "
-                "Accept: text/csv)",
-                "tags": ["revenue"],
-                "parameters": PERIOD,
-                "responses": {
-                    "200": {
-                        "description": "OK",
-                        "content": {
-                            "application/json": {"schema": {"type": "object"}},
-                            "text/csv": {"schema": {"type": "string"}},
-                        },
-                    },
-                    **_errors(401, 422),
-                },
-            }
+            "get": operation(
+                "Statement for a period: opening, earnings, payouts, closing",
+                tag="revenue",
+                operation_id="getStatement",
+                description="JSON, or CSV with format=csv or Accept: text/csv. The period runs "
+                f"from `from` to `to` (both included): `to` is not before `from`, and it "
+                f"covers at most {statements.MAX_PERIOD_DAYS} days.",
+                params=PERIOD,
+                response=ref("Statement"),
+                media={"text/csv": {"type": "string"}},
+                errors=(401, 422),
+            )
         },
     },
     {
-        "RevenueIn": {
-            "type": "object",
-            "required": ["work", "amount", "currency", "external_id"],
-            "properties": {
-                "work": {"type": "string"},
-                "amount": {"type": "integer", "minimum": 0},
-                "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-                "costs": {"type": "integer", "minimum": 0},
-                "fee_rate": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-                "external_id": {"type": "string", "maxLength": 200},
-                "attribution": {
-                    "type": "object",
-                    "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-                },
+        "RevenueIn": object_schema(
+            ["work", "amount", "currency", "external_id"],
+            work=ref("Id"),
+            amount=_MICROS,
+            currency={"type": "string", "pattern": "^[A-Za-z]{3}$"},
+            costs=_MICROS,
+            fee_rate=ref("UnitShare"),
+            external_id=text(200),
+            attribution={
+                "type": "object",
+                "minProperties": 1,
+                "description": "models only: record id -> score, for this event",
+                "propertyNames": ref("Id"),
+                "additionalProperties": ref("Weight"),
             },
-        },
-        "RevenueEvent": {
-            "type": "object",
-            "required": ["external_id", "state", "amount", "fee", "allocations"],
-            "properties": {
-                "external_id": {"type": "string"},
-                "origin": {"enum": ["api", "csv", "stripe"]},
-                "state": {
-                    "enum": ["reported", "funded", "settled", "rejected"],
-                    "description": "reported: claimed by a model's operator, no money yet; funded: "
-                    "the money arrived; settled: allocated into payables; rejected: never pays",
-                },
-                "funding": {
-                    "oneOf": [
-                        {"type": "null"},
-                        {
-                            "type": "object",
-                            "required": ["method", "funded_at"],
-                            "properties": {
-                                "method": {"enum": ["on_arrival", "checkout", "manual"]},
-                                "funded_at": {"type": "string", "format": "date-time"},
-                            },
-                        },
-                    ]
-                },
-                "rejection_reason": {"type": "string"},
-                "work": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "title": {"type": "string"},
-                        "kind": {"enum": ["record", "production", "model"]},
-                    },
-                },
-                "currency": {"type": "string"},
-                "amount": {"type": "integer"},
-                "costs": {"type": "integer"},
-                "fee_rate": {"type": "string"},
-                "fee": {"type": "integer", "description": "0 until the event settles"},
-                "recouped": {"type": "integer"},
-                "distributable": {"type": "integer"},
-                "attribution": {
-                    "oneOf": [
-                        {"type": "null"},
-                        {"type": "object", "additionalProperties": {"type": "string"}},
-                    ]
-                },
-                "occurred_at": {"type": "string", "format": "date-time"},
-                "allocations": {
-                    "type": "array",
-                    "description": "empty until the event settles",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "creator": {"type": "string"},
-                            "display_name": {"type": "string"},
-                            "kind": {"enum": ["earning", "recoup"]},
-                            "amount": {"type": "integer"},
-                            "exact": {"type": "string"},
-                            "explanation": {"type": "array", "items": {"type": "string"}},
-                        },
-                    },
-                },
+        ),
+        "Money": object_schema(
+            ["micros", "currency", "display", "exact"],
+            closed=False,
+            micros={"type": "integer"},
+            currency={"type": "string"},
+            display={"type": "string"},
+            exact={"type": "string"},
+        ),
+        "RevenueEvent": object_schema(
+            [
+                "external_id",
+                "origin",
+                "state",
+                "work",
+                "currency",
+                "amount",
+                "costs",
+                "fee_rate",
+                "fee",
+                "recouped",
+                "distributable",
+                "attribution",
+                "occurred_at",
+                "allocations",
+            ],
+            closed=False,
+            external_id={"type": "string"},
+            origin={"enum": ["api", "csv", "stripe"]},
+            state={
+                "enum": ["reported", "funded", "settled", "rejected"],
+                "description": "reported: claimed by a model's operator, no money yet; funded: "
+                "the money arrived; settled: allocated into payables; rejected: never pays",
             },
-        },
-        "Funding": {
-            "type": "object",
-            "required": ["event", "method", "checkout", "instructions"],
-            "properties": {
-                "event": {"$ref": "#/components/schemas/RevenueEvent"},
-                "method": {"enum": ["checkout", "manual"]},
-                "checkout": {
-                    "oneOf": [
-                        {"type": "null"},
-                        {
-                            "type": "object",
-                            "required": ["id", "url"],
-                            "properties": {
-                                "id": {"type": "string"},
-                                "url": {"type": "string", "format": "uri"},
-                            },
-                        },
-                    ]
-                },
-                "instructions": {"type": "string"},
+            funding=nullable(
+                object_schema(
+                    ["method", "funded_at"],
+                    closed=False,
+                    method={"enum": ["on_arrival", "checkout", "manual"]},
+                    funded_at=ref("Timestamp"),
+                )
+            ),
+            rejection_reason={"type": "string"},
+            work=object_schema(
+                ["id", "title", "kind"],
+                closed=False,
+                id={"type": "string"},
+                title={"type": "string"},
+                kind={"enum": ["record", "production", "model"]},
+            ),
+            currency={"type": "string"},
+            amount={"type": "integer", "minimum": 0},
+            costs={"type": "integer", "minimum": 0},
+            fee_rate=ref("ExactText"),
+            fee={"type": "integer", "minimum": 0},
+            recouped={"type": "integer", "minimum": 0},
+            distributable={"type": "integer", "minimum": 0},
+            attribution=nullable({"type": "object", "additionalProperties": {"type": "string"}}),
+            occurred_at=ref("Timestamp"),
+            allocations={
+                "type": "array",
+                "items": object_schema(
+                    ["creator", "display_name", "kind", "amount", "exact", "explanation"],
+                    closed=False,
+                    creator={"type": "string"},
+                    display_name={"type": "string"},
+                    kind={"enum": ["earning", "recoup"]},
+                    amount={"type": "integer", "minimum": 0},
+                    exact={"type": "string"},
+                    explanation={"type": "array", "items": {"type": "string"}},
+                ),
             },
-        },
-        "Money": {
-            "type": "object",
-            "required": ["micros", "currency", "display", "exact"],
-            "properties": {
-                "micros": {"type": "integer"},
-                "currency": {"type": "string"},
-                "display": {"type": "string"},
-                "exact": {"type": "string"},
-            },
-        },
+        ),
         "Earning": {
-            "type": "object",
-            "required": ["event", "at", "kind", "work", "micros", "currency"],
-            "properties": {
-                "event": {"type": "string"},
-                "at": {"type": "string", "format": "date-time"},
-                "kind": {"enum": ["earning", "recoup"]},
-                "work": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "title": {"type": "string"},
-                        "kind": {"type": "string"},
-                    },
-                },
-                "micros": {"type": "integer"},
-                "currency": {"type": "string"},
-                "display": {"type": "string"},
-                "exact": {"type": "string"},
-                "exact_entitlement": {"type": "string"},
-                "explanation": {"type": "array", "items": {"type": "string"}},
-            },
+            "allOf": [
+                ref("Money"),
+                object_schema(
+                    ["event", "at", "kind", "work", "exact_entitlement", "explanation"],
+                    closed=False,
+                    event={"type": "string"},
+                    at=ref("Timestamp"),
+                    kind={"enum": ["earning", "recoup"]},
+                    work=object_schema(
+                        ["id", "title", "kind"],
+                        closed=False,
+                        id={"type": "string"},
+                        title={"type": "string"},
+                        kind={"enum": ["record", "production", "model"]},
+                    ),
+                    exact_entitlement={"type": "string"},
+                    explanation={"type": "array", "items": {"type": "string"}},
+                ),
+            ]
         },
-        "Earnings": {
-            "type": "object",
-            "required": ["balances", "held", "earnings", "expected"],
-            "properties": {
-                "balances": {"type": "array", "items": _MONEY},
-                "held": {"type": "array", "items": _MONEY},
-                "earnings": {"type": "array", "items": _EARNING},
-                "expected": {
-                    "type": "object",
-                    "description": "your parts of revenue reported by models' operators and not yet "
-                    "funded: computed now, not in your balance, paid only once funded",
-                    "required": ["totals", "earnings", "more"],
-                    "properties": {
-                        "totals": {"type": "array", "items": _MONEY},
-                        "earnings": {"type": "array", "items": _EARNING},
-                        "more": {
-                            "type": "boolean",
-                            "description": "more reported events would pay you than are listed",
-                        },
+        "Earnings": object_schema(
+            ["balances", "held", "earnings", "expected"],
+            closed=False,
+            balances={"type": "array", "items": ref("Money")},
+            held={"type": "array", "items": ref("Money")},
+            earnings={"type": "array", "items": ref("Earning")},
+            expected={
+                **object_schema(
+                    ["totals", "earnings", "more"],
+                    closed=False,
+                    totals={"type": "array", "items": ref("Money")},
+                    earnings={"type": "array", "items": ref("Earning")},
+                    more={
+                        "type": "boolean",
+                        "description": "more reported events would pay you than are listed",
                     },
-                },
+                ),
+                "description": "your parts of revenue reported by models' operators and not "
+                "yet funded: computed now, not in your balance, paid only once funded",
             },
+        ),
+        "Funding": object_schema(
+            ["event", "method", "checkout", "instructions"],
+            closed=False,
+            event=ref("RevenueEvent"),
+            method={"enum": ["checkout", "manual"]},
+            checkout=nullable(
+                object_schema(
+                    ["id", "url"], closed=False, id={"type": "string"}, url={"type": "string"}
+                )
+            ),
+            instructions={"type": "string"},
+        ),
+        "MoneyMove": {
+            "allOf": [
+                ref("Money"),
+                object_schema(
+                    ["at", "kind", "reference", "description"],
+                    closed=False,
+                    at=ref("Timestamp"),
+                    kind={"type": "string"},
+                    reference={"type": "string"},
+                    description={"type": "string"},
+                ),
+            ]
         },
+        "Statement": object_schema(
+            ["from", "to", "currencies"],
+            closed=False,
+            **{
+                "from": {"type": "string", "format": "date"},
+                "to": {"type": "string", "format": "date"},
+            },
+            currencies={
+                "type": "array",
+                "items": object_schema(
+                    [
+                        "currency",
+                        "opening_balance",
+                        "earnings",
+                        "earnings_total",
+                        "payouts",
+                        "payouts_total",
+                        "adjustments",
+                        "closing_balance",
+                        "reconciles",
+                    ],
+                    closed=False,
+                    currency={"type": "string"},
+                    opening_balance=ref("Money"),
+                    earnings={"type": "array", "items": ref("Earning")},
+                    earnings_total=ref("Money"),
+                    payouts={"type": "array", "items": ref("MoneyMove")},
+                    payouts_total=ref("Money"),
+                    adjustments={"type": "array", "items": ref("MoneyMove")},
+                    closing_balance=ref("Money"),
+                    reconciles={"type": "boolean"},
+                ),
+            },
+        ),
     },
 )

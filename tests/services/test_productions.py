@@ -206,7 +206,7 @@ def test_publishing_notifies_every_affected_creator_but_the_producer(db, cast):
 
 def test_the_retained_share_is_stated_and_must_complete_the_split(db, cast):
     production = draft(db, cast, tide="0.5")
-    with pytest.raises(InvalidShare, match="state a retained share of 0.5"):
+    with pytest.raises(Conflict, match="state a retained share of 0.5"):
         prod.publish_proposal(db, cast["dana"], production.public_id, window=WINDOW, now=T0)
     assert count(db, ProposalRevision) == 0 and production.status == "draft"
     prod.publish_proposal(
@@ -217,7 +217,7 @@ def test_the_retained_share_is_stated_and_must_complete_the_split(db, cast):
 
 def test_a_production_without_contributions_cannot_be_published(db, cast):
     production = prod.create_production(db, cast["dana"], title="Solo", now=T0)
-    with pytest.raises(InvalidInput, match="no contributions"):
+    with pytest.raises(Conflict, match="no contributions"):
         prod.publish_proposal(
             db, cast["dana"], production.public_id, retained="1", window=WINDOW, now=T0
         )
@@ -445,7 +445,7 @@ def test_mail_goes_out_after_commit_and_not_after_a_rollback(db, cast, caplog):
     production = draft(db, cast)
     mailer = notifications.LogMailer(base_url="https://hitrack.example")
     with caplog.at_level(logging.INFO, logger="hitrack.mail"):
-        with pytest.raises(InvalidShare):
+        with pytest.raises(Conflict):
             prod.publish_proposal(
                 db,
                 cast["dana"],
