@@ -17,10 +17,11 @@ from hitrack.db.models import ApiToken
 from hitrack.domain.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
 from hitrack.services import accounts
 from hitrack.web.account import TOKENS_PER_PAGE, token_policy
-from hitrack.web.api import auth_required, body, me
+from hitrack.web.api import auth_required, body
 from hitrack.web.auth import login_throttle
 from hitrack.web.context import db
 from hitrack.web.openapi import ERROR, object_schema, operation, register_paths
+from hitrack.web.signed_in import me
 
 bp = Blueprint("api_account", __name__, url_prefix="/api/v1")
 
