@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import (
     Creator,
     PayoutAccount,
+    PayoutAccountState,
 )
 from hitrack.domain.errors import InvalidInput
 from hitrack.payments.base import PayoutAccount as ProviderAccount
 from hitrack.payments.base import (
     PayoutProvider,
 )
-from hitrack.services.payouts.core import DISCONNECTED, PAYOUTS_PATH, _now
+from hitrack.services.payouts.core import PAYOUTS_PATH, _now
 from hitrack.services.unit_of_work import unit_of_work
 
 
@@ -30,12 +31,28 @@ def payout_account(db: Session, creator_id: int, provider: str) -> PayoutAccount
     )
 
 
-def _apply_status(row: PayoutAccount, status: ProviderAccount, seen_at: datetime) -> None:
-    row.payable = status.payable
+def _apply_status(
+    row: PayoutAccount,
+    status: ProviderAccount,
+    seen_at: datetime,
+    *,
+    state: PayoutAccountState | None = None,
+) -> None:
+    """Store what the provider says; ``state`` overrides the one derived from ``payable``."""
+    row.state = state or _state_after(row, payable=status.payable)
     row.status_reason = status.details
     # updated_at doubles as "the moment of the provider state we last applied":
     # a webhook older than it is stale (see account_updated).
     row.updated_at = seen_at
+
+
+def _state_after(row: PayoutAccount, *, payable: bool) -> PayoutAccountState:
+    """The state once the provider says ``payable``: an account that was cleared is paused."""
+    if payable:
+        return PayoutAccountState.PAYABLE
+    if row.state in (PayoutAccountState.PAYABLE, PayoutAccountState.PAUSED):
+        return PayoutAccountState.PAUSED
+    return PayoutAccountState.ONBOARDING
 
 
 def connect_account(
@@ -51,7 +68,7 @@ def connect_account(
     An account the creator disconnected at the provider is replaced by a new one.
     """
     row = payout_account(db, creator.id, provider.name)
-    if row is not None and row.status_reason.startswith(DISCONNECTED):
+    if row is not None and row.state == PayoutAccountState.DISCONNECTED:
         with unit_of_work(db):
             status = provider.create_account(
                 creator_id=str(creator.id),
@@ -60,6 +77,7 @@ def connect_account(
                 replaces=row.provider_account_id,
             )
             row.provider_account_id = status.provider_account_id
+            row.state = PayoutAccountState.ONBOARDING  # a new account at the provider
             _apply_status(row, status, _now(now))
         return row
     if row is not None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import (
     Creator,
     PayoutAccount,
+    PayoutAccountState,
 )
 from hitrack.domain.errors import InvalidInput
 from hitrack.services.notifications import notify
@@ -41,7 +42,9 @@ def _set_manual_method(
         row.details = details
         # New details are unverified until an admin checks them: a stolen
         # session cannot redirect payouts to an attacker's account.
-        row.payable = verified_by is not None
+        row.state = (
+            PayoutAccountState.PAYABLE if verified_by is not None else PayoutAccountState.ONBOARDING
+        )
         row.verified_by_id = verified_by.id if verified_by else None
         row.status_reason = (
             f"verified by {verified_by.display_name}"

@@ -16,6 +16,7 @@ from hitrack.db.models import (
     LedgerAccount,
     Payout,
     PayoutAccount,
+    PayoutAccountState,
     PayoutRun,
 )
 from hitrack.domain.errors import NotFound
@@ -60,7 +61,7 @@ def candidates(db: Session, provider: str, minimums: Mapping[str, int]) -> list[
     and ``hitrack ledger check`` reports the account.
     """
     payable_creators = select(PayoutAccount.creator_id).where(
-        PayoutAccount.provider == provider, PayoutAccount.payable.is_(True)
+        PayoutAccount.provider == provider, PayoutAccount.state == PayoutAccountState.PAYABLE
     )
     rows = db.execute(
         select(LedgerAccount.creator_id, LedgerAccount.currency, LedgerAccount.balance)

@@ -13,6 +13,7 @@ from hitrack.db.models import (
     LedgerTransaction,
     Payout,
     PayoutAccount,
+    PayoutAccountState,
 )
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.ledger import Posting
@@ -194,7 +195,10 @@ def payout_failed(db: Session, event: ProviderEvent, _context: object) -> str:
     )
     at = _event_time(event)
     _apply_status(
-        row, ProviderAccount(row.provider_account_id, False, reason), max(at, row.updated_at)
+        row,
+        ProviderAccount(row.provider_account_id, False, reason),
+        max(at, row.updated_at),
+        state=PayoutAccountState.PAUSED,
     )
     notify(
         db,
@@ -238,6 +242,7 @@ def account_deauthorized(db: Session, event: ProviderEvent, _context: object) ->
         row,
         ProviderAccount(row.provider_account_id, False, reason),
         max(_event_time(event), row.updated_at),
+        state=PayoutAccountState.DISCONNECTED,
     )
     notify(
         db,
