@@ -42,7 +42,7 @@ lint: $(VENV)/.installed
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy hitrack/domain hitrack/services
+	$(BIN)/mypy hitrack
 
 bench: setup
 	$(BIN)/python benchmarks/settle_bench.py

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from hitrack.db.models import Creator, PayoutAccount
+from hitrack.db.models import Creator, PayoutAccount, PayoutAccountState
 from hitrack.domain.ledger import Posting
 from hitrack.payments.base import PayoutAccount as ProviderAccount
 from hitrack.payments.base import (
@@ -57,7 +57,7 @@ def connect(
         creator_id=creator.id,
         provider=provider,
         provider_account_id=account_id or f"{provider}:{creator.id}",
-        payable=payable,
+        state=PayoutAccountState.PAYABLE if payable else PayoutAccountState.ONBOARDING,
         details="test account" if provider == "manual" else "",
     )
     db.add(row)

@@ -9,6 +9,7 @@ Alembic migrations in ``migrations/``; a test checks the two agree.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from fractions import Fraction
 from typing import overload
 
@@ -538,6 +539,21 @@ class LedgerPosting(Base):
 # --- Payouts and provider webhooks ---------------------------------------------
 
 
+class PayoutAccountState(StrEnum):
+    """Where a payout account stands; only a ``payable`` account is paid.
+
+    ``status_reason`` says why in words for people; the code reads only this.
+    """
+
+    #: Created; the provider (or, for a manual method, an admin) has yet to clear it.
+    ONBOARDING = "onboarding"
+    PAYABLE = "payable"
+    #: Was payable, then stopped (payouts disabled at Stripe, a bank refused a payout).
+    PAUSED = "paused"
+    #: The creator disconnected it at the provider: never paid again; connecting replaces it.
+    DISCONNECTED = "disconnected"
+
+
 class PayoutAccount(Base):
     """Where a creator is paid: a Stripe connected account, or a method an admin verified."""
 
@@ -547,7 +563,11 @@ class PayoutAccount(Base):
     creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
     provider: Mapped[str] = mapped_column(String(16))
     provider_account_id: Mapped[str] = mapped_column(String(120))
-    payable: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(
+        String(16),
+        default=PayoutAccountState.ONBOARDING.value,
+        server_default=PayoutAccountState.ONBOARDING.value,
+    )
     details: Mapped[str] = mapped_column(Text, default="")
     status_reason: Mapped[str] = mapped_column(Text, default="")
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
@@ -561,6 +581,11 @@ class PayoutAccount(Base):
     )
 
     creator: Mapped[Creator] = relationship(foreign_keys=[creator_id])
+
+    @property
+    def payable(self) -> bool:
+        """Whether a payout run may send money to this account now."""
+        return self.state == PayoutAccountState.PAYABLE
 
 
 class PayoutRun(Base):

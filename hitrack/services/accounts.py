@@ -194,6 +194,8 @@ class TokenPolicy:
     def lifetime(self, days: object = None) -> timedelta:
         if days is None:
             return timedelta(days=self.default_days)
+        if isinstance(days, float) and days.is_integer():  # JSON's 30.0 is the number 30
+            days = int(days)
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= self.max_days:
             raise InvalidInput(f"expires_in_days: a whole number of days from 1 to {self.max_days}")
         return timedelta(days=days)

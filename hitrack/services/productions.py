@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -282,7 +282,7 @@ def create_production(
     description: object = "",
     contributions: Sequence[ContributionInput] = (),
     storage: MediaStorage | None = None,
-    stream: BinaryIO | None = None,
+    stream: IO[bytes] | None = None,
     filename: str = "",
     max_bytes: int = 0,
     now: datetime | None = None,

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -72,7 +72,7 @@ def upload_record(
     storage: MediaStorage,
     actor: Creator,
     *,
-    stream: BinaryIO,
+    stream: IO[bytes],
     filename: str,
     title: object,
     description: object = "",

@@ -6,8 +6,6 @@ restored from the "keep me signed in" cookie is asked for the password again).
 
 from __future__ import annotations
 
-from typing import cast
-
 from flask import (
     Blueprint,
     current_app,
@@ -18,23 +16,19 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, fresh_login_required, login_required, login_user
-from flask_wtf import FlaskForm
+from flask_login import login_user
 from wtforms import IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from hitrack.db.models import Creator
 from hitrack.domain.errors import HitrackError
 from hitrack.services import accounts
 from hitrack.web.auth import new_password_field, repeat_field
 from hitrack.web.context import db, settings
+from hitrack.web.forms import Form
+from hitrack.web.signed_in import fresh_login_required, login_required, me
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 TOKENS_PER_PAGE = 50
-
-
-def me() -> Creator:
-    return cast(Creator, current_user)
 
 
 def token_policy() -> accounts.TokenPolicy:
@@ -43,18 +37,18 @@ def token_policy() -> accounts.TokenPolicy:
     )
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     name = StringField("Label", validators=[Length(max=100)])
     days = IntegerField("Expires after (days)", validators=[Optional(), NumberRange(min=1)])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = new_password_field()
     repeat = repeat_field("new_password")
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     pass
 
 

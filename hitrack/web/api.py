@@ -12,7 +12,6 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from flask_login import current_user
 
 from hitrack.db.models import Creator, Work
 from hitrack.domain.errors import AuthenticationFailed, InvalidInput
@@ -36,6 +35,10 @@ from hitrack.web.openapi import (
     text,
 )
 
+# ``me`` stays importable from here for the revenue API module.
+from hitrack.web.signed_in import actor, is_signed_in
+from hitrack.web.signed_in import me as me
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,19 +54,11 @@ def body() -> dict[str, Any]:
 def auth_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
+        if not is_signed_in():
             raise AuthenticationFailed("sign in or send Authorization: Bearer <token>")
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def me() -> Creator:
-    return current_user  # type: ignore[return-value]
-
-
-def actor() -> Creator | None:
-    return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
 
 
 def creator_json(creator: Creator, *, private: bool = False) -> dict[str, Any]:

@@ -17,10 +17,11 @@ from hitrack.db.models import ApiToken
 from hitrack.domain.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
 from hitrack.services import accounts
 from hitrack.web.account import TOKENS_PER_PAGE, token_policy
-from hitrack.web.api import auth_required, body, me
+from hitrack.web.api import auth_required, body
 from hitrack.web.auth import login_throttle
 from hitrack.web.context import db
 from hitrack.web.openapi import object_schema, operation, path_param, register_paths, text
+from hitrack.web.signed_in import me
 
 bp = Blueprint("api_account", __name__, url_prefix="/api/v1")
 
@@ -106,7 +107,7 @@ TOKEN = object_schema(
     created_at={"type": "string", "format": "date-time"},
     expires_at={"type": "string", "format": "date-time"},
 )
-NEW_TOKEN_FIELDS = {
+NEW_TOKEN_FIELDS: dict[str, Any] = {
     "name": text(100, required=False, description="a label to recognise it by"),
     "expires_in_days": {
         "type": "integer",
@@ -137,12 +138,13 @@ register_paths(
                 auth=False,
                 errors=(401, 422, 429),
                 body={
-                    **object_schema(
-                        ["email", "password"],
-                        email=text(254),
-                        password=text(1024),
+                    "type": "object",
+                    "required": ["email", "password"],
+                    "properties": {
+                        "email": text(254),
+                        "password": text(1024),
                         **NEW_TOKEN_FIELDS,
-                    ),
+                    },
                     "additionalProperties": False,
                 },
                 response=ISSUED,

@@ -8,9 +8,10 @@ from flask import Blueprint, Response, jsonify
 
 from hitrack.db.models import JOB_STATUSES, Job
 from hitrack.services import jobs
-from hitrack.web.api import auth_required, me
+from hitrack.web.api import auth_required
 from hitrack.web.context import db
 from hitrack.web.openapi import operation, path_param, register_paths
+from hitrack.web.signed_in import me
 
 bp = Blueprint("api_jobs", __name__, url_prefix="/api/v1/jobs")
 

@@ -10,8 +10,8 @@ from hitrack.db.models import PayoutRun
 from hitrack.domain.errors import PermissionDenied
 from hitrack.domain.money import format_micros
 from hitrack.services import payouts
-from hitrack.web.api import auth_required, me
-from hitrack.web.context import db, payout_provider, settings
+from hitrack.web.api import auth_required
+from hitrack.web.context import db, mailer, payout_provider, settings
 from hitrack.web.openapi import (
     link,
     nullable,
@@ -21,7 +21,7 @@ from hitrack.web.openapi import (
     ref,
     register_paths,
 )
-from hitrack.web.productions import mailer
+from hitrack.web.signed_in import me
 
 bp = Blueprint("api_payouts", __name__, url_prefix="/api/v1/payouts")
 

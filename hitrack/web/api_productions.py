@@ -7,6 +7,7 @@ registered next to them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -19,14 +20,12 @@ from hitrack.services import ai_models, notifications
 from hitrack.services import productions as prod
 from hitrack.services.graph import PRIVATE_TITLE, visible_ids
 from hitrack.web.api import (
-    actor,
     auth_required,
     body,
     creator_json,
-    me,
     work_json,
 )
-from hitrack.web.context import db, settings, storage
+from hitrack.web.context import db, mailer, settings, storage
 from hitrack.web.guards import takes_upload
 from hitrack.web.openapi import (
     WORK_ID,
@@ -38,7 +37,8 @@ from hitrack.web.openapi import (
     register_paths,
     text,
 )
-from hitrack.web.productions import mailer, window
+from hitrack.web.productions import window
+from hitrack.web.signed_in import actor, me
 
 bp = Blueprint("api_productions", __name__, url_prefix="/api/v1")
 
@@ -77,7 +77,9 @@ def revision_json(
             }
             for line in revision.lines
         ],
-        "retained_share": format_share(1 - sum((line.share for line in revision.lines), 0)),
+        "retained_share": format_share(
+            1 - sum((line.share for line in revision.lines), Fraction(0))
+        ),
     }
     if changes is not None:
         data["changes"] = [

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from hitrack.db.models import RevenueEvent
 from hitrack.domain.errors import InvalidInput
-from hitrack.domain.money import format_micros, format_micros_exact
+from hitrack.domain.money import MINOR_UNIT_EXPONENTS, format_micros, format_micros_exact
 from hitrack.domain.shares import format_share
 from hitrack.services import funding, revenue, statements, webhooks
 from hitrack.web.api import auth_required, body, me
@@ -390,7 +390,10 @@ register_paths(
             ["work", "amount", "currency", "external_id"],
             work=ref("Id"),
             amount=_MICROS,
-            currency={"type": "string", "pattern": "^[A-Za-z]{3}$"},
+            currency={
+                "enum": sorted(MINOR_UNIT_EXPONENTS),
+                "description": "ISO 4217 code (any letter case)",
+            },
             costs=_MICROS,
             fee_rate=ref("UnitShare"),
             external_id=text(200),

@@ -26,8 +26,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
+from flask_login import login_user, logout_user
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -36,6 +35,8 @@ from hitrack.domain.errors import AuthenticationFailed, HitrackError
 from hitrack.services import accounts
 from hitrack.web.context import db, mailer, settings
 from hitrack.web.extensions import limiter, login_manager
+from hitrack.web.forms import Form
+from hitrack.web.signed_in import is_signed_in, login_required, me
 
 bp = Blueprint("auth", __name__)
 login_manager.login_view = "auth.login"
@@ -138,7 +139,7 @@ def repeat_field(of: str) -> PasswordField:
     )
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
     password = PasswordField(
@@ -146,17 +147,17 @@ class SignupForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("E-mail", validators=[DataRequired()])
     password = PasswordField("Password", validators=[DataRequired()])
     remember = BooleanField("Keep me signed in")
 
 
-class ForgotForm(FlaskForm):
+class ForgotForm(Form):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
 
 
-class ResetForm(FlaskForm):
+class ResetForm(Form):
     new_password = new_password_field()
     repeat = repeat_field("new_password")
 
@@ -204,7 +205,7 @@ def login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> ResponseReturnValue:
-    accounts.end_sessions(db(), current_user)
+    accounts.end_sessions(db(), me())
     logout_user()
     flash("You are signed out, on every device.", "success")
     return redirect(url_for("pages.home"))
@@ -248,7 +249,7 @@ def reset_password(token: str) -> ResponseReturnValue:
         except HitrackError as error:
             form.form_errors.append(error.message)
             return render_template("auth/reset.html", form=form), 422
-        if current_user.is_authenticated:
+        if is_signed_in():
             logout_user()
         flash("Your password is changed. Log in with the new one.", "success")
         return redirect(url_for("auth.login"))
@@ -257,4 +258,4 @@ def reset_password(token: str) -> ResponseReturnValue:
 
 @bp.app_context_processor
 def _inject_user() -> dict[str, object]:
-    return {"me": current_user if current_user.is_authenticated else None}
+    return {"me": me() if is_signed_in() else None}

@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
-from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from hitrack.domain.errors import InvalidInput
@@ -36,6 +35,7 @@ from hitrack.domain.shares import holds_nul
 from hitrack.settings import Settings
 from hitrack.web.context import settings
 from hitrack.web.extensions import csrf
+from hitrack.web.signed_in import is_signed_in
 
 __all__ = ["RequestRejected", "init_app", "takes_upload", "upload_limit", "cookie_session"]
 
@@ -63,7 +63,7 @@ def upload_limit(config: Settings) -> int:
 
 def cookie_session() -> bool:
     """Whether a browser session (not a bearer token) authenticated this request."""
-    return bool(current_user.is_authenticated) and g.get("auth_via") != "bearer"
+    return is_signed_in() and g.get("auth_via") != "bearer"
 
 
 def init_app(app: Flask) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import current_user, login_required
 
 from hitrack.services import jobs
 from hitrack.web.context import db
+from hitrack.web.signed_in import login_required, me
 
 bp = Blueprint("jobs", __name__)
 
@@ -14,5 +14,5 @@ bp = Blueprint("jobs", __name__)
 @bp.get("/jobs/<job_id>")
 @login_required
 def show(job_id: str) -> str:
-    job = jobs.visible_job(db(), current_user, job_id)  # type: ignore[arg-type]
+    job = jobs.visible_job(db(), me(), job_id)
     return render_template("jobs/show.html", job=job)

@@ -17,22 +17,22 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
-from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
+from flask.typing import ResponseReturnValue
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from hitrack.db.models import Creator
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.provenance.c2pa_io import SIGNABLE_TYPES
 from hitrack.services import graph as graph_service
 from hitrack.services import records
 from hitrack.web.context import credentials_reader, db, settings, storage
+from hitrack.web.forms import Form
 from hitrack.web.graph_view import graph_view
 from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
+from hitrack.web.signed_in import actor, login_required, me
 
 bp = Blueprint("pages", __name__)
 
@@ -45,11 +45,7 @@ def _private_title(state: BlueprintSetupState) -> None:
     state.app.jinja_env.globals["private_title"] = graph_service.PRIVATE_TITLE
 
 
-def actor() -> Creator | None:
-    return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
-
-
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
     file = FileField("Media file (audio, video, image or text)", validators=[FileRequired()])
@@ -61,12 +57,12 @@ class UploadForm(FlaskForm):
     consent_ai_training = BooleanField("This record may be used to train AI models", default=False)
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     consent_remix = BooleanField("Others may remix this record")
     consent_ai_training = BooleanField("This record may be used to train AI models")
 
 
-class CiteForm(FlaskForm):
+class CiteForm(Form):
     source = StringField("Source work id", validators=[DataRequired(), Length(max=64)])
     share = StringField("Share (e.g. 0.25 or 1/3)", validators=[DataRequired(), Length(max=40)])
 
@@ -97,7 +93,7 @@ def home() -> str:
 @bp.route("/upload", methods=["GET", "POST"])
 @takes_upload
 @login_required
-def upload() -> Response | str | tuple[str, int]:
+def upload() -> ResponseReturnValue:
     form = UploadForm()
     rows = (
         _source_rows()
@@ -109,7 +105,7 @@ def upload() -> Response | str | tuple[str, int]:
             work = records.upload_record(
                 db(),
                 storage(),
-                current_user,  # type: ignore[arg-type]
+                me(),
                 stream=form.file.data.stream,
                 filename=form.file.data.filename or "",
                 title=form.title.data,
@@ -170,14 +166,14 @@ def media(public_id: str) -> Response:
 
 @bp.route("/works/<public_id>/consent", methods=["POST"])
 @login_required
-def consent(public_id: str) -> Response:
+def consent(public_id: str) -> ResponseReturnValue:
     form = ConsentForm()
     if not form.validate_on_submit():
         abort(400)
     records.set_consent(
         db(),
-        current_user,
-        public_id,  # type: ignore[arg-type]
+        me(),
+        public_id,
         remix=form.consent_remix.data,
         ai_training=form.consent_ai_training.data,
     )
@@ -187,13 +183,13 @@ def consent(public_id: str) -> Response:
 
 @bp.route("/works/<public_id>/sources", methods=["POST"])
 @login_required
-def cite(public_id: str) -> Response:
+def cite(public_id: str) -> ResponseReturnValue:
     form = CiteForm()
     if not form.validate_on_submit():
         flash("Give a source work id and a share.", "error")
         return redirect(url_for("pages.work", public_id=public_id))
     try:
-        graph_service.cite(db(), current_user, public_id, form.source.data.strip(), form.share.data)  # type: ignore[arg-type]
+        graph_service.cite(db(), me(), public_id, form.source.data.strip(), form.share.data)
     except HitrackError as error:
         flash(error.message, "error")
     else:

@@ -18,26 +18,22 @@ from flask import (
     render_template,
     url_for,
 )
-from flask_login import current_user, fresh_login_required, login_required
-from flask_wtf import FlaskForm
+from flask.typing import ResponseReturnValue
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from hitrack.db.models import Creator, Payout
 from hitrack.domain.errors import HitrackError, PermissionDenied
 from hitrack.services import payouts
-from hitrack.web.context import db, payout_provider, settings
+from hitrack.web.context import db, mailer, payout_provider, settings
 from hitrack.web.extensions import login_manager
-from hitrack.web.productions import mailer
+from hitrack.web.forms import Form
+from hitrack.web.signed_in import fresh_login_required, is_signed_in, login_required, me
 
 bp = Blueprint("payouts", __name__)
 login_manager.refresh_view = "auth.login"
 login_manager.needs_refresh_message = "Log in again to change where your money is paid."
 login_manager.needs_refresh_message_category = "error"
-
-
-def me() -> Creator:
-    return current_user  # type: ignore[return-value]
 
 
 def admin() -> Creator:
@@ -46,27 +42,27 @@ def admin() -> Creator:
     return me()
 
 
-class MethodForm(FlaskForm):
+class MethodForm(Form):
     details = TextAreaField(
         "Payout method (bank account, IBAN or PayPal address)",
         validators=[DataRequired(), Length(max=500)],
     )
 
 
-class RunForm(FlaskForm):
+class RunForm(Form):
     pass
 
 
-class ConnectForm(FlaskForm):
+class ConnectForm(Form):
     """The connect button: only the CSRF token."""
 
 
-class MarkForm(FlaskForm):
+class MarkForm(Form):
     outcome = StringField(validators=[DataRequired()])  # the button pressed: paid or failed
     note = StringField("Note (bank reference, or why it failed)", validators=[Length(max=300)])
 
 
-class RecordMethodForm(FlaskForm):
+class RecordMethodForm(Form):
     handle = StringField("Creator handle", validators=[DataRequired(), Length(max=64)])
     details = StringField("Payout method", validators=[DataRequired(), Length(max=500)])
 
@@ -74,7 +70,7 @@ class RecordMethodForm(FlaskForm):
 @bp.app_template_global()
 def my_payouts(limit: int = 20) -> list[Payout]:
     """The signed-in creator's latest payouts (for the earnings page)."""
-    if not current_user.is_authenticated:
+    if not is_signed_in():
         return []
     return payouts.payouts_for(db(), me().id, limit=limit)
 
@@ -122,7 +118,7 @@ def connect() -> Response:
 
 @bp.get("/me/payouts/connect")
 @login_required
-def connect_again() -> Response:
+def connect_again() -> ResponseReturnValue:
     """Where a fresh log-in's ``next`` leads after the connect button: back to the button."""
     return redirect(url_for("payouts.mine"))
 
@@ -156,7 +152,7 @@ def returned() -> tuple[str, int]:
 
 @bp.post("/me/payouts/method")
 @fresh_login_required
-def method() -> Response | tuple[str, int]:
+def method() -> ResponseReturnValue:
     form = MethodForm()
     if not form.validate_on_submit():
         return _my_page(422)
@@ -186,7 +182,7 @@ def admin_index() -> str:
 
 @bp.post("/admin/payouts/runs")
 @login_required
-def start_run() -> Response:
+def start_run() -> ResponseReturnValue:
     if not RunForm().validate_on_submit():
         abort(400)
     run = payouts.run_payouts(
@@ -223,7 +219,7 @@ def admin_run_csv(run_id: str) -> Response:
 
 @bp.post("/admin/payouts/<int:payout_id>/mark")
 @login_required
-def mark(payout_id: int) -> Response:
+def mark(payout_id: int) -> ResponseReturnValue:
     form = MarkForm()
     if not form.validate_on_submit() or form.outcome.data not in ("paid", "failed"):
         abort(400)
@@ -241,7 +237,7 @@ def mark(payout_id: int) -> Response:
 
 @bp.post("/admin/payouts/methods")
 @login_required
-def record_method() -> Response:
+def record_method() -> ResponseReturnValue:
     form = RecordMethodForm()
     if not form.validate_on_submit():
         flash("Give a creator handle and a payout method.", "error")
@@ -259,7 +255,7 @@ def record_method() -> Response:
 
 @bp.post("/admin/payouts/methods/<handle>/verify")
 @login_required
-def verify_method(handle: str) -> Response:
+def verify_method(handle: str) -> ResponseReturnValue:
     if not RunForm().validate_on_submit():
         abort(400)
     payouts.verify_manual_method(db(), admin(), handle)

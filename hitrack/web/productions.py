@@ -17,20 +17,20 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
+from flask.typing import ResponseReturnValue
 from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from hitrack.db.models import Creator
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.domain.shares import format_share
 from hitrack.services import ai_models, notifications, records
 from hitrack.services import productions as prod
 from hitrack.services.graph import visible_ids
 from hitrack.web.context import db, mailer, settings, storage
+from hitrack.web.forms import Form
 from hitrack.web.guards import takes_upload
+from hitrack.web.signed_in import actor, is_signed_in, login_required, me
 
 bp = Blueprint("productions", __name__)
 
@@ -41,17 +41,9 @@ def window() -> timedelta:
     return timedelta(days=settings().proposal_window_days)
 
 
-def actor() -> Creator | None:
-    return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
-
-
-def me() -> Creator:
-    return current_user  # type: ignore[return-value]
-
-
 @bp.app_context_processor
 def _unread_notifications() -> dict[str, object]:
-    if not current_user.is_authenticated:
+    if not is_signed_in():
         return {}
     return {"unread_notifications": notifications.unread_count(db(), me())}
 
@@ -59,33 +51,33 @@ def _unread_notifications() -> dict[str, object]:
 # --- Forms -----------------------------------------------------------------------
 
 
-class ProductionForm(FlaskForm):
+class ProductionForm(Form):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
     file = FileField("Final media (optional)")
 
 
-class PublishForm(FlaskForm):
+class PublishForm(Form):
     retained = StringField(
         "Your retained share", default="0", validators=[DataRequired(), Length(max=40)]
     )
     note = TextAreaField("Note to contributors (optional)", validators=[Length(max=2000)])
 
 
-class CommentForm(FlaskForm):
+class CommentForm(Form):
     body = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
     objection = BooleanField("File this as an objection to the split")
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     reason = StringField("Reason (optional)", validators=[Length(max=2000)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that only needs the CSRF token."""
 
 
-class ModelForm(FlaskForm):
+class ModelForm(Form):
     name = StringField("Model name", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
     version = StringField("Version", default="1", validators=[DataRequired(), Length(max=40)])
@@ -149,7 +141,7 @@ def index() -> str:
 @bp.route("/productions/new", methods=["GET", "POST"])
 @takes_upload
 @login_required
-def new() -> Response | tuple[str, int]:
+def new() -> ResponseReturnValue:
     form = ProductionForm()
     rows = (
         _contribution_rows()
@@ -199,7 +191,7 @@ def show(public_id: str) -> str:
 
 @bp.route("/productions/<public_id>/edit", methods=["GET", "POST"])
 @login_required
-def edit(public_id: str) -> Response | tuple[str, int]:
+def edit(public_id: str) -> ResponseReturnValue:
     work = prod.get_production(db(), actor(), public_id)
     if work.created_by_id != me().id:
         abort(403)
@@ -237,7 +229,7 @@ def _edit_page(work: Any, form: ActionForm, rows: list[tuple[str, str, str]]) ->
 
 @bp.route("/productions/<public_id>/publish", methods=["POST"])
 @login_required
-def publish(public_id: str) -> Response:
+def publish(public_id: str) -> ResponseReturnValue:
     form = PublishForm()
     if not form.validate_on_submit():
         flash("State your retained share (e.g. 0 or 0.1).", "error")
@@ -261,7 +253,7 @@ def publish(public_id: str) -> Response:
 
 @bp.route("/productions/<public_id>/comments", methods=["POST"])
 @login_required
-def comment(public_id: str) -> Response:
+def comment(public_id: str) -> ResponseReturnValue:
     form = CommentForm()
     if not form.validate_on_submit():
         flash("Write a comment first.", "error")
@@ -284,7 +276,7 @@ def comment(public_id: str) -> Response:
 
 @bp.route("/productions/<public_id>/finalize", methods=["POST"])
 @login_required
-def finalize(public_id: str) -> Response:
+def finalize(public_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -298,7 +290,7 @@ def finalize(public_id: str) -> Response:
 
 @bp.route("/productions/<public_id>/cancel", methods=["POST"])
 @login_required
-def cancel(public_id: str) -> Response:
+def cancel(public_id: str) -> ResponseReturnValue:
     form = CancelForm()
     if not form.validate_on_submit():
         abort(400)
@@ -323,17 +315,17 @@ def models() -> str:
 
 @bp.route("/models/new", methods=["GET", "POST"])
 @login_required
-def new_model() -> Response | tuple[str, int]:
+def new_model() -> ResponseReturnValue:
     return _register_page(None)
 
 
 @bp.route("/models/<public_id>/versions/new", methods=["GET", "POST"])
 @login_required
-def new_version(public_id: str) -> Response | tuple[str, int]:
+def new_version(public_id: str) -> ResponseReturnValue:
     return _register_page(ai_models.get_model(db(), actor(), public_id))
 
 
-def _register_page(earlier: Any) -> Response | tuple[str, int]:
+def _register_page(earlier: Any) -> ResponseReturnValue:
     form = ModelForm()
     if request.method == "GET" and earlier is not None:
         form = ModelForm(
@@ -402,7 +394,7 @@ def notifications_page() -> str:
 
 @bp.route("/notifications/read", methods=["POST"])
 @login_required
-def read_notifications() -> Response:
+def read_notifications() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     notifications.mark_all_read(db(), me())
