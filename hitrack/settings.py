@@ -70,6 +70,13 @@ class Settings:
     jobs: str = "inline"
     redis_url: str | None = None
     rq_queue: str = "hitrack"
+    # A model with at least this many works in its manifest settles per period.
+    period_settlement_min_sources: int = 10_000
+    # PostgreSQL sessions: a statement or a lock wait longer than this fails
+    # (0: no limit). Workers use the job limits (long batches are their work).
+    statement_timeout_ms: int = 30_000
+    lock_timeout_ms: int = 5_000
+    job_statement_timeout_ms: int = 0
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir)
@@ -175,6 +182,16 @@ class Settings:
                 kwargs[attr] = value
         kwargs["max_upload_bytes"] = get_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes)
         kwargs["proposal_window_days"] = get_int("PROPOSAL_WINDOW_DAYS", cls.proposal_window_days)
+        kwargs["period_settlement_min_sources"] = get_int(
+            "PERIOD_SETTLEMENT_MIN_SOURCES", cls.period_settlement_min_sources
+        )
+        kwargs["statement_timeout_ms"] = get_int(
+            "DB_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms
+        )
+        kwargs["lock_timeout_ms"] = get_int("DB_LOCK_TIMEOUT_MS", cls.lock_timeout_ms)
+        kwargs["job_statement_timeout_ms"] = get_int(
+            "JOB_STATEMENT_TIMEOUT_MS", cls.job_statement_timeout_ms
+        )
         if (value := get("DEFAULT_FEE_RATE")) is not None:
             kwargs["default_fee_rate"] = parse_share(value, what="HITRACK_DEFAULT_FEE_RATE")
         if (value := get("PAYOUT_MINIMUM")) is not None:

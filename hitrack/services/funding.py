@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from hitrack.db.models import Citation, Creator, RevenueEvent, WorkOwner
-from hitrack.domain import credit
+from hitrack.domain import fast
 from hitrack.domain.errors import (
     Conflict,
     HitrackError,
@@ -41,8 +41,7 @@ from hitrack.domain.errors import (
 )
 from hitrack.domain.money import MICROS_PER_CENT, format_micros
 from hitrack.payments.base import CheckoutProvider, CheckoutRequest
-from hitrack.services import revenue
-from hitrack.services.graph import ancestry_ids, load_graph
+from hitrack.services import compact_graph, revenue
 from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = [
@@ -169,7 +168,7 @@ def fund_from_checkout(
                 ids=(external_id, session_id),
             )
         revenue.fund_into(db, event, method="checkout", reference=session_id)
-        revenue.settle_funded(db, event)
+        revenue.settle_or_hold(db, event)
     return event
 
 
@@ -198,7 +197,7 @@ def confirm_funding(
     with unit_of_work(db):
         event = revenue.get_event(db, external_id, lock=True)
         revenue.fund_into(db, event, method="manual", reference=note or None, by=actor)
-        revenue.settle_funded(db, event)
+        revenue.settle_or_hold(db, event)
     return event
 
 
@@ -247,7 +246,6 @@ class ExpectedAllocation:
     kind: str  # earning | recoup
     amount: int
     exact: str
-    explanation: list[dict[str, Any]]
 
 
 def _reaching(creator_id: int) -> Any:
@@ -287,22 +285,19 @@ def expected_allocations(
     events = events[:limit]
     if not events:
         return [], more
-    G = load_graph(db, ancestry_ids(db, {e.work_id for e in events}))
-    handles = {h for node in G for h in G.nodes[node]["owners"]}
-    names = {
-        c.handle: c.display_name
-        for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))
-    }
+    graph = compact_graph.settlement_graph(db, {e.work_id for e in events})
+    cg = graph.graph
     parts: list[ExpectedAllocation] = []
     for event in events:
         try:
-            settlement = credit.settle_event(G, revenue.domain_event(event))
+            settlement = fast.settle_event(cg, revenue.domain_event(event))
         except HitrackError:
             # Checked when it was reported; should the graph refuse it now, its
             # funding will say why. The earnings page must not fail over it.
             continue
+        owners = cg.owners_of(cg.work_index[event.work.public_id])
         parts += [
-            ExpectedAllocation(event, part.kind, part.amount, part.exact, part.explanation)
-            for part in revenue.settlement_parts(G, names, event, settlement, only=creator.handle)
+            ExpectedAllocation(event, part.kind, part.amount, part.exact)
+            for part in revenue.settlement_parts(settlement, owners, only=creator.handle)
         ]
     return parts, more

@@ -250,9 +250,13 @@ def _write(
 ) -> LedgerTransaction:
     # Accounts in code order: two concurrent first uses never wait on each other crosswise.
     codes = sorted({p.account for p in merged})
-    accounts = {
-        a.code: a for a in db.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(codes)))
-    }
+    accounts: dict[str, LedgerAccount] = {}
+    for start in range(0, len(codes), 5_000):  # bounded parameters per query
+        chunk = codes[start : start + 5_000]
+        accounts.update(
+            (a.code, a)
+            for a in db.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(chunk)))
+        )
     for code in codes:
         if code not in accounts:
             accounts[code] = get_account(db, code)

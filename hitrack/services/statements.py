@@ -27,17 +27,18 @@ from sqlalchemy.orm import Session
 
 from hitrack.db.models import (
     Allocation,
+    Creator,
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
     RevenueEvent,
+    SettlementPeriod,
     Work,
 )
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.ledger import owed
 from hitrack.domain.money import format_micros, format_micros_exact
-from hitrack.services import funding, ledger
-from hitrack.services.revenue import explanation_lines
+from hitrack.services import explanations, funding, ledger
 
 __all__ = [
     "EarningLine",
@@ -149,34 +150,75 @@ class Earnings:
         return dict(sorted(totals.items()))
 
 
+EXPLAINED_LINES = 20
+"""Earning lines explained when a page opens; the others are explained when opened."""
+
+
 def _earning_lines(
-    db: Session, creator_id: int, *conditions: ColumnElement[bool], limit: int | None = None
+    db: Session,
+    creator_id: int,
+    *conditions: ColumnElement[bool],
+    limit: int | None = None,
+    currency: str | None = None,
+    explain: int = EXPLAINED_LINES,
 ) -> list[EarningLine]:
+    # An allocation is of one event (settled on its own, or a recoup in a
+    # period) or of one settlement period (a creator's earnings of the batch).
+    settled_by = func.coalesce(RevenueEvent.transaction_id, SettlementPeriod.transaction_id)
     stmt = (
-        select(Allocation, RevenueEvent, LedgerTransaction.created_at, Work)
-        .join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
-        .join(LedgerTransaction, RevenueEvent.transaction_id == LedgerTransaction.id)
-        .join(Work, RevenueEvent.work_id == Work.id)
+        select(Allocation, RevenueEvent, SettlementPeriod, LedgerTransaction.created_at, Work)
+        .outerjoin(RevenueEvent, Allocation.event_id == RevenueEvent.id)
+        .outerjoin(SettlementPeriod, Allocation.period_id == SettlementPeriod.id)
+        .join(LedgerTransaction, LedgerTransaction.id == settled_by)
+        .outerjoin(Work, RevenueEvent.work_id == Work.id)
         .where(Allocation.creator_id == creator_id, *conditions)
         .order_by(LedgerTransaction.created_at.desc(), Allocation.id.desc())
     )
+    if currency is not None:
+        stmt = stmt.where(
+            func.coalesce(RevenueEvent.currency, SettlementPeriod.currency) == currency
+        )
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [
-        EarningLine(
-            event=event.external_id,
-            at=at,
-            work_id=work.public_id,
-            work_title=work.title,
-            work_kind=work.kind,
-            kind=allocation.kind,
-            currency=event.currency,
-            amount=allocation.amount,
-            exact=allocation.exact,
-            lines=explanation_lines(allocation.explanation),
+    creator = db.get(Creator, creator_id)
+    lines = []
+    for n, (allocation, event, period, at, work) in enumerate(db.execute(stmt).all()):
+        if event is None:
+            lines.append(
+                EarningLine(
+                    event=period.public_id,
+                    at=at,
+                    work_id="",
+                    work_title=f"settlement period to {period.until:%Y-%m-%d %H:%M} UTC",
+                    work_kind="period",
+                    kind=allocation.kind,
+                    currency=period.currency,
+                    amount=allocation.amount,
+                    exact=allocation.exact,
+                    lines=[f"{period.events} funded events settled together"],
+                )
+            )
+            continue
+        why = (
+            explanations.explain_event(db, event, creator, kind=allocation.kind)
+            if creator is not None and n < explain
+            else []
         )
-        for allocation, event, at, work in db.execute(stmt)
-    ]
+        lines.append(
+            EarningLine(
+                event=event.external_id,
+                at=at,
+                work_id=work.public_id,
+                work_title=work.title,
+                work_kind=work.kind,
+                kind=allocation.kind,
+                currency=event.currency,
+                amount=allocation.amount,
+                exact=allocation.exact,
+                lines=why,
+            )
+        )
+    return lines
 
 
 def expected_lines(
@@ -184,6 +226,7 @@ def expected_lines(
 ) -> tuple[list[EarningLine], bool]:
     """The creator's expected parts of reported, unfunded revenue, newest first."""
     parts, more = funding.expected_allocations(db, creator_id, limit=limit)
+    creator = db.get(Creator, creator_id)
     return [
         EarningLine(
             event=part.event.external_id,
@@ -195,9 +238,11 @@ def expected_lines(
             currency=part.event.currency,
             amount=part.amount,
             exact=part.exact,
-            lines=explanation_lines(part.explanation),
+            lines=explanations.explain_event(db, part.event, creator, kind=part.kind)
+            if creator is not None and n < EXPLAINED_LINES
+            else [],
         )
-        for part in parts
+        for n, part in enumerate(parts)
     ], more
 
 
@@ -281,9 +326,9 @@ def statement(db: Session, creator_id: int, start: date, end: date) -> Statement
                 _earning_lines(
                     db,
                     creator_id,
-                    RevenueEvent.currency == account.currency,
                     LedgerTransaction.created_at >= begin,
                     LedgerTransaction.created_at < finish,
+                    currency=account.currency,
                 )
             )
         )

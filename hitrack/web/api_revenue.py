@@ -14,13 +14,19 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from hitrack.db.models import RevenueEvent
+from hitrack.db.models import Allocation, Creator, RevenueEvent
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.domain.shares import format_share
-from hitrack.services import funding, revenue, statements, webhooks
+from hitrack.services import explanations, funding, revenue, statements, webhooks
 from hitrack.web.api import auth_required, body, csrf_for_cookie_sessions, me
-from hitrack.web.context import db, payout_provider, settings, stripe_webhook_verifier
+from hitrack.web.context import (
+    db,
+    job_queue,
+    payout_provider,
+    settings,
+    stripe_webhook_verifier,
+)
 from hitrack.web.errors import json_error
 from hitrack.web.openapi import register_paths
 
@@ -39,7 +45,19 @@ def money_json(micros: int, currency: str) -> dict[str, Any]:
     }
 
 
-def event_json(event: RevenueEvent) -> dict[str, Any]:
+EXPLAINED_ALLOCATIONS = 50
+"""An event with more allocations explains only the requester's own (the others on request)."""
+
+
+def event_json(event: RevenueEvent, viewer: Creator | None = None) -> dict[str, Any]:
+    allocations = event.allocations
+    explained = len(allocations) <= EXPLAINED_ALLOCATIONS
+
+    def why(a: Allocation) -> list[str] | None:
+        if explained or (viewer is not None and a.creator_id == viewer.id):
+            return explanations.explain_event(db(), event, a.creator, kind=a.kind)
+        return None
+
     return {
         "external_id": event.external_id,
         "origin": event.origin,
@@ -65,9 +83,9 @@ def event_json(event: RevenueEvent) -> dict[str, Any]:
                 "kind": a.kind,
                 "amount": a.amount,
                 "exact": a.exact,
-                "explanation": revenue.explanation_lines(a.explanation),
+                "explanation": why(a),
             }
-            for a in event.allocations
+            for a in allocations
         ],
     }
 
@@ -88,16 +106,21 @@ def earning_json(line: statements.EarningLine) -> dict[str, Any]:
 @auth_required
 def post_revenue() -> tuple[Response, int]:
     recorded = revenue.record_revenue(
-        db(), me(), body(), default_fee_rate=settings().default_fee_rate
+        db(),
+        me(),
+        body(),
+        default_fee_rate=settings().default_fee_rate,
+        queue=job_queue(),
+        period_min_sources=settings().period_settlement_min_sources,
     )
     event = revenue.get_event(db(), recorded.event.external_id)
-    return jsonify(event_json(event)), 201 if recorded.created else 200
+    return jsonify(event_json(event, me())), 201 if recorded.created else 200
 
 
 @bp.get("/revenue/<external_id>")
 @auth_required
 def get_revenue(external_id: str) -> Response:
-    return jsonify(event_json(revenue.visible_event(db(), me(), external_id)))
+    return jsonify(event_json(revenue.visible_event(db(), me(), external_id), me()))
 
 
 def note_field(name: str | None) -> object:
