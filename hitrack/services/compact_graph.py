@@ -48,6 +48,7 @@ __all__ = [
     "rebuild",
     "current",
     "settlement_graph",
+    "whole_graph",
     "submit_rebuild",
     "forget",
 ]
@@ -308,6 +309,21 @@ def settlement_graph(
             return found
     # This transaction's own snapshot (SQLite holds the write lock; or the graph
     # changed again meanwhile): settle on it, without storing it.
+    stamp, graph = build(db)
+    return SettlementGraph(stamp[0], graph, whole=True)
+
+
+def whole_graph(db: Session) -> SettlementGraph:
+    """The compact graph of the current version, rebuilt first when stale (for batches)."""
+    found = current(db)
+    if found is not None:
+        return found
+    if _own_snapshot(db):
+        with Session(bind=db.get_bind()) as rebuild_db:
+            rebuild(rebuild_db)
+        found = current(db)
+        if found is not None:
+            return found
     stamp, graph = build(db)
     return SettlementGraph(stamp[0], graph, whole=True)
 

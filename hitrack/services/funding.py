@@ -260,9 +260,12 @@ def _reaching(creator_id: int) -> Any:
 
 
 def expected_allocations(
-    db: Session, creator_id: int, *, limit: int = EXPECTED_LIMIT
+    db: Session, creator_id: int, *, limit: int = EXPECTED_LIMIT, state: str = "reported"
 ) -> tuple[list[ExpectedAllocation], bool]:
     """The creator's parts of the latest ``limit`` reported events that would pay them.
+
+    ``state="funded"``: the funded events waiting for a settlement period
+    (*pending*), computed the same way.
 
     Returns the parts (newest event first) and whether more reported events
     would pay them. One query finds the events, one graph load covers them all;
@@ -275,7 +278,7 @@ def expected_allocations(
     events = list(
         db.scalars(
             select(RevenueEvent)
-            .where(RevenueEvent.state == "reported", RevenueEvent.work_id.in_(select(walk.c.id)))
+            .where(RevenueEvent.state == state, RevenueEvent.work_id.in_(select(walk.c.id)))
             .options(selectinload(RevenueEvent.work))
             .order_by(RevenueEvent.occurred_at.desc(), RevenueEvent.id.desc())
             .limit(limit + 1)

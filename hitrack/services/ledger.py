@@ -499,7 +499,10 @@ def check_invariants(db: Session) -> list[str]:
         allocations.setdefault(event_id, []).append(
             (payable_account(creator_id, currency), kind, int(amount))
         )
-    settled = select(RevenueEvent).where(RevenueEvent.state == "settled")
+    breaches += _period_breaches(db, allocations, postings_by_tx)
+    settled = select(RevenueEvent).where(
+        RevenueEvent.state == "settled", RevenueEvent.period_id.is_(None)
+    )
     for ev in db.scalars(settled.order_by(RevenueEvent.id)):
         # Settlement draws on unsettled revenue; events settled before revenue had
         # states took the cash in with their settlement (one transaction for both).
@@ -521,6 +524,56 @@ def check_invariants(db: Session) -> list[str]:
             )
         )
     breaches += _funding_breaches(db, postings_by_tx)
+    return breaches
+
+
+def _period_breaches(
+    db: Session,
+    allocations: dict[int, list[tuple[str, str, int]]],
+    postings_by_tx: dict[int, list[Any]],
+) -> list[str]:
+    """A settlement period is checked as one event: its events' parts and its one transaction."""
+    from hitrack.db.models import SettlementPeriod
+
+    breaches: list[str] = []
+    for period in db.scalars(select(SettlementPeriod).order_by(SettlementPeriod.id)):
+        cur = period.currency
+        parts = [
+            (payable_account(creator_id, cur), kind, int(amount))
+            for creator_id, kind, amount in db.execute(
+                select(Allocation.creator_id, Allocation.kind, Allocation.amount).where(
+                    Allocation.period_id == period.id
+                )
+            )
+        ]
+        totals = db.execute(
+            select(
+                func.coalesce(func.sum(RevenueEvent.amount), 0),
+                func.coalesce(func.sum(RevenueEvent.fee), 0),
+                func.coalesce(func.sum(RevenueEvent.recouped), 0),
+                func.coalesce(func.sum(RevenueEvent.distributable), 0),
+            ).where(RevenueEvent.period_id == period.id)
+        ).one()
+        for event_id in db.scalars(
+            select(RevenueEvent.id).where(RevenueEvent.period_id == period.id)
+        ):
+            parts += allocations.get(event_id, [])
+        if int(totals[0]) != period.amount or int(totals[1]) != period.fee:
+            breaches.append(f"period {period.public_id}: its events do not sum to its totals")
+        breaches += rules.check_event(
+            rules.EventRecord(
+                ref=period.public_id,
+                currency=cur,
+                amount=period.amount,
+                fee=period.fee,
+                recouped=int(totals[2]),
+                distributable=int(totals[3]),
+                allocations=parts,
+                cash_account=unsettled_account(cur),
+                fee_account=fees_account(cur),
+                postings=postings_by_tx.get(period.transaction_id, []),
+            )
+        )
     return breaches
 
 

@@ -141,6 +141,16 @@ class Earnings:
     lines: list[EarningLine]
     expected: list[EarningLine] = field(default_factory=list)
     expected_more: bool = False
+    pending: list[EarningLine] = field(default_factory=list)
+    pending_more: bool = False
+
+    @property
+    def pending_totals(self) -> dict[str, int]:
+        """Funded earnings awaiting the next settlement period, per currency (not in a balance)."""
+        totals: dict[str, int] = {}
+        for line in self.pending:
+            totals[line.currency] = totals.get(line.currency, 0) + line.amount
+        return dict(sorted(totals.items()))
 
     @property
     def expected_totals(self) -> dict[str, int]:
@@ -222,10 +232,13 @@ def _earning_lines(
 
 
 def expected_lines(
-    db: Session, creator_id: int, *, limit: int = funding.EXPECTED_LIMIT
+    db: Session, creator_id: int, *, limit: int = funding.EXPECTED_LIMIT, state: str = "reported"
 ) -> tuple[list[EarningLine], bool]:
-    """The creator's expected parts of reported, unfunded revenue, newest first."""
-    parts, more = funding.expected_allocations(db, creator_id, limit=limit)
+    """The creator's expected parts of reported, unfunded revenue, newest first.
+
+    ``state="funded"``: their pending parts of funded revenue awaiting a settlement period.
+    """
+    parts, more = funding.expected_allocations(db, creator_id, limit=limit, state=state)
     creator = db.get(Creator, creator_id)
     return [
         EarningLine(
@@ -249,7 +262,10 @@ def expected_lines(
 def earnings(db: Session, creator_id: int, *, limit: int = 500) -> Earnings:
     """Balances per currency, the latest ``limit`` earnings and the expected ones, newest first."""
     expected, more = expected_lines(db, creator_id)
+    pending, pending_more = expected_lines(db, creator_id, state="funded")
     return Earnings(
+        pending=pending,
+        pending_more=pending_more,
         balances=ledger.creator_balances(db, creator_id),
         held=ledger.held_balances(db, creator_id),
         lines=_earning_lines(db, creator_id, limit=limit),
