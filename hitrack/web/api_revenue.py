@@ -18,7 +18,7 @@ from hitrack.db.models import Allocation, Creator, RevenueEvent
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.domain.shares import format_share
-from hitrack.services import explanations, funding, revenue, statements, webhooks
+from hitrack.services import explanations, funding, revenue, settlement, statements, webhooks
 from hitrack.web.api import auth_required, body, csrf_for_cookie_sessions, me
 from hitrack.web.context import (
     db,
@@ -166,6 +166,21 @@ def reject_revenue(external_id: str) -> Response:
     reason = note_field("reason")
     event = funding.reject_report(db(), me(), external_id, reason)
     return jsonify(event_json(revenue.get_event(db(), event.external_id)))
+
+
+@bp.post("/settlement/periods")
+@auth_required
+def post_settlement_period() -> tuple[Response, int]:
+    """Close the settlement period up to ``until`` (admins): answered at once with the job."""
+    from hitrack.web.api_jobs import job_json
+
+    data = body() if request.get_data() else {}
+    unknown = set(data) - {"until"}
+    if unknown:
+        raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+    until = settlement.parse_until(data.get("until"))
+    job = settlement.submit_period(db(), job_queue(), me(), until)
+    return jsonify(job_json(job)), 202
 
 
 @bp.get("/me/earnings")
@@ -342,6 +357,32 @@ register_paths(
                     **_resp(201, {"$ref": "#/components/schemas/RevenueEvent"}),
                     **_resp(200, {"$ref": "#/components/schemas/RevenueEvent"}),
                     **_errors(401, 403, 404, 409, 422),
+                },
+            }
+        },
+        "/api/v1/settlement/periods": {
+            "post": {
+                "summary": "Close a settlement period (admins): every funded event up to `until` "
+                "settles as one batch per currency, as a job",
+                "description": "`until` is an ISO date (its end) or date-time, default now; a cut-off "
+                "in the future is refused. Answers 202 with the job at once; the same cut-off again "
+                "answers the same job and settles nothing twice.",
+                "tags": ["revenue"],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"until": {"type": "string"}},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    **_resp(202, {"type": "object"}),
+                    **_errors(401, 403, 422),
                 },
             }
         },

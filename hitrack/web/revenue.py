@@ -2,7 +2,8 @@
 
 An operator pays the revenue they reported on ``/me/revenue`` (a Checkout page
 with Stripe; instructions with manual payouts); admins confirm manual funding
-or reject reports on ``/admin/revenue``.
+or reject reports on ``/admin/revenue`` and close settlement periods on
+``/admin/settlement`` (a job).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from wtforms.validators import Length
 from hitrack.db.models import Creator
 from hitrack.domain.errors import PermissionDenied
 from hitrack.domain.money import format_micros_exact
-from hitrack.services import funding, reports, statements
+from hitrack.services import funding, reports, settlement, statements
 from hitrack.web.api_revenue import csv_response
-from hitrack.web.context import db, payout_provider, settings
+from hitrack.web.context import db, job_queue, payout_provider, settings
 
 bp = Blueprint("revenue", __name__)
 
@@ -165,3 +166,34 @@ def admin_reject(external_id: str) -> Response:
     event = funding.reject_report(db(), _admin(), external_id, form.reason.data)
     flash(f"Revenue event {event.external_id} rejected: it moves no money.", "success")
     return redirect(url_for("revenue.admin_revenue"))
+
+
+class PeriodForm(FlaskForm):  # type: ignore[misc]
+    until = StringField(
+        "Settle funded events up to (ISO date or date-time; empty: now)",
+        validators=[Length(max=40)],
+    )
+
+
+@bp.get("/admin/settlement")
+@login_required
+def admin_settlement() -> str:
+    if not me().is_admin:
+        raise PermissionDenied("settlement periods are closed by admins")
+    return render_template(
+        "revenue/admin_settlement.html",
+        periods=settlement.periods(db()),
+        form=PeriodForm(),
+    )
+
+
+@bp.post("/admin/settlement")
+@login_required
+def admin_close_period() -> Response:
+    form = PeriodForm()
+    if not form.validate_on_submit():
+        abort(400)
+    until = settlement.parse_until(form.until.data or None)
+    job = settlement.submit_period(db(), job_queue(), me(), until)
+    flash(f"Closing the period up to {until:%Y-%m-%d %H:%M:%S} UTC.", "success")
+    return redirect(url_for("jobs.show", job_id=job.public_id))

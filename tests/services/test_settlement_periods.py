@@ -217,3 +217,77 @@ def _context(db: Session, job: Job) -> jobs.JobContext:
         created_by_id=job.created_by_id,
         sessions=same_session,
     )
+
+
+@pytest.mark.postgres
+def test_a_citation_and_a_small_event_complete_while_a_large_period_settles(
+    postgresql_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hitrack.db.session import make_engine
+    from hitrack.domain import fast
+    from hitrack.services import graph
+    from tests.money_factories import make_work
+
+    sessions = make_session_factory(postgresql_engine)
+    with sessions() as db:
+        song = make_song(db)
+        song.model.settlement_mode = "period"
+        db.commit()
+        events = [fund(db, song, song.model, 1_000_000 + i) for i in range(200)]
+        expected = reference(db, events)
+        ana_id, bo_id = song.ana.id, song.bo.id
+        shoreline, tide = song.shoreline.public_id, song.tide.public_id
+        admin_id = song.admin.id
+        own = make_work(db, "record", "Bo's new record", {song.bo: 1}).public_id
+    until = utcnow()
+    computing, release = threading.Event(), threading.Event()
+    real_batch = fast.settle_batch
+
+    def held_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        computing.set()  # the period holds its locks and is computing its batch
+        release.wait(60)
+        return real_batch(*args, **kwargs)
+
+    monkeypatch.setattr(settlement.fast, "settle_batch", held_batch)
+    closed: list[SettlementPeriod | None] = []
+
+    def close() -> None:
+        with sessions() as db:
+            closed.append(settlement.close_currency(db, until, "USD"))
+
+    worker = threading.Thread(target=close)
+    worker.start()
+    try:
+        assert computing.wait(60)
+        # Requests run with the production timeouts: waiting on the period would fail them.
+        requests = make_engine(
+            postgresql_engine.url.render_as_string(hide_password=False),
+            statement_timeout_ms=10_000,
+            lock_timeout_ms=2_000,
+        )
+        try:
+            with make_session_factory(requests)() as db:
+                from hitrack.db.models import Creator
+
+                bo = db.get(Creator, bo_id)
+                citation = graph.cite(db, bo, own, shoreline, "1/10")
+                assert citation.id is not None
+                admin = db.get(Creator, admin_id)
+                small = revenue.record_revenue(
+                    db,
+                    admin,
+                    {"external_id": "small-1", "work": tide, "amount": 1_000, "currency": "USD"},
+                    default_fee_rate=Fraction(0),
+                ).event
+                assert small.state == "settled"
+            assert worker.is_alive()  # both completed while the period was still settling
+        finally:
+            requests.dispose()
+    finally:
+        release.set()
+        worker.join(60)
+    [period] = closed
+    assert period is not None and period.events == 200
+    with sessions() as db:
+        assert paid(db, db.get(SettlementPeriod, period.id)) == expected
+        assert ana_id in {a.creator_id for a in db.scalars(select(Allocation))}
