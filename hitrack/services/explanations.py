@@ -63,7 +63,7 @@ def _graph_at(
     db: Session, nodes: set[int], version: int
 ) -> tuple[Any, dict[int, str], dict[str, str]]:
     """The networkx graph on ``nodes`` as of ``version``, their public ids, owners' names."""
-    works = []
+    works: list[Any] = []
     for chunk in _chunks(nodes):
         works += db.execute(
             select(

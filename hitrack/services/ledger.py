@@ -496,6 +496,8 @@ def check_invariants(db: Session) -> list[str]:
             RevenueEvent.currency,
         ).join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
     ):
+        if event_id is None:
+            continue
         allocations.setdefault(event_id, []).append(
             (payable_account(creator_id, currency), kind, int(amount))
         )
