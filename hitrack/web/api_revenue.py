@@ -180,6 +180,7 @@ def post_settlement_period() -> tuple[Response, int]:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
     until = settlement.parse_until(data.get("until"))
     job = settlement.submit_period(db(), job_queue(), me(), until)
+    db().refresh(job)  # the inline queue may have run it already
     return jsonify(job_json(job)), 202
 
 
