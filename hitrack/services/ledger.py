@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
@@ -58,6 +58,7 @@ from hitrack.domain.errors import HitrackError, IdempotencyConflict, InvalidInpu
 from hitrack.domain.ledger import Posting
 
 __all__ = [
+    "ensure_accounts",
     "Posting",
     "LedgerIsAppendOnly",
     "cash_account",
@@ -165,6 +166,27 @@ def get_account(db: Session, code: str) -> LedgerAccount:
         # insert waited for it on the unique index).
         account = db.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).one()
     return account
+
+
+def ensure_accounts(db: Session, codes: list[str]) -> None:
+    """Create those of the accounts ``codes`` that do not exist yet, in bulk (no commit).
+
+    For transactions with many postings (a settlement with thousands of
+    creators): one insert instead of one savepoint per new account. A
+    concurrent creator of the same account makes the insert fail; callers
+    retry their unit of work.
+    """
+    existing: set[str] = set()
+    for i in range(0, len(codes), 5_000):
+        chunk = codes[i : i + 5_000]
+        existing |= set(db.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(chunk))))
+    missing = [code for code in codes if code not in existing]
+    rows = []
+    for code in missing:
+        kind, creator_id, currency = account_kind(code)
+        rows.append({"code": code, "kind": kind, "creator_id": creator_id, "currency": currency})
+    for i in range(0, len(rows), 5_000):
+        db.execute(insert(LedgerAccount), rows[i : i + 5_000])
 
 
 # --- posting -----------------------------------------------------------------------

@@ -611,6 +611,7 @@ def settle_funded(
     postings += [
         Posting(ledger.payable_account(ids[part.handle], cur), cur, -part.amount) for part in parts
     ]
+    ledger.ensure_accounts(db, sorted({p.account for p in postings}))
     transaction = ledger.post_transaction(
         db,
         f"revenue:{event.external_id}",
@@ -679,6 +680,9 @@ def settlement_parts(
     only: str | None = None,
 ) -> list[Part]:
     """The allocations of ``settlement`` (``only``: one creator's); ``owners`` of its work."""
+    fill_all = getattr(settlement.entitlements, "fill_all", None)
+    if only is None and fill_all is not None:
+        fill_all()  # the fast engine's exact entitlements, all in one pass
     parts = [
         Part(handle, "earning", settlement.creators.get(handle, 0), exact_text(exact))
         for handle, exact in settlement.entitlements.items()

@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hitrack.db.base import utcnow
-from hitrack.db.models import Creator, Job, LedgerAccount, RevenueEvent, SettlementPeriod, Work
+from hitrack.db.models import Creator, Job, RevenueEvent, SettlementPeriod, Work
 from hitrack.domain import fast
 from hitrack.domain.errors import InvalidInput, PermissionDenied
 from hitrack.domain.ledger import Posting
@@ -109,21 +109,6 @@ def pending_currencies(db: Session, until: datetime) -> list[str]:
 
 def _public_id(until: datetime, currency: str) -> str:
     return f"period-{until.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{currency}"
-
-
-def _ensure_accounts(db: Session, codes: list[str]) -> None:
-    """Create the ledger accounts a period posts to that do not exist yet, in bulk."""
-    existing: set[str] = set()
-    for i in range(0, len(codes), _CHUNK):
-        chunk = codes[i : i + _CHUNK]
-        existing |= set(db.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(chunk))))
-    missing = [code for code in codes if code not in existing]
-    rows = []
-    for code in missing:
-        kind, creator_id, currency = ledger.account_kind(code)
-        rows.append({"code": code, "kind": kind, "creator_id": creator_id, "currency": currency})
-    for i in range(0, len(rows), _CHUNK):
-        db.execute(insert(LedgerAccount), rows[i : i + _CHUNK])
 
 
 def close_currency(
@@ -205,7 +190,7 @@ def close_currency(
                 if micros
             ),
         ]
-        _ensure_accounts(db, sorted({p.account for p in postings}))
+        ledger.ensure_accounts(db, sorted({p.account for p in postings}))
         transaction = ledger.post_transaction(
             db,
             f"settlement-period:{public_id}",

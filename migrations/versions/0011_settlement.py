@@ -17,6 +17,8 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
+_SETTLEMENT_MODE = "settlement_mode IS NULL OR settlement_mode IN ('immediate', 'period')"
+
 
 def upgrade() -> None:
     op.create_table(
@@ -76,7 +78,7 @@ def upgrade() -> None:
         )
         batch_op.drop_column("explanation")
         batch_op.create_check_constraint(
-            "event_or_period", "(event_id IS NULL) <> (period_id IS NULL)"
+            op.f("ck_allocations_event_or_period"), "(event_id IS NULL) <> (period_id IS NULL)"
         )
 
     with op.batch_alter_table("citations", schema=None) as batch_op:
@@ -87,33 +89,52 @@ def upgrade() -> None:
             batch_op.f("ix_citations_graph_version"), ["graph_version"], unique=False
         )
 
-    with op.batch_alter_table("revenue_events", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("graph_version", sa.BigInteger(), nullable=True))
-        batch_op.add_column(sa.Column("period_id", sa.Integer(), nullable=True))
-        batch_op.create_index(
-            batch_op.f("ix_revenue_events_period_id"), ["period_id"], unique=False
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        # Not batch mode: rebuilding revenue_events (or works) would DROP a table
+        # that others reference, which SQLite refuses with foreign keys on; its
+        # own ADD COLUMN takes the constraint along with the column.
+        op.execute("ALTER TABLE revenue_events ADD COLUMN graph_version BIGINT")
+        op.execute(
+            "ALTER TABLE revenue_events ADD COLUMN period_id INTEGER CONSTRAINT "
+            "fk_revenue_events_period_id_settlement_periods REFERENCES settlement_periods (id)"
         )
-        batch_op.create_index(
-            "ix_revenue_events_state_funded_at", ["state", "funded_at"], unique=False
+        op.create_index(
+            op.f("ix_revenue_events_period_id"), "revenue_events", ["period_id"], unique=False
         )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_revenue_events_period_id_settlement_periods"),
-            "settlement_periods",
-            ["period_id"],
-            ["id"],
+        op.create_index(
+            "ix_revenue_events_state_funded_at", "revenue_events", ["state", "funded_at"]
         )
+    else:
+        with op.batch_alter_table("revenue_events", schema=None) as batch_op:
+            batch_op.add_column(sa.Column("graph_version", sa.BigInteger(), nullable=True))
+            batch_op.add_column(sa.Column("period_id", sa.Integer(), nullable=True))
+            batch_op.create_index(
+                batch_op.f("ix_revenue_events_period_id"), ["period_id"], unique=False
+            )
+            batch_op.create_index(
+                "ix_revenue_events_state_funded_at", ["state", "funded_at"], unique=False
+            )
+            batch_op.create_foreign_key(
+                batch_op.f("fk_revenue_events_period_id_settlement_periods"),
+                "settlement_periods",
+                ["period_id"],
+                ["id"],
+            )
 
     with op.batch_alter_table("work_owners", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("graph_version", sa.BigInteger(), nullable=False, server_default="0")
         )
 
-    with op.batch_alter_table("works", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("settlement_mode", sa.String(length=16), nullable=True))
-        batch_op.create_check_constraint(
-            "settlement_mode",
-            "settlement_mode IS NULL OR settlement_mode IN ('immediate', 'period')",
+    if sqlite:
+        op.execute(
+            "ALTER TABLE works ADD COLUMN settlement_mode VARCHAR(16) CONSTRAINT "
+            f"ck_works_settlement_mode CHECK ({_SETTLEMENT_MODE})"
         )
+    else:
+        op.add_column("works", sa.Column("settlement_mode", sa.String(length=16), nullable=True))
+        op.create_check_constraint(op.f("ck_works_settlement_mode"), "works", _SETTLEMENT_MODE)
     # The graph starts at version 0; every graph write bumps it.
     op.bulk_insert(
         sa.table("graph_state", sa.column("id"), sa.column("version"), sa.column("token")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from fractions import Fraction
 
@@ -13,15 +14,25 @@ from sqlalchemy.orm import Session
 
 from hitrack.db.base import utcnow
 from hitrack.db.models import Allocation, Job, LedgerTransaction, RevenueEvent, SettlementPeriod
-from hitrack.db.session import make_session_factory
+from hitrack.db.session import make_engine, make_session_factory
 from hitrack.domain import credit
 from hitrack.domain.errors import InvalidInput, PermissionDenied
 from hitrack.jobs.database import DatabaseQueue
 from hitrack.services import jobs, ledger, revenue, settlement, statements
 from hitrack.services.graph import ancestry_ids, load_graph
+from tests.conftest import migrated_postgres_schema
 from tests.money_factories import Song, make_song, usd
 
 _ids = itertools.count()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Engine]:
+    """A PostgreSQL schema of its own: these tests commit from several sessions."""
+    with migrated_postgres_schema("hitrack_periods") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture
@@ -168,7 +179,8 @@ def test_bad_cut_offs_and_non_admins_are_refused(db: Session, song: Song) -> Non
 
 
 @pytest.mark.postgres
-def test_concurrent_closes_settle_each_event_once(postgresql_engine: Engine) -> None:
+def test_concurrent_closes_settle_each_event_once(own_postgres: Engine) -> None:
+    postgresql_engine = own_postgres
     sessions = make_session_factory(postgresql_engine)
     with sessions() as db:
         song = make_song(db)
@@ -221,9 +233,9 @@ def _context(db: Session, job: Job) -> jobs.JobContext:
 
 @pytest.mark.postgres
 def test_a_citation_and_a_small_event_complete_while_a_large_period_settles(
-    postgresql_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    own_postgres: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hitrack.db.session import make_engine
+    postgresql_engine = own_postgres
     from hitrack.domain import fast
     from hitrack.services import graph
     from tests.money_factories import make_work
