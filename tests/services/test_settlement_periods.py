@@ -275,7 +275,7 @@ def test_a_citation_and_a_small_event_complete_while_a_large_period_settles(
         requests = make_engine(
             postgresql_engine.url.render_as_string(hide_password=False),
             statement_timeout_ms=10_000,
-            lock_timeout_ms=2_000,
+            lock_timeout_ms=5_000,
         )
         try:
             with make_session_factory(requests)() as db:
