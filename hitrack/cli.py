@@ -38,7 +38,11 @@ class Context:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.settings.database_url)
+            self._engine = make_engine(
+                self.settings.database_url,
+                statement_timeout_ms=self.settings.job_statement_timeout_ms,
+                lock_timeout_ms=self.settings.lock_timeout_ms,
+            )
         return self._engine
 
     @contextmanager
@@ -354,3 +358,44 @@ def payouts_reconcile(ctx: Context, min_age_minutes: int) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group("settlement")
+def settlement_group() -> None:
+    """Settlement periods: funded revenue of per-period works settled as one batch."""
+
+
+@settlement_group.command("close")
+@click.option(
+    "--until", "until_text", help="Cut-off: an ISO date (its end) or date-time; default now."
+)
+@click.option("--as", "as_email", help="E-mail of the admin the period is recorded as closed by.")
+@pass_ctx
+def settlement_close(ctx: Context, until_text: str | None, as_email: str | None) -> None:
+    """Close the period up to the cut-off (a job: run here with HITRACK_JOBS=inline, else queued)."""
+    from hitrack.providers import job_queue, job_runner
+    from hitrack.services import settlement
+
+    sessions = make_session_factory(ctx.engine)
+    queue = job_queue(ctx.settings, job_runner(ctx.settings, sessions))
+    try:
+        with ctx.session() as session:
+            admin = _admin_by_email(session, as_email)
+            until = settlement.parse_until(until_text)
+            job = settlement.submit_period(session, queue, admin, until)
+            job_id = job.id
+        with ctx.session() as session:
+            from hitrack.db.models import Job
+
+            done = session.get(Job, job_id)
+            assert done is not None
+            if done.status == "succeeded":
+                click.echo(str((done.result or {}).get("summary", "")), err=True)
+            elif done.status == "failed":
+                fail(done.error)
+            else:
+                click.echo(
+                    f"queued job {done.public_id}: run `hitrack worker` to settle it", err=True
+                )
+    except HitrackError as error:
+        fail(error)

@@ -91,6 +91,13 @@ class Settings:
     mailer: str = ""
     smtp_url: str | None = None
     mail_from: str = "hitrack <no-reply@localhost>"
+    # A model with at least this many works in its manifest settles per period.
+    period_settlement_min_sources: int = 10_000
+    # PostgreSQL sessions: a statement or a lock wait longer than this fails
+    # (0: no limit). Workers use the job limits (long batches are their work).
+    statement_timeout_ms: int = 30_000
+    lock_timeout_ms: int = 5_000
+    job_statement_timeout_ms: int = 0
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir)
@@ -249,6 +256,16 @@ class Settings:
             ("TRUSTED_PROXIES", "trusted_proxies"),
         ]:
             kwargs[attr] = get_int(name, getattr(cls, attr))
+        kwargs["period_settlement_min_sources"] = get_int(
+            "PERIOD_SETTLEMENT_MIN_SOURCES", cls.period_settlement_min_sources
+        )
+        kwargs["statement_timeout_ms"] = get_int(
+            "DB_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms
+        )
+        kwargs["lock_timeout_ms"] = get_int("DB_LOCK_TIMEOUT_MS", cls.lock_timeout_ms)
+        kwargs["job_statement_timeout_ms"] = get_int(
+            "JOB_STATEMENT_TIMEOUT_MS", cls.job_statement_timeout_ms
+        )
         if (value := get("DEFAULT_FEE_RATE")) is not None:
             kwargs["default_fee_rate"] = parse_share(value, what="HITRACK_DEFAULT_FEE_RATE")
         if (value := get("PAYOUT_MINIMUM")) is not None:

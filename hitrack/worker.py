@@ -35,7 +35,14 @@ STALE_AFTER = timedelta(minutes=1)
 
 @cache
 def _sessions() -> sessionmaker[Session]:
-    return make_session_factory(make_engine(Settings.from_env().database_url))
+    settings = Settings.from_env()
+    return make_session_factory(
+        make_engine(
+            settings.database_url,
+            statement_timeout_ms=settings.job_statement_timeout_ms,
+            lock_timeout_ms=settings.lock_timeout_ms,
+        )
+    )
 
 
 @cache
@@ -59,7 +66,13 @@ def run_worker(
 ) -> int:
     """Work the configured queue until stopped (``burst``: until it is empty); returns jobs run."""
     _load_handlers()
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = make_session_factory(
+        make_engine(
+            settings.database_url,
+            statement_timeout_ms=settings.job_statement_timeout_ms,
+            lock_timeout_ms=settings.lock_timeout_ms,
+        )
+    )
     runner = providers.job_runner(settings, sessions)
     queue = providers.job_queue(settings, runner)
     stop = stop or threading.Event()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -39,6 +40,9 @@ __all__ = [
     "Work",
     "WorkOwner",
     "Citation",
+    "GraphState",
+    "CompactGraphRow",
+    "SETTLEMENT_MODES",
     "WORK_KINDS",
     "ROLES",
     "ProposalRevision",
@@ -50,6 +54,7 @@ __all__ = [
     "REVENUE_STATES",
     "FUNDING_METHODS",
     "Allocation",
+    "SettlementPeriod",
     "LedgerAccount",
     "LedgerTransaction",
     "LedgerPosting",
@@ -210,6 +215,9 @@ class Work(Base):
     # it); versions of one model share the family id of the first version.
     version: Mapped[str | None] = mapped_column(String(40))
     family_id: Mapped[int | None] = mapped_column(ForeignKey("works.id"), index=True)
+    # ``immediate`` or ``period``; None: the default for its kind and size
+    # (hitrack.services.settlement.settlement_mode).
+    settlement_mode: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         CheckConstraint("kind IN ('record', 'production', 'model')", name="kind"),
@@ -221,6 +229,10 @@ class Work(Base):
             "attribution_weight_den > 0 AND attribution_weight_num >= 0 "
             "AND attribution_weight_num <= attribution_weight_den",
             name="attribution_weight",
+        ),
+        CheckConstraint(
+            "settlement_mode IS NULL OR settlement_mode IN ('immediate', 'period')",
+            name="settlement_mode",
         ),
         Index("ix_works_created_at", "created_at"),
     )
@@ -260,6 +272,8 @@ class WorkOwner(Base):
     fraction_num: Mapped[int] = mapped_column(BigInteger)
     fraction_den: Mapped[int] = mapped_column(BigInteger)
     fraction = ExactFraction()
+    # The graph version this row was written in (hitrack.services.graph_version).
+    graph_version: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (
         CheckConstraint(
@@ -286,6 +300,9 @@ class Citation(Base):
     credit_role: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
+    # The graph version this citation was written in: citations are never
+    # rewritten, so the graph of any past version is the rows up to it.
+    graph_version: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
 
     __table_args__ = (
         UniqueConstraint("work_id", "source_id", name="uq_citations_work_id_source_id"),
@@ -295,6 +312,37 @@ class Citation(Base):
 
     work: Mapped[Work] = relationship(back_populates="sources", foreign_keys=[work_id])
     source: Mapped[Work] = relationship(back_populates="cited_by", foreign_keys=[source_id])
+
+
+SETTLEMENT_MODES = ("immediate", "period")
+
+
+class GraphState(Base):
+    """The graph version: one row, bumped by every write to works' owners and citations.
+
+    A stored compact graph is valid only for the version it was built at;
+    ``token`` is drawn anew at each bump, so a version number reused after a
+    rolled-back transaction never matches a graph built for the other one.
+    """
+
+    __tablename__ = "graph_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    token: Mapped[str] = mapped_column(String(32), default="")
+
+
+class CompactGraphRow(Base):
+    """The fast engine's stored form of the whole graph at one graph version (``.npz`` bytes)."""
+
+    __tablename__ = "compact_graphs"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32), default="")
+    works: Mapped[int] = mapped_column(BigInteger)
+    citations: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # --- Productions: payment proposals, their comment window, notifications -----
@@ -431,8 +479,13 @@ class RevenueEvent(Base):
     # The admin who confirmed a manual funding or rejected the report.
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
     rejection_reason: Mapped[str] = mapped_column(Text, default="")
+    # The graph version it settled at (its explanation replays that graph) and
+    # the settlement period it settled in (None: settled on its own).
+    graph_version: Mapped[int | None] = mapped_column(BigInteger)
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_periods.id"), index=True)
 
     __table_args__ = (
+        Index("ix_revenue_events_state_funded_at", "state", "funded_at"),
         CheckConstraint(
             "amount >= 0 AND costs >= 0 AND fee >= 0 AND recouped >= 0", name="amounts"
         ),
@@ -459,28 +512,64 @@ class RevenueEvent(Base):
     )
 
 
+class SettlementPeriod(Base):
+    """One currency of a closed settlement period: its funded events settled as one batch.
+
+    Unique per cut-off and currency, with one ledger transaction; its earning
+    allocations are per creator (rounded once on the batch, DESIGN section 3
+    step 8).
+    """
+
+    __tablename__ = "settlement_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    currency: Mapped[str] = mapped_column(String(3))
+    events: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger)
+    graph_version: Mapped[int] = mapped_column(BigInteger)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("until", "currency", name="uq_settlement_periods_until_currency"),
+    )
+
+
 class Allocation(Base):
-    """One creator's part of one revenue event, with its explanation."""
+    """One creator's part of one revenue event, or of one settlement period (its earnings).
+
+    It stores the micros and the exact entitlement only; why it was paid is
+    computed on demand (hitrack.services.explanations).
+    """
 
     __tablename__ = "allocations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("revenue_events.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("revenue_events.id"), index=True)
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_periods.id"), index=True)
     creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # earning | recoup
     amount: Mapped[int] = mapped_column(BigInteger)
     # The exact rational entitlement ("p/q"): it can outgrow any integer column.
     exact: Mapped[str] = mapped_column(Text)
-    explanation: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
 
     __table_args__ = (
         UniqueConstraint(
             "event_id", "creator_id", "kind", name="uq_allocations_event_creator_kind"
         ),
+        UniqueConstraint(
+            "period_id", "creator_id", "kind", name="uq_allocations_period_creator_kind"
+        ),
         CheckConstraint("amount >= 0", name="amount"),
+        CheckConstraint("(event_id IS NULL) <> (period_id IS NULL)", name="event_or_period"),
     )
 
-    event: Mapped[RevenueEvent] = relationship(back_populates="allocations")
+    event: Mapped[RevenueEvent | None] = relationship(back_populates="allocations")
+    period: Mapped[SettlementPeriod | None] = relationship()
     creator: Mapped[Creator] = relationship()
 
 

@@ -91,8 +91,15 @@ def writer_queue(url: str) -> WriterQueue | None:
         return _queues.setdefault(key, WriterQueue())
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; for SQLite, enforce foreign keys and wait on locks in turn."""
+def make_engine(
+    url: str, *, statement_timeout_ms: int = 0, lock_timeout_ms: int = 0, **kwargs: Any
+) -> Engine:
+    """Create an engine; for SQLite, enforce foreign keys and wait on locks in turn.
+
+    On PostgreSQL every session gets ``statement_timeout`` and ``lock_timeout``
+    (milliseconds, 0: none), so no request can hold a lock or the server for
+    longer: its statement fails, its transaction rolls back and its locks go.
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault(
             "connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
@@ -143,7 +150,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql" and (statement_timeout_ms or lock_timeout_ms):
+
+        @event.listens_for(engine, "connect")
+        def _postgres_timeouts(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+            cursor.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+            cursor.close()
+            dbapi_connection.commit()
+
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -23,13 +23,16 @@ by all engines and live in :mod:`hitrack.domain.settlement` (re-exported here).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
+from itertools import count
+from typing import Any
 
 import networkx as nx
 
 from hitrack.domain.errors import UnknownWork
-from hitrack.domain.money import allocate
+from hitrack.domain.money import allocate, format_micros
 from hitrack.domain.payees import payee_parts, payees_of
 from hitrack.domain.settlement import (
     BatchSettlement,
@@ -45,6 +48,7 @@ from hitrack.domain.settlement import (
     prepare_events,
     split_event,
 )
+from hitrack.domain.shares import format_share
 
 __all__ = [
     "MAX_LISTED_PATHS",
@@ -65,6 +69,9 @@ __all__ = [
     "settle_batch",
     "explain",
     "render_explanation",
+    "render_lines",
+    "explanation_entry",
+    "recoup_entry",
 ]
 
 # Paths listed per earning work: enough for any human reader, and it keeps the
@@ -110,8 +117,14 @@ def work_values(
     work: str,
     attribution: Mapping[str, Fraction] | None = None,
     value: Fraction = Fraction(1),
+    *,
+    first_hop: Mapping[str, Fraction] | None = None,
 ) -> dict[str, Fraction]:
     """The exact value reaching each work of ``work``'s ancestry when ``value`` enters at ``work``.
+
+    ``first_hop`` gives ``work``'s shares for this event when ``G`` holds only
+    part of its sources (an explanation's subgraph); by default they are
+    ``work``'s sources in ``G``, blended with ``attribution``.
 
     Examples
     --------
@@ -131,7 +144,12 @@ def work_values(
         incoming = values.get(node)
         if not incoming:
             continue
-        shares = _event_shares(G, node, attribution) if node == work else _sources(G, node)
+        if node != work:
+            shares = _sources(G, node)
+        elif first_hop is not None:
+            shares = dict(first_hop)
+        else:
+            shares = _event_shares(G, node, attribution)
         for source, share in shares.items():
             values[source] = values.get(source, Fraction(0)) + incoming * share
     return values
@@ -273,9 +291,20 @@ def settle_batch(G: nx.DiGraph, events: Iterable[RevenueEvent]) -> BatchSettleme
 
 
 def explain(
-    G: nx.DiGraph, event: RevenueEvent, creator: str, *, max_paths: int = MAX_LISTED_PATHS
+    G: nx.DiGraph,
+    event: RevenueEvent,
+    creator: str,
+    *,
+    max_paths: int = MAX_LISTED_PATHS,
+    first_hop: Mapping[str, Fraction] | None = None,
 ) -> list[Explanation]:
-    """The works of ``creator`` that earned in ``event``, each with its paths.
+    """The works of ``creator`` that earned in ``event``, each with its strongest paths.
+
+    Paths are listed strongest first (the most value carried), up to
+    ``max_paths`` per work, and the others counted. ``G`` may be only the part
+    of the graph between the event's work and the creator's works (with their
+    sources) when ``first_hop`` gives the event work's shares for the event
+    (then the event is not checked again: it was when it settled).
 
     Examples
     --------
@@ -286,12 +315,13 @@ def explain(
     >>> e.work, e.amount, e.path
     ('r1', Fraction(30000000, 1), (Step(work='p1', source='r1', share=Fraction(3, 10)),))
     """
-    validate_event(G, event)
+    if first_hop is None:
+        validate_event(G, event)
+        first_hop = _event_shares(G, event.work, event.attribution)
     distributable = Fraction(split_event(event)[2])
     if not distributable:
         return []
-    values = work_values(G, event.work, event.attribution, distributable)
-    first_hop = _event_shares(G, event.work, event.attribution)
+    values = work_values(G, event.work, event.attribution, distributable, first_hop=first_hop)
     path_counts = _count_paths(G, event.work, values)
     result = []
     for node in sorted(values):
@@ -347,48 +377,186 @@ def _paths(
     first_hop: Mapping[str, Fraction],
     limit: int,
 ) -> list[tuple[tuple[Step, ...], Fraction]]:
-    """Up to ``limit`` paths from ``start`` to ``target``, by depth-first search in id order."""
+    """The ``limit`` strongest paths from ``start`` to ``target``, strongest first.
+
+    Best-first search: shares are at most 1, so a path never carries more
+    than its prefix, and complete paths leave the queue in decreasing value
+    (ties in the order found, sources in id order).
+    """
     found: list[tuple[tuple[Step, ...], Fraction]] = []
     reaches_target = nx.ancestors(G, target) | {target}
-
-    def walk(node: str, steps: tuple[Step, ...], value: Fraction) -> None:
-        if len(found) >= limit:
-            return
+    order = count()
+    queue: list[tuple[Fraction, int, str, tuple[Step, ...]]] = [(-entering, next(order), start, ())]
+    while queue and len(found) < limit:
+        negative, _, node, steps = heapq.heappop(queue)
         if node == target:
-            found.append((steps, value))
-            return
+            found.append((steps, -negative))
+            continue
         shares = first_hop if node == start else _sources(G, node)
         for source in sorted(shares):
             if source in reaches_target and shares[source]:
-                walk(source, (*steps, Step(node, source, shares[source])), value * shares[source])
-
-    walk(start, (), entering)
+                heapq.heappush(
+                    queue,
+                    (
+                        negative * shares[source],
+                        next(order),
+                        source,
+                        (*steps, Step(node, source, shares[source])),
+                    ),
+                )
     return found
 
 
-def _percent(share: Fraction) -> str:
-    from hitrack.domain.shares import format_share
+# -- explanations for people: one schema, one renderer ---------------------------
 
+
+def _percent(share: Fraction) -> str:
     text = format_share(share * 100)
     return f"{text}%" if "/" not in text else f"{format_share(share)} of it"
 
 
-def _through_pool(explanation: Explanation) -> str:
-    """How a credit pool entered the creator's part: empty for a work without one."""
+def _exact(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _node(G: nx.DiGraph, work: str, names: Mapping[str, str] | None) -> dict[str, Any]:
+    node = G.nodes[work]
+    label = "remix" if node["kind"] == "record" and G.out_degree(work) else node["kind"]
+    return {
+        "work": work,
+        "title": node["title"] or work,
+        "kind": node["kind"],
+        "label": label,
+        "by": "" if names is None else ", ".join(names.get(h, h) for h in sorted(node["owners"])),
+    }
+
+
+def explanation_entry(
+    G: nx.DiGraph, explanation: Explanation, names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """An explanation in the one explanation schema (plain JSON values, exact amounts as "p/q").
+
+    ``names`` maps creator ids to display names, to say who made each work on
+    a path; without it the path names works only.
+    """
     pool = next((part.credit_pool for part in explanation.parts if part.credit_pool), None)
-    if pool is None:
+    return {
+        **_node(G, explanation.work, names),
+        "event_work": _node(G, explanation.event_work, names),
+        "entering": _exact(explanation.entering),
+        "value": _exact(explanation.value),
+        "retained": format_share(explanation.retained),
+        "ownership": format_share(explanation.ownership),
+        "amount": _exact(explanation.amount),
+        "as_owner": explanation.as_owner,
+        "credit_pool": None if pool is None else format_share(pool),
+        "roles": [part.role for part in explanation.parts if part.role is not None],
+        "routes": [
+            {
+                "steps": [
+                    {**_node(G, step.source, names), "share": format_share(step.share)}
+                    for step in route.steps
+                ],
+                "value": _exact(route.value),
+                "amount": _exact(route.amount),
+            }
+            for route in explanation.routes
+        ],
+        "more_routes": explanation.more_routes,
+    }
+
+
+def recoup_entry(
+    G: nx.DiGraph,
+    work: str,
+    *,
+    costs: int,
+    recouped: int,
+    ownership: Fraction,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A recoup (costs fronted for ``work`` paid back) in the explanation schema."""
+    return {
+        "recoup": True,
+        **_node(G, work, names),
+        "costs": costs,
+        "recouped": recouped,
+        "ownership": format_share(ownership),
+    }
+
+
+def _money(exact: str, currency: str = "USD") -> str:
+    value = Fraction(exact)
+    return format_micros(value.numerator // value.denominator, currency)
+
+
+def _through_pool(entry: Mapping[str, Any]) -> str:
+    """How a credit pool entered the creator's part: empty for a work without one."""
+    if entry.get("credit_pool") is None:
         return ""
-    roles = [f"as {part.role}" for part in explanation.parts if part.role is not None]
+    pool = _percent(Fraction(entry["credit_pool"]))
+    roles = [f"as {role}" for role in entry.get("roles", ())]
     if not roles:
-        return f", after the {_percent(pool)} credit pool"
-    reasons = " and ".join(["as owner", *roles] if explanation.as_owner else roles)
-    return f", {reasons} through the {_percent(pool)} credit pool"
+        return f", after the {pool} credit pool"
+    reasons = " and ".join(["as owner", *roles] if entry.get("as_owner", True) else roles)
+    return f", {reasons} through the {pool} credit pool"
+
+
+def _step_name(step: Mapping[str, Any]) -> str:
+    return f"{step['title']} ({step['label']} by {step['by']})" if step["by"] else step["title"]
+
+
+def render_lines(entries: Iterable[Mapping[str, Any]], currency: str = "USD") -> list[str]:
+    """Explanation entries (the schema of :func:`explanation_entry`) as sentences, one per path.
+
+    Amounts are in ``currency``'s units to its minor unit (micros / 1,000,000, truncated),
+    e.g. ``100.00 earned by Night Swim (production) -> 60% to Tide (remix by
+    Bo) -> 40% to your record Shoreline, retained 100%: 24.00``; the paths not
+    listed are counted on a last line.
+    """
+    lines: list[str] = []
+    for entry in entries:
+        if entry.get("recoup"):
+            lines.append(
+                f"Costs of {format_micros(int(entry['costs']), currency)} fronted for your {entry['kind']} "
+                f"{entry['title']}: {format_micros(int(entry['recouped']), currency)} recouped"
+                + (
+                    ""
+                    if entry["ownership"] == "1"
+                    else f", your part {_percent(Fraction(entry['ownership']))}"
+                )
+            )
+            continue
+        start = entry["event_work"]
+        own = (
+            f"your {entry['kind']} {entry['title']}"
+            if entry.get("as_owner", True)
+            else f"{entry['title']} ({entry['kind']})"
+        )
+        tail = f", retained {_percent(Fraction(entry['retained']))}{_through_pool(entry)}"
+        if entry["ownership"] != "1":
+            tail += f", your part {_percent(Fraction(entry['ownership']))}"
+        for route in entry["routes"]:
+            steps = route["steps"]
+            if not steps:
+                lines.append(
+                    f"{_money(entry['entering'], currency)} earned by {own}{tail}: {_money(route['amount'], currency)}"
+                )
+                continue
+            parts = [
+                f"{_money(entry['entering'], currency)} earned by {start['title']} ({start['label']})"
+            ]
+            for step in steps[:-1]:
+                parts.append(f"{_percent(Fraction(step['share']))} to {_step_name(step)}")
+            parts.append(f"{_percent(Fraction(steps[-1]['share']))} to {own}")
+            lines.append(" -> ".join(parts) + f"{tail}: {_money(route['amount'], currency)}")
+        if entry.get("more_routes"):
+            lines.append(f"... and {entry['more_routes']} more paths")
+    return lines
 
 
 def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
-    """Human lines for an explanation, one per listed path.
-
-    Amounts are in currency units to the cent (micros / 1,000,000, truncated).
+    """Human lines for an explanation, one per listed path (:func:`render_lines`).
 
     Examples
     --------
@@ -402,38 +570,4 @@ def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
     >>> render_explanation(G, e)
     ['100.00 earned by Night Swim (production) -> 60% to Tide -> 40% to your record Shoreline, retained 100%: 24.00']
     """
-    from hitrack.domain.money import format_micros
-
-    def name(work: str) -> str:
-        return str(G.nodes[work]["title"] or work)
-
-    def money(value: Fraction) -> str:
-        return format_micros(value.numerator // value.denominator)
-
-    lines = []
-    start = explanation.event_work
-    for route in explanation.routes:
-        parts = [
-            f"{money(explanation.entering)} earned by {name(start)} ({G.nodes[start]['kind']})"
-        ]
-        for step in route.steps[:-1]:
-            parts.append(f"{_percent(step.share)} to {name(step.source)}")
-        kind = G.nodes[explanation.work]["kind"]
-        owned = (
-            f"your {kind} {name(explanation.work)}"
-            if explanation.as_owner
-            else f"{name(explanation.work)} ({kind})"
-        )
-        if route.steps:
-            parts.append(f"{_percent(route.steps[-1].share)} to {owned}")
-        else:
-            parts[0] = f"{money(explanation.entering)} earned by {owned}"
-        own = "" if explanation.ownership == 1 else f", your part {_percent(explanation.ownership)}"
-        lines.append(
-            " -> ".join(parts)
-            + f", retained {_percent(explanation.retained)}{_through_pool(explanation)}{own}: "
-            + money(route.amount)
-        )
-    if explanation.more_routes:
-        lines.append(f"... and {explanation.more_routes} more paths")
-    return lines
+    return render_lines([explanation_entry(G, explanation)])

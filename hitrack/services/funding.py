@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from hitrack.db.models import Citation, Creator, RevenueEvent, WorkOwner
-from hitrack.domain import credit
+from hitrack.domain import fast
 from hitrack.domain.errors import (
     Conflict,
     HitrackError,
@@ -47,8 +47,7 @@ from hitrack.domain.money import (
     to_minor_units,
 )
 from hitrack.payments.base import CheckoutProvider, CheckoutRequest
-from hitrack.services import revenue
-from hitrack.services.graph import ancestry_ids, load_graph
+from hitrack.services import compact_graph, revenue
 from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = [
@@ -178,7 +177,7 @@ def fund_from_checkout(
                 ids=(external_id, session_id),
             )
         revenue.fund_into(db, event, method="checkout", reference=session_id)
-        revenue.settle_funded(db, event)
+        revenue.settle_or_hold(db, event)
     return event
 
 
@@ -207,7 +206,7 @@ def confirm_funding(
     with unit_of_work(db):
         event = revenue.get_event(db, external_id, lock=True)
         revenue.fund_into(db, event, method="manual", reference=note or None, by=actor)
-        revenue.settle_funded(db, event)
+        revenue.settle_or_hold(db, event)
     return event
 
 
@@ -256,7 +255,6 @@ class ExpectedAllocation:
     kind: str  # earning | recoup
     amount: int
     exact: str
-    explanation: list[dict[str, Any]]
 
 
 def _reaching(creator_id: int) -> Any:
@@ -271,9 +269,12 @@ def _reaching(creator_id: int) -> Any:
 
 
 def expected_allocations(
-    db: Session, creator_id: int, *, limit: int = EXPECTED_LIMIT
+    db: Session, creator_id: int, *, limit: int = EXPECTED_LIMIT, state: str = "reported"
 ) -> tuple[list[ExpectedAllocation], bool]:
     """The creator's parts of the latest ``limit`` reported events that would pay them.
+
+    ``state="funded"``: the funded events waiting for a settlement period
+    (*pending*), computed the same way.
 
     Returns the parts (newest event first) and whether more reported events
     would pay them. One query finds the events, one graph load covers them all;
@@ -286,7 +287,7 @@ def expected_allocations(
     events = list(
         db.scalars(
             select(RevenueEvent)
-            .where(RevenueEvent.state == "reported", RevenueEvent.work_id.in_(select(walk.c.id)))
+            .where(RevenueEvent.state == state, RevenueEvent.work_id.in_(select(walk.c.id)))
             .options(selectinload(RevenueEvent.work))
             .order_by(RevenueEvent.occurred_at.desc(), RevenueEvent.id.desc())
             .limit(limit + 1)
@@ -296,22 +297,19 @@ def expected_allocations(
     events = events[:limit]
     if not events:
         return [], more
-    G = load_graph(db, ancestry_ids(db, {e.work_id for e in events}))
-    handles = {h for node in G for h in G.nodes[node]["owners"]}
-    names = {
-        c.handle: c.display_name
-        for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))
-    }
+    graph = compact_graph.settlement_graph(db, {e.work_id for e in events})
+    cg = graph.graph
     parts: list[ExpectedAllocation] = []
     for event in events:
         try:
-            settlement = credit.settle_event(G, revenue.domain_event(event))
+            settlement = fast.settle_event(cg, revenue.domain_event(event))
         except HitrackError:
             # Checked when it was reported; should the graph refuse it now, its
             # funding will say why. The earnings page must not fail over it.
             continue
+        owners = cg.owners_of(cg.work_index[event.work.public_id])
         parts += [
-            ExpectedAllocation(event, part.kind, part.amount, part.exact, part.explanation)
-            for part in revenue.settlement_parts(G, names, event, settlement, only=creator.handle)
+            ExpectedAllocation(event, part.kind, part.amount, part.exact)
+            for part in revenue.settlement_parts(settlement, owners, only=creator.handle)
         ]
     return parts, more

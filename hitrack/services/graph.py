@@ -9,16 +9,29 @@ a work's shares above 1.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import networkx as nx
-from sqlalchemy import ColumnElement, Exists, and_, exists, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    and_,
+    event,
+    exists,
+    func,
+    inspect,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from hitrack.db.models import Citation, Creator, ProposalRevision, Work, WorkOwner
+from hitrack.db.models import Citation, Creator, GraphState, ProposalRevision, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
 from hitrack.domain import interchange
 from hitrack.domain.errors import Conflict, InvalidCitation, NotFound, PermissionDenied
@@ -32,6 +45,9 @@ T = TypeVar("T")
 GRAPH_LOCK_ID = 0x4_1712_ACC  # any constant: the advisory lock that serialises graph writers
 
 __all__ = [
+    "graph_version",
+    "graph_stamp",
+    "bump_graph_version",
     "ancestry_ids",
     "descendant_ids",
     "domain_work",
@@ -52,6 +68,84 @@ __all__ = [
     "export_all",
     "import_document",
 ]
+
+
+# --- the graph version ---------------------------------------------------------------
+#
+# Every write to what settlement reads (works, owners, citations, a model's
+# manifest and attribution weight) bumps one counter in the same transaction,
+# and stamps the rows it writes with the new version. A stored compact graph
+# is valid for exactly one version (hitrack.services.compact_graph), and the
+# graph of any past version is the rows stamped up to it (citations are never
+# rewritten in place).
+
+_BUMPED = "hitrack.graph_version"
+_SETTLED_ATTRIBUTES = ("kind", "attribution_weight_num", "attribution_weight_den", "title")
+
+
+def graph_version(db: Session) -> int:
+    """The graph version as this transaction sees it."""
+    return graph_stamp(db)[0]
+
+
+def graph_stamp(db: Session) -> tuple[int, str]:
+    """The graph version and its token (drawn anew at every bump)."""
+    row = db.execute(select(GraphState.version, GraphState.token).where(GraphState.id == 1)).first()
+    if row is None:  # a database created without the migrations' first row
+        db.add(GraphState(id=1, version=0, token=""))
+        db.flush()
+        return 0, ""
+    return int(row[0]), str(row[1])
+
+
+def bump_graph_version(db: Session) -> int:
+    """The new graph version of this transaction (bumped once per transaction).
+
+    Bulk writers that bypass the ORM call it and stamp their rows with it;
+    ORM writes are stamped by the flush hook below.
+    """
+    bumped = db.info.get(_BUMPED)
+    if bumped is not None:
+        return int(bumped)
+    version = graph_version(db) + 1
+    db.execute(
+        update(GraphState)
+        .where(GraphState.id == 1)
+        .values(version=version, token=secrets.token_hex(16))
+        .execution_options(synchronize_session=False)
+    )
+    db.info[_BUMPED] = version
+    return version
+
+
+def _touches_graph(obj: object) -> bool:
+    if isinstance(obj, Citation | WorkOwner):
+        return True
+    if isinstance(obj, Work):
+        state = inspect(obj)
+        return state.pending or any(
+            state.attrs[name].history.has_changes() for name in _SETTLED_ATTRIBUTES
+        )
+    return False
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_graph_writes(session: Session, _context: Any, _instances: Any) -> None:
+    new = [obj for obj in session.new if _touches_graph(obj)]
+    changed = [obj for obj in session.dirty if _touches_graph(obj)]
+    gone = [obj for obj in session.deleted if isinstance(obj, Citation | WorkOwner | Work)]
+    if not (new or changed or gone):
+        return
+    version = bump_graph_version(session)
+    for obj in [*new, *changed]:
+        if isinstance(obj, Citation | WorkOwner):
+            obj.graph_version = version
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_bump(session: Session) -> None:
+    session.info.pop(_BUMPED, None)
 
 
 def lock_graph(db: Session) -> None:

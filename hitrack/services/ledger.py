@@ -52,7 +52,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, func, select, update
+from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
@@ -69,6 +69,7 @@ from hitrack.domain.ledger import Posting
 from hitrack.domain.money import MAX_ACCOUNT_MICROS, beyond_account_cap
 
 __all__ = [
+    "ensure_accounts",
     "Posting",
     "LedgerIsAppendOnly",
     "cash_account",
@@ -178,6 +179,27 @@ def get_account(db: Session, code: str) -> LedgerAccount:
     return account
 
 
+def ensure_accounts(db: Session, codes: list[str]) -> None:
+    """Create those of the accounts ``codes`` that do not exist yet, in bulk (no commit).
+
+    For transactions with many postings (a settlement with thousands of
+    creators): one insert instead of one savepoint per new account. A
+    concurrent creator of the same account makes the insert fail; callers
+    retry their unit of work.
+    """
+    existing: set[str] = set()
+    for i in range(0, len(codes), 5_000):
+        chunk = codes[i : i + 5_000]
+        existing |= set(db.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(chunk))))
+    missing = [code for code in codes if code not in existing]
+    rows = []
+    for code in missing:
+        kind, creator_id, currency = account_kind(code)
+        rows.append({"code": code, "kind": kind, "creator_id": creator_id, "currency": currency})
+    for i in range(0, len(rows), 5_000):
+        db.execute(insert(LedgerAccount), rows[i : i + 5_000])
+
+
 # --- posting -----------------------------------------------------------------------
 
 
@@ -275,9 +297,13 @@ def _write(
 ) -> LedgerTransaction:
     # Accounts in code order: two concurrent first uses never wait on each other crosswise.
     codes = sorted({p.account for p in merged})
-    accounts = {
-        a.code: a for a in db.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(codes)))
-    }
+    accounts: dict[str, LedgerAccount] = {}
+    for start in range(0, len(codes), 5_000):  # bounded parameters per query
+        chunk = codes[start : start + 5_000]
+        accounts.update(
+            (a.code, a)
+            for a in db.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(chunk)))
+        )
     for code in codes:
         if code not in accounts:
             accounts[code] = get_account(db, code)
@@ -553,10 +579,15 @@ def check_invariants(db: Session) -> list[str]:
             RevenueEvent.currency,
         ).join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
     ):
+        if event_id is None:
+            continue
         allocations.setdefault(event_id, []).append(
             (payable_account(creator_id, currency), kind, int(amount))
         )
-    settled = select(RevenueEvent).where(RevenueEvent.state == "settled")
+    breaches += _period_breaches(db, allocations, postings_by_tx)
+    settled = select(RevenueEvent).where(
+        RevenueEvent.state == "settled", RevenueEvent.period_id.is_(None)
+    )
     for ev in db.scalars(settled.order_by(RevenueEvent.id)):
         # Settlement draws on unsettled revenue; events settled before revenue had
         # states took the cash in with their settlement (one transaction for both).
@@ -578,6 +609,56 @@ def check_invariants(db: Session) -> list[str]:
             )
         )
     breaches += _funding_breaches(db, postings_by_tx)
+    return breaches
+
+
+def _period_breaches(
+    db: Session,
+    allocations: dict[int, list[tuple[str, str, int]]],
+    postings_by_tx: dict[int, list[Any]],
+) -> list[str]:
+    """A settlement period is checked as one event: its events' parts and its one transaction."""
+    from hitrack.db.models import SettlementPeriod
+
+    breaches: list[str] = []
+    for period in db.scalars(select(SettlementPeriod).order_by(SettlementPeriod.id)):
+        cur = period.currency
+        parts = [
+            (payable_account(creator_id, cur), kind, int(amount))
+            for creator_id, kind, amount in db.execute(
+                select(Allocation.creator_id, Allocation.kind, Allocation.amount).where(
+                    Allocation.period_id == period.id
+                )
+            )
+        ]
+        totals = db.execute(
+            select(
+                func.coalesce(func.sum(RevenueEvent.amount), 0),
+                func.coalesce(func.sum(RevenueEvent.fee), 0),
+                func.coalesce(func.sum(RevenueEvent.recouped), 0),
+                func.coalesce(func.sum(RevenueEvent.distributable), 0),
+            ).where(RevenueEvent.period_id == period.id)
+        ).one()
+        for event_id in db.scalars(
+            select(RevenueEvent.id).where(RevenueEvent.period_id == period.id)
+        ):
+            parts += allocations.get(event_id, [])
+        if int(totals[0]) != period.amount or int(totals[1]) != period.fee:
+            breaches.append(f"period {period.public_id}: its events do not sum to its totals")
+        breaches += rules.check_event(
+            rules.EventRecord(
+                ref=period.public_id,
+                currency=cur,
+                amount=period.amount,
+                fee=period.fee,
+                recouped=int(totals[2]),
+                distributable=int(totals[3]),
+                allocations=parts,
+                cash_account=unsettled_account(cur),
+                fee_account=fees_account(cur),
+                postings=postings_by_tx.get(period.transaction_id, []),
+            )
+        )
     return breaches
 
 

@@ -16,7 +16,7 @@ when an admin (or the system: CSV import, Stripe) sends it. Recording it:
    (:func:`settle_funded`): the credit engine over the work's ancestry as it
    stands (the finalized split, the frozen manifest), one allocation row per
    creator (``earning``) and per owner who fronted costs (``recoup``), each
-   with its explanation, and the postings from unsettled revenue to the fee
+   with its exact entitlement, and the postings from unsettled revenue to the fee
    and each creator's payable. An event a model's operator reports is stored
    ``reported``: it moves no money and pays nobody until it is funded
    (:mod:`hitrack.services.funding`).
@@ -31,20 +31,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, NamedTuple
 
-import networkx as nx
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from hitrack.db.base import utcnow
-from hitrack.db.models import Allocation, Creator, RevenueEvent, Work
-from hitrack.domain import credit
+from hitrack.db.models import Allocation, Citation, Creator, RevenueEvent, Work
+from hitrack.domain import credit, fast
 from hitrack.domain.errors import (
     Conflict,
     HitrackError,
@@ -54,11 +53,14 @@ from hitrack.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from hitrack.domain.fast.event import CompactEvents
 from hitrack.domain.ledger import Posting, payload_hash
 from hitrack.domain.money import check_event_micros, format_micros, parse_currency
+from hitrack.domain.settlement import prepare_event
 from hitrack.domain.shares import format_share, loads_json, parse_share
-from hitrack.services import ledger
-from hitrack.services.graph import ancestry_ids, get_work, load_graph
+from hitrack.jobs.base import JobQueue
+from hitrack.services import compact_graph, ledger
+from hitrack.services.graph import get_work
 from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = [
@@ -74,6 +76,13 @@ __all__ = [
     "settle_into",
     "fund_into",
     "settle_funded",
+    "settle_or_hold",
+    "settlement_mode",
+    "validate_entry",
+    "creator_ids",
+    "insert_allocations",
+    "exact_text",
+    "DEFAULT_PERIOD_MIN_SOURCES",
     "require_reported",
     "domain_event",
     "settlement_parts",
@@ -82,11 +91,12 @@ __all__ = [
     "import_csv",
     "get_event",
     "visible_event",
-    "explanation_lines",
     "CSV_COLUMNS",
 ]
 
 _DIGITS = re.compile(r"^[+-]?\d+$")
+DEFAULT_PERIOD_MIN_SOURCES = 10_000
+"""A model whose manifest has at least this many works settles per period by default."""
 ORIGINS = ("api", "csv", "stripe")
 
 
@@ -339,6 +349,8 @@ def record_revenue(
     *,
     default_fee_rate: Fraction,
     origin: str = "api",
+    queue: JobQueue | None = None,
+    period_min_sources: int = DEFAULT_PERIOD_MIN_SOURCES,
 ) -> Recorded:
     """Record one revenue event; ``actor`` None is the system (CSV, Stripe).
 
@@ -371,7 +383,15 @@ def record_revenue(
         check_sender(db, actor, work, entry)
         try:
             if funded_on_arrival(actor):
-                event = settle_into(db, actor, work, entry, origin=origin)
+                event = settle_into(
+                    db,
+                    actor,
+                    work,
+                    entry,
+                    origin=origin,
+                    queue=queue,
+                    period_min_sources=period_min_sources,
+                )
             else:
                 event = report_into(db, actor, work, entry, origin=origin)
         except IntegrityError:
@@ -383,14 +403,6 @@ def record_revenue(
             db.rollback()
             return Recorded(existing, False)
     return Recorded(event, True)
-
-
-def _read_graph_lock(db: Session) -> None:
-    # Graph writers hold the exclusive advisory lock (services.graph.lock_graph);
-    # settlements share it, so an event never sees a citation half-written and
-    # many events still settle at once. SQLite serialises at BEGIN IMMEDIATE.
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(select(func.pg_advisory_xact_lock_shared(0x4_1712_ACC)))
 
 
 def _engine_event(entry: RevenueInput) -> credit.RevenueEvent:
@@ -458,21 +470,36 @@ def report_into(
     The credit engine checks it now (an attribution within the manifest, ...),
     so funding it later cannot fail on its fields.
     """
-    credit.validate_event(load_graph(db, ancestry_ids(db, [work.id])), _engine_event(entry))
+    validate_entry(db, work, entry)
     return _new_event(db, actor, work, entry, origin=origin, state="reported")
 
 
+def validate_entry(
+    db: Session, work: Work, entry: RevenueInput, *, queue: JobQueue | None = None
+) -> None:
+    """The engines' own checks of an event (an attribution within the manifest, ...)."""
+    graph = compact_graph.settlement_graph(db, {work.id}, queue=queue)
+    prepare_event(CompactEvents(graph.graph), _engine_event(entry))
+
+
 def settle_into(
-    db: Session, actor: Creator | None, work: Work, entry: RevenueInput, *, origin: str
+    db: Session,
+    actor: Creator | None,
+    work: Work,
+    entry: RevenueInput,
+    *,
+    origin: str,
+    queue: JobQueue | None = None,
+    period_min_sources: int = DEFAULT_PERIOD_MIN_SOURCES,
 ) -> RevenueEvent:
     """A validated event funded on arrival, into the session (no commit): the event,
-    its funding, its allocations and its settlement.
+    its funding, and its settlement (now, or in the next period: :func:`settle_or_hold`).
 
     Raises IntegrityError (from the flush) when the external id exists already.
     """
     event = _new_event(db, actor, work, entry, origin=origin, state="reported")
     fund_into(db, event, method="on_arrival")
-    return settle_funded(db, event)
+    return settle_or_hold(db, event, queue=queue, period_min_sources=period_min_sources)
 
 
 def require_reported(event: RevenueEvent, action: str) -> None:
@@ -526,38 +553,47 @@ def fund_into(
     return event
 
 
-def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
-    """Settle a funded event (no commit): allocations, and one transaction from unsettled
-    revenue to the fee and each creator's payable."""
+def settle_funded(
+    db: Session, event: RevenueEvent, *, queue: JobQueue | None = None
+) -> RevenueEvent:
+    """Settle a funded event on its own (no commit): allocations, and one transaction from
+    unsettled revenue to the fee and each creator's payable.
+
+    The fast engine settles it over the settlement graph
+    (:func:`hitrack.services.compact_graph.settlement_graph`; ``queue`` gets a
+    rebuild when that graph is stale); the event records the graph version, so
+    its explanation replays that graph. Allocations are written in bulk.
+    """
     if event.state != "funded":
         raise Conflict(
             f"revenue event {event.external_id} is {event.state}: only funded revenue settles",
             ids=(event.external_id,),
         )
     work = event.work
-    _read_graph_lock(db)
-    G = load_graph(db, ancestry_ids(db, [work.id]))
-    settlement = credit.settle_event(G, domain_event(event))
-    handles = {h for node in G for h in G.nodes[node]["owners"]}
-    creators = {c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))}
+    graph = compact_graph.settlement_graph(db, {work.id}, queue=queue)
+    settlement = fast.settle_event(graph.graph, domain_event(event))
+    owners = graph.graph.owners_of(graph.graph.work_index[work.public_id])
+    parts = settlement_parts(settlement, owners)
+    ids = creator_ids(db, {part.handle for part in parts})
     event.fee = settlement.fee
     event.recouped = sum(settlement.recouped.values())
     event.distributable = settlement.distributable
-
-    names = {h: c.display_name for h, c in creators.items()}
-    allocations = [
-        Allocation(
-            # Through the relationships, so the event in this session lists them.
-            event=event,
-            creator=creators[part.handle],
-            kind=part.kind,
-            amount=part.amount,
-            exact=part.exact,
-            explanation=part.explanation,
-        )
-        for part in settlement_parts(G, names, event, settlement)
-    ]
-    db.add_all(allocations)
+    event.graph_version = graph.version
+    insert_allocations(
+        db,
+        [
+            {
+                "event_id": event.id,
+                "period_id": None,
+                "creator_id": ids[part.handle],
+                "kind": part.kind,
+                "amount": part.amount,
+                "exact": part.exact,
+            }
+            for part in parts
+        ],
+    )
+    db.expire(event, ["allocations"])
 
     cur = event.currency
     postings = [
@@ -565,8 +601,9 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
         Posting(ledger.fees_account(cur), cur, -settlement.fee),
     ]
     postings += [
-        Posting(ledger.payable_account(a.creator.id, cur), cur, -a.amount) for a in allocations
+        Posting(ledger.payable_account(ids[part.handle], cur), cur, -part.amount) for part in parts
     ]
+    ledger.ensure_accounts(db, sorted({p.account for p in postings}))
     transaction = ledger.post_transaction(
         db,
         f"revenue:{event.external_id}",
@@ -581,6 +618,44 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
     return event
 
 
+def settle_or_hold(
+    db: Session,
+    event: RevenueEvent,
+    *,
+    queue: JobQueue | None = None,
+    period_min_sources: int = DEFAULT_PERIOD_MIN_SOURCES,
+) -> RevenueEvent:
+    """Settle a funded event now, or leave it funded for the next settlement period.
+
+    Which one is the work's :func:`settlement_mode`.
+    """
+    if settlement_mode(db, event.work, period_min_sources=period_min_sources) == "period":
+        return event
+    return settle_funded(db, event, queue=queue)
+
+
+def settlement_mode(db: Session, work: Work, *, period_min_sources: int) -> str:
+    """``immediate`` or ``period``: the work's own setting, else its kind and size decide.
+
+    Records and productions settle per event; a model with at least
+    ``period_min_sources`` works in its manifest (the setting
+    ``HITRACK_PERIOD_SETTLEMENT_MIN_SOURCES``) settles per period.
+    """
+    if work.settlement_mode is not None:
+        return work.settlement_mode
+    if work.kind != "model":
+        return "immediate"
+    count = db.scalar(
+        select(func.count()).select_from(
+            select(Citation.id)
+            .where(Citation.work_id == work.id)
+            .limit(period_min_sources)
+            .subquery()
+        )
+    )
+    return "period" if int(count or 0) >= period_min_sources else "immediate"
+
+
 class Part(NamedTuple):
     """One creator's part of a settled event: what an allocation row stores."""
 
@@ -588,158 +663,56 @@ class Part(NamedTuple):
     kind: str  # earning | recoup
     amount: int
     exact: str
-    explanation: list[dict[str, object]]
 
 
 def settlement_parts(
-    G: nx.DiGraph,
-    names: Mapping[str, str],
-    event: RevenueEvent,
     settlement: credit.EventSettlement,
+    owners: Mapping[str, Fraction],
     *,
     only: str | None = None,
 ) -> list[Part]:
-    """The allocations of ``settlement`` with their explanations (``only``: one creator's)."""
+    """The allocations of ``settlement`` (``only``: one creator's); ``owners`` of its work."""
+    fill_all = getattr(settlement.entitlements, "fill_all", None)
+    if only is None and fill_all is not None:
+        fill_all()  # the fast engine's exact entitlements, all in one pass
     parts = [
-        Part(
-            handle,
-            "earning",
-            settlement.creators.get(handle, 0),
-            _exact(exact),
-            [_explanation_json(G, names, e) for e in settlement.explain(handle)],
-        )
+        Part(handle, "earning", settlement.creators.get(handle, 0), exact_text(exact))
         for handle, exact in settlement.entitlements.items()
         if only in (None, handle)
     ]
-    work = event.work.public_id
-    owners = G.nodes[work]["owners"]
     recouped = sum(settlement.recouped.values())
     parts += [
-        Part(
-            handle,
-            "recoup",
-            micros,
-            _exact(recouped * owners[handle]),
-            [
-                {
-                    "recoup": True,
-                    **_node(G, names, work),
-                    "costs": event.costs,
-                    "recouped": recouped,
-                    "ownership": format_share(owners[handle]),
-                }
-            ],
-        )
+        Part(handle, "recoup", micros, exact_text(recouped * owners[handle]))
         for handle, micros in settlement.recouped.items()
         if only in (None, handle)
     ]
     return parts
 
 
-def _exact(value: Fraction) -> str:
+def exact_text(value: Fraction) -> str:
+    """An exact entitlement as stored: ``numerator/denominator``."""
     return f"{value.numerator}/{value.denominator}"
 
 
-def _by(G: nx.DiGraph, names: Mapping[str, str], work: str) -> str:
-    return ", ".join(names.get(h, h) for h in sorted(G.nodes[work]["owners"]))
+_CHUNK = 5_000
 
 
-def _node(G: nx.DiGraph, names: Mapping[str, str], work: str) -> dict[str, object]:
-    node = G.nodes[work]
-    label = "remix" if node["kind"] == "record" and G.out_degree(work) else node["kind"]
-    return {
-        "work": work,
-        "title": node["title"] or work,
-        "kind": node["kind"],
-        "label": label,
-        "by": _by(G, names, work),
-    }
+def creator_ids(db: Session, handles: Iterable[str]) -> dict[str, int]:
+    """Creator ids by handle, looked up in chunks (never one parameter per creator at once)."""
+    wanted = sorted(set(handles))
+    ids: dict[str, int] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        chunk = wanted[i : i + _CHUNK]
+        ids.update(
+            db.execute(select(Creator.handle, Creator.id).where(Creator.handle.in_(chunk))).all()
+        )
+    return ids
 
 
-def _explanation_json(
-    G: nx.DiGraph, names: Mapping[str, str], e: credit.Explanation
-) -> dict[str, object]:
-    return {
-        **_node(G, names, e.work),
-        "event_work": _node(G, names, e.event_work),
-        "entering": _exact(e.entering),
-        "value": _exact(e.value),
-        "retained": format_share(e.retained),
-        "ownership": format_share(e.ownership),
-        "amount": _exact(e.amount),
-        "routes": [
-            {
-                "steps": [
-                    {**_node(G, names, s.source), "share": format_share(s.share)} for s in r.steps
-                ],
-                "value": _exact(r.value),
-                "amount": _exact(r.amount),
-            }
-            for r in e.routes
-        ],
-        "more_routes": e.more_routes,
-    }
-
-
-# --- explanations for people -------------------------------------------------------
-
-
-def _percent(share: Fraction) -> str:
-    text = format_share(share * 100)
-    return f"{text}%" if "/" not in text else f"{format_share(share)} of it"
-
-
-def _money(exact: str, currency: str = "USD") -> str:
-    value = Fraction(exact)
-    return format_micros(value.numerator // value.denominator, currency)
-
-
-def explanation_lines(explanation: list[dict[str, Any]], currency: str = "USD") -> list[str]:
-    """The stored explanation of an allocation as sentences, one per path.
-
-    e.g. ``100.00 earned by Night Swim (production) -> 60% to Tide (remix by Bo)
-    -> 40% to your record Shoreline, retained 100%: 24.00``.
-    """
-    lines: list[str] = []
-    for entry in explanation:
-        if entry.get("recoup"):
-            lines.append(
-                f"Costs of {format_micros(int(entry['costs']), currency)} fronted for your "
-                f"{entry['kind']} {entry['title']}: "
-                f"{format_micros(int(entry['recouped']), currency)} recouped"
-                + (
-                    ""
-                    if entry["ownership"] == "1"
-                    else f", your part {_percent(Fraction(entry['ownership']))}"
-                )
-            )
-            continue
-        start = entry["event_work"]
-        own = f"your {entry['kind']} {entry['title']}"
-        tail = f", retained {_percent(Fraction(entry['retained']))}"
-        if entry["ownership"] != "1":
-            tail += f", your part {_percent(Fraction(entry['ownership']))}"
-        for route in entry["routes"]:
-            steps = route["steps"]
-            if not steps:
-                lines.append(
-                    f"{_money(entry['entering'], currency)} earned by {own}{tail}: "
-                    f"{_money(route['amount'], currency)}"
-                )
-                continue
-            parts = [
-                f"{_money(entry['entering'], currency)} earned by {start['title']} ({start['label']})"
-            ]
-            for step in steps[:-1]:
-                parts.append(
-                    f"{_percent(Fraction(step['share']))} to {step['title']} "
-                    f"({step['label']} by {step['by']})"
-                )
-            parts.append(f"{_percent(Fraction(steps[-1]['share']))} to {own}")
-            lines.append(" -> ".join(parts) + f"{tail}: {_money(route['amount'], currency)}")
-        if entry.get("more_routes"):
-            lines.append(f"... and {entry['more_routes']} more paths")
-    return lines
+def insert_allocations(db: Session, rows: list[dict[str, object]]) -> None:
+    """Write allocation rows in bulk: an executemany (batched multi-row inserts on PostgreSQL)."""
+    for i in range(0, len(rows), _CHUNK * 4):
+        db.execute(insert(Allocation), rows[i : i + _CHUNK * 4])
 
 
 # --- CSV import ----------------------------------------------------------------------
@@ -850,7 +823,7 @@ def _read_rows(
     errors: list[tuple[int, str]] = []
     seen: dict[str, tuple[int, str]] = {}
     works: dict[str, Work] = {}
-    graphs: dict[str, nx.DiGraph] = {}
+    graphs: dict[str, CompactEvents] = {}
     try:
         for row in reader:
             line = reader.line_num
@@ -878,18 +851,10 @@ def _read_rows(
                 check_sender(db, actor, works[entry.work], entry)
                 # The engine's own checks (attribution within the manifest, ...).
                 if entry.work not in graphs:
-                    graphs[entry.work] = load_graph(db, ancestry_ids(db, [works[entry.work].id]))
-                credit.validate_event(
-                    graphs[entry.work],
-                    credit.RevenueEvent(
-                        entry.external_id,
-                        entry.work,
-                        entry.amount,
-                        entry.costs,
-                        entry.fee_rate,
-                        entry.attribution,
-                    ),
-                )
+                    graphs[entry.work] = CompactEvents(
+                        compact_graph.settlement_graph(db, {works[entry.work].id}).graph
+                    )
+                prepare_event(graphs[entry.work], _engine_event(entry))
                 entries.append((line, entry, works[entry.work]))
             except HitrackError as error:
                 errors.append((line, error.message))

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -31,15 +30,14 @@ from hitrack.db.models import (
     LedgerPosting,
     LedgerTransaction,
     RevenueEvent,
+    SettlementPeriod,
     Work,
 )
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.ledger import owed
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.domain.spreadsheet import csv_text
-from hitrack.services import funding, ledger
-from hitrack.services.graph import hide_titles
-from hitrack.services.revenue import explanation_lines
+from hitrack.services import explanations, funding, ledger
 
 __all__ = [
     "EarningLine",
@@ -142,6 +140,16 @@ class Earnings:
     lines: list[EarningLine]
     expected: list[EarningLine] = field(default_factory=list)
     expected_more: bool = False
+    pending: list[EarningLine] = field(default_factory=list)
+    pending_more: bool = False
+
+    @property
+    def pending_totals(self) -> dict[str, int]:
+        """Funded earnings awaiting the next settlement period, per currency (not in a balance)."""
+        totals: dict[str, int] = {}
+        for line in self.pending:
+            totals[line.currency] = totals.get(line.currency, 0) + line.amount
+        return dict(sorted(totals.items()))
 
     @property
     def expected_totals(self) -> dict[str, int]:
@@ -151,50 +159,86 @@ class Earnings:
         return dict(sorted(totals.items()))
 
 
+EXPLAINED_LINES = 20
+"""Earning lines explained when a page opens; the others are explained when opened."""
+
+
 def _earning_lines(
-    db: Session, creator_id: int, *conditions: ColumnElement[bool], limit: int | None = None
+    db: Session,
+    creator_id: int,
+    *conditions: ColumnElement[bool],
+    limit: int | None = None,
+    currency: str | None = None,
+    explain: int = EXPLAINED_LINES,
 ) -> list[EarningLine]:
+    # An allocation is of one event (settled on its own, or a recoup in a
+    # period) or of one settlement period (a creator's earnings of the batch).
+    settled_by = func.coalesce(RevenueEvent.transaction_id, SettlementPeriod.transaction_id)
     stmt = (
-        select(Allocation, RevenueEvent, LedgerTransaction.created_at, Work)
-        .join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
-        .join(LedgerTransaction, RevenueEvent.transaction_id == LedgerTransaction.id)
-        .join(Work, RevenueEvent.work_id == Work.id)
+        select(Allocation, RevenueEvent, SettlementPeriod, LedgerTransaction.created_at, Work)
+        .outerjoin(RevenueEvent, Allocation.event_id == RevenueEvent.id)
+        .outerjoin(SettlementPeriod, Allocation.period_id == SettlementPeriod.id)
+        .join(LedgerTransaction, LedgerTransaction.id == settled_by)
+        .outerjoin(Work, RevenueEvent.work_id == Work.id)
         .where(Allocation.creator_id == creator_id, *conditions)
         .order_by(LedgerTransaction.created_at.desc(), Allocation.id.desc())
     )
+    if currency is not None:
+        stmt = stmt.where(
+            func.coalesce(RevenueEvent.currency, SettlementPeriod.currency) == currency
+        )
     if limit is not None:
         stmt = stmt.limit(limit)
-    rows = list(db.execute(stmt))
-    # Explanations were stored with every title on the way; the creator reads
-    # those of works they may not see (a private record, a draft) as "a private work".
-    documents: list[dict[str, Any]] = [
-        {"event_work": {"work": work.public_id, "title": work.title}, "paths": a.explanation}
-        for a, _, _, work in rows
-    ]
-    shown = hide_titles(db, db.get(Creator, creator_id), documents)
-    return [
-        EarningLine(
-            event=event.external_id,
-            at=at,
-            work_id=work.public_id,
-            work_title=view["event_work"]["title"],
-            work_kind=work.kind,
-            kind=allocation.kind,
-            currency=event.currency,
-            amount=allocation.amount,
-            exact=allocation.exact,
-            lines=explanation_lines(view["paths"], event.currency),
+    creator = db.get(Creator, creator_id)
+    lines = []
+    for n, (allocation, event, period, at, work) in enumerate(db.execute(stmt).all()):
+        if event is None:
+            lines.append(
+                EarningLine(
+                    event=period.public_id,
+                    at=at,
+                    work_id="",
+                    work_title=f"settlement period to {period.until:%Y-%m-%d %H:%M} UTC",
+                    work_kind="period",
+                    kind=allocation.kind,
+                    currency=period.currency,
+                    amount=allocation.amount,
+                    exact=allocation.exact,
+                    lines=[f"{period.events} funded events settled together"],
+                )
+            )
+            continue
+        why = (
+            explanations.explain_event(db, event, creator, kind=allocation.kind)
+            if creator is not None and n < explain
+            else []
         )
-        for (allocation, event, at, work), view in zip(rows, shown, strict=True)
-    ]
+        lines.append(
+            EarningLine(
+                event=event.external_id,
+                at=at,
+                work_id=work.public_id,
+                work_title=work.title,
+                work_kind=work.kind,
+                kind=allocation.kind,
+                currency=event.currency,
+                amount=allocation.amount,
+                exact=allocation.exact,
+                lines=why,
+            )
+        )
+    return lines
 
 
 def expected_lines(
-    db: Session, creator_id: int, *, limit: int = funding.EXPECTED_LIMIT
+    db: Session, creator_id: int, *, limit: int = funding.EXPECTED_LIMIT, state: str = "reported"
 ) -> tuple[list[EarningLine], bool]:
-    """The creator's expected parts of reported, unfunded revenue, newest first."""
-    parts, more = funding.expected_allocations(db, creator_id, limit=limit)
-    explanations = hide_titles(db, db.get(Creator, creator_id), [p.explanation for p in parts])
+    """The creator's expected parts of reported, unfunded revenue, newest first.
+
+    ``state="funded"``: their pending parts of funded revenue awaiting a settlement period.
+    """
+    parts, more = funding.expected_allocations(db, creator_id, limit=limit, state=state)
+    creator = db.get(Creator, creator_id)
     return [
         EarningLine(
             event=part.event.external_id,
@@ -206,16 +250,21 @@ def expected_lines(
             currency=part.event.currency,
             amount=part.amount,
             exact=part.exact,
-            lines=explanation_lines(explanation, part.event.currency),
+            lines=explanations.explain_event(db, part.event, creator, kind=part.kind)
+            if creator is not None and n < EXPLAINED_LINES
+            else [],
         )
-        for part, explanation in zip(parts, explanations, strict=True)
+        for n, part in enumerate(parts)
     ], more
 
 
 def earnings(db: Session, creator_id: int, *, limit: int = 500) -> Earnings:
     """Balances per currency, the latest ``limit`` earnings and the expected ones, newest first."""
     expected, more = expected_lines(db, creator_id)
+    pending, pending_more = expected_lines(db, creator_id, state="funded")
     return Earnings(
+        pending=pending,
+        pending_more=pending_more,
         balances=ledger.creator_balances(db, creator_id),
         held=ledger.held_balances(db, creator_id),
         lines=_earning_lines(db, creator_id, limit=limit),
@@ -292,9 +341,9 @@ def statement(db: Session, creator_id: int, start: date, end: date) -> Statement
                 _earning_lines(
                     db,
                     creator_id,
-                    RevenueEvent.currency == account.currency,
                     LedgerTransaction.created_at >= begin,
                     LedgerTransaction.created_at < finish,
+                    currency=account.currency,
                 )
             )
         )

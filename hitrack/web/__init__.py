@@ -34,7 +34,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     _configure(app, settings)
     _trust_proxies(app, settings)
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        statement_timeout_ms=settings.statement_timeout_ms,
+        lock_timeout_ms=settings.lock_timeout_ms,
+    )
     context.init_app(
         app,
         context.Services(

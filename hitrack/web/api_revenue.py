@@ -14,13 +14,19 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from hitrack.db.models import RevenueEvent
+from hitrack.db.models import Allocation, Creator, RevenueEvent
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import MINOR_UNIT_EXPONENTS, format_micros, format_micros_exact
 from hitrack.domain.shares import format_share
-from hitrack.services import funding, revenue, statements, webhooks
+from hitrack.services import explanations, funding, revenue, settlement, statements, webhooks
 from hitrack.web.api import auth_required, body, me
-from hitrack.web.context import db, payout_provider, settings, stripe_webhook_verifier
+from hitrack.web.context import (
+    db,
+    job_queue,
+    payout_provider,
+    settings,
+    stripe_webhook_verifier,
+)
 from hitrack.web.errors import json_error
 from hitrack.web.openapi import (
     link,
@@ -48,7 +54,19 @@ def money_json(micros: int, currency: str) -> dict[str, Any]:
     }
 
 
-def event_json(event: RevenueEvent) -> dict[str, Any]:
+EXPLAINED_ALLOCATIONS = 50
+"""An event with more allocations explains only the requester's own (the others on request)."""
+
+
+def event_json(event: RevenueEvent, viewer: Creator | None = None) -> dict[str, Any]:
+    allocations = event.allocations
+    explained = len(allocations) <= EXPLAINED_ALLOCATIONS
+
+    def why(a: Allocation) -> list[str] | None:
+        if explained or (viewer is not None and a.creator_id == viewer.id):
+            return explanations.explain_event(db(), event, a.creator, kind=a.kind)
+        return None
+
     return {
         "external_id": event.external_id,
         "origin": event.origin,
@@ -74,9 +92,9 @@ def event_json(event: RevenueEvent) -> dict[str, Any]:
                 "kind": a.kind,
                 "amount": a.amount,
                 "exact": a.exact,
-                "explanation": revenue.explanation_lines(a.explanation, event.currency),
+                "explanation": why(a),
             }
-            for a in event.allocations
+            for a in allocations
         ],
     }
 
@@ -97,16 +115,21 @@ def earning_json(line: statements.EarningLine) -> dict[str, Any]:
 @auth_required
 def post_revenue() -> tuple[Response, int]:
     recorded = revenue.record_revenue(
-        db(), me(), body(), default_fee_rate=settings().default_fee_rate
+        db(),
+        me(),
+        body(),
+        default_fee_rate=settings().default_fee_rate,
+        queue=job_queue(),
+        period_min_sources=settings().period_settlement_min_sources,
     )
     event = revenue.get_event(db(), recorded.event.external_id)
-    return jsonify(event_json(event)), 201 if recorded.created else 200
+    return jsonify(event_json(event, me())), 201 if recorded.created else 200
 
 
 @bp.get("/revenue/<external_id>")
 @auth_required
 def get_revenue(external_id: str) -> Response:
-    return jsonify(event_json(revenue.visible_event(db(), me(), external_id)))
+    return jsonify(event_json(revenue.visible_event(db(), me(), external_id), me()))
 
 
 def note_field(name: str | None) -> object:
@@ -152,6 +175,22 @@ def reject_revenue(external_id: str) -> Response:
     reason = note_field("reason")
     event = funding.reject_report(db(), me(), external_id, reason)
     return jsonify(event_json(revenue.get_event(db(), event.external_id)))
+
+
+@bp.post("/settlement/periods")
+@auth_required
+def post_settlement_period() -> tuple[Response, int]:
+    """Close the settlement period up to ``until`` (admins): answered at once with the job."""
+    from hitrack.web.api_jobs import job_json
+
+    data = body() if request.get_data() else {}
+    unknown = set(data) - {"until"}
+    if unknown:
+        raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+    until = settlement.parse_until(data.get("until"))
+    job = settlement.submit_period(db(), job_queue(), me(), until)
+    db().refresh(job)  # the inline queue may have run it already
+    return jsonify(job_json(job)), 202
 
 
 @bp.get("/me/earnings")
@@ -299,6 +338,22 @@ register_paths(
                         "getRevenue", "the event", external_id="$response.body#/external_id"
                     )
                 },
+            )
+        },
+        "/api/v1/settlement/periods": {
+            "post": operation(
+                "Close a settlement period (admins): every funded event up to `until` "
+                "settles as one batch per currency, as a job",
+                tag="revenue",
+                operation_id="closeSettlementPeriod",
+                description="`until` is an ISO date (its end) or date-time, default now; a "
+                "cut-off in the future is refused. Answers 202 with the job at once; the same "
+                "cut-off again answers the same job and settles nothing twice.",
+                ok=202,
+                body=object_schema([], until=text(40, required=False)),
+                body_required=False,
+                response=ref("Job"),
+                errors=(401, 403, 422),
             )
         },
         "/api/v1/revenue/{external_id}": {

@@ -2,25 +2,27 @@
 
 An operator pays the revenue they reported on ``/me/revenue`` (a Checkout page
 with Stripe; instructions with manual payouts); admins confirm manual funding
-or reject reports on ``/admin/revenue``.
+or reject reports on ``/admin/revenue`` and close settlement periods on
+``/admin/settlement`` (a job).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from wtforms import StringField
 from wtforms.validators import Length
 
 from hitrack.db.models import Creator
 from hitrack.domain.errors import PermissionDenied
 from hitrack.domain.money import format_micros_exact
-from hitrack.services import funding, reports, statements
+from hitrack.services import funding, reports, settlement, statements
 from hitrack.web.api_revenue import csv_response
-from hitrack.web.context import db, payout_provider, settings
+from hitrack.web.context import db, job_queue, payout_provider, settings
+from hitrack.web.forms import Form
+from hitrack.web.signed_in import login_required, me
 
 bp = Blueprint("revenue", __name__)
 
@@ -31,19 +33,15 @@ def money_exact(micros: int) -> str:
     return format_micros_exact(micros)
 
 
-def me() -> Creator:
-    return current_user  # type: ignore[return-value]
-
-
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button with its CSRF token."""
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     reference = StringField("Payment reference", validators=[Length(max=500)])
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = StringField("Reason", validators=[Length(max=500)])
 
 
@@ -67,7 +65,7 @@ def earnings() -> str:
 
 @bp.get("/me/statement")
 @login_required
-def statement() -> Response | str:
+def statement() -> ResponseReturnValue:
     start, end = statements.parse_period(
         request.args.get("from"), request.args.get("to"), today=datetime.now(UTC).date()
     )
@@ -113,7 +111,7 @@ def my_revenue() -> str:
 
 @bp.post("/me/revenue/<external_id>/fund")
 @login_required
-def fund(external_id: str) -> Response | str:
+def fund(external_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     found = funding.open_checkout(
@@ -147,7 +145,7 @@ def admin_revenue() -> str:
 
 @bp.post("/admin/revenue/<external_id>/confirm")
 @login_required
-def admin_confirm(external_id: str) -> Response:
+def admin_confirm(external_id: str) -> ResponseReturnValue:
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -158,10 +156,41 @@ def admin_confirm(external_id: str) -> Response:
 
 @bp.post("/admin/revenue/<external_id>/reject")
 @login_required
-def admin_reject(external_id: str) -> Response:
+def admin_reject(external_id: str) -> ResponseReturnValue:
     form = RejectForm()
     if not form.validate_on_submit():
         abort(400)
     event = funding.reject_report(db(), _admin(), external_id, form.reason.data)
     flash(f"Revenue event {event.external_id} rejected: it moves no money.", "success")
     return redirect(url_for("revenue.admin_revenue"))
+
+
+class PeriodForm(Form):
+    until = StringField(
+        "Settle funded events up to (ISO date or date-time; empty: now)",
+        validators=[Length(max=40)],
+    )
+
+
+@bp.get("/admin/settlement")
+@login_required
+def admin_settlement() -> str:
+    if not me().is_admin:
+        raise PermissionDenied("settlement periods are closed by admins")
+    return render_template(
+        "revenue/admin_settlement.html",
+        periods=settlement.periods(db()),
+        form=PeriodForm(),
+    )
+
+
+@bp.post("/admin/settlement")
+@login_required
+def admin_close_period() -> ResponseReturnValue:
+    form = PeriodForm()
+    if not form.validate_on_submit():
+        abort(400)
+    until = settlement.parse_until(form.until.data or None)
+    job = settlement.submit_period(db(), job_queue(), me(), until)
+    flash(f"Closing the period up to {until:%Y-%m-%d %H:%M:%S} UTC.", "success")
+    return redirect(url_for("jobs.show", job_id=job.public_id))

@@ -162,12 +162,12 @@ def test_explanation_names_the_role_and_the_credit_pool(engine):
         ("performer", F(3, 16), F(1, 4))
     ]
     assert render_explanation(G, item) == [
-        "0.81 earned by r2 (record) -> 40% to Night Swim (record), retained 100%, "
+        "0.81 earned by r2 (remix) -> 40% to Night Swim (record), retained 100%, "
         "as performer through the 25% credit pool, your part 18.75%: 0.06"
     ]
     [owned] = s.explain("studio")
     assert render_explanation(G, owned) == [
-        "0.81 earned by r2 (record) -> 40% to your record Night Swim, retained 100%, "
+        "0.81 earned by r2 (remix) -> 40% to your record Night Swim, retained 100%, "
         "after the 25% credit pool, your part 75%: 0.24"
     ]
     [escrow] = s.explain("credit:k7")

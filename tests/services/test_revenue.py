@@ -16,7 +16,7 @@ from hitrack.domain.errors import (
     NotFound,
     PermissionDenied,
 )
-from hitrack.services import ledger, revenue
+from hitrack.services import explanations, ledger, revenue
 from tests.money_factories import Song, make_song, make_work, usd
 
 FEE = Fraction(0)
@@ -70,7 +70,7 @@ def test_a_sale_of_a_production_is_settled_exactly_into_the_ledger(db: Session, 
 def test_each_allocation_explains_the_path_its_money_came_through(db: Session, song: Song) -> None:
     event, _ = record(db, song.admin, song.night_swim, usd(100), "sale-2")
     ana = next(a for a in event.allocations if a.creator_id == song.ana.id and a.kind == "earning")
-    lines = revenue.explanation_lines(ana.explanation)
+    lines = explanations.explain_event(db, event, song.ana, kind="earning")
     assert (
         "100.00 earned by Night Swim (production) -> 60% to Tide (remix by Bo) -> "
         "40% to your record Shoreline, retained 100%: 24.00"

@@ -167,6 +167,10 @@ class LazyEntitlements(Mapping[str, Fraction]):
         if missing:
             self._cache.update(self._compute(missing))
 
+    def fill_all(self) -> None:
+        """Compute every entitlement now, in one exact pass (not one pass per creator)."""
+        self._fill(self._keys)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
 
