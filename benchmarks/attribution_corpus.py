@@ -18,68 +18,184 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 # --- text ----------------------------------------------------------------------------
 
+
+def words(text: str) -> list[str]:
+    """A word list written as one string."""
+    return text.split()
+
+
 TOPICS: dict[str, list[str]] = {
-    "sea": "tide harbour sail gull wave salt anchor reef current lighthouse deck hull oar net fisher".split(),
-    "mountain": "summit ridge glacier pass rope climber cliff snow peak valley boulder scree cairn ice trail".split(),
-    "kitchen": "oven flour pan butter knife onion broth garlic dough spice kettle apron recipe stove bread".split(),
-    "city": "street tram alley neon tower crowd subway taxi bridge market billboard traffic lamp corner siren".split(),
-    "forest": "oak moss fern owl pine root canopy deer stream mushroom bark thicket clearing fox acorn".split(),
-    "space": "orbit rocket planet comet station crater nebula astronaut hatch gravity satellite moon star probe signal".split(),
-    "music": "chord drum melody violin stage rhythm choir tempo piano singer verse chorus string horn encore".split(),
-    "farm": "barn tractor harvest wheat cattle field fence plough hay orchard goat silo furrow seed rain".split(),
-    "school": "teacher lesson chalk desk pupil exam library notebook bell homework classroom recess pencil lecture essay".split(),
-    "hospital": "nurse ward surgeon fever bandage clinic patient pulse scalpel x-ray stretcher medicine doctor wound recovery".split(),
-    "railway": "train platform signal carriage station ticket engine track whistle conductor timetable tunnel freight junction sleeper".split(),
-    "desert": "dune camel oasis sand mirage scorpion heat caravan cactus wind nomad canyon dust well sun".split(),
-    "winter": "frost sled fireplace blizzard mitten icicle skate cocoa chimney snowman scarf hearth drift thaw lantern".split(),
-    "garden": "rose hedge tulip soil trowel bee lavender greenhouse compost vine blossom shed sprinkler pond beetle".split(),
-    "football": "goal striker referee pitch whistle keeper penalty stadium captain tackle fans league corner header trophy".split(),
-    "court": "judge jury verdict witness lawyer trial evidence bench appeal clerk defendant oath sentence gavel testimony".split(),
-    "finance": "bank loan interest ledger broker shares debt auditor vault coin invoice budget profit merger tax".split(),
-    "painting": "canvas brush easel palette portrait varnish pigment gallery sketch fresco charcoal frame studio mural ochre".split(),
-    "storm": "thunder lightning gale hail flood cloud shelter downpour barometer gust puddle umbrella roof drain warning".split(),
-    "circus": "clown acrobat tent juggler trapeze lion ringmaster tightrope popcorn elephant cannon magician unicycle drumroll spotlight".split(),
-    "library": "shelf archive manuscript index reader catalogue folio scroll binding librarian atlas ink page reference silence".split(),
-    "workshop": "hammer anvil lathe chisel sawdust bench vice solder drill plank bolt forge apprentice blueprint clamp".split(),
-    "island": "lagoon palm coconut volcano shell hammock castaway coral raft turtle shore breeze mangrove bay cove".split(),
-    "theatre": "curtain actor script rehearsal costume prompter balcony audience applause scene director mask footlights understudy encore".split(),
+    "sea": words(
+        "tide harbour sail gull wave salt anchor reef current lighthouse deck hull oar net fisher"
+    ),
+    "mountain": words(
+        "summit ridge glacier pass rope climber cliff snow peak valley boulder scree cairn "
+        "ice trail"
+    ),
+    "kitchen": words(
+        "oven flour pan butter knife onion broth garlic dough spice kettle apron recipe stove bread"
+    ),
+    "city": words(
+        "street tram alley neon tower crowd subway taxi bridge market billboard traffic lamp "
+        "corner siren"
+    ),
+    "forest": words(
+        "oak moss fern owl pine root canopy deer stream mushroom bark thicket clearing fox acorn"
+    ),
+    "space": words(
+        "orbit rocket planet comet station crater nebula astronaut hatch gravity satellite "
+        "moon star probe signal"
+    ),
+    "music": words(
+        "chord drum melody violin stage rhythm choir tempo piano singer verse chorus string "
+        "horn encore"
+    ),
+    "farm": words(
+        "barn tractor harvest wheat cattle field fence plough hay orchard goat silo furrow "
+        "seed rain"
+    ),
+    "school": words(
+        "teacher lesson chalk desk pupil exam library notebook bell homework classroom recess "
+        "pencil lecture essay"
+    ),
+    "hospital": words(
+        "nurse ward surgeon fever bandage clinic patient pulse scalpel x-ray stretcher "
+        "medicine doctor wound recovery"
+    ),
+    "railway": words(
+        "train platform signal carriage station ticket engine track whistle conductor "
+        "timetable tunnel freight junction sleeper"
+    ),
+    "desert": words(
+        "dune camel oasis sand mirage scorpion heat caravan cactus wind nomad canyon dust well sun"
+    ),
+    "winter": words(
+        "frost sled fireplace blizzard mitten icicle skate cocoa chimney snowman scarf hearth "
+        "drift thaw lantern"
+    ),
+    "garden": words(
+        "rose hedge tulip soil trowel bee lavender greenhouse compost vine blossom shed "
+        "sprinkler pond beetle"
+    ),
+    "football": words(
+        "goal striker referee pitch whistle keeper penalty stadium captain tackle fans league "
+        "corner header trophy"
+    ),
+    "court": words(
+        "judge jury verdict witness lawyer trial evidence bench appeal clerk defendant oath "
+        "sentence gavel testimony"
+    ),
+    "finance": words(
+        "bank loan interest ledger broker shares debt auditor vault coin invoice budget "
+        "profit merger tax"
+    ),
+    "painting": words(
+        "canvas brush easel palette portrait varnish pigment gallery sketch fresco charcoal "
+        "frame studio mural ochre"
+    ),
+    "storm": words(
+        "thunder lightning gale hail flood cloud shelter downpour barometer gust puddle "
+        "umbrella roof drain warning"
+    ),
+    "circus": words(
+        "clown acrobat tent juggler trapeze lion ringmaster tightrope popcorn elephant cannon "
+        "magician unicycle drumroll spotlight"
+    ),
+    "library": words(
+        "shelf archive manuscript index reader catalogue folio scroll binding librarian atlas "
+        "ink page reference silence"
+    ),
+    "workshop": words(
+        "hammer anvil lathe chisel sawdust bench vice solder drill plank bolt forge "
+        "apprentice blueprint clamp"
+    ),
+    "island": words(
+        "lagoon palm coconut volcano shell hammock castaway coral raft turtle shore breeze "
+        "mangrove bay cove"
+    ),
+    "theatre": words(
+        "curtain actor script rehearsal costume prompter balcony audience applause scene "
+        "director mask footlights understudy encore"
+    ),
 }
-ADJECTIVES = (
-    "old quiet bright heavy narrow restless golden pale sudden distant broken gentle hollow "
-    "crowded silver tired careful furious patient crooked humble eager lonely fragile stubborn "
-    "generous wary solemn clumsy nimble rusty brittle ragged polished ordinary peculiar"
-).split()
-VERBS = (
-    "carried watched followed crossed lifted dropped found missed painted guarded opened "
-    "remembered pushed circled measured repaired buried counted traded hid sketched mended "
-    "weighed scattered gathered borrowed polished described abandoned questioned"
-).split()
-NOUNS = (
-    "letter window coat bicycle clock mirror map blanket basket ladder kite wallet photograph "
-    "umbrella compass bucket violin lantern envelope parcel ribbon button candle bottle key "
-    "hat boot glove spoon cup plate chair table door gate wall roof stair cellar attic "
-    "garden bench fountain statue tower bell flag drum horn whistle rope chain wheel cart "
-    "wagon boat bridge road path river lake hill meadow field orchard barn mill well "
-    "shop tavern inn chapel school office factory warehouse dock quay pier market square "
-    "alley courtyard balcony terrace porch fence hedge gatepost signpost milestone"
-).split()
-PLACES = "near beside beyond under behind across through along against around".split()
-CONNECTORS = "Later that day, | At dawn, | Without a word, | Before long, | By evening, | Once again, | In the end, | Meanwhile,".split(
-    " | "
+ADJECTIVES = words(
+    "old quiet bright heavy narrow restless golden pale sudden distant broken gentle "
+    "hollow crowded silver tired careful furious patient crooked humble eager lonely "
+    "fragile stubborn generous wary solemn clumsy nimble rusty brittle ragged polished "
+    "ordinary peculiar"
 )
-SYLLABLES = "ka ro mi ve ta lun sor ei dra pel nov ith bar qu zen fa lo".split()
+VERBS = words(
+    "carried watched followed crossed lifted dropped found missed painted guarded opened "
+    "remembered pushed circled measured repaired buried counted traded hid sketched "
+    "mended weighed scattered gathered borrowed polished described abandoned questioned"
+)
+NOUNS = words(
+    "letter window coat bicycle clock mirror map blanket basket ladder kite wallet "
+    "photograph umbrella compass bucket violin lantern envelope parcel ribbon button "
+    "candle bottle key hat boot glove spoon cup plate chair table door gate wall roof "
+    "stair cellar attic garden bench fountain statue tower bell flag drum horn whistle "
+    "rope chain wheel cart wagon boat bridge road path river lake hill meadow field "
+    "orchard barn mill well shop tavern inn chapel school office factory warehouse dock "
+    "quay pier market square alley courtyard balcony terrace porch fence hedge gatepost "
+    "signpost milestone"
+)
+PLACES = words("near beside beyond under behind across through along against around")
+SYLLABLES = words("ka ro mi ve ta lun sor ei dra pel nov ith bar qu zen fa lo")
+CONNECTORS = [
+    "Later that day,",
+    "At dawn,",
+    "Without a word,",
+    "Before long,",
+    "By evening,",
+    "Once again,",
+    "In the end,",
+    "Meanwhile,",
+]
 
 SYNONYMS: dict[str, str] = {
-    "old": "ancient", "quiet": "silent", "bright": "shining", "heavy": "weighty", "narrow": "slim",
-    "restless": "uneasy", "golden": "gilded", "pale": "faded", "sudden": "abrupt", "distant": "faraway",
-    "broken": "shattered", "gentle": "soft", "hollow": "empty", "crowded": "packed", "silver": "grey",
-    "tired": "weary", "carried": "bore", "watched": "observed", "followed": "trailed", "crossed": "traversed",
-    "lifted": "raised", "dropped": "let fall", "found": "discovered", "missed": "overlooked",
-    "painted": "coloured", "guarded": "protected", "opened": "unlocked", "remembered": "recalled",
-    "pushed": "shoved", "circled": "rounded", "measured": "gauged", "near": "close to",
-    "beside": "next to", "beyond": "past", "under": "beneath", "behind": "at the back of",
-    "across": "over", "through": "via", "along": "alongside", "against": "upon", "around": "about",
-    "the": "that", "and": "while",
+    "old": "ancient",
+    "quiet": "silent",
+    "bright": "shining",
+    "heavy": "weighty",
+    "narrow": "slim",
+    "restless": "uneasy",
+    "golden": "gilded",
+    "pale": "faded",
+    "sudden": "abrupt",
+    "distant": "faraway",
+    "broken": "shattered",
+    "gentle": "soft",
+    "hollow": "empty",
+    "crowded": "packed",
+    "silver": "grey",
+    "tired": "weary",
+    "carried": "bore",
+    "watched": "observed",
+    "followed": "trailed",
+    "crossed": "traversed",
+    "lifted": "raised",
+    "dropped": "let fall",
+    "found": "discovered",
+    "missed": "overlooked",
+    "painted": "coloured",
+    "guarded": "protected",
+    "opened": "unlocked",
+    "remembered": "recalled",
+    "pushed": "shoved",
+    "circled": "rounded",
+    "measured": "gauged",
+    "near": "close to",
+    "beside": "next to",
+    "beyond": "past",
+    "under": "beneath",
+    "behind": "at the back of",
+    "across": "over",
+    "through": "via",
+    "along": "alongside",
+    "against": "upon",
+    "around": "about",
+    "the": "that",
+    "and": "while",
 }
 
 
@@ -95,7 +211,9 @@ def _sentence(
     verbs: Sequence[str],
 ) -> str:
     subject = (
-        rng.choice(names) if rng.random() < 0.4 else f"the {rng.choice(adjectives)} {rng.choice(words)}"
+        rng.choice(names)
+        if rng.random() < 0.4
+        else f"the {rng.choice(adjectives)} {rng.choice(words)}"
     )
     sentence = (
         f"{subject} {rng.choice(verbs)} the {rng.choice(words)} {rng.choice(PLACES)} "
@@ -118,9 +236,7 @@ def make_text(rng: random.Random, sentences: int = 14) -> str:
     )
     names = [_name(rng) for _ in range(3)]
     adjectives, verbs = rng.sample(ADJECTIVES, 10), rng.sample(VERBS, 10)
-    return " ".join(
-        _sentence(rng, words, names, adjectives, verbs) for _ in range(sentences)
-    )
+    return " ".join(_sentence(rng, words, names, adjectives, verbs) for _ in range(sentences))
 
 
 def _sentences(text: str) -> list[str]:
@@ -169,9 +285,7 @@ def paraphrase_text(rng: random.Random, text: str) -> str:
     out = []
     for s in _sentences(text):
         words = s.rstrip(".").split()
-        words = [
-            SYNONYMS.get(w.lower(), w) if rng.random() < 0.8 else w for w in words
-        ]
+        words = [SYNONYMS.get(w.lower(), w) if rng.random() < 0.8 else w for w in words]
         if " and " in " ".join(words) and rng.random() < 0.5:
             first, _, second = " ".join(words).partition(" and ")
             words = f"{second[0].upper() + second[1:]}, and {first[0].lower() + first[1:]}".split()
@@ -210,7 +324,9 @@ def make_image(rng: random.Random, size: int = 256) -> Image.Image:
         elif shape == "rectangle":
             draw.rectangle((x0, y0, x1, y1), fill=colour)
         elif shape == "polygon":
-            draw.polygon([(rng.randrange(size), rng.randrange(size)) for _ in range(5)], fill=colour)
+            draw.polygon(
+                [(rng.randrange(size), rng.randrange(size)) for _ in range(5)], fill=colour
+            )
         else:
             draw.line((x0, y0, x1, y1), fill=colour, width=rng.randint(4, 14))
     return image

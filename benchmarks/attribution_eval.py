@@ -42,10 +42,6 @@ import attribution_corpus as corpus  # noqa: E402
 from hitrack.attribution import THRESHOLDS, default_signals  # noqa: E402
 from hitrack.attribution.index import (  # noqa: E402
     EMBED_WEIGHT,
-    PART_AUDIO,
-    PART_EMBEDDING,
-    PART_IMAGE,
-    PART_LEXICAL,
     Signals,
     TextIndex,
 )
@@ -194,7 +190,9 @@ def metrics(scored: Scored, variant: str, threshold: float) -> dict[str, float]:
 # --- timing at 100k ----------------------------------------------------------------
 
 
-def synthetic_text_index(signals: Signals, size: int, sample: Sequence[LexicalFeatures]) -> TextIndex:
+def synthetic_text_index(
+    signals: Signals, size: int, sample: Sequence[LexicalFeatures]
+) -> TextIndex:
     """A text index of ``size`` synthetic records shaped like the real signatures."""
     gen = np.random.default_rng(1)
     dims = signals.embedder.dimensions if signals.embedder else 384

@@ -147,4 +147,7 @@ class AudioMatrix:
     def scores(self, query: npt.NDArray[np.uint32]) -> npt.NDArray[np.float32]:
         if self.size == 0:
             return np.zeros(0, dtype=np.float32)
-        return np.clip(1.0 - 2.0 * self.bit_error_rates(query), 0.0, 1.0).astype(np.float32)
+        scores: npt.NDArray[np.float32] = np.clip(
+            1.0 - 2.0 * self.bit_error_rates(query), 0.0, 1.0
+        ).astype(np.float32)
+        return scores

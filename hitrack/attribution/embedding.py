@@ -155,7 +155,8 @@ class MiniLMEmbedder:
         np.add.at(sums, np.asarray(owners), np.asarray(encoded, dtype=np.float64))
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
-        return (sums / norms).astype(np.float32)
+        vectors: npt.NDArray[np.float32] = (sums / norms).astype(np.float32)
+        return vectors
 
 
 _loaded: MiniLMEmbedder | None = None
@@ -195,7 +196,7 @@ def load_minilm() -> MiniLMEmbedder:
             try:
                 from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             except ImportError:  # pragma: no cover - an older transformers
                 pass
             import torch

@@ -121,10 +121,12 @@ _BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 def popcount(values: npt.NDArray[np.unsignedinteger]) -> npt.NDArray[np.uint8]:
     """Set bits per element of an unsigned integer array."""
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(values).astype(np.uint8)  # type: ignore[no-any-return]
-    as_bytes = values[..., None].view(np.uint8)
-    return _BYTE_BITS[as_bytes].sum(axis=-1, dtype=np.uint8)
+    counts: npt.NDArray[np.uint8]
+    if hasattr(np, "bitwise_count"):  # numpy >= 2
+        counts = np.bitwise_count(values).astype(np.uint8)
+    else:
+        counts = _BYTE_BITS[values[..., None].view(np.uint8)].sum(axis=-1, dtype=np.uint8)
+    return counts
 
 
 class ImageMatrix:
@@ -146,4 +148,5 @@ class ImageMatrix:
         xor = self.hashes[:, :, None, :] ^ query[None, None, :, :]
         distance = popcount(xor).mean(axis=3)
         best = distance.reshape(self.size, -1).min(axis=1)
-        return (1.0 - best / HASH_BITS).astype(np.float32)
+        scores: npt.NDArray[np.float32] = (1.0 - best / HASH_BITS).astype(np.float32)
+        return scores

@@ -127,9 +127,7 @@ class LexicalMatrix:
             if rows
             else np.zeros(0, dtype=np.int64)
         )
-        values = (
-            np.concatenate([r.values for r in rows]) if rows else np.zeros(0, dtype=np.float32)
-        )
+        values = np.concatenate([r.values for r in rows]) if rows else np.zeros(0, dtype=np.float32)
         df = np.bincount(indices, minlength=width)
         n = max(self.size, 1)
         self.idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)

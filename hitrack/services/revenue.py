@@ -24,7 +24,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -83,17 +83,19 @@ class RevenueInput:
     costs: int
     fee_rate: Fraction
     attribution: dict[str, Fraction] | None
+    output: str | None = None  # an attributed output; check_sender turns it into `attribution`
 
     def payload(self) -> dict[str, object]:
         """What makes two requests "the same event" (the hash covers exactly this)."""
         return {
+            **({"output": self.output} if self.output is not None else {}),
             "work": self.work,
             "amount": self.amount,
             "currency": self.currency,
             "costs": self.costs,
             "fee_rate": format_share(self.fee_rate),
             "attribution": None
-            if self.attribution is None
+            if self.attribution is None or self.output is not None
             else {k: format_share(v) for k, v in sorted(self.attribution.items())},
         }
 
@@ -139,6 +141,7 @@ def parse_revenue(data: Mapping[str, Any], *, default_fee_rate: Fraction) -> Rev
         "costs",
         "fee_rate",
         "attribution",
+        "output",
     }
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -164,6 +167,9 @@ def parse_revenue(data: Mapping[str, Any], *, default_fee_rate: Fraction) -> Rev
     if not 0 <= fee_rate <= 1:
         raise InvalidInput(f"fee_rate: {format_share(fee_rate)} is outside [0, 1]")
     attribution = _attribution(data.get("attribution"))
+    output = data.get("output") or None
+    if output is not None and (attribution is not None or not isinstance(output, str)):
+        raise InvalidInput("output: an output id, instead of (not with) an inline attribution")
     return RevenueInput(
         external_id.strip(),
         work.strip(),
@@ -172,6 +178,7 @@ def parse_revenue(data: Mapping[str, Any], *, default_fee_rate: Fraction) -> Rev
         costs,
         fee_rate,
         attribution,
+        output.strip() if output else None,
     )
 
 
@@ -195,8 +202,13 @@ def _attribution(raw: object) -> dict[str, Fraction] | None:
     return result
 
 
-def check_sender(db: Session, actor: Creator | None, work: Work, entry: RevenueInput) -> None:
-    """May ``actor`` (None: the system) send this event for ``work``, and may ``work`` earn?"""
+def check_sender(
+    db: Session, actor: Creator | None, work: Work, entry: RevenueInput
+) -> RevenueInput:
+    """May ``actor`` (None: the system) send this event for ``work``, and may ``work`` earn?
+
+    Returns the entry with a named output's vector as its attribution.
+    """
     if work.kind == "production" and work.status != "finalized":
         raise InvalidEvent(
             f"production {work.public_id} is {work.status}: only a finalized split earns money",
@@ -219,6 +231,11 @@ def check_sender(db: Session, actor: Creator | None, work: Work, entry: RevenueI
                 ids=(work.public_id,),
             )
         _validate_attribution(db, work, entry.attribution)
+    if entry.output is not None:
+        from hitrack.services.attribution import output_vector
+
+        return replace(entry, attribution=output_vector(db, work, entry.output))
+    return entry
 
 
 def _validate_attribution(db: Session, model: Work, attribution: Mapping[str, Fraction]) -> None:
@@ -299,7 +316,7 @@ def record_revenue(
             and not work.is_owned_by(actor.id)
         ):
             raise NotFound(f"work {entry.work} not found", ids=(entry.work,))
-        check_sender(db, actor, work, entry)
+        entry = check_sender(db, actor, work, entry)
         try:
             event = settle_into(db, actor, work, entry, origin=origin)
         except IntegrityError:
@@ -355,6 +372,7 @@ def settle_into(
         attribution=None
         if entry.attribution is None
         else {k: format_share(v) for k, v in sorted(entry.attribution.items())},
+        output=entry.output,
         fee=settlement.fee,
         recouped=sum(settlement.recouped.values()),
         distributable=settlement.distributable,

@@ -75,6 +75,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_payouts.bp)
     csrf.exempt(api_payouts.bp)  # same cookie-session CSRF check as api.bp
 
+    from hitrack.web import api_attribution
+
+    app.register_blueprint(api_attribution.pages)
+    app.register_blueprint(api_attribution.api)
+    csrf.exempt(api_attribution.api)  # same cookie-session CSRF check as api.bp
+
     app.after_request(_security_headers)
     return app
 

@@ -335,6 +335,7 @@ def create_model() -> tuple[Response, int]:
             retained=data.get("retained", "0"),
             attribution_weight=data.get("attribution_weight", "0"),
             manifest=data.get("manifest"),
+            storage=storage(),
         )
     )
 
@@ -361,6 +362,7 @@ def create_version(public_id: str) -> tuple[Response, int]:
             description=data.get("description"),
             retained=data.get("retained", "0"),
             attribution_weight=data.get("attribution_weight"),
+            storage=storage(),
         )
     )
 

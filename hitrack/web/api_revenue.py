@@ -49,6 +49,7 @@ def event_json(event: RevenueEvent) -> dict[str, Any]:
         "recouped": event.recouped,
         "distributable": event.distributable,
         "attribution": event.attribution,
+        "output": event.output,
         "occurred_at": event.occurred_at.isoformat(),
         "allocations": [
             {
@@ -295,6 +296,10 @@ register_paths(
                 "attribution": {
                     "type": "object",
                     "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                },
+                "output": {
+                    "type": "string",
+                    "description": "an attributed output of this model, instead of attribution",
                 },
             },
         },
