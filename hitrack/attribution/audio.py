@@ -98,10 +98,13 @@ class Chromaprint:
         # fpcalc 1.5 with FFmpeg 5 reports "Error decoding audio frame (End of
         # file)" and exits 3 at the end of many files after printing a complete
         # fingerprint, so the printed fingerprint decides, not the exit code.
-        try:
-            frames = json.loads(done.stdout).get("fingerprint") or []
-        except (json.JSONDecodeError, AttributeError):
-            raise InvalidInput("the audio could not be decoded for fingerprinting") from None
+        if "Empty fingerprint" in done.stderr:
+            frames = []
+        else:
+            try:
+                frames = json.loads(done.stdout).get("fingerprint") or []
+            except (json.JSONDecodeError, AttributeError):
+                raise InvalidInput("the audio could not be decoded for fingerprinting") from None
         if len(frames) < SEGMENT:
             raise InvalidInput("the audio is too short to fingerprint (5 seconds at least)")
         return (np.asarray(frames, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32)

@@ -264,10 +264,9 @@ def _manifest_index(db: Session, model: Work, kind: str, signals: Signals) -> Ma
             wanted,
         )
     )
-    count, newest = db.execute(
-        select(func.count(), func.max(AttributionSignature.id)).select_from(base.subquery())
-    ).one()
-    key = (model.id, kind, id(signals), tuple(sorted(parts.items())), count, newest)
+    stored = base.subquery()
+    count, newest = db.execute(select(func.count(), func.max(stored.c.id))).one()
+    key = (model.public_id, kind, id(signals), tuple(sorted(parts.items())), count, newest)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -607,7 +606,7 @@ def output_report(db: Session, viewer: Creator | None, output_id: object) -> Out
             select(Work.public_id, Citation.share_num, Citation.share_den)
             .join(Work, Work.id == Citation.source_id)
             .where(Citation.work_id == model.id, Work.public_id.in_(list(matched)))
-        ).tuples()
+        )
     }
     vector = {key: Fraction(m.share) for key, m in matched.items() if m.share > 0} or None
     # The rest of the manifest as one entry keeps S (the manifest total) right
@@ -673,7 +672,7 @@ def _counts(db: Session, condition: object) -> list[MatchCount]:
                 select(AttributionOutput.id, AttributionOutput.public_id).where(
                     AttributionOutput.id.in_([r[3] for r in rows])
                 )
-            ).tuples()
+            ).all()
         )
         if rows
         else {}
