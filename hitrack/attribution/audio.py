@@ -98,9 +98,8 @@ class Chromaprint:
         # fpcalc 1.5 with FFmpeg 5 reports "Error decoding audio frame (End of
         # file)" and exits 3 at the end of many files after printing a complete
         # fingerprint, so the printed fingerprint decides, not the exit code.
-        if "Empty fingerprint" in done.stderr:
-            frames = []
-        else:
+        frames: list[int] = []
+        if "Empty fingerprint" not in done.stderr:  # fpcalc's word for audio too short
             try:
                 frames = json.loads(done.stdout).get("fingerprint") or []
             except (json.JSONDecodeError, AttributeError):

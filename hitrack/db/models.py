@@ -404,9 +404,7 @@ class AttributionOutput(Base):
     content_size: Mapped[int | None] = mapped_column(BigInteger)
     excerpt: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (
-        CheckConstraint("kind IN ('text', 'image', 'audio', 'scores')", name="kind"),
-    )
+    __table_args__ = (CheckConstraint("kind IN ('text', 'image', 'audio', 'scores')", name="kind"),)
 
     model: Mapped[Work] = relationship()
     created_by: Mapped[Creator] = relationship()
