@@ -673,7 +673,7 @@ def _read_rows(
                     continue
                 if entry.work not in works:
                     works[entry.work] = get_work(db, entry.work)
-                check_sender(db, actor, works[entry.work], entry)
+                entry = check_sender(db, actor, works[entry.work], entry)
                 # The engine's own checks (attribution within the manifest, ...).
                 if entry.work not in graphs:
                     graphs[entry.work] = load_graph(db, ancestry_ids(db, [works[entry.work].id]))
