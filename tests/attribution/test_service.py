@@ -337,3 +337,28 @@ def test_a_revenue_event_naming_another_models_output_is_refused(
     with pytest.raises(InvalidInput, match="not with"):
         _event(db, lab, other, "e-both", output=output.public_id, attribution={"x": 1})
     assert _stored(db) == before
+
+
+def test_without_the_embedding_extra_text_is_matched_lexically_and_says_so(
+    db, storage, signals, catalogue, texts
+):
+    from hitrack.attribution import Signals
+    from hitrack.attribution.index import embedding_missing
+
+    lexical_only = Signals(
+        embedder=None,
+        hasher=signals.hasher,
+        fingerprinter=signals.fingerprinter,
+        embedder_note=embedding_missing() or "the embedding extra is not installed",
+    )
+    edit = corpus.heavy_text_edit(random.Random(21), texts[3])
+    output = service.submit_output(
+        db,
+        storage,
+        catalogue["lab"],
+        catalogue["model"].public_id,
+        OutputSubmission(text=edit),
+        signals=lexical_only,
+    )
+    assert output.signal == "text-lexical" and "lexical similarity only" in output.method
+    assert output.matches[0].work_id == catalogue["texts"][3].id
