@@ -71,10 +71,10 @@ SIGNAL_KINDS = ("text", "image", "audio")
 EMBED_WEIGHT = 0.3
 #: The lowest score reported as a match, per signal (see the module docstring).
 THRESHOLDS: dict[str, float] = {
-    "text": 0.47,
-    "text-lexical": 0.40,
-    "image": 0.77,
-    "audio": 0.60,
+    "text": 0.475,
+    "text-lexical": 0.39,
+    "image": 0.765,
+    "audio": 0.63,
 }
 #: At most this many matches per output (the strongest).
 MAX_MATCHES = 10
