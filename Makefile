@@ -25,7 +25,9 @@ setup: $(VENV)/.installed $(DIST)/.built
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# torch first, pinned to its CPU build, so sentence-transformers does not pull a CUDA one
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m pip install --quiet -e '.[dev,attribution]'
 	touch $@
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
@@ -46,6 +48,7 @@ typecheck: $(VENV)/.installed
 
 bench: setup
 	$(BIN)/python benchmarks/settle_bench.py
+	$(BIN)/python benchmarks/attribution_eval.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules $(DIST) .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -50,6 +51,9 @@ __all__ = [
     "ProductionLog",
     "Comment",
     "Notification",
+    "AttributionSignature",
+    "AttributionOutput",
+    "AttributionMatch",
     "RevenueEvent",
     "REVENUE_STATES",
     "FUNDING_METHODS",
@@ -432,6 +436,86 @@ class Notification(Base):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# --- Attribution: signatures of records, outputs of models and their matches ---
+
+
+class AttributionSignature(Base):
+    """One signature part of a record (e.g. its text embedding), computed once for every model.
+
+    ``status`` is ``failed`` (with the reason) when the media could not be read
+    for that signal, so it is not retried until the signal's version changes.
+    """
+
+    __tablename__ = "attribution_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    part: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "work_id", "part", "version", name="uq_attribution_signatures_work_part_version"
+        ),
+        CheckConstraint("status IN ('ok', 'failed')", name="status"),
+    )
+
+
+class AttributionOutput(Base):
+    """One output of a model submitted for attribution, with how it was matched."""
+
+    __tablename__ = "attribution_outputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("creators.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What was submitted (text, image, audio, or the operator's own scores), the
+    # signal that scored it and the threshold a match had to reach.
+    kind: Mapped[str] = mapped_column(String(16))
+    signal: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(Text, default="")
+    threshold: Mapped[float | None] = mapped_column(Float)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    content_size: Mapped[int | None] = mapped_column(BigInteger)
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (CheckConstraint("kind IN ('text', 'image', 'audio', 'scores')", name="kind"),)
+
+    model: Mapped[Work] = relationship()
+    created_by: Mapped[Creator] = relationship()
+    matches: Mapped[list[AttributionMatch]] = relationship(
+        back_populates="output", order_by="AttributionMatch.id"
+    )
+
+
+class AttributionMatch(Base):
+    """A manifest record an output matched: its score, the signal, and its part of 10^6."""
+
+    __tablename__ = "attribution_matches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    output_id: Mapped[int] = mapped_column(ForeignKey("attribution_outputs.id"), index=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    signal: Mapped[str] = mapped_column(String(16))
+    share: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("output_id", "work_id", name="uq_attribution_matches_output_work"),
+        CheckConstraint("share >= 0 AND share <= 1000000", name="share"),
+    )
+
+    output: Mapped[AttributionOutput] = relationship(back_populates="matches")
+    work: Mapped[Work] = relationship()
+
+
 # --- Revenue and the ledger ----------------------------------------------------
 
 
@@ -464,6 +548,10 @@ class RevenueEvent(Base):
     fee_rate_den: Mapped[int] = mapped_column(BigInteger, default=1)
     fee_rate = ExactFraction()
     attribution: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # The attributed output whose vector the event's attribution is (None: inline or none).
+    output: Mapped[str | None] = mapped_column(
+        ForeignKey("attribution_outputs.public_id"), index=True
+    )
     fee: Mapped[int] = mapped_column(BigInteger, default=0)
     recouped: Mapped[int] = mapped_column(BigInteger, default=0)
     distributable: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -38,6 +38,7 @@ from hitrack.domain.errors import (
 from hitrack.domain.shares import format_share, parse_share
 from hitrack.services.graph import can_see, check_new_citations, lock_graph, visible_work
 from hitrack.services.records import clean_text, new_public_id
+from hitrack.storage import MediaStorage
 
 __all__ = [
     "ManifestEntry",
@@ -180,6 +181,7 @@ def _register(
     attribution_weight: object,
     manifest: object,
     now: datetime | None,
+    storage: MediaStorage | None,
 ) -> Registration:
     at = now or datetime.now(UTC)
     name_s = clean_text(name, "name", max_length=200)
@@ -242,6 +244,10 @@ def _register(
             )
         )
     db.commit()
+    if storage is not None:
+        from hitrack.services.attribution import index_after_registration
+
+        index_after_registration(db, storage, model)
     return Registration(model, entries, unmatched)
 
 
@@ -256,8 +262,12 @@ def register_model(
     retained: object = "0",
     attribution_weight: object = "0",
     now: datetime | None = None,
+    storage: MediaStorage | None = None,
 ) -> Registration:
-    """``actor`` registers the first version of a model, becoming its operator. All or nothing."""
+    """``actor`` registers the first version of a model, becoming its operator. All or nothing.
+
+    With ``storage``, the manifest's attribution signatures are computed right after.
+    """
     try:
         lock_graph(db)
         return _register(
@@ -271,6 +281,7 @@ def register_model(
             attribution_weight=attribution_weight,
             manifest=manifest,
             now=now,
+            storage=storage,
         )
     except BaseException:
         db.rollback()
@@ -289,6 +300,7 @@ def register_version(
     retained: object = "0",
     attribution_weight: object = None,
     now: datetime | None = None,
+    storage: MediaStorage | None = None,
 ) -> Registration:
     """The operator registers a new version; earlier versions and their manifests stay as they were."""
     try:
@@ -314,6 +326,7 @@ def register_version(
             ),
             manifest=manifest,
             now=now,
+            storage=storage,
         )
     except BaseException:
         db.rollback()

@@ -32,7 +32,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -111,17 +111,19 @@ class RevenueInput:
     costs: int
     fee_rate: Fraction
     attribution: dict[str, Fraction] | None
+    output: str | None = None  # an attributed output; check_sender turns it into `attribution`
 
     def payload(self) -> dict[str, object]:
         """What makes two requests "the same event" (the hash covers exactly this)."""
         return {
+            **({"output": self.output} if self.output is not None else {}),
             "work": self.work,
             "amount": self.amount,
             "currency": self.currency,
             "costs": self.costs,
             "fee_rate": format_share(self.fee_rate),
             "attribution": None
-            if self.attribution is None
+            if self.attribution is None or self.output is not None
             else {k: format_share(v) for k, v in sorted(self.attribution.items())},
         }
 
@@ -163,6 +165,7 @@ def parse_revenue(data: Mapping[str, Any], *, default_fee_rate: Fraction) -> Rev
         "costs",
         "fee_rate",
         "attribution",
+        "output",
     }
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -186,6 +189,9 @@ def parse_revenue(data: Mapping[str, Any], *, default_fee_rate: Fraction) -> Rev
     if not 0 <= fee_rate <= 1:
         raise InvalidInput(f"fee_rate: {format_share(fee_rate)} is outside [0, 1]")
     attribution = _attribution(data.get("attribution"))
+    output = data.get("output") or None
+    if output is not None and (attribution is not None or not isinstance(output, str)):
+        raise InvalidInput("output: an output id, instead of (not with) an inline attribution")
     return RevenueInput(
         external_id.strip(),
         work.strip(),
@@ -194,6 +200,7 @@ def parse_revenue(data: Mapping[str, Any], *, default_fee_rate: Fraction) -> Rev
         costs,
         fee_rate,
         attribution,
+        output.strip() if output else None,
     )
 
 
@@ -230,8 +237,13 @@ def check_permission(actor: Creator | None, work: Work) -> None:
         )
 
 
-def check_sender(db: Session, actor: Creator | None, work: Work, entry: RevenueInput) -> None:
-    """May ``actor`` (None: the system) send this event for ``work``, and may ``work`` earn?"""
+def check_sender(
+    db: Session, actor: Creator | None, work: Work, entry: RevenueInput
+) -> RevenueInput:
+    """May ``actor`` (None: the system) send this event for ``work``, and may ``work`` earn?
+
+    Returns the entry with a named output's vector as its attribution.
+    """
     check_permission(actor, work)
     if work.kind == "production" and work.status != "finalized":
         raise InvalidEvent(
@@ -249,6 +261,11 @@ def check_sender(db: Session, actor: Creator | None, work: Work, entry: RevenueI
                 ids=(work.public_id,),
             )
         _validate_attribution(db, work, entry.attribution)
+    if entry.output is not None:
+        from hitrack.services.attribution import output_vector
+
+        return replace(entry, attribution=output_vector(db, work, entry.output))
+    return entry
 
 
 def _validate_attribution(db: Session, model: Work, attribution: Mapping[str, Fraction]) -> None:
@@ -380,7 +397,7 @@ def record_revenue(
         if existing is not None:
             db.rollback()
             return Recorded(existing, False)
-        check_sender(db, actor, work, entry)
+        entry = check_sender(db, actor, work, entry)
         try:
             if funded_on_arrival(actor):
                 event = settle_into(
@@ -453,6 +470,7 @@ def _new_event(
         attribution=None
         if entry.attribution is None
         else {k: format_share(v) for k, v in sorted(entry.attribution.items())},
+        output=entry.output,
         created_by_id=actor.id if actor else None,
     )
     event.fee_rate = entry.fee_rate
@@ -848,7 +866,7 @@ def _read_rows(
                     continue
                 if entry.work not in works:
                     works[entry.work] = get_work(db, entry.work)
-                check_sender(db, actor, works[entry.work], entry)
+                entry = check_sender(db, actor, works[entry.work], entry)
                 # The engine's own checks (attribution within the manifest, ...).
                 if entry.work not in graphs:
                     graphs[entry.work] = CompactEvents(

@@ -93,6 +93,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         app.register_blueprint(mailbox.bp)
 
+    from hitrack.web import api_attribution
+
+    app.register_blueprint(api_attribution.pages)
+    app.register_blueprint(api_attribution.api)
+
     app.after_request(_security_headers)
     return app
 

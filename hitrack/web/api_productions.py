@@ -352,6 +352,7 @@ def create_model() -> tuple[Response, int]:
             retained=data.get("retained", "0"),
             attribution_weight=data.get("attribution_weight", "0"),
             manifest=data.get("manifest"),
+            storage=storage(),
         )
     )
 
@@ -378,6 +379,7 @@ def create_version(public_id: str) -> tuple[Response, int]:
             description=data.get("description"),
             retained=data.get("retained", "0"),
             attribution_weight=data.get("attribution_weight"),
+            storage=storage(),
         )
     )
 

@@ -84,6 +84,7 @@ def event_json(event: RevenueEvent, viewer: Creator | None = None) -> dict[str, 
         "recouped": event.recouped,
         "distributable": event.distributable,
         "attribution": event.attribution,
+        "output": event.output,
         "occurred_at": event.occurred_at.isoformat(),
         "allocations": [
             {
@@ -458,6 +459,10 @@ register_paths(
                 "description": "models only: record id -> score, for this event",
                 "propertyNames": ref("Id"),
                 "additionalProperties": ref("Weight"),
+            },
+            output={
+                **text(64, required=False),
+                "description": "an attributed output of this model, instead of attribution",
             },
         ),
         "Money": object_schema(

@@ -348,6 +348,7 @@ def _register_page(earlier: Any) -> ResponseReturnValue:
                 "attribution_weight": form.attribution_weight.data,
                 "name": form.name.data,
                 "description": form.description.data,
+                "storage": storage(),
             }
             if earlier is None:
                 result = ai_models.register_model(db(), me(), **fields)
