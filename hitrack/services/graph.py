@@ -18,10 +18,12 @@ import networkx as nx
 from sqlalchemy import ColumnElement, Exists, and_, exists, func, or_, select, true
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from hitrack.db.models import Citation, Creator, ProposalRevision, Work, WorkOwner
+from hitrack.db.models import Citation, Creator, Credit, ProposalRevision, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
 from hitrack.domain import interchange
 from hitrack.domain.errors import Conflict, InvalidCitation, NotFound, PermissionDenied
+from hitrack.domain.payees import UNCLAIMED_PREFIX
+from hitrack.domain.payees import Credit as DomainCredit
 from hitrack.domain.shares import parse_share
 from hitrack.services.unit_of_work import unit_of_work
 
@@ -35,6 +37,7 @@ __all__ = [
     "ancestry_ids",
     "descendant_ids",
     "domain_work",
+    "credit_payee",
     "load_graph",
     "lock_graph",
     "get_work",
@@ -97,9 +100,18 @@ def _load_works(db: Session, ids: set[int]) -> list[Work]:
             .options(
                 selectinload(Work.owners).selectinload(WorkOwner.creator),
                 selectinload(Work.sources).selectinload(Citation.source),
+                selectinload(Work.credits).selectinload(Credit.creator),
             )
         )
     )
+
+
+def credit_payee(credit: Credit) -> str:
+    """The engines' payee of a stored credit: its creator's handle once claimed, else
+    ``credit:<public id>`` (its escrow)."""
+    if credit.status == "claimed" and credit.creator is not None:
+        return credit.creator.handle
+    return f"{UNCLAIMED_PREFIX}{credit.public_id}"
 
 
 def domain_work(work: Work, *, within: set[int] | None = None) -> graph_rules.Work:
@@ -117,6 +129,12 @@ def domain_work(work: Work, *, within: set[int] | None = None) -> graph_rules.Wo
         attribution_weight=work.attribution_weight,
         consent_remix=work.consent_remix,
         consent_ai_training=work.consent_ai_training,
+        credits=tuple(
+            DomainCredit(credit_payee(c), c.role, c.weight)
+            for c in work.credits
+            if c.removed_at is None
+        ),
+        credit_pool=work.credit_pool,
     )
 
 

@@ -49,10 +49,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from hitrack.db.models import (
     Creator,
+    CreatorVerification,
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
@@ -80,7 +81,7 @@ from hitrack.payments.base import (
 )
 from hitrack.payments.manual import ManualPayout
 from hitrack.payments.manual import export_csv as manual_csv
-from hitrack.services import ledger
+from hitrack.services import ledger, verification
 from hitrack.services.notifications import Mailer, notify
 from hitrack.services.unit_of_work import unit_of_work
 
@@ -203,6 +204,8 @@ def _apply_status(row: PayoutAccount, status: ProviderAccount, seen_at: datetime
     # updated_at doubles as "the moment of the provider state we last applied":
     # a webhook older than it is stale (see account_updated).
     row.updated_at = seen_at
+    if status.payable and row.provider == "stripe" and (db := object_session(row)) is not None:
+        verification.verify_from_provider(db, row.creator_id, "Stripe", now=seen_at)
 
 
 def connect_account(
@@ -329,6 +332,8 @@ def _set_manual_method(
             else "awaiting admin verification"
         )
         row.updated_at = now
+        if verified_by is not None:
+            verification.verify_with_payout_method(db, creator.id, verified_by.id)
     return row
 
 
@@ -398,7 +403,10 @@ def candidates(db: Session, provider: str, minimums: Mapping[str, int]) -> list[
     and ``hitrack ledger check`` reports the account.
     """
     payable_creators = select(PayoutAccount.creator_id).where(
-        PayoutAccount.provider == provider, PayoutAccount.payable.is_(True)
+        PayoutAccount.provider == provider,
+        PayoutAccount.payable.is_(True),
+        # Only verified creators are paid (DESIGN section 1); the others' balances wait.
+        PayoutAccount.creator_id.in_(select(CreatorVerification.creator_id)),
     )
     rows = db.execute(
         select(LedgerAccount.creator_id, LedgerAccount.currency, LedgerAccount.balance)

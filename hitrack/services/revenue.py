@@ -56,8 +56,9 @@ from hitrack.domain.errors import (
 )
 from hitrack.domain.ledger import Posting, payload_hash
 from hitrack.domain.money import check_event_micros, format_micros, parse_currency
+from hitrack.domain.payees import payees_of
 from hitrack.domain.shares import format_share, loads_json, parse_share
-from hitrack.services import ledger
+from hitrack.services import credits, ledger  # credits: the credits hook in settle_funded
 from hitrack.services.graph import ancestry_ids, get_work, load_graph
 from hitrack.services.unit_of_work import unit_of_work
 
@@ -538,13 +539,17 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
     _read_graph_lock(db)
     G = load_graph(db, ancestry_ids(db, [work.id]))
     settlement = credit.settle_event(G, domain_event(event))
-    handles = {h for node in G for h in G.nodes[node]["owners"]}
+    # Credits hook (hitrack.services.credits): payees are owners and credited creators.
+    handles = {h for node in G for h in payees_of(G, node) if not credits.is_unclaimed(h)}
     creators = {c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))}
     event.fee = settlement.fee
     event.recouped = sum(settlement.recouped.values())
     event.distributable = settlement.distributable
 
     names = {h: c.display_name for h, c in creators.items()}
+    parts = settlement_parts(G, names, event, settlement)
+    # Credits hook: an unclaimed credit's part goes to its escrow, not to an allocation.
+    escrow_parts = [part for part in parts if credits.is_unclaimed(part.handle)]
     allocations = [
         Allocation(
             # Through the relationships, so the event in this session lists them.
@@ -555,7 +560,8 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
             exact=part.exact,
             explanation=part.explanation,
         )
-        for part in settlement_parts(G, names, event, settlement)
+        for part in parts
+        if not credits.is_unclaimed(part.handle)
     ]
     db.add_all(allocations)
 
@@ -567,6 +573,7 @@ def settle_funded(db: Session, event: RevenueEvent) -> RevenueEvent:
     postings += [
         Posting(ledger.payable_account(a.creator.id, cur), cur, -a.amount) for a in allocations
     ]
+    postings += credits.record_escrow_earnings(db, event, escrow_parts)  # credits hook
     transaction = ledger.post_transaction(
         db,
         f"revenue:{event.external_id}",
