@@ -11,8 +11,9 @@ link's token. The claim is then **pending** for ``HITRACK_CLAIM_DISPUTE_DAYS``
 days, during which the work's owners may dispute it (the claim is voided and
 the invitation withdrawn: the owners invite again) or confirm it (final at
 once). While pending, money still goes to the escrow. When the claim becomes
-final (confirmed, or the window has passed: :func:`finalize_due_claims`, run
-by the pages that show claims and by ``hitrack credits finalize``) the credit
+final (confirmed by an owner; or, once the window has passed, claimed again
+by the claimant, or made final by :func:`finalize_due_claims`, which a
+scheduled job or the settlement path runs) the credit
 is linked to the claimant and the whole escrow, every currency, moves to
 their payable in **one** ledger transaction; later money is paid to them
 directly. With ``HITRACK_CLAIM_DISPUTE_DAYS=0`` a claim is final at once.
@@ -72,6 +73,7 @@ __all__ = [
     "EscrowLine",
     "escrow_report",
     "search_creators",
+    "unclaimed_payee_names",
     "CLAIM_URL",
 ]
 
@@ -469,6 +471,15 @@ def claim_credit(
     credit = get_credit(db, credit_id)
     if credit.status == "claimed":
         raise Conflict(f"credit {credit.public_id} is already claimed", ids=(credit.public_id,))
+    if credit.status == "pending" and credit.claimed_by_id == actor.id:
+        assert credit.claim_final_at is not None
+        if at >= credit.claim_final_at:  # the window has passed: the claimant makes it final
+            with unit_of_work(db):
+                lock_graph(db)
+                credit = get_credit(db, credit_id, lock=True)
+                if credit.status == "pending":
+                    _finalize(db, credit, at)
+            return credit
     if credit.status == "pending":
         who = "you" if credit.claimed_by_id == actor.id else "someone else"
         raise Conflict(
@@ -669,9 +680,8 @@ def escrow_balances(db: Session, credit: Credit) -> dict[str, int]:
     }
 
 
-def credits_held(db: Session, creator: Creator, *, now: datetime | None = None) -> list[Credit]:
-    """The credits a creator holds or has claimed (due claims are made final first)."""
-    finalize_due_claims(db, now=now)
+def credits_held(db: Session, creator: Creator) -> list[Credit]:
+    """The credits a creator holds or has claimed (read only)."""
     return list(
         db.scalars(
             select(Credit)
@@ -693,15 +703,13 @@ class EscrowLine:
     earnings: int
 
 
-def escrow_report(
-    db: Session, actor: Creator, work_id: str | None = None, *, now: datetime | None = None
-) -> list[EscrowLine]:
+def escrow_report(db: Session, actor: Creator, work_id: str | None = None) -> list[EscrowLine]:
     """The credits holding money for people who have not claimed it yet.
 
     An owner sees their work's (``work_id``); an admin sees one work or, with
     none given, every credit with escrow. ``held for N people`` is its length.
+    Read only (pages call it on GET).
     """
-    finalize_due_claims(db, now=now)
     stmt = select(Credit).where(Credit.status != "claimed").options(selectinload(Credit.work))
     if work_id is not None:
         work = get_work(db, work_id)
@@ -734,6 +742,22 @@ def escrow_report(
         for c in credits
         if work_id is not None or held.get(c.id)
     ]
+
+
+def unclaimed_payee_names(db: Session, payees: Iterable[str]) -> dict[str, Creator]:
+    """For previews: each unclaimed payee as an unsaved creator named after its credit."""
+    wanted = [p[len(UNCLAIMED_PREFIX) :] for p in payees if is_unclaimed(p)]
+    if not wanted:
+        return {}
+    return {
+        f"{UNCLAIMED_PREFIX}{public_id}": Creator(
+            handle=f"{UNCLAIMED_PREFIX}{public_id}",
+            display_name=f"{name} (unclaimed credit, held in escrow)",
+        )
+        for public_id, name in db.execute(
+            select(Credit.public_id, Credit.name).where(Credit.public_id.in_(wanted))
+        )
+    }
 
 
 def search_creators(db: Session, text: object, *, limit: int = 20) -> Sequence[Creator]:

@@ -100,8 +100,9 @@ def held() -> str:
     )
 
 
-@bp.route("/credits/claim/<token>", methods=["GET", "POST"])
-def claim(token: str) -> BaseResponse | str:
+@bp.route("/credits/claim/<invitation>", methods=["GET", "POST"])
+def claim(invitation: str) -> BaseResponse | str:
+    token = invitation
     credit = credit_service.credit_by_token(db(), token)
     if request.method == "POST":
         if not current_user.is_authenticated:
