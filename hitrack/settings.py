@@ -98,6 +98,11 @@ class Settings:
     statement_timeout_ms: int = 30_000
     lock_timeout_ms: int = 5_000
     job_statement_timeout_ms: int = 0
+    # Credits: the least credit pool of a work with credits (a work without
+    # credits keeps 0), and how long a work's owners may dispute a claim of one
+    # of its credits (0: a claim is final at once).
+    min_credit_pool: Fraction = Fraction(1, 10)
+    claim_dispute_days: int = 7
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir)
@@ -130,6 +135,10 @@ class Settings:
             )
         if not 0 <= self.default_fee_rate <= 1:
             raise InvalidInput("HITRACK_DEFAULT_FEE_RATE must lie in [0, 1]")
+        if not 0 <= self.min_credit_pool <= 1:
+            raise InvalidInput("HITRACK_MIN_CREDIT_POOL must lie in [0, 1]")
+        if not 0 <= self.claim_dispute_days <= 365:
+            raise InvalidInput("HITRACK_CLAIM_DISPUTE_DAYS must lie in [0, 365]")
         self._check_credentials()
         self._check_mail()
 
@@ -254,6 +263,7 @@ class Settings:
             ("TOKEN_MAX_LIFETIME_DAYS", "token_max_lifetime_days"),
             ("PASSWORD_RESET_MINUTES", "password_reset_minutes"),
             ("TRUSTED_PROXIES", "trusted_proxies"),
+            ("CLAIM_DISPUTE_DAYS", "claim_dispute_days"),
         ]:
             kwargs[attr] = get_int(name, getattr(cls, attr))
         kwargs["period_settlement_min_sources"] = get_int(
@@ -268,6 +278,8 @@ class Settings:
         )
         if (value := get("DEFAULT_FEE_RATE")) is not None:
             kwargs["default_fee_rate"] = parse_share(value, what="HITRACK_DEFAULT_FEE_RATE")
+        if (value := get("MIN_CREDIT_POOL")) is not None:
+            kwargs["min_credit_pool"] = parse_share(value, what="HITRACK_MIN_CREDIT_POOL")
         if (value := get("PAYOUT_MINIMUM")) is not None:
             kwargs["payout_minimum"] = parse_minimums(value)
         if (value := get("DEMO_DATA")) is not None:

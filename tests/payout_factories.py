@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from hitrack.db.models import Creator, PayoutAccount, PayoutAccountState
+from hitrack.db.models import Creator, CreatorVerification, PayoutAccount, PayoutAccountState
 from hitrack.domain.ledger import Posting
 from hitrack.payments.base import PayoutAccount as ProviderAccount
 from hitrack.payments.base import (
@@ -25,7 +25,7 @@ from hitrack.payments.base import (
     TransferRequest,
     TransferResult,
 )
-from hitrack.services import ledger
+from hitrack.services import ledger, verification
 
 _keys = itertools.count(1)
 MINIMUMS = {"USD": 10_000_000}
@@ -52,7 +52,11 @@ def connect(
     account_id: str | None = None,
     payable: bool = True,
 ) -> PayoutAccount:
-    """A payout account row for the creator, payable unless told otherwise."""
+    """A payout account row for the creator, payable unless told otherwise.
+
+    A payable account comes with the creator's verification (the provider or
+    an admin verified them on the way), since only verified creators are paid.
+    """
     row = PayoutAccount(
         creator_id=creator.id,
         provider=provider,
@@ -61,6 +65,14 @@ def connect(
         details="test account" if provider == "manual" else "",
     )
     db.add(row)
+    if payable and not verification.is_verified(db, creator.id):
+        db.add(
+            CreatorVerification(
+                creator_id=creator.id,
+                source="stripe" if provider == "stripe" else "admin",
+                reason="test payout account",
+            )
+        )
     db.commit()
     return row
 

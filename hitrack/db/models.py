@@ -44,6 +44,9 @@ __all__ = [
     "GraphState",
     "CompactGraphRow",
     "SETTLEMENT_MODES",
+    "Credit",
+    "CLAIM_STATES",
+    "RecordSubject",
     "WORK_KINDS",
     "ROLES",
     "ProposalRevision",
@@ -59,10 +62,13 @@ __all__ = [
     "FUNDING_METHODS",
     "Allocation",
     "SettlementPeriod",
+    "CreditEarning",
     "LedgerAccount",
     "LedgerTransaction",
     "LedgerPosting",
     "PayoutAccount",
+    "CreatorVerification",
+    "VERIFICATION_SOURCES",
     "PayoutRun",
     "Payout",
     "WebhookEvent",
@@ -212,6 +218,10 @@ class Work(Base):
     attribution_weight_num: Mapped[int] = mapped_column(BigInteger, default=0)
     attribution_weight_den: Mapped[int] = mapped_column(BigInteger, default=1)
     attribution_weight = ExactFraction()
+    # The part of the work's retained value paid to its credits (DESIGN section 1).
+    credit_pool_num: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    credit_pool_den: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    credit_pool = ExactFraction()
     # Productions move draft -> proposed -> finalized (or cancelled); records and
     # models are "active" from the start. Only finalized productions earn.
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -254,6 +264,9 @@ class Work(Base):
         viewonly=True,
     )
     created_by: Mapped[Creator | None] = relationship()
+    credits: Mapped[list[Credit]] = relationship(
+        back_populates="work", order_by="Credit.position", viewonly=True
+    )
 
     @property
     def retained_share(self) -> Fraction:
@@ -347,6 +360,80 @@ class CompactGraphRow(Base):
     citations: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Credits and likeness: the people who made a work, and who appear in a record --
+
+#: ``unclaimed`` (money to its escrow) -> ``pending`` (claimed, within the owners'
+#: dispute window; money still to escrow) -> ``claimed`` (linked to a creator, who is
+#: paid directly). A credit the owner links to an account is ``claimed`` from the start.
+CLAIM_STATES = ("unclaimed", "pending", "claimed")
+
+
+class Credit(Base):
+    """A named person credited on a work with a role and a weight (DESIGN section 1).
+
+    Linked to a creator (``creator_id``) or unclaimed: a name and an invitation
+    by e-mail, of which only the token's SHA-256 is kept.
+    """
+
+    __tablename__ = "credits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(120))
+    weight_num: Mapped[int] = mapped_column(BigInteger)
+    weight_den: Mapped[int] = mapped_column(BigInteger)
+    weight = ExactFraction()
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
+    invite_email: Mapped[str | None] = mapped_column(String(254))
+    invite_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="unclaimed")
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a pending claim becomes final unless the owners dispute it first.
+    claim_final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the credit is taken off its work: its escrow stays, it is paid no more.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("weight_den > 0 AND weight_num > 0", name="weight"),
+        CheckConstraint("status IN ('unclaimed', 'pending', 'claimed')", name="status"),
+    )
+
+    work: Mapped[Work] = relationship()
+    creator: Mapped[Creator | None] = relationship(foreign_keys=[creator_id])
+    claimed_by: Mapped[Creator | None] = relationship(foreign_keys=[claimed_by_id])
+
+
+class RecordSubject(Base):
+    """A person whose likeness (face, voice, body) appears in a record, and their AI consent.
+
+    ``consent_ai_training`` is None until the subject answers; a record enters
+    a model's manifest only if every subject said yes.
+    """
+
+    __tablename__ = "record_subjects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    likeness: Mapped[str] = mapped_column(String(40), default="")
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
+    invite_email: Mapped[str | None] = mapped_column(String(254))
+    invite_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_ai_training: Mapped[bool | None] = mapped_column(Boolean)
+    consent_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    work: Mapped[Work] = relationship()
+    creator: Mapped[Creator | None] = relationship()
 
 
 # --- Productions: payment proposals, their comment window, notifications -----
@@ -661,6 +748,26 @@ class Allocation(Base):
     creator: Mapped[Creator] = relationship()
 
 
+class CreditEarning(Base):
+    """An unclaimed credit's part of one revenue event: paid into the credit's escrow."""
+
+    __tablename__ = "credit_earnings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("revenue_events.id"), index=True)
+    credit_id: Mapped[int] = mapped_column(ForeignKey("credits.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    exact: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "credit_id", name="uq_credit_earnings_event_credit"),
+        CheckConstraint("amount >= 0", name="amount"),
+    )
+
+    event: Mapped[RevenueEvent] = relationship()
+    credit: Mapped[Credit] = relationship()
+
+
 class LedgerAccount(Base):
     """An account of the double-entry ledger; its balance is the sum of its postings."""
 
@@ -763,6 +870,31 @@ class PayoutAccount(Base):
     def payable(self) -> bool:
         """Whether a payout run may send money to this account now."""
         return self.state == PayoutAccountState.PAYABLE
+
+
+VERIFICATION_SOURCES = ("stripe", "admin")
+
+
+class CreatorVerification(Base):
+    """A creator's identity verified: by the payout provider (``stripe``) or an admin.
+
+    Append-only history; a creator is verified while they have a row. Only
+    verified creators are paid or claim credits (DESIGN section 1).
+    """
+
+    __tablename__ = "creator_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("source IN ('stripe', 'admin')", name="source"),)
+
+    creator: Mapped[Creator] = relationship(foreign_keys=[creator_id])
+    verified_by: Mapped[Creator | None] = relationship(foreign_keys=[verified_by_id])
 
 
 class PayoutRun(Base):

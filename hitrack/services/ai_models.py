@@ -37,6 +37,7 @@ from hitrack.domain.errors import (
 )
 from hitrack.domain.shares import format_share, parse_share
 from hitrack.services.graph import can_see, check_new_citations, lock_graph, visible_work
+from hitrack.services.likeness import check_subject_consent
 from hitrack.services.records import clean_text, new_public_id
 from hitrack.storage import MediaStorage
 
@@ -199,6 +200,7 @@ def _register(
         raise InvalidShare("a retained share of 1 leaves nothing for the training manifest")
     public_id = new_public_id("model")
     _check_consent(public_id, entries)
+    check_subject_consent(db, public_id, [e.record for e in entries])
     if family is not None:
         root_id = family.family_id or family.id
         taken = db.scalar(

@@ -32,9 +32,10 @@ import numpy as np
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from hitrack.db.models import Citation, CompactGraphRow, Creator, Work, WorkOwner
+from hitrack.db.models import Citation, CompactGraphRow, Creator, Credit, Work, WorkOwner
 from hitrack.domain.fast import CompactGraph
 from hitrack.domain.graph import KINDS
+from hitrack.domain.payees import UNCLAIMED_PREFIX
 from hitrack.jobs.base import JobQueue
 from hitrack.services import jobs
 from hitrack.services.graph import GRAPH_LOCK_ID, ancestry_ids, graph_stamp, load_graph
@@ -104,6 +105,8 @@ def build(db: Session) -> tuple[tuple[int, str], CompactGraph]:
             Work.attribution_weight_den,
             Work.consent_remix,
             Work.consent_ai_training,
+            Work.credit_pool_num,
+            Work.credit_pool_den,
         ).order_by(Work.public_id)
     ).all()
     if not works:
@@ -157,10 +160,34 @@ def build(db: Session) -> tuple[tuple[int, str], CompactGraph]:
     creator_order = np.argsort(creator_ids)
     by_creator_id = creator_ids[creator_order]
     owner_creator = creator_order[np.searchsorted(by_creator_id, owners[:, 1])]
+    # Credits: payees by the rule of hitrack.services.graph.credit_payee (a claimed
+    # credit pays its creator's handle, any other its escrow, credit:<id>).
+    credit_rows = db.execute(
+        select(
+            Credit.work_id,
+            Credit.public_id,
+            Credit.status,
+            Creator.handle,
+            Credit.role,
+            Credit.weight_num,
+            Credit.weight_den,
+        )
+        .outerjoin(Creator, Creator.id == Credit.creator_id)
+        .where(Credit.removed_at.is_(None))
+        .order_by(Credit.work_id, Credit.position, Credit.id)
+    ).all()
+    credit_payees = [
+        handle if status == "claimed" and handle else f"{UNCLAIMED_PREFIX}{public_id}"
+        for _, public_id, status, handle, _, _, _ in credit_rows
+    ]
+    names = [handles[int(c)] for c in creator_ids]
+    extra = sorted(set(credit_payees) - set(names))
+    names += extra
+    position_of = {name: i for i, name in enumerate(names)}
     graph = CompactGraph.from_arrays(
         ids=[w[1] for w in works],
         kinds=np.array([kind_code[w[2]] for w in works], np.int8),
-        creators=[handles[int(c)] for c in creator_ids],
+        creators=names,
         edge_work=positions(citations[:, 0]),
         edge_source=positions(citations[:, 1]),
         share_num=citations[:, 2],
@@ -174,6 +201,13 @@ def build(db: Session) -> tuple[tuple[int, str], CompactGraph]:
         titles=[w[3] for w in works],
         consent_remix=[bool(w[6]) for w in works],
         consent_ai=[bool(w[7]) for w in works],
+        credit_work=positions(np.array([r[0] for r in credit_rows], np.int64)),
+        credit_payee=np.array([position_of[p] for p in credit_payees], np.int64),
+        credit_role=[r[4] for r in credit_rows],
+        credit_num=np.array([r[5] for r in credit_rows], np.int64),
+        credit_den=np.array([r[6] for r in credit_rows], np.int64),
+        pool_num=np.array([w[8] for w in works], np.int64),
+        pool_den=np.array([w[9] for w in works], np.int64),
     )
     return version, graph
 

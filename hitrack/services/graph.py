@@ -31,10 +31,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from hitrack.db.models import Citation, Creator, GraphState, ProposalRevision, Work, WorkOwner
+from hitrack.db.models import (
+    Citation,
+    Creator,
+    Credit,
+    GraphState,
+    ProposalRevision,
+    Work,
+    WorkOwner,
+)
 from hitrack.domain import graph as graph_rules
 from hitrack.domain import interchange
 from hitrack.domain.errors import Conflict, InvalidCitation, NotFound, PermissionDenied
+from hitrack.domain.payees import UNCLAIMED_PREFIX
+from hitrack.domain.payees import Credit as DomainCredit
 from hitrack.domain.shares import parse_share
 from hitrack.services.unit_of_work import unit_of_work
 
@@ -51,6 +61,7 @@ __all__ = [
     "ancestry_ids",
     "descendant_ids",
     "domain_work",
+    "credit_payee",
     "load_graph",
     "lock_graph",
     "get_work",
@@ -80,7 +91,14 @@ __all__ = [
 # rewritten in place).
 
 _BUMPED = "hitrack.graph_version"
-_SETTLED_ATTRIBUTES = ("kind", "attribution_weight_num", "attribution_weight_den", "title")
+_SETTLED_ATTRIBUTES = (
+    "kind",
+    "attribution_weight_num",
+    "attribution_weight_den",
+    "title",
+    "credit_pool_num",
+    "credit_pool_den",
+)
 
 
 def graph_version(db: Session) -> int:
@@ -119,7 +137,7 @@ def bump_graph_version(db: Session) -> int:
 
 
 def _touches_graph(obj: object) -> bool:
-    if isinstance(obj, Citation | WorkOwner):
+    if isinstance(obj, Citation | WorkOwner | Credit):  # a credit changes who is paid
         return True
     if isinstance(obj, Work):
         state = inspect(obj)
@@ -133,7 +151,7 @@ def _touches_graph(obj: object) -> bool:
 def _stamp_graph_writes(session: Session, _context: Any, _instances: Any) -> None:
     new = [obj for obj in session.new if _touches_graph(obj)]
     changed = [obj for obj in session.dirty if _touches_graph(obj)]
-    gone = [obj for obj in session.deleted if isinstance(obj, Citation | WorkOwner | Work)]
+    gone = [obj for obj in session.deleted if isinstance(obj, Citation | WorkOwner | Work | Credit)]
     if not (new or changed or gone):
         return
     version = bump_graph_version(session)
@@ -191,9 +209,18 @@ def _load_works(db: Session, ids: set[int]) -> list[Work]:
             .options(
                 selectinload(Work.owners).selectinload(WorkOwner.creator),
                 selectinload(Work.sources).selectinload(Citation.source),
+                selectinload(Work.credits).selectinload(Credit.creator),
             )
         )
     )
+
+
+def credit_payee(credit: Credit) -> str:
+    """The engines' payee of a stored credit: its creator's handle once claimed, else
+    ``credit:<public id>`` (its escrow)."""
+    if credit.status == "claimed" and credit.creator is not None:
+        return credit.creator.handle
+    return f"{UNCLAIMED_PREFIX}{credit.public_id}"
 
 
 def domain_work(work: Work, *, within: set[int] | None = None) -> graph_rules.Work:
@@ -211,6 +238,12 @@ def domain_work(work: Work, *, within: set[int] | None = None) -> graph_rules.Wo
         attribution_weight=work.attribution_weight,
         consent_remix=work.consent_remix,
         consent_ai_training=work.consent_ai_training,
+        credits=tuple(
+            DomainCredit(credit_payee(c), c.role, c.weight)
+            for c in work.credits
+            if c.removed_at is None
+        ),
+        credit_pool=work.credit_pool,
     )
 
 

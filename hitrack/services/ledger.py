@@ -25,7 +25,13 @@ code                              kind                     meaning
 ``platform:paid_out:USD``         ``platform_paid_out``    money confirmed sent (credit)
 ``creator:<id>:payable:USD``      ``creator_payable``      owed to a creator (credit)
 ``creator:<id>:payout_hold:USD``  ``creator_payout_hold``  owed, a transfer in flight
+``credit:<id>:escrow:USD``        ``credit_escrow``        earned by an unclaimed credit, held
+                                                           until a verified creator claims it
 ================================= ======================== ====================================
+
+An escrow account (``<id>`` is the credit's row id) is paid like a payable
+and emptied only by a claim, into the claimant's payable
+(:mod:`hitrack.services.credits`); it never flows back to the owners.
 
 Payouts are two-phase (DESIGN section 4), three transactions built by
 :func:`payout_hold_postings`, :func:`payout_paid_postings` and
@@ -58,6 +64,7 @@ from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
 from hitrack.db.models import (
     Allocation,
+    CreditEarning,
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
@@ -78,6 +85,8 @@ __all__ = [
     "paid_out_account",
     "payable_account",
     "payout_hold_account",
+    "escrow_account",
+    "OWED_KINDS",
     "account_kind",
     "get_account",
     "post_transaction",
@@ -128,6 +137,14 @@ def payout_hold_account(creator_id: int, currency: str) -> str:
     return f"creator:{creator_id}:payout_hold:{currency}"
 
 
+def escrow_account(credit_id: int, currency: str) -> str:
+    """The escrow of an unclaimed credit (its row id), where its earnings wait for a claim."""
+    return f"credit:{credit_id}:escrow:{currency}"
+
+
+#: Accounts the platform owes someone (a credit side): none may ever owe the platform.
+OWED_KINDS = ("creator_payable", "creator_payout_hold", "credit_escrow")
+
 _PLATFORM_KINDS = {
     "cash": "platform_cash",
     "unsettled": "platform_unsettled",
@@ -144,6 +161,8 @@ def account_kind(code: str) -> tuple[str, int | None, str]:
     --------
     >>> account_kind("creator:7:payable:USD")
     ('creator_payable', 7, 'USD')
+    >>> account_kind("credit:3:escrow:USD")
+    ('credit_escrow', None, 'USD')
     """
     parts = code.split(":")
     if len(parts) == 3 and parts[0] == "platform" and parts[1] in _PLATFORM_KINDS:
@@ -155,6 +174,8 @@ def account_kind(code: str) -> tuple[str, int | None, str]:
         and parts[2] in _CREATOR_KINDS
     ):
         return _CREATOR_KINDS[parts[2]], int(parts[1]), parts[3]
+    if len(parts) == 4 and parts[0] == "credit" and parts[1].isdigit() and parts[2] == "escrow":
+        return "credit_escrow", None, parts[3]
     raise InvalidInput(f"unknown ledger account code {code!r}")
 
 
@@ -341,7 +362,7 @@ def _write(
         )
     for p in merged:
         account = accounts[p.account]
-        owes = account.kind in ("creator_payable", "creator_payout_hold") and after[account.id] > 0
+        owes = account.kind in OWED_KINDS and after[account.id] > 0
         if p.amount > 0 and owes:
             raise LedgerImbalance(
                 f"{account.code} would owe the platform: not enough balance for {p.amount} micros",
@@ -564,7 +585,7 @@ def check_invariants(db: Session) -> list[str]:
                 f"{code}: running balance {running} differs from its postings' sum "
                 f"{sums.get(code, 0)}"
             )
-        if kind in ("creator_payable", "creator_payout_hold"):
+        if kind in OWED_KINDS:
             owed_kinds[code] = sums.get(code, 0)
     breaches += rules.check_owed_balances(owed_kinds)
     breaches += beyond_account_cap(sums)
@@ -585,6 +606,18 @@ def check_invariants(db: Session) -> list[str]:
             (payable_account(creator_id, currency), kind, int(amount))
         )
     breaches += _period_breaches(db, allocations, postings_by_tx)
+    # An unclaimed credit's part of an event went to its escrow (hitrack.services.credits).
+    for event_id, credit_id, amount, currency in db.execute(
+        select(
+            CreditEarning.event_id,
+            CreditEarning.credit_id,
+            CreditEarning.amount,
+            RevenueEvent.currency,
+        ).join(RevenueEvent, CreditEarning.event_id == RevenueEvent.id)
+    ):
+        allocations.setdefault(event_id, []).append(
+            (escrow_account(credit_id, currency), "earning", int(amount))
+        )
     settled = select(RevenueEvent).where(
         RevenueEvent.state == "settled", RevenueEvent.period_id.is_(None)
     )

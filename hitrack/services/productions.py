@@ -50,6 +50,7 @@ from hitrack.domain.errors import (
     PermissionDenied,
 )
 from hitrack.domain.shares import format_share, parse_share
+from hitrack.services.credits import unclaimed_payee_names
 from hitrack.services.graph import (
     PRIVATE_TITLE,
     ancestry_ids,
@@ -724,6 +725,8 @@ def preview(db: Session, viewer: Creator | None, production: Work) -> Preview:
         c.handle: c
         for c in db.scalars(select(Creator).where(Creator.handle.in_(settlement.creators)))
     }
+    # Credits: an unclaimed credit is shown by its name (never stored as a creator).
+    creators.update(unclaimed_payee_names(db, settlement.creators))
     lines = []
     for handle, micros in sorted(settlement.creators.items(), key=lambda kv: (-kv[1], kv[0])):
         explanations = settlement.explain(handle)

@@ -59,7 +59,7 @@ from hitrack.domain.money import check_event_micros, format_micros, parse_curren
 from hitrack.domain.settlement import prepare_event
 from hitrack.domain.shares import format_share, loads_json, parse_share
 from hitrack.jobs.base import JobQueue
-from hitrack.services import compact_graph, ledger
+from hitrack.services import compact_graph, credits, ledger
 from hitrack.services.graph import get_work
 from hitrack.services.unit_of_work import unit_of_work
 
@@ -592,6 +592,10 @@ def settle_funded(
     settlement = fast.settle_event(graph.graph, domain_event(event))
     owners = graph.graph.owners_of(graph.graph.work_index[work.public_id])
     parts = settlement_parts(settlement, owners)
+    # An unclaimed credit's part goes to its escrow account (hitrack.services.credits),
+    # not to an allocation: nobody holds it until a verified creator claims it.
+    escrow_parts = [part for part in parts if credits.is_unclaimed(part.handle)]
+    parts = [part for part in parts if not credits.is_unclaimed(part.handle)]
     ids = creator_ids(db, {part.handle for part in parts})
     event.fee = settlement.fee
     event.recouped = sum(settlement.recouped.values())
@@ -621,6 +625,7 @@ def settle_funded(
     postings += [
         Posting(ledger.payable_account(ids[part.handle], cur), cur, -part.amount) for part in parts
     ]
+    postings += credits.record_escrow_earnings(db, event, escrow_parts)
     ledger.ensure_accounts(db, sorted({p.account for p in postings}))
     transaction = ledger.post_transaction(
         db,

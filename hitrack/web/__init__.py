@@ -88,6 +88,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(account.bp)
     app.register_blueprint(api_account.bp)
+    from hitrack.web import api_credits, credits
+
+    app.register_blueprint(credits.bp)
+    app.register_blueprint(api_credits.bp)
     if settings.is_development:
         from hitrack.web import mailbox
 

@@ -76,10 +76,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_attribution_matches_output_id'), ['output_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_attribution_matches_work_id'), ['work_id'], unique=False)
 
-    with op.batch_alter_table('revenue_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('output', sa.String(length=64), nullable=True))
-        batch_op.create_index(batch_op.f('ix_revenue_events_output'), ['output'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_revenue_events_output_attribution_outputs'), 'attribution_outputs', ['output'], ['public_id'])
+    if op.get_bind().dialect.name == "sqlite":
+        # Not batch mode: rebuilding revenue_events would DROP a table others
+        # reference, which SQLite refuses with foreign keys on; its own ADD
+        # COLUMN takes the constraint along with the column.
+        op.execute(
+            "ALTER TABLE revenue_events ADD COLUMN output VARCHAR(64) CONSTRAINT "
+            "fk_revenue_events_output_attribution_outputs "
+            "REFERENCES attribution_outputs (public_id)"
+        )
+        op.create_index(op.f('ix_revenue_events_output'), 'revenue_events', ['output'], unique=False)
+    else:
+        with op.batch_alter_table('revenue_events', schema=None) as batch_op:
+            batch_op.add_column(sa.Column('output', sa.String(length=64), nullable=True))
+            batch_op.create_index(batch_op.f('ix_revenue_events_output'), ['output'], unique=False)
+            batch_op.create_foreign_key(batch_op.f('fk_revenue_events_output_attribution_outputs'), 'attribution_outputs', ['output'], ['public_id'])
 
 
 def downgrade() -> None:

@@ -110,7 +110,22 @@ def seeded(app: Flask, app_db: Session, app_storage, fake_stripe: FakeStripe) ->
     outbox = Outbox()
     accounts.request_password_reset(app_db, bo.email, mailer=outbox, lifetime=timedelta(hours=1))
     [reset_mail] = outbox.sent
+    from hitrack.services import credits as credit_service
+
+    credit_service.set_credits(
+        app_db,
+        ana,
+        own.public_id,
+        credit_service.CreditsInput(
+            (credit_service.CreditEntry(name="Kim", role="sound mixer", email="kim@audit.test"),),
+            "1/4",
+        ),
+        min_credit_pool=Fraction(1, 10),
+        mailer=outbox,
+    )
+    invite_mail = outbox.sent[-1]
     return {
+        "invitation": (invite_mail.url or "").rsplit("/", 1)[-1],
         "token": (reset_mail.url or "").rsplit("/", 1)[-1],
         "job_id": job.public_id,
         "admin": admin.email or "",
@@ -134,7 +149,7 @@ def arguments(endpoint: str, names: set[str], seeded: dict[str, str]) -> dict[st
                 if endpoint in MODEL_ENDPOINTS
                 else "record"
             ]
-        elif name in ("run_id", "external_id", "job_id", "token"):
+        elif name in ("run_id", "external_id", "job_id", "token", "invitation"):
             values[name] = seeded[name]
         else:
             pytest.fail(f"the audit does not know how to fill {name!r} of {endpoint}")

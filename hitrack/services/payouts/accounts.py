@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from hitrack.db.models import (
     Creator,
@@ -18,6 +18,7 @@ from hitrack.payments.base import PayoutAccount as ProviderAccount
 from hitrack.payments.base import (
     PayoutProvider,
 )
+from hitrack.services import verification
 from hitrack.services.payouts.core import PAYOUTS_PATH, _now
 from hitrack.services.unit_of_work import unit_of_work
 
@@ -44,6 +45,9 @@ def _apply_status(
     # updated_at doubles as "the moment of the provider state we last applied":
     # a webhook older than it is stale (see account_updated).
     row.updated_at = seen_at
+    if status.payable and row.provider == "stripe" and (db := object_session(row)) is not None:
+        # Stripe verified the person behind the account (Connect KYC): a verified creator.
+        verification.verify_from_provider(db, row.creator_id, "Stripe", now=seen_at)
 
 
 def _state_after(row: PayoutAccount, *, payable: bool) -> PayoutAccountState:

@@ -12,6 +12,7 @@ from hitrack.db.models import (
     PayoutAccountState,
 )
 from hitrack.domain.errors import InvalidInput
+from hitrack.services import verification
 from hitrack.services.notifications import notify
 from hitrack.services.payouts.accounts import payout_account
 from hitrack.services.payouts.core import PAYOUTS_PATH, _admin_ids, _creator, _now, require_admin
@@ -52,6 +53,8 @@ def _set_manual_method(
             else "awaiting admin verification"
         )
         row.updated_at = now
+        if verified_by is not None:
+            verification.verify_with_payout_method(db, creator.id, verified_by.id)
     return row
 
 

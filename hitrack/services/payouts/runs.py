@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from hitrack.db.models import (
     Creator,
+    CreatorVerification,
     LedgerAccount,
     Payout,
     PayoutAccount,
@@ -61,7 +62,10 @@ def candidates(db: Session, provider: str, minimums: Mapping[str, int]) -> list[
     and ``hitrack ledger check`` reports the account.
     """
     payable_creators = select(PayoutAccount.creator_id).where(
-        PayoutAccount.provider == provider, PayoutAccount.state == PayoutAccountState.PAYABLE
+        PayoutAccount.provider == provider,
+        PayoutAccount.state == PayoutAccountState.PAYABLE,
+        # Only verified creators are paid (DESIGN section 1); the others' balances wait.
+        PayoutAccount.creator_id.in_(select(CreatorVerification.creator_id)),
     )
     rows = db.execute(
         select(LedgerAccount.creator_id, LedgerAccount.currency, LedgerAccount.balance)

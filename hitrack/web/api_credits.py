@@ -1,0 +1,327 @@
+"""Credits, claims, escrow, verification and record subjects over the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from hitrack.db.models import CLAIM_STATES, Credit, RecordSubject
+from hitrack.domain.errors import InvalidInput
+from hitrack.domain.shares import format_share
+from hitrack.services import credits as credit_service
+from hitrack.services import likeness, verification
+from hitrack.services.graph import visible_work
+from hitrack.web.api import auth_required, body
+from hitrack.web.context import db, mailer, settings
+from hitrack.web.openapi import SHARE, WORK_ID, object_schema, operation, register_paths
+from hitrack.web.signed_in import actor, me
+
+bp = Blueprint("api_credits", __name__, url_prefix="/api/v1")
+
+
+def credit_json(credit: Credit) -> dict[str, Any]:
+    return {
+        "id": credit.public_id,
+        "work": credit.work.public_id,
+        "name": credit.name,
+        "role": credit.role,
+        "weight": format_share(credit.weight),
+        "status": credit.status,
+        "creator": credit.creator.handle if credit.creator else None,
+        "payee": credit_service.credit_payee(credit),
+        "claim_final_at": credit.claim_final_at.isoformat() if credit.claim_final_at else None,
+        "removed": credit.removed_at is not None,
+    }
+
+
+def subject_json(subject: RecordSubject) -> dict[str, Any]:
+    return {
+        "id": subject.public_id,
+        "name": subject.name,
+        "likeness": subject.likeness,
+        "creator": subject.creator.handle if subject.creator else None,
+        "confirmed": subject.confirmed_at is not None,
+        "consent_ai_training": subject.consent_ai_training,
+    }
+
+
+@bp.put("/works/<public_id>/credits")
+@auth_required
+def put_credits(public_id: str) -> Response:
+    result = credit_service.set_credits(
+        db(),
+        me(),
+        public_id,
+        credit_service.parse_credits_input(body()),
+        min_credit_pool=settings().min_credit_pool,
+        mailer=mailer(),
+    )
+    work = visible_work(db(), me(), public_id)
+    return jsonify(
+        {"credit_pool": format_share(work.credit_pool), "credits": [credit_json(c) for c in result]}
+    )
+
+
+@bp.get("/works/<public_id>/credits")
+def get_credits(public_id: str) -> Response:
+    work = visible_work(db(), actor(), public_id)
+    live = [c for c in work.credits if c.removed_at is None]
+    return jsonify(
+        {"credit_pool": format_share(work.credit_pool), "credits": [credit_json(c) for c in live]}
+    )
+
+
+@bp.get("/works/<public_id>/escrow")
+@auth_required
+def get_escrow(public_id: str) -> Response:
+    lines = credit_service.escrow_report(db(), me(), public_id)
+    return jsonify(
+        {
+            "held_for": sum(1 for line in lines if line.held),
+            "credits": [{**credit_json(line.credit), "held": dict(line.held)} for line in lines],
+        }
+    )
+
+
+def _token(data: dict[str, Any]) -> object:
+    return data.get("token")
+
+
+@bp.post("/credits/<credit_id>/claim")
+@auth_required
+def claim(credit_id: str) -> Response:
+    credit = credit_service.claim_credit(
+        db(),
+        me(),
+        credit_id,
+        _token(body()),
+        dispute_days=settings().claim_dispute_days,
+        mailer=mailer(),
+    )
+    return jsonify(credit_json(credit))
+
+
+@bp.post("/credits/<credit_id>/confirm")
+@auth_required
+def confirm(credit_id: str) -> Response:
+    return jsonify(credit_json(credit_service.confirm_claim(db(), me(), credit_id)))
+
+
+@bp.post("/credits/<credit_id>/dispute")
+@auth_required
+def dispute(credit_id: str) -> Response:
+    reason = body().get("reason")
+    return jsonify(credit_json(credit_service.dispute_claim(db(), me(), credit_id, reason)))
+
+
+@bp.get("/me/credits")
+@auth_required
+def my_credits() -> Response:
+    return jsonify({"credits": [credit_json(c) for c in credit_service.credits_held(db(), me())]})
+
+
+@bp.post("/admin/creators/<handle>/verify")
+@auth_required
+def verify_creator(handle: str) -> Response:
+    row = verification.verify_by_admin(db(), me(), handle, body().get("reason"))
+    return jsonify(
+        {
+            "creator": handle,
+            "source": row.source,
+            "reason": row.reason,
+            "at": row.created_at.isoformat(),
+        }
+    )
+
+
+@bp.put("/records/<public_id>/subjects")
+@auth_required
+def put_subjects(public_id: str) -> Response:
+    result = likeness.set_subjects(
+        db(), me(), public_id, likeness.parse_subjects_input(body()), mailer=mailer()
+    )
+    return jsonify({"subjects": [subject_json(s) for s in result]})
+
+
+@bp.post("/subjects/<subject_id>/answer")
+def answer_subject(subject_id: str) -> Response:
+    data = body()
+    consent = data.get("consent_ai_training")
+    confirm_ = data.get("confirm", True)
+    if not isinstance(confirm_, bool) or not (consent is None or isinstance(consent, bool)):
+        raise InvalidInput("confirm and consent_ai_training: expected true or false")
+    subject = likeness.answer(
+        db(),
+        actor(),
+        subject_id,
+        confirm=confirm_,
+        consent_ai_training=consent,
+        token=data.get("token"),
+    )
+    return jsonify(subject_json(subject))
+
+
+_CREDIT_ID = {"name": "credit_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_SUBJECT_ID = {"name": "subject_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_HANDLE = {"name": "handle", "in": "path", "required": True, "schema": {"type": "string"}}
+_CREDIT = {"$ref": "#/components/schemas/Credit"}
+_CREDITS = object_schema(
+    ["credit_pool", "credits"], credit_pool=SHARE, credits={"type": "array", "items": _CREDIT}
+)
+_SUBJECTS = object_schema(
+    ["subjects"], subjects={"type": "array", "items": {"$ref": "#/components/schemas/Subject"}}
+)
+
+register_paths(
+    {
+        "/api/v1/works/{public_id}/credits": {
+            "get": operation(
+                "A work's credits and credit pool",
+                tag="credits",
+                auth=False,
+                params=[WORK_ID],
+                response=_CREDITS,
+                errors=(404,),
+            ),
+            "put": operation(
+                "Replace a work's credits and set its credit pool (owners); invitations are "
+                "mailed to unclaimed credits",
+                tag="credits",
+                params=[WORK_ID],
+                body=object_schema(
+                    ["credits"],
+                    credit_pool=SHARE,
+                    credits={
+                        "type": "array",
+                        "items": object_schema(
+                            ["role"],
+                            id={"type": "string", "description": "keep this existing credit"},
+                            name={"type": "string"},
+                            role={"type": "string", "examples": ["sound mixer", "other: foley"]},
+                            weight=SHARE,
+                            creator={"type": "string", "description": "a creator's handle"},
+                            email={"type": "string", "format": "email"},
+                        ),
+                    },
+                ),
+                response=_CREDITS,
+                errors=(401, 403, 404, 422),
+            ),
+        },
+        "/api/v1/works/{public_id}/escrow": {
+            "get": operation(
+                "What the work's unclaimed credits hold in escrow (owners, admins)",
+                tag="credits",
+                params=[WORK_ID],
+                errors=(401, 403, 404),
+            )
+        },
+        "/api/v1/credits/{credit_id}/claim": {
+            "post": operation(
+                "Claim a credit with its invitation token (a verified creator, the invited "
+                "address); pending for HITRACK_CLAIM_DISPUTE_DAYS",
+                tag="credits",
+                params=[_CREDIT_ID],
+                body=object_schema(["token"], token={"type": "string"}),
+                response=_CREDIT,
+                errors=(401, 403, 404, 409, 422),
+            )
+        },
+        "/api/v1/credits/{credit_id}/confirm": {
+            "post": operation(
+                "An owner confirms a pending claim: final now, the escrow moves",
+                tag="credits",
+                params=[_CREDIT_ID],
+                response=_CREDIT,
+                errors=(401, 403, 404, 409),
+            )
+        },
+        "/api/v1/credits/{credit_id}/dispute": {
+            "post": operation(
+                "An owner disputes a pending claim within the window",
+                tag="credits",
+                params=[_CREDIT_ID],
+                body=object_schema(["reason"], reason={"type": "string"}),
+                response=_CREDIT,
+                errors=(401, 403, 404, 409, 422),
+            )
+        },
+        "/api/v1/me/credits": {
+            "get": operation("The credits I hold or have claimed", tag="credits", errors=(401,))
+        },
+        "/api/v1/admin/creators/{handle}/verify": {
+            "post": operation(
+                "An admin verifies a creator, with the reason",
+                tag="credits",
+                params=[_HANDLE],
+                body=object_schema(["reason"], reason={"type": "string"}),
+                errors=(401, 403, 404, 422),
+            )
+        },
+        "/api/v1/records/{public_id}/subjects": {
+            "put": operation(
+                "Replace the subjects (people whose likeness appears) of a record (owners)",
+                tag="likeness",
+                params=[WORK_ID],
+                body=object_schema(
+                    ["subjects"],
+                    subjects={
+                        "type": "array",
+                        "items": object_schema(
+                            [],
+                            id={"type": "string"},
+                            name={"type": "string"},
+                            likeness={"enum": [x for x in likeness.LIKENESS if x]},
+                            creator={"type": "string"},
+                            email={"type": "string", "format": "email"},
+                        ),
+                    },
+                ),
+                response=_SUBJECTS,
+                errors=(401, 403, 404, 422),
+            )
+        },
+        "/api/v1/subjects/{subject_id}/answer": {
+            "post": operation(
+                "A subject confirms and gives or refuses AI-training consent (their account or "
+                "their invitation token); future manifests only",
+                tag="likeness",
+                auth=False,
+                params=[_SUBJECT_ID],
+                body=object_schema(
+                    [],
+                    confirm={"type": "boolean"},
+                    consent_ai_training={"type": ["boolean", "null"]},
+                    token={"type": "string"},
+                ),
+                response={"$ref": "#/components/schemas/Subject"},
+                errors=(403, 404, 422),
+            )
+        },
+    },
+    {
+        "Credit": object_schema(
+            ["id", "work", "name", "role", "weight", "status", "payee"],
+            id={"type": "string"},
+            work={"type": "string"},
+            name={"type": "string"},
+            role={"type": "string"},
+            weight=SHARE,
+            status={"enum": list(CLAIM_STATES)},
+            creator={"type": ["string", "null"]},
+            payee={"type": "string", "description": "a creator id, or credit:<id> (escrow)"},
+            claim_final_at={"type": ["string", "null"], "format": "date-time"},
+            removed={"type": "boolean"},
+        ),
+        "Subject": object_schema(
+            ["id", "name", "confirmed"],
+            id={"type": "string"},
+            name={"type": "string"},
+            likeness={"type": "string"},
+            creator={"type": ["string", "null"]},
+            confirmed={"type": "boolean"},
+            consent_ai_training={"type": ["boolean", "null"]},
+        ),
+    },
+)

@@ -1,0 +1,181 @@
+"""Pages for credits: the editor, the credits I hold, the claim page, the escrow report,
+and the admin's verification of creators. Each parses, calls one service, renders."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from hitrack.db.models import Creator
+from hitrack.domain.credit_roles import CREDIT_ROLES
+from hitrack.domain.errors import InvalidInput, PermissionDenied
+from hitrack.domain.shares import format_share
+from hitrack.services import credits as credit_service
+from hitrack.services import verification
+from hitrack.services.graph import visible_work
+from hitrack.web.context import db, mailer, settings
+from hitrack.web.signed_in import is_signed_in, login_required, me
+
+bp = Blueprint("credits", __name__)
+
+
+def _me() -> Creator:
+    return me()
+
+
+def parse_editor_lines(text: str) -> tuple[credit_service.CreditEntry, ...]:
+    """The editor's lines: ``name | role | weight | handle or e-mail | id`` (id keeps a credit)."""
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) < 4 or len(cells) > 5:
+            raise InvalidInput(
+                f"line {number}: expected name | role | weight | handle or e-mail [| id]"
+            )
+        who = cells[3]
+        entries.append(
+            credit_service.CreditEntry(
+                name=cells[0],
+                role=cells[1],
+                weight=cells[2],
+                creator=None if "@" in who else (who or None),
+                email=who if "@" in who else None,
+                id=cells[4] if len(cells) == 5 and cells[4] else None,
+            )
+        )
+    return tuple(entries)
+
+
+def editor_text(work_credits: list[object]) -> str:
+    lines = []
+    for c in work_credits:
+        who = c.creator.handle if c.creator else (c.invite_email or "")  # type: ignore[attr-defined]
+        lines.append(
+            f"{c.name} | {c.role} | {format_share(c.weight)} | {who} | {c.public_id}"  # type: ignore[attr-defined]
+        )
+    return "\n".join(lines)
+
+
+@bp.route("/works/<public_id>/credits", methods=["GET", "POST"])
+@login_required
+def editor(public_id: str) -> BaseResponse | str:
+    work = visible_work(db(), _me(), public_id)
+    if not work.is_owned_by(_me().id):
+        raise PermissionDenied(f"only the owners of {work.public_id} edit its credits")
+    if request.method == "POST":
+        credit_service.set_credits(
+            db(),
+            _me(),
+            public_id,
+            credit_service.CreditsInput(
+                parse_editor_lines(request.form.get("credits", "")),
+                request.form.get("credit_pool", "0"),
+            ),
+            min_credit_pool=settings().min_credit_pool,
+            mailer=mailer(),
+        )
+        return redirect(url_for("pages.work", public_id=public_id))
+    live = [c for c in work.credits if c.removed_at is None]
+    return render_template(
+        "credits/editor.html",
+        work=work,
+        text=editor_text(live),  # type: ignore[arg-type]
+        roles=CREDIT_ROLES,
+        found=credit_service.search_creators(db(), request.args.get("q", "")),
+        q=request.args.get("q", ""),
+        min_pool=settings().min_credit_pool,
+    )
+
+
+@bp.route("/credits")
+@login_required
+def held() -> str:
+    items = credit_service.credits_held(db(), _me())
+    return render_template(
+        "credits/held.html",
+        items=items,
+        verified=verification.is_verified(db(), _me().id),
+    )
+
+
+@bp.route("/credits/claim/<invitation>", methods=["GET", "POST"])
+def claim(invitation: str) -> BaseResponse | str:
+    token = invitation
+    credit = credit_service.credit_by_token(db(), token)
+    if request.method == "POST":
+        if not is_signed_in():
+            return redirect(url_for("auth.login", next=request.path))
+        credit_service.claim_credit(
+            db(),
+            _me(),
+            credit.public_id,
+            token,
+            dispute_days=settings().claim_dispute_days,
+            mailer=mailer(),
+        )
+        return redirect(url_for("credits.held"))
+    me = _me() if is_signed_in() else None
+    return render_template(
+        "credits/claim.html",
+        credit=credit,
+        held=credit_service.escrow_balances(db(), credit),
+        me=me,
+        verified=me is not None and verification.is_verified(db(), me.id),
+        dispute_days=settings().claim_dispute_days,
+    )
+
+
+@bp.route("/works/<public_id>/escrow")
+@login_required
+def escrow(public_id: str) -> str:
+    work = visible_work(db(), _me(), public_id)
+    lines = credit_service.escrow_report(db(), _me(), public_id)
+    return render_template("credits/escrow.html", work=work, lines=lines)
+
+
+@bp.route("/admin/escrow")
+@login_required
+def escrow_all() -> str:
+    lines = credit_service.escrow_report(db(), _me())
+    return render_template("credits/escrow.html", work=None, lines=lines)
+
+
+@bp.route("/credits/<credit_id>/<action>", methods=["POST"])
+@login_required
+def decide(credit_id: str, action: str) -> Response | BaseResponse:
+    if action == "confirm":
+        credit = credit_service.confirm_claim(db(), _me(), credit_id)
+    elif action == "dispute":
+        credit = credit_service.dispute_claim(db(), _me(), credit_id, request.form.get("reason"))
+    else:
+        raise InvalidInput(f"unknown action {action!r}")
+    return redirect(url_for("credits.escrow", public_id=credit.work.public_id))
+
+
+@bp.route("/admin/verify", methods=["GET", "POST"])
+@login_required
+def verify() -> BaseResponse | str:
+    if not _me().is_admin:
+        raise PermissionDenied("only an admin verifies creators")
+    if request.method == "POST":
+        verification.verify_by_admin(
+            db(), _me(), request.form.get("creator"), request.form.get("reason")
+        )
+        return redirect(url_for("credits.verify"))
+    return render_template(
+        "credits/verify.html",
+        found=credit_service.search_creators(db(), request.args.get("q", "")),
+        q=request.args.get("q", ""),
+    )
+
+
+@bp.app_context_processor
+def _credit_helpers() -> dict[str, object]:
+    """``verified_among(ids)`` for badges: one query for the creators a page shows."""
+
+    def verified_among(ids: list[int]) -> set[int]:
+        return verification.verified_ids(db(), ids)
+
+    return {"verified_among": verified_among}
