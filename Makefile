@@ -22,7 +22,7 @@ setup: $(VENV)/.installed $(DIST)/.built
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $@
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json

@@ -19,9 +19,12 @@ from pathlib import Path
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.shares import parse_share
 
-__all__ = ["Settings", "parse_minimums"]
+__all__ = ["SETTLEMENT_ENGINES", "Settings", "parse_minimums"]
 
 _TRUE = {"1", "true", "yes", "on"}
+# Settlement engines (DESIGN section 6): the in-process fast engine, the exact
+# reference, and Apache Spark for graphs beyond one machine.
+SETTLEMENT_ENGINES = ("fast", "exact", "spark")
 
 
 def parse_minimums(text: str) -> dict[str, int]:
@@ -64,6 +67,8 @@ class Settings:
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     demo_data: bool = True
+    settlement_engine: str = "fast"
+    spark_master: str = "local[*]"
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir)
@@ -83,6 +88,11 @@ class Settings:
         if self.payout_provider not in {"manual", "stripe"}:
             raise InvalidInput(
                 f"HITRACK_PAYOUT_PROVIDER must be manual or stripe, not {self.payout_provider!r}"
+            )
+        if self.settlement_engine not in SETTLEMENT_ENGINES:
+            raise InvalidInput(
+                "HITRACK_SETTLEMENT_ENGINE must be one of "
+                f"{', '.join(SETTLEMENT_ENGINES)}, not {self.settlement_engine!r}"
             )
         if not 0 <= self.default_fee_rate <= 1:
             raise InvalidInput("HITRACK_DEFAULT_FEE_RATE must lie in [0, 1]")
@@ -152,6 +162,8 @@ class Settings:
             ("STRIPE_SECRET_KEY", "stripe_secret_key"),
             ("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret"),
             ("STRIPE_API_BASE", "stripe_api_base"),
+            ("SETTLEMENT_ENGINE", "settlement_engine"),
+            ("SPARK_MASTER", "spark_master"),
         ]:
             if (value := get(name)) is not None:
                 kwargs[attr] = value
