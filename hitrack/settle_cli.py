@@ -16,6 +16,7 @@ import click
 from hitrack.domain import fast
 from hitrack.domain.errors import HitrackError
 from hitrack.domain.interchange import loads_document, settlement_document
+from hitrack.settings import Settings
 
 __all__ = ["settle", "FAST_ENGINE_FROM"]
 
@@ -23,6 +24,19 @@ __all__ = ["settle", "FAST_ENGINE_FROM"]
 FAST_ENGINE_FROM = 5_000
 # Progress is worth printing from this many events on.
 PROGRESS_FROM = 1_000
+
+
+def _spark_engine(doc: Any, batch: bool, master: str) -> dict[str, Any]:
+    """Settle every event of ``doc`` in one Spark job; the engine options for the document."""
+    from hitrack.spark.settle import settle_on_spark
+
+    result = settle_on_spark(
+        doc.graph, doc.events, batch=batch, master=master, currency=doc.currency
+    )
+    return {
+        "settle": lambda event: result.events[event.id],
+        "settle_many": lambda events: result.batch,
+    }
 
 
 def _fail(message: str) -> None:
@@ -36,12 +50,13 @@ def _fail(message: str) -> None:
 @click.option("--explain", "creator", metavar="CREATOR", help="Add this creator's explanations.")
 @click.option(
     "--engine",
-    type=click.Choice(["exact", "fast", "auto"]),
+    type=click.Choice(["exact", "fast", "spark", "auto"]),
     default="auto",
     show_default=True,
-    help=f"auto: the fast engine from {FAST_ENGINE_FROM} works on.",
+    help=f"auto: HITRACK_SETTLEMENT_ENGINE if spark, else the fast engine from {FAST_ENGINE_FROM} works on.",
 )
-def settle(file: str, batch: bool, creator: str | None, engine: str) -> None:
+@click.option("--master", metavar="URL", help="Spark master (default: HITRACK_SPARK_MASTER).")
+def settle(file: str, batch: bool, creator: str | None, engine: str, master: str | None) -> None:
     """Settle the revenue events of FILE (an interchange document, or - for stdin)."""
     try:
         if file == "-":
@@ -55,7 +70,12 @@ def settle(file: str, batch: bool, creator: str | None, engine: str) -> None:
     try:
         doc = loads_document(text)
         options: dict[str, Any] = {"batch": batch, "explain": creator}
-        if engine == "fast" or (engine == "auto" and len(doc.works) >= FAST_ENGINE_FROM):
+        settings = Settings.from_env()
+        if engine == "auto" and settings.settlement_engine == "spark":
+            engine = "spark"
+        if engine == "spark":
+            options.update(_spark_engine(doc, batch, master or settings.spark_master))
+        elif engine == "fast" or (engine == "auto" and len(doc.works) >= FAST_ENGINE_FROM):
             compact = fast.CompactGraph.from_graph(doc.graph)
             options["settle"] = lambda event: fast.settle_event(compact, event)
             options["settle_many"] = lambda events: fast.settle_batch(compact, events)
