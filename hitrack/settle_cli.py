@@ -26,12 +26,12 @@ FAST_ENGINE_FROM = 5_000
 PROGRESS_FROM = 1_000
 
 
-def _spark_engine(doc: Any, batch: bool, master: str) -> dict[str, Any]:
+def _spark_engine(doc: Any, batch: bool, each: bool, master: str) -> dict[str, Any]:
     """Settle every event of ``doc`` in one Spark job; the engine options for the document."""
     from hitrack.spark.settle import settle_on_spark
 
     result = settle_on_spark(
-        doc.graph, doc.events, batch=batch, master=master, currency=doc.currency
+        doc.graph, doc.events, batch=batch, each=each, master=master, currency=doc.currency
     )
     return {
         "settle": lambda event: result.events[event.id],
@@ -74,7 +74,8 @@ def settle(file: str, batch: bool, creator: str | None, engine: str, master: str
         if engine == "auto" and settings.settlement_engine == "spark":
             engine = "spark"
         if engine == "spark":
-            options.update(_spark_engine(doc, batch, master or settings.spark_master))
+            each = not batch or creator is not None  # explanations are per event
+            options.update(_spark_engine(doc, batch, each, master or settings.spark_master))
         elif engine == "fast" or (engine == "auto" and len(doc.works) >= FAST_ENGINE_FROM):
             compact = fast.CompactGraph.from_graph(doc.graph)
             options["settle"] = lambda event: fast.settle_event(compact, event)

@@ -216,11 +216,14 @@ class SparkSettlement:
             ids = (row["event"],)
             if row["height"] is None:
                 raise UnknownWork(
-                    f"event {row['event']}: unknown work {row['work']}", ids=(row["event"], row["work"])
+                    f"event {row['event']}: unknown work {row['work']}",
+                    ids=(row["event"], row["work"]),
                 )
             for name in ("amount", "costs"):
                 if row[name] is None or row[name] < 0:
-                    raise InvalidEvent(f"event {row['event']}: {name} {row[name]} is negative", ids=ids)
+                    raise InvalidEvent(
+                        f"event {row['event']}: {name} {row[name]} is negative", ids=ids
+                    )
             if row["settlement"] is None:
                 raise InvalidEvent(f"event {row['event']}: no settlement", ids=ids)
             raise InvalidEvent(
@@ -259,7 +262,10 @@ class SparkSettlement:
         spark = self.spark
         works = self._read("works")
         counts = sorted(
-            ((int(r["height"]), int(r["count"])) for r in works.groupBy("height").count().collect()),
+            (
+                (int(r["height"]), int(r["count"]))
+                for r in works.groupBy("height").count().collect()
+            ),
             reverse=True,
         )
         # Blocks are ranges of heights, highest first: value only flows from a
@@ -291,9 +297,9 @@ class SparkSettlement:
             .where("block = sblock")
             .select("block", "work", F.col("source").alias("other"))
         )
-        rows = placed.select("block", "work", F.lit(None).cast("string").alias("other")).unionByName(
-            inner
-        )
+        rows = placed.select(
+            "block", "work", F.lit(None).cast("string").alias("other")
+        ).unionByName(inner)
 
         def split(frame: pd.DataFrame) -> pd.DataFrame:
             return kernels.pieces(frame, tasks)
@@ -384,9 +390,22 @@ class SparkSettlement:
                 out = []
                 for row in frame.itertuples(index=False):
                     fee_rate = Fraction(int(row.fee_num), int(row.fee_den))
-                    event = RevenueEvent(row.event, row.work, int(row.amount), int(row.costs), fee_rate)
+                    event = RevenueEvent(
+                        row.event, row.work, int(row.amount), int(row.costs), fee_rate
+                    )
                     recouped, fee, distributable = split_event(event)
-                    out.append((row.event, row.settlement, row.work, event.amount, fee, distributable, None, 0))
+                    out.append(
+                        (
+                            row.event,
+                            row.settlement,
+                            row.work,
+                            event.amount,
+                            fee,
+                            distributable,
+                            None,
+                            0,
+                        )
+                    )
                     if recouped:
                         shares = {
                             str(o["owner"]): recouped * Fraction(int(o["num"]), int(o["den"]))
@@ -394,7 +413,9 @@ class SparkSettlement:
                         }
                         for owner, micros in sorted(allocate(recouped, shares).items()):
                             if micros:
-                                out.append((row.event, row.settlement, row.work, 0, 0, 0, owner, micros))
+                                out.append(
+                                    (row.event, row.settlement, row.work, 0, 0, 0, owner, micros)
+                                )
                 yield pd.DataFrame(
                     out,
                     columns=[
@@ -413,11 +434,11 @@ class SparkSettlement:
             "event STRING, settlement STRING, work STRING, amount BIGINT, fee BIGINT, "
             "distributable BIGINT, owner STRING, recouped BIGINT"
         )
-        events.join(owners, "work").mapInPandas(split, split_schema).write.mode("overwrite").parquet(
-            self._path("splits")
-        )
+        events.join(owners, "work").mapInPandas(split, split_schema).write.mode(
+            "overwrite"
+        ).parquet(self._path("splits"))
         splits = self.spark.read.schema(split_schema).parquet(self._path("splits"))
-        too_big = (
+        too_big = self.validate and (
             splits.where("owner IS NULL")
             .groupBy("settlement")
             .agg(F.sum(F.col("amount").cast("decimal(38,0)")).alias("total"))
@@ -469,7 +490,9 @@ class SparkSettlement:
             "den",
             F.col("distributable").alias("amount"),
         )
-        index = self.spark.read.schema("block INT, work STRING, task INT").parquet(self._path("tasks"))
+        index = self.spark.read.schema("block INT, work STRING, task INT").parquet(
+            self._path("tasks")
+        )
         plain.unionByName(kept).unionByName(parts).join(index, "work").select(
             "block",
             "task",
@@ -490,9 +513,9 @@ class SparkSettlement:
         return self.spark.read.schema(_flow_schema(self.scale)).parquet(self._path(name))
 
     def _empty(self, name: str) -> None:
-        self.spark.createDataFrame([], _flow_schema(self.scale)).write.mode("overwrite").partitionBy(
-            "block"
-        ).parquet(self._path(name))
+        self.spark.createDataFrame([], _flow_schema(self.scale)).write.mode(
+            "overwrite"
+        ).partitionBy("block").parquet(self._path(name))
 
     def _forward(self, blocks: int) -> None:
         scale = self.scale
@@ -512,11 +535,15 @@ class SparkSettlement:
             arriving = inputs.where(f"block = {block}").unionByName(
                 self._flows("forward").where(f"block = {block}")
             )
-            arriving.groupBy("task").cogroup(struct.where(f"block = {block}").groupBy("task")).applyInPandas(
-                step, _flow_schema(scale)
-            ).write.mode("append").partitionBy("block").parquet(self._path("forward"))
+            arriving.groupBy("task").cogroup(
+                struct.where(f"block = {block}").groupBy("task")
+            ).applyInPandas(step, _flow_schema(scale)).write.mode("append").partitionBy(
+                "block"
+            ).parquet(self._path("forward"))
 
-    def _exact(self, blocks: int, needs: list[tuple[str, str]], round_: int) -> dict[tuple[str, str], Fraction]:
+    def _exact(
+        self, blocks: int, needs: list[tuple[str, str]], round_: int
+    ) -> dict[tuple[str, str], Fraction]:
         """Exact entitlements of ``(settlement, creator)`` pairs by the backward pass."""
         from pyspark.sql import functions as F
 
@@ -536,9 +563,11 @@ class SparkSettlement:
             arriving = inputs.where(f"block = {block}").unionByName(
                 self._flows(name).where(f"block = {block}")
             )
-            arriving.groupBy("task").cogroup(struct.where(f"block = {block}").groupBy("task")).applyInPandas(
-                step, _flow_schema(scale)
-            ).write.mode("append").partitionBy("block").parquet(self._path(name))
+            arriving.groupBy("task").cogroup(
+                struct.where(f"block = {block}").groupBy("task")
+            ).applyInPandas(step, _flow_schema(scale)).write.mode("append").partitionBy(
+                "block"
+            ).parquet(self._path(name))
         wanted = self.spark.createDataFrame(needs, "settlement STRING, other STRING")
         rows = (
             self._flows(name)
@@ -559,32 +588,39 @@ class SparkSettlement:
 
         scale = self.scale
         spark = self.spark
-        (
+        creators = (
             self._flows("forward")
             .where(f"block = -1 AND kind = '{kernels.OWED}'")
             .groupBy("settlement", F.col("other").alias("creator"))
             .agg(F.sum("value").alias("value"), F.sum("err").alias("err"))
-            .write.mode("overwrite")
-            .parquet(self._path("creators"))
         )
-        creators = spark.read.schema(
-            f"settlement STRING, creator STRING, value DECIMAL(38,{scale}), err BIGINT"
-        ).parquet(self._path("creators"))
         split_schema = (
             "event STRING, settlement STRING, work STRING, amount BIGINT, fee BIGINT, "
             "distributable BIGINT, owner STRING, recouped BIGINT"
         )
         splits = spark.read.schema(split_schema).parquet(self._path("splits"))
-        events = splits.where("owner IS NULL")
-        totals = events.groupBy("settlement").agg(
-            F.count("event").alias("events"),
-            F.min("event").alias("event"),
-            F.min("work").alias("work"),
-            F.sum("amount").alias("amount"),
-            F.sum("fee").alias("fee"),
-            F.sum("distributable").alias("distributable"),
+        totals = (
+            splits.where("owner IS NULL")
+            .groupBy("settlement")
+            .agg(
+                F.count("event").alias("events"),
+                F.min("event").alias("event"),
+                F.min("work").alias("work"),
+                F.sum("amount").alias("amount"),
+                F.sum("fee").alias("fee"),
+                F.sum("distributable").alias("distributable"),
+            )
         )
         exact: dict[tuple[str, str], Fraction] = {}
+        columns = [
+            "settlement",
+            "payee",
+            "kind",
+            "micros",
+            "entitlement",
+            "entitlement_err",
+            "exact",
+        ]
 
         def choose(frame: pd.DataFrame) -> pd.DataFrame:
             settlement = frame["settlement"].iloc[0]
@@ -602,39 +638,46 @@ class SparkSettlement:
             ]
             micros, needed = kernels.decide(total, candidates, scale)
             if micros is None:
+                # Only the creators whose exact value is needed, marked by a null kind.
                 return pd.DataFrame(
-                    {"settlement": settlement, "creator": needed, "micros": 0, "need": True}
+                    [(settlement, c, None, 0, None, None, None) for c in needed], columns=columns
                 )
-            names = sorted(micros)
+            order = sorted(range(len(frame)), key=lambda i: frame["creator"].iloc[i])
             return pd.DataFrame(
-                {
-                    "settlement": settlement,
-                    "creator": names,
-                    "micros": [micros[n] for n in names],
-                    "need": False,
-                }
+                [
+                    (
+                        settlement,
+                        frame["creator"].iloc[i],
+                        "distributed",
+                        micros[frame["creator"].iloc[i]],
+                        frame["value"].iloc[i],
+                        int(frame["err"].iloc[i]),
+                        frame["exact"].iloc[i],
+                    )
+                    for i in order
+                ],
+                columns=columns,
             )
 
-        decided_schema = "settlement STRING, creator STRING, micros BIGINT, need BOOLEAN"
+        schema = (
+            "settlement STRING, payee STRING, kind STRING, micros BIGINT, "
+            f"entitlement DECIMAL(38,{scale}), entitlement_err BIGINT, exact STRING"
+        )
         round_ = 0
         while True:
             known = spark.createDataFrame(
                 [(s, c, f"{v.numerator}/{v.denominator}") for (s, c), v in sorted(exact.items())],
                 "settlement STRING, creator STRING, exact STRING",
             )
-            decided = self._path(f"decided{round_}")
-            (
+            decided = (
                 creators.join(F.broadcast(known), ["settlement", "creator"], "left")
                 .join(totals.select("settlement", "distributable"), "settlement")
                 .groupBy("settlement")
-                .applyInPandas(choose, decided_schema)
-                .write.mode("overwrite")
-                .parquet(decided)
+                .applyInPandas(choose, schema)
             )
-            result = spark.read.schema(decided_schema).parquet(decided)
             needs = sorted(
-                (r["settlement"], r["creator"])
-                for r in result.where("need").select("settlement", "creator").collect()
+                (r["settlement"], r["payee"])
+                for r in decided.where("kind IS NULL").select("settlement", "payee").collect()
             )
             if not needs:
                 break
@@ -642,23 +685,6 @@ class SparkSettlement:
             self.report.exact_rounds = round_
             self.report.exact_creators += len(needs)
             exact.update(self._exact(blocks, needs, round_))
-        known = spark.createDataFrame(
-            [(s, c, f"{v.numerator}/{v.denominator}") for (s, c), v in sorted(exact.items())],
-            "settlement STRING, creator STRING, exact STRING",
-        )
-        distributed = (
-            result.join(creators, ["settlement", "creator"])
-            .join(F.broadcast(known), ["settlement", "creator"], "left")
-            .select(
-                "settlement",
-                F.col("creator").alias("payee"),
-                F.lit("distributed").alias("kind"),
-                "micros",
-                F.col("value").alias("entitlement"),
-                F.col("err").alias("entitlement_err"),
-                "exact",
-            )
-        )
         recouped = (
             splits.where("owner IS NOT NULL")
             .groupBy("settlement", "owner")
@@ -674,7 +700,7 @@ class SparkSettlement:
             )
         )
         out = self.output.rstrip("/")
-        distributed.unionByName(recouped).orderBy("settlement", "kind", "payee").write.mode(
+        decided.unionByName(recouped).orderBy("settlement", "kind", "payee").write.mode(
             "overwrite"
         ).parquet(f"{out}/allocations")
         totals.select(

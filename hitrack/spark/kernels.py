@@ -202,6 +202,66 @@ def _rows(columns: list[str], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
 # -- forward --------------------------------------------------------------------
 
 
+def _propagate(
+    settlement: str,
+    arriving: list[tuple[str, str, Any, Any, Any, Any, Any]],
+    nodes: dict[str, _Node],
+    block: int,
+    scale: int,
+    owed: dict[tuple[str, str], list[int]],
+    flows: dict[tuple[str, str, int, int], list[int]],
+) -> None:
+    """One settlement's value through one task: works by height, highest first."""
+    values: dict[str, list[int]] = {}
+    heap: list[tuple[int, str]] = []
+
+    def pay(node: _Node, value: int, err: int) -> None:
+        for payee, num, den in node.payees:
+            part, bound = _times(value, err, num, den)
+            slot = owed.get((settlement, payee))
+            if slot is None:
+                owed[(settlement, payee)] = [part, bound]
+            else:
+                slot[0] += part
+                slot[1] += bound
+
+    def arrive(work: str, value: int, err: int, to_block: int, to_task: int) -> None:
+        if not value and not err:
+            return
+        if to_block != block:
+            slot = flows.get((settlement, work, to_block, to_task))
+            if slot is None:
+                flows[(settlement, work, to_block, to_task)] = [value, err]
+                return
+        else:
+            slot = values.get(work)
+            if slot is None:
+                values[work] = [value, err]
+                heapq.heappush(heap, (-nodes[work].height, work))
+                return
+        slot[0] += value
+        slot[1] += err
+
+    for kind, work, other, num, den, value, err in arriving:
+        node = nodes[work]
+        if kind == VALUE:
+            arrive(work, to_ulps(value, scale), int(err), block, 0)
+        elif kind == KEPT:
+            pay(node, to_ulps(value, scale), 0)
+        elif kind == BLEND and int(num):
+            part, bound = _times(to_ulps(value, scale), 0, int(num), int(den))
+            target = next(e for e in node.edges if e[0] == other)
+            arrive(other, part, bound, target[3], target[4])
+    while heap:
+        _, work = heapq.heappop(heap)
+        value, err = values.pop(work)
+        node = nodes[work]
+        pay(node, value, err)
+        for source, num, den, to_block, to_task in node.edges:
+            part, bound = _times(value, err, num, den)
+            arrive(source, part, bound, to_block, to_task)
+
+
 def forward(struct: pd.DataFrame, inputs: pd.DataFrame, scale: int) -> pd.DataFrame:
     """Propagate the value of every settlement through one task of one block.
 
@@ -215,67 +275,38 @@ def forward(struct: pd.DataFrame, inputs: pd.DataFrame, scale: int) -> pd.DataFr
     later block).
     """
     block, nodes = _graph(struct)
-    unit = 10**scale
     owed: dict[tuple[str, str], list[int]] = {}
     flows: dict[tuple[str, str, int, int], list[int]] = {}
-
-    def pay(settlement: str, node: _Node, value: int, err: int) -> None:
-        for payee, num, den in node.payees:
-            part, bound = _times(value, err, num, den)
-            slot = owed.setdefault((settlement, payee), [0, 0])
-            slot[0] += part
-            slot[1] += bound
-
     by_settlement: dict[str, list[tuple[str, str, Any, Any, Any, Any, Any]]] = {}
-    columns = [inputs[c].tolist() for c in ("settlement", "kind", "work", "other", "num", "den", "value", "err")]
+    columns = [
+        inputs[c].tolist()
+        for c in ("settlement", "kind", "work", "other", "num", "den", "value", "err")
+    ]
     for settlement, kind, work, other, num, den, value, err in zip(*columns, strict=True):
         by_settlement.setdefault(settlement, []).append((kind, work, other, num, den, value, err))
     for settlement in sorted(by_settlement):
-        values: dict[str, list[int]] = {}
-        heap: list[tuple[int, str]] = []
-
-        def arrive(work: str, value: int, err: int, to_block: int, to_task: int) -> None:
-            if not value and not err:
-                return
-            if to_block != block:
-                slot = flows.setdefault((settlement, work, to_block, to_task), [0, 0])
-            else:
-                slot = values.get(work)  # type: ignore[assignment]
-                if slot is None:
-                    slot = values[work] = [0, 0]
-                    heapq.heappush(heap, (-nodes[work].height, work))
-            slot[0] += value
-            slot[1] += err
-
-        for kind, work, other, num, den, value, err in by_settlement[settlement]:
-            node = nodes[work]
-            if kind == VALUE:
-                arrive(work, to_ulps(value, scale), int(err), block, 0)
-            elif kind == KEPT:
-                pay(settlement, node, to_ulps(value, scale), 0)
-            elif kind == BLEND:
-                share_num, share_den = int(num), int(den)
-                if not share_num:
-                    continue
-                part, bound = _times(to_ulps(value, scale), 0, share_num, share_den)
-                target = next(e for e in node.edges if e[0] == other)
-                arrive(other, part, bound, target[3], target[4])
-        while heap:
-            _, work = heapq.heappop(heap)
-            value, err = values.pop(work)
-            node = nodes[work]
-            pay(settlement, node, value, err)
-            for source, num, den, to_block, to_task in node.edges:
-                part, bound = _times(value, err, num, den)
-                arrive(source, part, bound, to_block, to_task)
-    del unit
+        _propagate(settlement, by_settlement[settlement], nodes, block, scale, owed, flows)
     rows: list[tuple[Any, ...]] = []
     for (settlement, payee), (value, err) in sorted(owed.items()):
         if value or err:
-            rows.append((-1, 0, settlement, OWED, "", payee, None, None, from_ulps(value, scale), err, None))
+            rows.append(
+                (-1, 0, settlement, OWED, "", payee, None, None, from_ulps(value, scale), err, None)
+            )
     for (settlement, work, to_block, to_task), (value, err) in sorted(flows.items()):
         rows.append(
-            (to_block, to_task, settlement, VALUE, work, None, None, None, from_ulps(value, scale), err, None)
+            (
+                to_block,
+                to_task,
+                settlement,
+                VALUE,
+                work,
+                None,
+                None,
+                None,
+                from_ulps(value, scale),
+                err,
+                None,
+            )
         )
     return _rows(FLOW_COLUMNS, rows)
 
@@ -301,7 +332,10 @@ def backward(
     unit = 10**scale
     imported: dict[str, dict[str, Fraction]] = {}
     injections: list[tuple[str, str, str, str, Any, Any, Any]] = []
-    columns = [inputs[c].tolist() for c in ("settlement", "kind", "work", "other", "num", "den", "value", "text")]
+    columns = [
+        inputs[c].tolist()
+        for c in ("settlement", "kind", "work", "other", "num", "den", "value", "text")
+    ]
     for settlement, kind, work, other, num, den, value, text in zip(*columns, strict=True):
         if kind == GSHARE:
             imported.setdefault(work, {})[other] = parse_fraction(text)
@@ -326,7 +360,19 @@ def backward(
             for to_block, to_task in sorted(set(node.exports)):
                 for creator, part in sorted(acc.items()):
                     out.append(
-                        (to_block, to_task, "", GSHARE, work, creator, None, None, None, 0, _fraction_text(part))
+                        (
+                            to_block,
+                            to_task,
+                            "",
+                            GSHARE,
+                            work,
+                            creator,
+                            None,
+                            None,
+                            None,
+                            0,
+                            _fraction_text(part),
+                        )
                     )
     totals: dict[tuple[str, str], Fraction] = {}
 
@@ -348,7 +394,9 @@ def backward(
             add(settlement, amount * Fraction(int(num), int(den)), below)
     for (settlement, creator), total in sorted(totals.items()):
         if total:
-            out.append((-1, 0, settlement, TOTAL, "", creator, None, None, None, 0, _fraction_text(total)))
+            out.append(
+                (-1, 0, settlement, TOTAL, "", creator, None, None, None, 0, _fraction_text(total))
+            )
     return _rows(FLOW_COLUMNS, out)
 
 

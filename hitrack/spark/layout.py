@@ -166,7 +166,10 @@ def _table(name: str, rows: Iterable[Sequence[Any]]) -> pa.Table:
         for i, value in enumerate(row):
             data[i].append(value)
     return pa.table(
-        {col: pa.array(values, types[kind]) for (col, kind), values in zip(columns, data, strict=True)}
+        {
+            col: pa.array(values, types[kind])
+            for (col, kind), values in zip(columns, data, strict=True)
+        }
     )
 
 
@@ -256,7 +259,9 @@ def export_layout(
             for work, score in sorted(event.attribution.items()):
                 score_rows.append((event.id, work, *_fraction(score, f"{what}: attribution")))
             sources = {s: d["share"] for _, s, d in G.out_edges(event.work, data=True)}
-            blend = blended_shares(sources, G.nodes[event.work]["attribution_weight"], event.attribution)
+            blend = blended_shares(
+                sources, G.nodes[event.work]["attribution_weight"], event.attribution
+            )
             if blend != sources:
                 for source, share in sorted(blend.items()):
                     share_rows.append((event.id, source, *_fraction(share, f"{what}: share")))

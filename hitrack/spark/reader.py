@@ -17,7 +17,7 @@ from fractions import Fraction
 from hitrack.domain.credit import BatchSettlement, EventSettlement, Explanation
 from hitrack.spark.kernels import parse_fraction
 
-__all__ = ["Entitlement", "Settled", "read_output", "ExactEntitlements"]
+__all__ = ["Entitlement", "ExactCallback", "ExactEntitlements", "Settled", "read_output"]
 
 ExactCallback = Callable[[str, list[str]], dict[str, Fraction]]
 
@@ -101,9 +101,7 @@ class ExactEntitlements(Mapping[str, Fraction]):
         self._settled = settled
         self._exact = exact
         self._keys = sorted(settled.entitlements)
-        self._cache = {
-            c: e.known for c, e in settled.entitlements.items() if e.known is not None
-        }
+        self._cache = {c: e.known for c, e in settled.entitlements.items() if e.known is not None}
 
     def __getitem__(self, key: str) -> Fraction:
         if key not in self._cache:
@@ -186,4 +184,3 @@ def read_output(output: str) -> dict[str, Settled]:
         exact = None if row["exact"] is None else parse_fraction(str(row["exact"]))
         settled.entitlements[payee] = Entitlement(low, low + Fraction(err, unit), exact)
     return result
-

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -24,11 +24,12 @@ from hitrack.domain.credit import (
     RevenueEvent,
     credit_shares,
     explain,
+    split_event,
 )
 from hitrack.domain.errors import InvalidEvent
 from hitrack.spark.engine import DEFAULT_BLOCK_WORKS, DEFAULT_SCALE, JobReport, SparkSettlement
 from hitrack.spark.layout import export_layout
-from hitrack.spark.reader import Settled, read_output
+from hitrack.spark.reader import ExactCallback, Settled, read_output
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -48,32 +49,12 @@ class SparkResult:
     report: JobReport | None = None
 
 
-def _reference(G: nx.DiGraph, events: Sequence[RevenueEvent]):  # type: ignore[no-untyped-def]
-    """Exact entitlements from the graph, for creators the job left as intervals."""
-    by_settlement: dict[str, list[RevenueEvent]] = {}
-
-    def exact(settlement: str, creators: list[str]) -> dict[str, Fraction]:
-        chosen = by_settlement[settlement]
-        totals = {c: Fraction(0) for c in creators}
-        from hitrack.domain.credit import split_event
-
-        for event in chosen:
-            distributable = split_event(event)[2]
-            if not distributable:
-                continue
-            shares = credit_shares(G, event.work, event.attribution)
-            for c in creators:
-                totals[c] += distributable * shares.get(c, Fraction(0))
-        return totals
-
-    return by_settlement, exact
-
-
 def settle_on_spark(
     G: nx.DiGraph,
     events: Sequence[RevenueEvent],
     *,
     batch: bool = False,
+    each: bool | None = None,
     spark: SparkSession | None = None,
     master: str = "local[*]",
     currency: str = "USD",
@@ -84,27 +65,36 @@ def settle_on_spark(
 ) -> SparkResult:
     """Settle validated ``events`` over ``G`` with one Spark job.
 
-    ``batch=True`` settles them all as one batch; otherwise each alone. The
-    graph and events must be validated already (the CLI loads them with
+    ``batch=True`` settles them all as one batch, ``each=True`` each alone
+    (the default unless ``batch``); both may be asked for at once. The graph
+    and events must be validated already (the CLI loads them with
     :func:`~hitrack.domain.interchange.load_document`).
     """
     from hitrack.spark.session import spark_session
 
+    each = not batch if each is None else each
     seen: set[str] = set()
     for event in events:
         if event.id in seen:
             raise InvalidEvent(f"duplicate event id {event.id}", ids=(event.id,))
         seen.add(event.id)
+    # Layout ids by position, so the copies of an event in its own settlement
+    # and in the batch can never collide with each other or with any id.
+    copies: list[RevenueEvent] = []
+    settlement: dict[str, str] = {}
+    for i, event in enumerate(events):
+        if each:
+            copies.append(replace(event, id=f"e{i}"))
+            settlement[f"e{i}"] = f"e{i}"
+        if batch:
+            copies.append(replace(event, id=f"b{i}"))
+            settlement[f"b{i}"] = BATCH
     session = spark or spark_session(master)
     scratch = tempfile.mkdtemp(prefix="hitrack-spark-", dir=workdir)
     try:
         layout, output = f"{scratch}/layout", f"{scratch}/output"
         export_layout(
-            layout,
-            G,
-            events,
-            currency=currency,
-            settlement_of=(lambda event: BATCH) if batch else None,
+            layout, G, copies, currency=currency, settlement_of=lambda e: settlement[e.id]
         )
         job = SparkSettlement(
             session,
@@ -119,25 +109,40 @@ def settle_on_spark(
         settled = read_output(output)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    groups, exact = _reference(G, events)
     result = SparkResult(settled=settled, report=report)
     if batch:
-        groups[BATCH] = list(events)
+        exact = _reference(G, list(events))
         found = settled.get(BATCH)
-        if found is None:
-            result.batch = BatchSettlement(0, 0, 0, {}, 0, {}, {})
-        else:
-            result.batch = found.batch_settlement(exact)
-        return result
-    for event in events:
-        groups[event.id] = [event]
-        result.events[event.id] = settled[event.id].event_settlement(
-            exact, _explainer(G, event)
+        result.batch = (
+            found.batch_settlement(exact)
+            if found is not None
+            else BatchSettlement(0, 0, 0, {}, 0, {}, {})
         )
+    if each:
+        for i, event in enumerate(events):
+            one = settled[f"e{i}"].event_settlement(_reference(G, [event]), _explainer(G, event))
+            result.events[event.id] = replace(one, event_id=event.id)
     return result
 
 
-def _explainer(G: nx.DiGraph, event: RevenueEvent):  # type: ignore[no-untyped-def]
+def _reference(G: nx.DiGraph, events: list[RevenueEvent]) -> ExactCallback:
+    """Exact entitlements from the graph, for creators the job left as intervals."""
+
+    def exact(settlement: str, creators: list[str]) -> dict[str, Fraction]:
+        totals = {c: Fraction(0) for c in creators}
+        for event in events:
+            distributable = split_event(event)[2]
+            if not distributable:
+                continue
+            shares = credit_shares(G, event.work, event.attribution)
+            for c in creators:
+                totals[c] += distributable * shares.get(c, Fraction(0))
+        return totals
+
+    return exact
+
+
+def _explainer(G: nx.DiGraph, event: RevenueEvent) -> Callable[[str], list[Explanation]]:
     def explainer(creator: str) -> list[Explanation]:
         return explain(G, event, creator)
 

@@ -55,7 +55,10 @@ def spark() -> Iterator[object]:
         "local[2,3]",
         app_name="hitrack-tests",
         shuffle_partitions=2,
-        conf={"spark.default.parallelism": "2", "spark.sql.adaptive.coalescePartitions.enabled": "true"},
+        conf={
+            "spark.default.parallelism": "2",
+            "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        },
     )
     yield session
     session.stop()

@@ -29,6 +29,7 @@ def run_job(
     events = [event for group in settlements.values() for event in group]
     layout, output = str(folder / "layout"), str(folder / "output")
     export_layout(layout, G, events, currency="USD", settlement_of=lambda e: of[e.id])
+    options.setdefault("validate", False)
     job = SparkSettlement(spark, layout, output, **options)  # type: ignore[arg-type]
     job.run()
     return read_output(output), job
@@ -43,7 +44,9 @@ def both_ways(events: Sequence[RevenueEvent], tag: str = "") -> dict[str, list[R
     return groups
 
 
-def assert_exact(G: nx.DiGraph, settled: Mapping[str, Settled], settlements: Mapping[str, Sequence[RevenueEvent]]) -> int:
+def assert_exact(
+    G: nx.DiGraph, settled: Mapping[str, Settled], settlements: Mapping[str, Sequence[RevenueEvent]]
+) -> int:
     """Every settlement equals the exact engine's batch, micro for micro; returns how many were checked.
 
     Also checks each creator's interval holds the exact entitlement, and the
@@ -75,7 +78,9 @@ def assert_exact(G: nx.DiGraph, settled: Mapping[str, Settled], settlements: Map
     return len(settlements)
 
 
-def prefixed(works: Sequence[Work], events: Sequence[RevenueEvent], tag: str) -> tuple[list[Work], list[RevenueEvent]]:
+def prefixed(
+    works: Sequence[Work], events: Sequence[RevenueEvent], tag: str
+) -> tuple[list[Work], list[RevenueEvent]]:
     """A scenario's works and events with ids prefixed, so scenarios can share one graph."""
 
     def name(work: str) -> str:

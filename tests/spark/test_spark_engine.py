@@ -14,7 +14,11 @@ from .jobs import assert_exact, both_ways, prefixed, run_job
 SPARK_PROPERTY = settings(
     max_examples=6,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
 )
 
 
@@ -22,10 +26,22 @@ def test_design_example_per_event_and_as_a_batch(spark, tmp_path):
     # The hand-worked answers of tests/domain/test_credit.py.
     doc = load_document(DESIGN_DOCUMENT)
     groups = both_ways(doc.events)
-    settled, job = run_job(spark, tmp_path, doc.graph, groups, block_works=1, tasks=2)
-    assert settled["one:e1"].creators == {"alice": 437400, "bob": 145800, "carol": 145800, "dana": 81000}
+    settled, job = run_job(
+        spark, tmp_path, doc.graph, groups, block_works=1, tasks=2, validate=True
+    )
+    assert settled["one:e1"].creators == {
+        "alice": 437400,
+        "bob": 145800,
+        "carol": 145800,
+        "dana": 81000,
+    }
     assert (settled["one:e1"].recouped, settled["one:e1"].fee) == ({"dana": 100000}, 90000)
-    assert settled["one:e2"].creators == {"alice": 96875, "bob": 14063, "carol": 14062, "lab": 125000}
+    assert settled["one:e2"].creators == {
+        "alice": 96875,
+        "bob": 14063,
+        "carol": 14062,
+        "lab": 125000,
+    }
     assert settled["all"].creators == {
         "alice": 534275,
         "bob": 159863,
@@ -53,12 +69,16 @@ def scenarios(draw: st.DrawFn) -> list:
     st.sampled_from([1, 2, 3]),
 )
 @SPARK_PROPERTY
-def test_random_graphs_with_attribution_give_the_exact_micros(spark, tmp_path_factory, cases, scale, block_works, tasks):
+def test_random_graphs_with_attribution_give_the_exact_micros(
+    spark, tmp_path_factory, cases, scale, block_works, tasks
+):
     works = [w for case_works, _ in cases for w in case_works]
     G = build_graph(works)
     groups = {}
     for i, (_, events) in enumerate(cases):
         groups.update(both_ways(events, f"s{i}."))
     folder = tmp_path_factory.mktemp("random")
-    settled, _ = run_job(spark, folder, G, groups, scale=scale, block_works=block_works, tasks=tasks)
+    settled, _ = run_job(
+        spark, folder, G, groups, scale=scale, block_works=block_works, tasks=tasks
+    )
     assert assert_exact(G, settled, groups) == len(groups)
