@@ -216,6 +216,7 @@ def run(n: int, graph: str, block_works: int, master: str, scale: int) -> dict[s
         t0 = time.perf_counter()
         report = job.run()
         spark_s = time.perf_counter() - t0
+        job.critical_works()
         tracker = spark.sparkContext.statusTracker()
         jobs = tracker.getJobIdsForGroup(report.job_group)
         stages = sum(len(tracker.getJobInfo(j).stageIds) for j in jobs)
@@ -235,6 +236,7 @@ def run(n: int, graph: str, block_works: int, master: str, scale: int) -> dict[s
         "levels": cg.level_count,
         "blocks": report.blocks,
         "tasks_per_block": report.tasks,
+        "critical_works": report.critical_works,
         "block_works": block_works,
         "events": EVENTS,
         "creators_paid": len(quick.creators),

@@ -65,6 +65,7 @@ class JobReport:
     tasks: int = 0
     works: int = 0
     heights: int = 0
+    critical_works: int = 0
     exact_rounds: int = 0
     exact_creators: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -213,7 +214,7 @@ class SparkSettlement:
         )
         if bad_events:
             row = bad_events[0]
-            ids = (row["event"],)
+            event_ids = (row["event"],)
             if row["height"] is None:
                 raise UnknownWork(
                     f"event {row['event']}: unknown work {row['work']}",
@@ -222,13 +223,13 @@ class SparkSettlement:
             for name in ("amount", "costs"):
                 if row[name] is None or row[name] < 0:
                     raise InvalidEvent(
-                        f"event {row['event']}: {name} {row[name]} is negative", ids=ids
+                        f"event {row['event']}: {name} {row[name]} is negative", ids=event_ids
                     )
             if row["settlement"] is None:
-                raise InvalidEvent(f"event {row['event']}: no settlement", ids=ids)
+                raise InvalidEvent(f"event {row['event']}: no settlement", ids=event_ids)
             raise InvalidEvent(
                 f"event {row['event']}: fee_rate {row['fee_num']}/{row['fee_den']} is outside [0, 1]",
-                ids=ids,
+                ids=event_ids,
             )
         dup = events.groupBy("event").count().where("count > 1").orderBy("event").limit(1).collect()
         if dup:
@@ -307,11 +308,10 @@ class SparkSettlement:
         rows.groupBy("block").applyInPandas(split, "block INT, work STRING, task INT").write.mode(
             "overwrite"
         ).parquet(self._path("tasks"))
-        index = (
-            spark.read.schema("block INT, work STRING, task INT")
-            .parquet(self._path("tasks"))
-            .join(placed.select("work", "height"), "work")
+        tasks_of = spark.read.schema("block INT, work STRING, task INT").parquet(
+            self._path("tasks")
         )
+        index = tasks_of.join(placed.select("work", "height"), "work")
         citing = index.select("work", "block", "task", "height")
         cited = index.select(
             F.col("work").alias("source"),
@@ -369,6 +369,24 @@ class SparkSettlement:
         ).parquet(self._path("struct"))
         return blocks
 
+    def critical_works(self) -> int:
+        """Works on the critical path of the propagation: each block's largest task, summed.
+
+        Ask after :meth:`run` (the job's scratch data is kept under ``output``).
+        """
+        counts = (
+            self.spark.read.schema("block INT, work STRING, task INT")
+            .parquet(self._path("tasks"))
+            .groupBy("block", "task")
+            .count()
+            .collect()
+        )
+        largest: dict[int, int] = {}
+        for row in counts:
+            largest[row["block"]] = max(largest.get(row["block"], 0), int(row["count"]))
+        self.report.critical_works = sum(largest.values())
+        return self.report.critical_works
+
     # -- events: fees, recoups and what enters the graph ---------------------------
 
     def _events(self) -> None:
@@ -387,7 +405,7 @@ class SparkSettlement:
             from hitrack.domain.money import allocate
 
             for frame in batches:
-                out = []
+                out: list[tuple[Any, ...]] = []
                 for row in frame.itertuples(index=False):
                     fee_rate = Fraction(int(row.fee_num), int(row.fee_den))
                     event = RevenueEvent(

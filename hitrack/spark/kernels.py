@@ -440,21 +440,21 @@ def decide(
     high: dict[str, Fraction] = {}
     inexact: set[str] = set()
     needed: list[str] = []
-    for c in candidates:
-        if c.exact is not None:
-            floor = c.exact.numerator // c.exact.denominator
-            floors[c.creator] = floor
-            low[c.creator] = high[c.creator] = c.exact - floor
+    for cand in candidates:
+        if cand.exact is not None:
+            floor = cand.exact.numerator // cand.exact.denominator
+            floors[cand.creator] = floor
+            low[cand.creator] = high[cand.creator] = cand.exact - floor
             continue
-        floor, floor_high = c.value // unit, (c.value + c.err) // unit
+        floor, floor_high = cand.value // unit, (cand.value + cand.err) // unit
         if floor != floor_high:
-            needed.append(c.creator)
+            needed.append(cand.creator)
             continue
-        floors[c.creator] = floor
-        low[c.creator] = Fraction(c.value - floor * unit, unit)
-        high[c.creator] = Fraction(c.value + c.err - floor * unit, unit)
-        if c.err:
-            inexact.add(c.creator)
+        floors[cand.creator] = floor
+        low[cand.creator] = Fraction(cand.value - floor * unit, unit)
+        high[cand.creator] = Fraction(cand.value + cand.err - floor * unit, unit)
+        if cand.err:
+            inexact.add(cand.creator)
     if needed:
         return None, sorted(needed)
     remaining = total - sum(floors.values())

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
+from typing import cast
 
 from hitrack.domain.credit import BatchSettlement, EventSettlement, Explanation
 from hitrack.spark.kernels import parse_fraction
@@ -179,7 +181,7 @@ def read_output(output: str) -> dict[str, Settled]:
             settled.recouped[payee] = micros
             continue
         settled.micros[payee] = micros
-        low = Fraction(row["entitlement"])  # type: ignore[arg-type]
+        low = Fraction(cast(Decimal, row["entitlement"]))
         err = int(row["entitlement_err"])  # type: ignore[call-overload]
         exact = None if row["exact"] is None else parse_fraction(str(row["exact"]))
         settled.entitlements[payee] = Entitlement(low, low + Fraction(err, unit), exact)

@@ -18,21 +18,25 @@ def run(args, stdin=None, env=None):
 
 def test_settle_on_spark_prints_the_exact_engines_document(spark):
     text = json.dumps(DESIGN_DOCUMENT)
-    for extra in ([], ["--batch"]):
-        exact = run(["-", "--engine", "exact", "--explain", "alice", *extra], text)
-        on_spark = run(
-            ["-", "--engine", "spark", "--master", "local[2]", "--explain", "alice", *extra], text
-        )
-        assert on_spark.exit_code == 0, on_spark.stderr
-        assert json.loads(on_spark.stdout) == json.loads(exact.stdout)
+    exact = run(["-", "--engine", "exact"], text)
+    on_spark = run(["-", "--engine", "spark", "--master", "local[2]"], text)
+    assert on_spark.exit_code == 0, on_spark.stderr
+    assert json.loads(on_spark.stdout) == json.loads(exact.stdout)
+    assert json.loads(on_spark.stdout)["totals"]["alice"] == 534275
 
 
-def test_the_engine_setting_picks_spark_when_no_engine_is_given(spark):
+def test_the_engine_setting_picks_spark_for_a_batch_with_explanations(spark):
+    # One job settles the batch and, for the explanations, each event alone.
+    text = json.dumps(DESIGN_DOCUMENT)
+    exact = run(["-", "--batch", "--explain", "bob", "--engine", "exact"], text)
     result = run(
-        ["-", "--batch"], json.dumps(DESIGN_DOCUMENT), env={"HITRACK_SETTLEMENT_ENGINE": "spark"}
+        ["-", "--batch", "--explain", "bob"], text, env={"HITRACK_SETTLEMENT_ENGINE": "spark"}
     )
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["batch"]["creators"]["bob"] == 159863
+    out = json.loads(result.stdout)
+    assert out == json.loads(exact.stdout)
+    assert out["batch"]["creators"]["bob"] == 159863
+    assert [e["micros"] for e in out["explanations"]] == [145800, 14063]
 
 
 BAD = [

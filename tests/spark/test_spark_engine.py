@@ -12,7 +12,7 @@ from tests.domain.factories import DESIGN_DOCUMENT, events_strategy, works_strat
 from .jobs import assert_exact, both_ways, prefixed, run_job
 
 SPARK_PROPERTY = settings(
-    max_examples=6,
+    max_examples=3,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -56,7 +56,7 @@ def test_design_example_per_event_and_as_a_batch(spark, tmp_path):
 @st.composite
 def scenarios(draw: st.DrawFn) -> list:
     out = []
-    for i in range(draw(st.integers(3, 8))):
+    for i in range(draw(st.integers(6, 14))):
         works = draw(works_strategy(max_works=8))
         out.append(prefixed(works, draw(events_strategy(works, max_events=3)), f"s{i}."))
     return out
@@ -65,7 +65,7 @@ def scenarios(draw: st.DrawFn) -> list:
 @given(
     scenarios(),
     st.sampled_from([0, 3, 18]),
-    st.sampled_from([1, 4, 1000]),
+    st.sampled_from([2, 25, 1000]),
     st.sampled_from([1, 2, 3]),
 )
 @SPARK_PROPERTY

@@ -30,7 +30,8 @@ def test_a_10k_level_chain_and_a_10k_work_catalogue_settle_exactly_in_few_stages
     groups["catalogue"] = [replace(e, id=f"cat:{e.id}") for e in wide_events]
     settled, job = run_job(spark, tmp_path, G, groups, block_works=5_000)
     assert job.report.heights >= 10_000
-    assert job.report.blocks == 4
+    # About 5,000 works a block, cut at whole heights.
+    assert 4 <= job.report.blocks <= 5
     jobs, stages = stages_of(spark, job.report.job_group)
     # A level-by-level engine would run one stage per level (10,000 here).
     assert stages <= 40 + 12 * job.report.blocks * (1 + job.report.exact_rounds), (jobs, stages)
