@@ -143,7 +143,7 @@ def event_log_figures(folder: Path, group: str) -> dict[str, Any]:
         "internal.metrics.input.bytesRead": "input",
         "internal.metrics.output.bytesWritten": "output",
     }
-    for path in folder.iterdir():
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
         for line in path.read_text().splitlines():
             event = json.loads(line)
             kind = event.get("Event")
@@ -202,7 +202,12 @@ def run(n: int, graph: str, block_works: int, master: str, scale: int) -> dict[s
     spark = spark_session(
         master,
         app_name="hitrack-spark-bench",
-        conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{logs}"},
+        conf={
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": f"file://{logs}",
+            "spark.eventLog.compress": "false",
+            "spark.eventLog.rolling.enabled": "false",
+        },
     )
     try:
         write_layout(scratch / "layout", cg, events)
