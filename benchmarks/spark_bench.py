@@ -175,7 +175,9 @@ def event_log_figures(folder: Path, group: str) -> dict[str, Any]:
     }
 
 
-def run(n: int, graph: str, block_works: int, master: str, scale: int) -> dict[str, Any]:
+def run(
+    n: int, graph: str, block_works: int, master: str, scale: int, driver_memory: str
+) -> dict[str, Any]:
     data = settle_bench.generate(n)
     if graph == "deep":
         deepen(data, n)
@@ -207,6 +209,7 @@ def run(n: int, graph: str, block_works: int, master: str, scale: int) -> dict[s
             "spark.eventLog.dir": f"file://{logs}",
             "spark.eventLog.compress": "false",
             "spark.eventLog.rolling.enabled": "false",
+            "spark.driver.memory": driver_memory,
         },
     )
     try:
@@ -265,9 +268,12 @@ def main() -> None:
     parser.add_argument("--block-works", type=int, default=250_000)
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--scale", type=int, default=18)
+    parser.add_argument("--driver-memory", default="6g", help="local mode: the executors live here")
     args = parser.parse_args()
     for size in [int(s) for s in args.sizes.split(",")]:
-        result = run(size, args.graph, args.block_works, args.master, args.scale)
+        result = run(
+            size, args.graph, args.block_works, args.master, args.scale, args.driver_memory
+        )
         print(json.dumps(result), flush=True)
 
 

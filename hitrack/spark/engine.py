@@ -660,22 +660,19 @@ class SparkSettlement:
                 return pd.DataFrame(
                     [(settlement, c, None, 0, None, None, None) for c in needed], columns=columns
                 )
-            order = sorted(range(len(frame)), key=lambda i: frame["creator"].iloc[i])
+            names = frame["creator"].tolist()
             return pd.DataFrame(
-                [
-                    (
-                        settlement,
-                        frame["creator"].iloc[i],
-                        "distributed",
-                        micros[frame["creator"].iloc[i]],
-                        frame["value"].iloc[i],
-                        int(frame["err"].iloc[i]),
-                        frame["exact"].iloc[i],
-                    )
-                    for i in order
-                ],
+                {
+                    "settlement": settlement,
+                    "payee": names,
+                    "kind": "distributed",
+                    "micros": [micros[n] for n in names],
+                    "entitlement": frame["value"].tolist(),
+                    "entitlement_err": frame["err"].astype("int64").tolist(),
+                    "exact": frame["exact"].tolist(),
+                },
                 columns=columns,
-            )
+            ).sort_values("payee", kind="stable")
 
         schema = (
             "settlement STRING, payee STRING, kind STRING, micros BIGINT, "

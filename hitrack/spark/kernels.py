@@ -436,23 +436,24 @@ def decide(
     """
     unit = 10**scale
     floors: dict[str, int] = {}
-    low: dict[str, Fraction] = {}
-    high: dict[str, Fraction] = {}
+    # Remainders in ulps: plain integers, or exact fractions where known exactly.
+    low: dict[str, Fraction | int] = {}
+    high: dict[str, Fraction | int] = {}
     inexact: set[str] = set()
     needed: list[str] = []
     for cand in candidates:
         if cand.exact is not None:
             floor = cand.exact.numerator // cand.exact.denominator
             floors[cand.creator] = floor
-            low[cand.creator] = high[cand.creator] = cand.exact - floor
+            low[cand.creator] = high[cand.creator] = (cand.exact - floor) * unit
             continue
         floor, floor_high = cand.value // unit, (cand.value + cand.err) // unit
         if floor != floor_high:
             needed.append(cand.creator)
             continue
         floors[cand.creator] = floor
-        low[cand.creator] = Fraction(cand.value - floor * unit, unit)
-        high[cand.creator] = Fraction(cand.value + cand.err - floor * unit, unit)
+        low[cand.creator] = cand.value - floor * unit
+        high[cand.creator] = cand.value + cand.err - floor * unit
         if cand.err:
             inexact.add(cand.creator)
     if needed:
