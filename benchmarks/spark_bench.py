@@ -6,7 +6,7 @@ Run from the repository root::
 
 The graph is the seeded preferential-attachment catalogue of
 ``settle_bench.py`` (``--graph catalogue``), or the same catalogue where
-every other work also remixes the newest work before it (``--graph deep``:
+every work also remixes one of the eight works just before it (``--graph deep``:
 remix chains, tens of thousands of levels). The batch is 100,000 events with
 random amounts, half of them with a 10 % fee, settled as one settlement
 period. The layout is written from arrays with pyarrow (as a data team would
@@ -50,16 +50,25 @@ EVENTS = 100_000
 
 
 def deepen(data: dict[str, np.ndarray], n: int, seed: int = settle_bench.SEED + 7) -> None:
-    """Every other work also remixes the work created just before it (share 0.05)."""
+    """Every work also remixes one of the 8 works created just before it (share 0.05).
+
+    Remix chains: the graph becomes tens of thousands of levels deep (about
+    ``n / 4.5``), a handful of works per level.
+    """
     rng = np.random.default_rng(seed)
-    picks = np.flatnonzero(rng.random(n) < 0.5)
-    picks = picks[picks > 0]
+    works = np.arange(1, n, dtype=np.int64)
+    sources = np.maximum(works - rng.integers(1, 9, size=n - 1), 0)
     have = set(zip(data["edge_work"].tolist(), data["edge_source"].tolist(), strict=True))
-    add = [i for i in picks.tolist() if (i, i - 1) not in have]
-    data["edge_work"] = np.concatenate([data["edge_work"], np.array(add, np.int64)])
-    data["edge_source"] = np.concatenate([data["edge_source"], np.array(add, np.int64) - 1])
-    data["share_num"] = np.concatenate([data["share_num"], np.full(len(add), 5, np.int64)])
-    data["share_den"] = np.concatenate([data["share_den"], np.full(len(add), 100, np.int64)])
+    keep = [
+        k
+        for k, pair in enumerate(zip(works.tolist(), sources.tolist(), strict=True))
+        if pair not in have
+    ]
+    add_work, add_source = works[keep], sources[keep]
+    data["edge_work"] = np.concatenate([data["edge_work"], add_work])
+    data["edge_source"] = np.concatenate([data["edge_source"], add_source])
+    data["share_num"] = np.concatenate([data["share_num"], np.full(len(keep), 5, np.int64)])
+    data["share_den"] = np.concatenate([data["share_den"], np.full(len(keep), 100, np.int64)])
 
 
 def write_layout(root: Path, cg: fast.CompactGraph, events: dict[str, np.ndarray]) -> None:
