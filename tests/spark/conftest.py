@@ -26,24 +26,25 @@ def spark_missing() -> str | None:
     return None
 
 
+HERE = os.path.dirname(__file__)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = spark_missing()
-    if missing is None:
+    if missing is None or REQUIRE_SPARK:
         return
-    here = os.path.dirname(__file__)
-    mark = (
-        pytest.mark.usefixtures("_spark_required")
-        if REQUIRE_SPARK
-        else pytest.mark.skip(reason=f"Spark tests need PySpark and Java: {missing}")
-    )
     for item in items:
-        if str(item.path).startswith(here):
-            item.add_marker(mark)
+        if str(item.path).startswith(HERE):
+            item.add_marker(
+                pytest.mark.skip(reason=f"Spark tests need PySpark and Java: {missing}")
+            )
 
 
-@pytest.fixture(scope="session")
-def _spark_required() -> None:
-    pytest.fail(f"Spark is required here (CI or HITRACK_REQUIRE_SPARK=1): {spark_missing()}")
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if REQUIRE_SPARK and str(item.path).startswith(HERE):
+        missing = spark_missing()
+        if missing is not None:
+            pytest.fail(f"Spark is required here (CI or HITRACK_REQUIRE_SPARK=1): {missing}")
 
 
 @pytest.fixture(scope="session")

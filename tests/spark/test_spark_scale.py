@@ -21,7 +21,7 @@ def test_a_10k_level_chain_and_a_10k_work_catalogue_settle_exactly_in_few_stages
     G = build_graph(deep + wide)
     top = deep[-1].id
     deep_events = [replace(e, work=top) for e in events_at(deep, 3, prefix="d")]
-    deep_events += events_at(deep, 20, seed=3, prefix="dd")
+    deep_events += events_at(deep, 8, seed=3, prefix="dd")
     wide_events = events_at(wide, 150, prefix="w")
     groups = {
         f"one:{e.id}": [replace(e, id=f"one:{e.id}")] for e in deep_events[:3] + wide_events[:12]
