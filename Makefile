@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned to its CPU build, so sentence-transformers does not pull a CUDA one
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
-	$(BIN)/python -m pip install --quiet -e '.[dev,attribution]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,attribution,spark]'
 	touch $@
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json

@@ -26,6 +26,12 @@ __all__ = ["Settings", "parse_minimums", "MAX_TOKEN_LIFETIME_DAYS"]
 _TRUE = {"1", "true", "yes", "on"}
 #: The longest lifetime an operator may allow for an API token (ten years).
 MAX_TOKEN_LIFETIME_DAYS = 3650
+__all__ = ["SETTLEMENT_ENGINES", "Settings", "parse_minimums"]
+
+_TRUE = {"1", "true", "yes", "on"}
+# Settlement engines (DESIGN section 6): the in-process fast engine, the exact
+# reference, and Apache Spark for graphs beyond one machine.
+SETTLEMENT_ENGINES = ("fast", "exact", "spark")
 
 
 def parse_minimums(text: str) -> dict[str, int]:
@@ -103,6 +109,8 @@ class Settings:
     # of its credits (0: a claim is final at once).
     min_credit_pool: Fraction = Fraction(1, 10)
     claim_dispute_days: int = 7
+    settlement_engine: str = "fast"
+    spark_master: str = "local[*]"
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir)
@@ -132,6 +140,11 @@ class Settings:
         if self.max_body_bytes < 1 or self.max_upload_bytes < 1:
             raise InvalidInput(
                 "HITRACK_MAX_BODY_BYTES and HITRACK_MAX_UPLOAD_BYTES must be positive"
+            )
+        if self.settlement_engine not in SETTLEMENT_ENGINES:
+            raise InvalidInput(
+                "HITRACK_SETTLEMENT_ENGINE must be one of "
+                f"{', '.join(SETTLEMENT_ENGINES)}, not {self.settlement_engine!r}"
             )
         if not 0 <= self.default_fee_rate <= 1:
             raise InvalidInput("HITRACK_DEFAULT_FEE_RATE must lie in [0, 1]")
@@ -252,6 +265,8 @@ class Settings:
             ("MAILER", "mailer"),
             ("SMTP_URL", "smtp_url"),
             ("MAIL_FROM", "mail_from"),
+            ("SETTLEMENT_ENGINE", "settlement_engine"),
+            ("SPARK_MASTER", "spark_master"),
         ]:
             if (value := get(name)) is not None:
                 kwargs[attr] = value
