@@ -58,6 +58,7 @@ import networkx as nx
 
 from hitrack.domain.credit import RevenueEvent, blended_shares
 from hitrack.domain.errors import InvalidInput
+from hitrack.domain.payees import payees_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -107,8 +108,9 @@ def ddl(table: str) -> str:
 def payee_fractions(G: nx.DiGraph, work: str) -> dict[str, Fraction]:
     """Each payee's exact fraction of ``work``'s retained value (they sum to 1).
 
-    The one place the exporter learns who a work pays (DESIGN section 1):
-    today the work's owners by their ownership fractions.
+    The one place the exporter learns who a work pays (DESIGN section 1): the
+    domain's payee rule, :func:`hitrack.domain.payees.payees_of` (owners after
+    the credit pool, credits by weight through it).
 
     Examples
     --------
@@ -117,7 +119,7 @@ def payee_fractions(G: nx.DiGraph, work: str) -> dict[str, Fraction]:
     >>> payee_fractions(G, "r1")
     {'a': Fraction(1, 4), 'b': Fraction(3, 4)}
     """
-    return dict(G.nodes[work]["owners"])
+    return payees_of(G, work)
 
 
 def heights(G: nx.DiGraph) -> dict[str, int]:

@@ -7,7 +7,12 @@ from hypothesis import strategies as st
 
 from hitrack.domain.graph import build_graph
 from hitrack.domain.interchange import load_document
-from tests.domain.factories import DESIGN_DOCUMENT, events_strategy, works_strategy
+from tests.domain.factories import (
+    CREDITS_DOCUMENT,
+    DESIGN_DOCUMENT,
+    events_strategy,
+    works_strategy,
+)
 
 from .jobs import assert_exact, both_ways, prefixed, run_job
 
@@ -50,6 +55,16 @@ def test_design_example_per_event_and_as_a_batch(spark, tmp_path):
         "lab": 125000,
     }
     assert job.report.blocks == 3
+    assert assert_exact(doc.graph, settled, groups) == 3
+
+
+def test_credits_are_paid_through_the_pool_with_the_exact_micros(spark, tmp_path):
+    # A studio's film with a performer and an unclaimed sound mixer (its escrow,
+    # credit:k7), and a remix citing it: the payees of DESIGN section 1.
+    doc = load_document(CREDITS_DOCUMENT)
+    groups = both_ways(doc.events)
+    settled, _job = run_job(spark, tmp_path, doc.graph, groups, block_works=1, tasks=2)
+    assert {"gina", "credit:k7", "studio", "ann"} <= set(settled["all"].creators)
     assert assert_exact(doc.graph, settled, groups) == 3
 
 
