@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from hitrack.db.base import utcnow
 from hitrack.db.models import Creator, Job, RevenueEvent, SettlementPeriod, Work
 from hitrack.domain import fast
-from hitrack.domain.errors import InvalidInput, PermissionDenied
+from hitrack.domain.errors import Conflict, InvalidInput, PermissionDenied
 from hitrack.domain.ledger import Posting
 from hitrack.domain.money import format_micros
 from hitrack.domain.settlement import RevenueEvent as DomainEvent
@@ -74,8 +74,8 @@ def parse_until(value: object, *, now: datetime | None = None) -> datetime:
             until = until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
     except ValueError:
         raise InvalidInput(f"until: {value!r} is not an ISO date or date-time") from None
-    if until > now:
-        raise InvalidInput("until: a period cannot close in the future")
+    if until > now:  # a fact of the moment, not of the request: 409 (it can close later)
+        raise Conflict("until: a period cannot close in the future")
     return until
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import Creator, CreatorVerification
-from hitrack.domain.errors import InvalidInput, NotFound, PermissionDenied
+from hitrack.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = [
@@ -119,7 +119,7 @@ def verify_by_admin(
         raise InvalidInput("reason: at most 2000 characters")
     existing = verification_of(db, creator.id)
     if existing is not None:
-        raise InvalidInput(
+        raise Conflict(
             f"creator {creator.handle} is already verified ({existing.source})",
             ids=(creator.handle,),
         )

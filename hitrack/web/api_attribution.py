@@ -24,11 +24,20 @@ from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.domain.money import format_micros
 from hitrack.domain.shares import format_share
 from hitrack.services import attribution
+from hitrack.services.graph import visible_work
 from hitrack.web.api import auth_required, body
 from hitrack.web.context import db, services, storage
 from hitrack.web.forms import Form
 from hitrack.web.guards import takes_upload
-from hitrack.web.openapi import WORK_ID, object_schema, operation, register_paths
+from hitrack.web.openapi import (
+    WORK_ID,
+    object_schema,
+    operation,
+    path_param,
+    ref,
+    register_paths,
+    text,
+)
 from hitrack.web.signed_in import actor, login_required, me
 
 api = Blueprint("api_attribution", __name__, url_prefix="/api/v1")
@@ -137,6 +146,7 @@ def _submission_from_request() -> attribution.OutputSubmission:
 @takes_upload
 @auth_required
 def submit_output(public_id: str) -> tuple[Response, int]:
+    visible_work(db(), me(), public_id)  # an unknown model answers 404 before its body is read
     output = attribution.submit_output(
         db(), storage(), me(), public_id, _submission_from_request(), signals=signals()
     )
@@ -249,22 +259,24 @@ def matches() -> str:
 
 # --- OpenAPI -------------------------------------------------------------------------
 
-_OUTPUT_ID = {"name": "output_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_OUTPUT_ID = path_param("output_id", "the output's id", ref("Id"))
 _REPORT = {"$ref": "#/components/schemas/AttributionReport"}
-_OUTPUT_JSON = object_schema(
-    [],
-    text={
-        "type": "string",
-        "maxLength": attribution.MAX_TEXT_CHARS,
-        "description": "a text output (give text or scores)",
-    },
-    scores={
-        "type": "object",
-        "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}]},
-        "description": "the operator's own scores, record id -> number (negatives count as 0; "
-        "at least one must be positive)",
-    },
-)
+_OUTPUT_JSON = {
+    **object_schema(
+        [],
+        text=text(attribution.MAX_TEXT_CHARS, description="a text output (give text or scores)"),
+        scores={
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": ref("Id"),
+            "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+            "description": "the operator's own scores, record id of the manifest -> number "
+            "(the server also takes negatives, as 0, while at least one is positive)",
+        },
+    ),
+    "minProperties": 1,
+    "maxProperties": 1,
+}
 _OUTPUT_FILE = object_schema(
     ["file"],
     file={
@@ -282,6 +294,7 @@ register_paths(
                     "The operator submits an output: the platform scores it against the manifest "
                     "and answers with its attribution report",
                     tag="attribution",
+                    operation_id="submitOutput",
                     ok=201,
                     params=[WORK_ID],
                     errors=(401, 403, 404, 422),
@@ -298,6 +311,7 @@ register_paths(
             "get": operation(
                 "The operator's newest outputs of a model",
                 tag="attribution",
+                operation_id="listOutputs",
                 params=[WORK_ID],
                 errors=(401, 403, 404),
                 response=object_schema(
@@ -312,6 +326,7 @@ register_paths(
                 "An output's attribution report (its model's operator, admins, owners of a "
                 "matched work)",
                 tag="attribution",
+                operation_id="getOutput",
                 params=[_OUTPUT_ID],
                 errors=(401, 404),
                 response=_REPORT,
@@ -321,6 +336,7 @@ register_paths(
             "get": operation(
                 "In how many outputs of which models each of your works was matched",
                 tag="attribution",
+                operation_id="myMatches",
                 errors=(401,),
                 response=object_schema(
                     ["matches"], matches={"type": "array", "items": {"type": "object"}}

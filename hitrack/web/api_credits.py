@@ -7,14 +7,24 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from hitrack.db.models import CLAIM_STATES, Credit, RecordSubject
+from hitrack.domain.credit_roles import CREDIT_ROLES
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.shares import format_share
 from hitrack.services import credits as credit_service
 from hitrack.services import likeness, verification
 from hitrack.services.graph import visible_work
-from hitrack.web.api import auth_required, body
+from hitrack.web.api import EMAIL, auth_required, body
 from hitrack.web.context import db, mailer, settings
-from hitrack.web.openapi import SHARE, WORK_ID, object_schema, operation, register_paths
+from hitrack.web.openapi import (
+    SHARE,
+    WORK_ID,
+    object_schema,
+    operation,
+    path_param,
+    ref,
+    register_paths,
+    text,
+)
 from hitrack.web.signed_in import actor, me
 
 bp = Blueprint("api_credits", __name__, url_prefix="/api/v1")
@@ -49,6 +59,7 @@ def subject_json(subject: RecordSubject) -> dict[str, Any]:
 @bp.put("/works/<public_id>/credits")
 @auth_required
 def put_credits(public_id: str) -> Response:
+    visible_work(db(), me(), public_id)  # an unknown work answers 404 before its body is read
     result = credit_service.set_credits(
         db(),
         me(),
@@ -138,6 +149,7 @@ def verify_creator(handle: str) -> Response:
 @bp.put("/records/<public_id>/subjects")
 @auth_required
 def put_subjects(public_id: str) -> Response:
+    visible_work(db(), me(), public_id)  # an unknown record answers 404 before its body is read
     result = likeness.set_subjects(
         db(), me(), public_id, likeness.parse_subjects_input(body()), mailer=mailer()
     )
@@ -162,9 +174,16 @@ def answer_subject(subject_id: str) -> Response:
     return jsonify(subject_json(subject))
 
 
-_CREDIT_ID = {"name": "credit_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_SUBJECT_ID = {"name": "subject_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_HANDLE = {"name": "handle", "in": "path", "required": True, "schema": {"type": "string"}}
+_CREDIT_ID = path_param("credit_id", "the credit's id", ref("Id"))
+_SUBJECT_ID = path_param("subject_id", "the subject's id", ref("Id"))
+_HANDLE = path_param("handle", "a creator's handle", ref("Id"))
+_ROLE = {
+    "anyOf": [
+        {"enum": list(CREDIT_ROLES)},
+        {"type": "string", "maxLength": 120, "pattern": r"^other: *[^\u0000\s][^\u0000]*$"},
+    ],
+    "description": "a role of the vocabulary, or other: <what they did>",
+}
 _CREDIT = {"$ref": "#/components/schemas/Credit"}
 _CREDITS = object_schema(
     ["credit_pool", "credits"], credit_pool=SHARE, credits={"type": "array", "items": _CREDIT}
@@ -179,6 +198,7 @@ register_paths(
             "get": operation(
                 "A work's credits and credit pool",
                 tag="credits",
+                operation_id="getCredits",
                 auth=False,
                 params=[WORK_ID],
                 response=_CREDITS,
@@ -188,20 +208,21 @@ register_paths(
                 "Replace a work's credits and set its credit pool (owners); invitations are "
                 "mailed to unclaimed credits",
                 tag="credits",
+                operation_id="putCredits",
                 params=[WORK_ID],
                 body=object_schema(
                     ["credits"],
-                    credit_pool=SHARE,
+                    credit_pool=ref("UnitShare"),
                     credits={
                         "type": "array",
                         "items": object_schema(
                             ["role"],
-                            id={"type": "string", "description": "keep this existing credit"},
-                            name={"type": "string"},
-                            role={"type": "string", "examples": ["sound mixer", "other: foley"]},
-                            weight=SHARE,
-                            creator={"type": "string", "description": "a creator's handle"},
-                            email={"type": "string", "format": "email"},
+                            id={**ref("Id"), "description": "keep this existing credit"},
+                            name=text(120),
+                            role=_ROLE,
+                            weight=ref("Weight"),
+                            creator={**ref("Id"), "description": "a creator's handle"},
+                            email=EMAIL,
                         ),
                     },
                 ),
@@ -213,7 +234,9 @@ register_paths(
             "get": operation(
                 "What the work's unclaimed credits hold in escrow (owners, admins)",
                 tag="credits",
+                operation_id="getEscrow",
                 params=[WORK_ID],
+                response={"type": "object"},
                 errors=(401, 403, 404),
             )
         },
@@ -222,8 +245,9 @@ register_paths(
                 "Claim a credit with its invitation token (a verified creator, the invited "
                 "address); pending for HITRACK_CLAIM_DISPUTE_DAYS",
                 tag="credits",
+                operation_id="claimCredit",
                 params=[_CREDIT_ID],
-                body=object_schema(["token"], token={"type": "string"}),
+                body=object_schema(["token"], token=text(200)),
                 response=_CREDIT,
                 errors=(401, 403, 404, 409, 422),
             )
@@ -232,6 +256,7 @@ register_paths(
             "post": operation(
                 "An owner confirms a pending claim: final now, the escrow moves",
                 tag="credits",
+                operation_id="confirmClaim",
                 params=[_CREDIT_ID],
                 response=_CREDIT,
                 errors=(401, 403, 404, 409),
@@ -241,28 +266,47 @@ register_paths(
             "post": operation(
                 "An owner disputes a pending claim within the window",
                 tag="credits",
+                operation_id="disputeClaim",
                 params=[_CREDIT_ID],
-                body=object_schema(["reason"], reason={"type": "string"}),
+                body=object_schema(["reason"], reason=text(500)),
                 response=_CREDIT,
                 errors=(401, 403, 404, 409, 422),
             )
         },
         "/api/v1/me/credits": {
-            "get": operation("The credits I hold or have claimed", tag="credits", errors=(401,))
+            "get": operation(
+                "The credits I hold or have claimed",
+                tag="credits",
+                operation_id="myCredits",
+                response=object_schema(
+                    ["credits"], closed=False, credits={"type": "array", "items": _CREDIT}
+                ),
+                errors=(401,),
+            )
         },
         "/api/v1/admin/creators/{handle}/verify": {
             "post": operation(
                 "An admin verifies a creator, with the reason",
                 tag="credits",
+                operation_id="verifyCreator",
                 params=[_HANDLE],
-                body=object_schema(["reason"], reason={"type": "string"}),
-                errors=(401, 403, 404, 422),
+                body=object_schema(["reason"], reason=text(500)),
+                response=object_schema(
+                    ["creator", "source", "reason", "at"],
+                    closed=False,
+                    creator={"type": "string"},
+                    source={"enum": ["stripe", "admin"]},
+                    reason={"type": "string"},
+                    at={"type": "string", "format": "date-time"},
+                ),
+                errors=(401, 403, 404, 409, 422),
             )
         },
         "/api/v1/records/{public_id}/subjects": {
             "put": operation(
                 "Replace the subjects (people whose likeness appears) of a record (owners)",
                 tag="likeness",
+                operation_id="putSubjects",
                 params=[WORK_ID],
                 body=object_schema(
                     ["subjects"],
@@ -270,11 +314,11 @@ register_paths(
                         "type": "array",
                         "items": object_schema(
                             [],
-                            id={"type": "string"},
-                            name={"type": "string"},
+                            id=ref("Id"),
+                            name=text(120),
                             likeness={"enum": [x for x in likeness.LIKENESS if x]},
-                            creator={"type": "string"},
-                            email={"type": "string", "format": "email"},
+                            creator=ref("Id"),
+                            email=EMAIL,
                         ),
                     },
                 ),
@@ -287,13 +331,14 @@ register_paths(
                 "A subject confirms and gives or refuses AI-training consent (their account or "
                 "their invitation token); future manifests only",
                 tag="likeness",
+                operation_id="answerSubject",
                 auth=False,
                 params=[_SUBJECT_ID],
                 body=object_schema(
                     [],
                     confirm={"type": "boolean"},
                     consent_ai_training={"type": ["boolean", "null"]},
-                    token={"type": "string"},
+                    token=text(200),
                 ),
                 response={"$ref": "#/components/schemas/Subject"},
                 errors=(403, 404, 422),

@@ -16,7 +16,12 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from hitrack.db.models import Allocation, Creator, RevenueEvent
 from hitrack.domain.errors import InvalidInput
-from hitrack.domain.money import MINOR_UNIT_EXPONENTS, format_micros, format_micros_exact
+from hitrack.domain.money import (
+    MAX_EVENT_MICROS,
+    MINOR_UNIT_EXPONENTS,
+    format_micros,
+    format_micros_exact,
+)
 from hitrack.domain.shares import format_share
 from hitrack.services import explanations, funding, revenue, settlement, statements, webhooks
 from hitrack.web.api import auth_required, body, me
@@ -300,7 +305,7 @@ def stripe_webhook() -> tuple[Response, int]:
 
 # --- OpenAPI -----------------------------------------------------------------------
 
-_MICROS = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+_MICROS = {"type": "integer", "minimum": 0, "maximum": MAX_EVENT_MICROS}
 _DATE = {
     "type": "string",
     "format": "date",
@@ -351,7 +356,21 @@ register_paths(
                 "cut-off in the future is refused. Answers 202 with the job at once; the same "
                 "cut-off again answers the same job and settles nothing twice.",
                 ok=202,
-                body=object_schema([], until=text(40, required=False)),
+                body=object_schema(
+                    [],
+                    until={
+                        "anyOf": [
+                            {**_DATE, "maxLength": 10},
+                            {
+                                "type": "string",
+                                "format": "date-time",
+                                "maxLength": 40,
+                                "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[^\u0000]*$",
+                            },
+                        ],
+                        "description": "an ISO date (its end) or date-time, not in the future",
+                    },
+                ),
                 body_required=False,
                 response=ref("Job"),
                 errors=(401, 403, 422),
@@ -442,29 +461,33 @@ register_paths(
         },
     },
     {
-        "RevenueIn": object_schema(
-            ["work", "amount", "currency", "external_id"],
-            work=ref("Id"),
-            amount=_MICROS,
-            currency={
-                "enum": sorted(MINOR_UNIT_EXPONENTS),
-                "description": "ISO 4217 code (any letter case)",
-            },
-            costs=_MICROS,
-            fee_rate=ref("UnitShare"),
-            external_id=text(200),
-            attribution={
-                "type": "object",
-                "minProperties": 1,
-                "description": "models only: record id -> score, for this event",
-                "propertyNames": ref("Id"),
-                "additionalProperties": ref("Weight"),
-            },
-            output={
-                **text(64, required=False),
-                "description": "an attributed output of this model, instead of attribution",
-            },
-        ),
+        "RevenueIn": {
+            **object_schema(
+                ["work", "amount", "currency", "external_id"],
+                work=ref("Id"),
+                amount=_MICROS,
+                currency={
+                    "enum": sorted(MINOR_UNIT_EXPONENTS),
+                    "description": "ISO 4217 code (any letter case)",
+                },
+                costs=_MICROS,
+                fee_rate=ref("UnitShare"),
+                external_id=text(200),
+                attribution={
+                    "type": "object",
+                    "minProperties": 1,
+                    "description": "models only: record id -> score, for this event",
+                    "propertyNames": ref("Id"),
+                    "additionalProperties": ref("Weight"),
+                },
+                output={
+                    **ref("Id"),
+                    "maxLength": 64,
+                    "description": "an attributed output of this model, instead of attribution",
+                },
+            ),
+            "not": {"required": ["attribution", "output"]},
+        },
         "Money": object_schema(
             ["micros", "currency", "display", "exact"],
             closed=False,

@@ -384,7 +384,7 @@ def test_admin_verification_needs_an_admin_and_a_reason(db: Session, film: Film)
         verification.verify_by_admin(db, film.admin, film.hal.handle, "  ")
     assert not verification.is_verified(db, film.hal.id)
     verification.verify_by_admin(db, film.admin, film.hal.handle, "passport")
-    with pytest.raises(InvalidInput, match="already verified"):
+    with pytest.raises(Conflict, match="already verified"):
         verification.verify_by_admin(db, film.admin, film.hal.handle, "again")
     row = verification.verification_of(db, film.hal.id)
     assert row is not None and (row.source, row.reason, row.verified_by_id) == (

@@ -47,7 +47,13 @@ PRODUCTION_ENDPOINTS = {
     "api_productions.get_production",
     "api_productions.preview",
 }
-MODEL_ENDPOINTS = {"productions.model", "productions.new_version", "api_productions.get_model"}
+MODEL_ENDPOINTS = {
+    "productions.model",
+    "productions.new_version",
+    "api_productions.get_model",
+    "attribution.outputs",
+    "api_attribution.list_outputs",
+}
 
 
 @pytest.fixture
@@ -124,7 +130,17 @@ def seeded(app: Flask, app_db: Session, app_storage, fake_stripe: FakeStripe) ->
         mailer=outbox,
     )
     invite_mail = outbox.sent[-1]
+    from hitrack.services import attribution
+
+    output = attribution.submit_output(
+        app_db,
+        app_storage,
+        ana,
+        model.public_id,
+        attribution.OutputSubmission(scores={shore.public_id: 1}),
+    )
     return {
+        "output_id": output.public_id,
         "invitation": (invite_mail.url or "").rsplit("/", 1)[-1],
         "token": (reset_mail.url or "").rsplit("/", 1)[-1],
         "job_id": job.public_id,
@@ -149,7 +165,7 @@ def arguments(endpoint: str, names: set[str], seeded: dict[str, str]) -> dict[st
                 if endpoint in MODEL_ENDPOINTS
                 else "record"
             ]
-        elif name in ("run_id", "external_id", "job_id", "token", "invitation"):
+        elif name in ("run_id", "external_id", "job_id", "token", "invitation", "output_id"):
             values[name] = seeded[name]
         else:
             pytest.fail(f"the audit does not know how to fill {name!r} of {endpoint}")
