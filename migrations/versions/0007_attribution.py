@@ -1,7 +1,7 @@
 """attribution signals, indexes and outputs
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0005
 Create Date: 2026-12-02 01:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hitrack.db.types
 
 revision = '0007'
-down_revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

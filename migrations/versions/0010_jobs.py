@@ -1,7 +1,7 @@
 """jobs: long work as rows with status, progress and a checkpoint
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0008
 Create Date: 2026-12-02 02:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hitrack.db.types
 
 revision = '0010'
-down_revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
