@@ -59,6 +59,9 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
 ]
 
+MAX_ROW_ID = 2**31 - 1
+"""The largest id an INTEGER primary key holds (PostgreSQL); no row has a larger one."""
+
 MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
@@ -286,8 +289,8 @@ def list_tokens(
         ApiToken.revoked_at.is_(None),
         ApiToken.expires_at > _now(now),
     )
-    if before is not None:
-        query = query.where(ApiToken.id < before)
+    if before is not None:  # beyond the id column's range every token is older
+        query = query.where(ApiToken.id < min(before, MAX_ROW_ID))
     return list(db.scalars(query.order_by(ApiToken.id.desc()).limit(limit)))
 
 
@@ -296,7 +299,7 @@ def revoke_token(
 ) -> ApiToken:
     """Revoke one of the creator's tokens (again is harmless); another's is ``NotFound``."""
     row = None
-    if isinstance(token_id, int) and not isinstance(token_id, bool):
+    if isinstance(token_id, int) and not isinstance(token_id, bool) and 0 < token_id <= MAX_ROW_ID:
         row = db.scalar(
             select(ApiToken).where(ApiToken.id == token_id, ApiToken.creator_id == creator.id)
         )
