@@ -60,6 +60,7 @@ from hitrack.domain.settlement import prepare_event
 from hitrack.domain.shares import format_share, loads_json, parse_share
 from hitrack.jobs.base import JobQueue
 from hitrack.services import compact_graph, credits, ledger
+from hitrack.services.ai_models import validate_attribution
 from hitrack.services.graph import get_work
 from hitrack.services.unit_of_work import unit_of_work
 
@@ -260,27 +261,12 @@ def check_sender(
                 f"attribution is only for models, and {work.public_id} is a {work.kind}",
                 ids=(work.public_id,),
             )
-        _validate_attribution(db, work, entry.attribution)
+        validate_attribution(db, work, dict(entry.attribution))
     if entry.output is not None:
         from hitrack.services.attribution import output_vector
 
         return replace(entry, attribution=output_vector(db, work, entry.output))
     return entry
-
-
-def _validate_attribution(db: Session, model: Work, attribution: Mapping[str, Fraction]) -> None:
-    try:
-        from hitrack.services.ai_models import validate_attribution
-    except ImportError:  # models are not registered in this build: check against the manifest here
-        manifest = {c.source.public_id for c in model.sources}
-        for key in attribution:
-            if key not in manifest:
-                raise InvalidEvent(
-                    f"attribution names {key}, which is not in the manifest of model {model.public_id}",
-                    ids=(key,),
-                ) from None
-        return
-    validate_attribution(db, model, dict(attribution))
 
 
 def get_event(db: Session, external_id: str, *, lock: bool = False) -> RevenueEvent:
