@@ -26,6 +26,7 @@ from hitrack.payments.base import (
     TransferResult,
 )
 from hitrack.services import ledger, verification
+from hitrack.services.unit_of_work import unit_of_work
 
 _keys = itertools.count(1)
 MINIMUMS = {"USD": 10_000_000}
@@ -33,15 +34,16 @@ MINIMUMS = {"USD": 10_000_000}
 
 def fund(db: Session, creator: Creator, amount: int, currency: str = "USD") -> None:
     """``amount`` micros into the creator's payable (cash in), as revenue would."""
-    ledger.post_transaction(
-        db,
-        f"test-fund-{next(_keys)}",
-        "revenue",
-        [
-            Posting(ledger.cash_account(currency), currency, amount),
-            Posting(ledger.payable_account(creator.id, currency), currency, -amount),
-        ],
-    )
+    with unit_of_work(db):
+        ledger.post_transaction(
+            db,
+            f"test-fund-{next(_keys)}",
+            "revenue",
+            [
+                Posting(ledger.cash_account(currency), currency, amount),
+                Posting(ledger.payable_account(creator.id, currency), currency, -amount),
+            ],
+        )
 
 
 def connect(

@@ -568,7 +568,6 @@ def _finalize(db: Session, credit: Credit, at: datetime) -> None:
             "credit_claim",
             postings,
             f"escrow of the credit of {credit.name} ({credit.role}) claimed",
-            commit=False,
         )
 
 

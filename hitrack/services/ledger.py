@@ -232,7 +232,6 @@ def post_transaction(
     description: str = "",
     *,
     reverses: LedgerTransaction | None = None,
-    commit: bool = True,
 ) -> LedgerTransaction:
     """Post one balanced transaction, idempotently on ``key``.
 
@@ -247,41 +246,33 @@ def post_transaction(
     account rows are locked, in code order, while checking. A refused
     transaction writes nothing.
 
-    With ``commit=False`` the transaction is only flushed, so a caller can
-    post it together with its own rows (a payout, a revenue event) in one unit
-    of work; the caller then commits or rolls back.
+    It runs in the caller's unit of work and never commits: the transaction is
+    posted together with the caller's own rows (a payout, a revenue event),
+    and a refusal rolls back only its own SAVEPOINT.
 
     Examples
     --------
     Hold a payout, then post it (``db`` a session)::
 
         hold = post_transaction(db, f"payout:{p.id}:hold", "payout_hold",
-                                payout_hold_postings(creator_id, "USD", 12_340_000), commit=False)
+                                payout_hold_postings(creator_id, "USD", 12_340_000))
     """
     if not isinstance(key, str) or not key or len(key) > 200:
         raise InvalidInput("idempotency key: 1 to 200 characters")
     merged = rules.check_balanced(postings)
     _check_posting_caps(merged)
     digest = rules.transaction_hash(kind, merged)
+    existing = _by_key(db, key)
+    if existing is not None:
+        return _same_or_conflict(existing, digest)
     try:
+        with db.begin_nested():
+            return _write(db, key, kind, merged, digest, description, reverses)
+    except IntegrityError:
         existing = _by_key(db, key)
-        if existing is not None:
-            return _same_or_conflict(existing, digest)
-        try:
-            with db.begin_nested():
-                transaction = _write(db, key, kind, merged, digest, description, reverses)
-        except IntegrityError:
-            existing = _by_key(db, key)
-            if existing is None:
-                raise
-            return _same_or_conflict(existing, digest)
-        if commit:
-            db.commit()
-        return transaction
-    except BaseException:
-        if commit:
-            db.rollback()
-        raise
+        if existing is None:
+            raise
+        return _same_or_conflict(existing, digest)
 
 
 def _check_posting_caps(merged: Sequence[Posting]) -> None:

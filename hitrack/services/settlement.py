@@ -41,7 +41,7 @@ from hitrack.domain.shares import parse_share
 from hitrack.jobs.base import JobQueue
 from hitrack.services import compact_graph, jobs, ledger
 from hitrack.services.revenue import creator_ids, exact_text, insert_allocations
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import read_only, unit_of_work
 
 __all__ = [
     "KIND",
@@ -95,16 +95,15 @@ def submit_period(db: Session, queue: JobQueue, admin: Creator | None, until: da
 
 def pending_currencies(db: Session, until: datetime) -> list[str]:
     """The currencies of funded events waiting for a period that ends at ``until``."""
-    currencies = list(
-        db.scalars(
-            select(RevenueEvent.currency)
-            .where(RevenueEvent.state == "funded", RevenueEvent.funded_at <= until)
-            .distinct()
-            .order_by(RevenueEvent.currency)
+    with read_only(db):  # each currency then closes in a transaction of its own
+        return list(
+            db.scalars(
+                select(RevenueEvent.currency)
+                .where(RevenueEvent.state == "funded", RevenueEvent.funded_at <= until)
+                .distinct()
+                .order_by(RevenueEvent.currency)
+            )
         )
-    )
-    db.rollback()
-    return currencies
 
 
 def _public_id(until: datetime, currency: str) -> str:
@@ -201,7 +200,6 @@ def close_currency(
             postings,
             f"{format_micros(batch.amount)} {currency} of {batch.events} funded events settled "
             f"in period {public_id}",
-            commit=False,
         )
         period = SettlementPeriod(
             public_id=public_id,

@@ -23,21 +23,23 @@ from hitrack.db.models import LedgerAccount, LedgerPosting, LedgerTransaction, R
 from hitrack.domain.errors import IdempotencyConflict, InvalidInput, LedgerImbalance
 from hitrack.services import ledger, revenue
 from hitrack.services.ledger import Posting
+from hitrack.services.unit_of_work import unit_of_work
 from tests.money_factories import make_person, make_song, usd
 
 CASH, FEES = ledger.cash_account("USD"), ledger.fees_account("USD")
 
 
 def fund(db: Session, creator_id: int, amount: int, key: str = "fund") -> LedgerTransaction:
-    return ledger.post_transaction(
-        db,
-        key,
-        "revenue",
-        [
-            Posting(CASH, "USD", amount),
-            Posting(ledger.payable_account(creator_id, "USD"), "USD", -amount),
-        ],
-    )
+    with unit_of_work(db):
+        return ledger.post_transaction(
+            db,
+            key,
+            "revenue",
+            [
+                Posting(CASH, "USD", amount),
+                Posting(ledger.payable_account(creator_id, "USD"), "USD", -amount),
+            ],
+        )
 
 
 def count(db: Session, model: type) -> int:

@@ -22,6 +22,7 @@ from hitrack.domain.ledger import Posting, merge_postings
 from hitrack.payments.manual import ManualProvider
 from hitrack.payments.stripe_connect import StripeConnectProvider
 from hitrack.services import funding, ledger, revenue, statements
+from hitrack.services.unit_of_work import unit_of_work
 from tests.fake_stripe import fixtures as fake_stripe_fixtures
 from tests.fake_stripe.server import FakeStripe
 from tests.fake_stripe.state import ApiError
@@ -421,9 +422,10 @@ def test_ledger_check_finds_unsettled_revenue_no_event_explains(db: Session, son
     report(db, song)
     funding.confirm_funding(db, song.admin, "out-1")
     assert ledger.check_invariants(db) == []
-    ledger.post_transaction(
-        db, "stray", "revenue_funding", ledger.revenue_funding_postings("USD", 5)
-    )
+    with unit_of_work(db):
+        ledger.post_transaction(
+            db, "stray", "revenue_funding", ledger.revenue_funding_postings("USD", 5)
+        )
     assert ledger.check_invariants(db) == [
         "USD: unsettled revenue holds 5 micros, but the funded events not yet settled sum to 0"
     ]
@@ -432,9 +434,10 @@ def test_ledger_check_finds_unsettled_revenue_no_event_explains(db: Session, son
 def test_ledger_check_finds_a_funding_that_does_not_take_the_amount_in(
     db: Session, song: Song
 ) -> None:
-    short = ledger.post_transaction(
-        db, "short", "revenue_funding", ledger.revenue_funding_postings("USD", usd(1))
-    )
+    with unit_of_work(db):
+        short = ledger.post_transaction(
+            db, "short", "revenue_funding", ledger.revenue_funding_postings("USD", usd(1))
+        )
     # Written below the service: an event of 2 USD "funded" by a transaction of 1 USD.
     db.execute(
         insert(RevenueEvent).values(
@@ -465,9 +468,10 @@ def test_ledger_check_finds_a_funding_that_does_not_take_the_amount_in(
 
 def test_the_database_refuses_a_settled_event_without_its_funding(db: Session, song: Song) -> None:
     event = report(db, song)
-    tx = ledger.post_transaction(
-        db, "some", "revenue_funding", ledger.revenue_funding_postings("USD", 0)
-    )
+    with unit_of_work(db):
+        tx = ledger.post_transaction(
+            db, "some", "revenue_funding", ledger.revenue_funding_postings("USD", 0)
+        )
     with pytest.raises(IntegrityError), db.begin_nested():
         event.state, event.transaction_id = "settled", tx.id
         db.flush()

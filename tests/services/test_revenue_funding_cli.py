@@ -12,6 +12,7 @@ from hitrack.cli import main
 from hitrack.db.migrate import upgrade
 from hitrack.db.session import make_engine
 from hitrack.services import funding, ledger, revenue
+from hitrack.services.unit_of_work import unit_of_work
 from tests.money_factories import make_song, usd
 
 
@@ -40,7 +41,7 @@ def test_ledger_check_passes_with_reported_and_funded_events_and_finds_stray_uns
     check = CliRunner().invoke(main, ["ledger", "check"], env=env)
     assert check.exit_code == 0 and "every invariant holds" in check.stderr, check.output
 
-    with Session(engine) as db:
+    with Session(engine) as db, unit_of_work(db):
         ledger.post_transaction(
             db, "stray", "revenue_funding", ledger.revenue_funding_postings("USD", 3)
         )

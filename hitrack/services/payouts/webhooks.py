@@ -142,7 +142,6 @@ def transfer_reversed(db: Session, event: ProviderEvent, _context: object) -> st
             payout_reversal_postings(payout.creator_id, payout.currency, new),
             f"Transfer {event.object_id} reversed: {money} of payout {payout.idempotency_key} "
             "back in your balance",
-            commit=False,
         )
         if reversed_micros >= payout.amount:
             payout.status = "reversed"
