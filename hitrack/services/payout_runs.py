@@ -20,7 +20,7 @@ from hitrack.db.models import Creator, Job
 from hitrack.domain.errors import HitrackError
 from hitrack.jobs.base import JobQueue
 from hitrack.services import jobs, payouts
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import read_only, unit_of_work
 
 __all__ = ["KIND", "submit_payout_run", "payout_run_job"]
 
@@ -44,8 +44,8 @@ def payout_run_job(ctx: jobs.JobContext) -> Mapping[str, Any]:
         run_id = payouts.new_run_id(utcnow())
         ctx.save_state(run=run_id)
     with ctx.sessions() as db:
-        admin = db.get(Creator, ctx.created_by_id) if ctx.created_by_id is not None else None
-        db.rollback()
+        with read_only(db):
+            admin = db.get(Creator, ctx.created_by_id) if ctx.created_by_id is not None else None
         ctx.progress(0, None, "holding due payouts")
         run = payouts.run_payouts(
             db,

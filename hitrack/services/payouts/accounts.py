@@ -87,27 +87,23 @@ def connect_account(
     if row is not None:
         return row
     try:
-        status = provider.create_account(
-            creator_id=str(creator.id), email=creator.email or "", country=country
-        )
-        row = PayoutAccount(
-            creator_id=creator.id,
-            provider=provider.name,
-            provider_account_id=status.provider_account_id,
-        )
-        _apply_status(row, status, _now(now))
-        db.add(row)
-        db.commit()
+        with unit_of_work(db):
+            status = provider.create_account(
+                creator_id=str(creator.id), email=creator.email or "", country=country
+            )
+            row = PayoutAccount(
+                creator_id=creator.id,
+                provider=provider.name,
+                provider_account_id=status.provider_account_id,
+            )
+            _apply_status(row, status, _now(now))
+            db.add(row)
     except IntegrityError:
         # A second tab connected at the same time; the provider's idempotency
         # key gave both the same account.
-        db.rollback()
         row = payout_account(db, creator.id, provider.name)
         if row is None:
             raise
-    except BaseException:
-        db.rollback()
-        raise
     return row
 
 

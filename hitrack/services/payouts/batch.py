@@ -21,6 +21,7 @@ from hitrack.services.payouts.closing import fail_run, finish_run
 from hitrack.services.payouts.core import _now, log
 from hitrack.services.payouts.results import _problem
 from hitrack.services.payouts.runs import _hold_all, _start_run, send_run
+from hitrack.services.unit_of_work import read_only
 
 
 def run_payouts(
@@ -49,17 +50,19 @@ def run_payouts(
     A run whose process died without a word is closed as failed by the next
     run or reconcile.
     """
-    existing = db.scalar(select(PayoutRun).where(PayoutRun.public_id == run_id)) if run_id else None
-    db.rollback()
+    with read_only(db):
+        existing = (
+            db.scalar(select(PayoutRun).where(PayoutRun.public_id == run_id)) if run_id else None
+        )
     if existing is not None and existing.status != "running":
         return existing  # it ended before (or was closed as interrupted): nothing to resume
     run = existing or _start_run(db, provider, started_by, _now(now), run_id)
     try:
         _hold_all(db, provider, run, minimums, _now(now))
-        total = db.scalar(
-            select(func.count()).where(Payout.run_id == run.id, Payout.status == "pending")
-        )
-        db.rollback()
+        with read_only(db):
+            total = db.scalar(
+                select(func.count()).where(Payout.run_id == run.id, Payout.status == "pending")
+            )
         done = 0
         if progress is not None:
             progress(done, int(total or 0))

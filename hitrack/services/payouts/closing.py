@@ -12,7 +12,7 @@ from hitrack.db.models import (
     PayoutRun,
 )
 from hitrack.services.payouts.core import SETTLE_GRACE, _now
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import discard, unit_of_work
 
 
 def _skipped(run: PayoutRun) -> list[dict[str, object]]:
@@ -54,7 +54,7 @@ def fail_run(db: Session, run: PayoutRun, reason: str, *, now: datetime | None =
 
     Pending payouts of a failed run are settled by :func:`reconcile` like any others.
     """
-    db.rollback()
+    discard(db)  # what the failed step left behind
     summary = _summary(db, run)
     with unit_of_work(db):
         run.summary = summary

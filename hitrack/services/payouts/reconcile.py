@@ -21,6 +21,7 @@ from hitrack.services.notifications import Mailer
 from hitrack.services.payouts.closing import _close_interrupted_runs
 from hitrack.services.payouts.core import SETTLE_GRACE, _now, log
 from hitrack.services.payouts.results import _note, _problem, apply_result
+from hitrack.services.unit_of_work import discard, read_only
 
 
 @dataclass
@@ -57,20 +58,21 @@ def reconcile(
     """
     _close_interrupted_runs(db, provider.name, _now(now))
     cutoff = _now(now) - min_age
-    rows = db.execute(
-        select(Payout.id, PayoutRun.public_id)
-        .join(PayoutRun, Payout.run_id == PayoutRun.id)
-        .where(
-            Payout.status == "pending",
-            PayoutRun.provider == provider.name,
-            Payout.updated_at <= cutoff,
-        )
-        .order_by(Payout.id)
-    ).all()
-    db.rollback()
+    with read_only(db):  # each payout below is asked about, then settled, on its own
+        rows = db.execute(
+            select(Payout.id, PayoutRun.public_id)
+            .join(PayoutRun, Payout.run_id == PayoutRun.id)
+            .where(
+                Payout.status == "pending",
+                PayoutRun.provider == provider.name,
+                Payout.updated_at <= cutoff,
+            )
+            .order_by(Payout.id)
+        ).all()
     summary = ReconcileSummary()
     for payout_id, run_id in rows:
-        payout = db.get(Payout, payout_id)
+        with read_only(db):  # not held open while the provider is asked
+            payout = db.get(Payout, payout_id)
         if payout is None:
             continue
         try:
@@ -81,7 +83,7 @@ def reconcile(
                 )
             payout = apply_result(db, payout, found, mailer=mailer)
         except Exception as error:
-            db.rollback()
+            discard(db)
             log.exception("reconcile: payout %s could not be settled", payout_id)
             payout = _note(db, payout, f"reconcile failed: {_problem(error)}")
         summary.checked += 1

@@ -18,7 +18,7 @@ from hitrack.payments.base import (
 from hitrack.services import ledger
 from hitrack.services.notifications import Mailer, notify
 from hitrack.services.payouts.core import PAYOUTS_PATH
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import set_rollback, unit_of_work
 
 
 def _problem(error: BaseException) -> str:
@@ -51,7 +51,6 @@ def _post_paid(db: Session, payout: Payout, transfer_id: str | None) -> None:
         ledger.payout_paid_postings(payout.creator_id, payout.currency, payout.amount),
         f"Payout {format_micros(payout.amount, payout.currency)} {payout.currency} sent"
         + (f" (transfer {transfer_id})" if transfer_id else ""),
-        commit=False,
     )
     payout.status, payout.provider_transfer_id, payout.failure_reason = "paid", transfer_id, ""
 
@@ -68,7 +67,7 @@ def apply_result(
     with unit_of_work(db):
         payout = _lock_payout(db, payout)
         if payout.status != "pending":
-            db.rollback()
+            set_rollback(db)
             return payout
         money = f"{format_micros(payout.amount, payout.currency)} {payout.currency}"
         if result.outcome is TransferOutcome.SENT:
@@ -88,7 +87,6 @@ def apply_result(
                 "payout_void",
                 ledger.payout_void_postings(payout.creator_id, payout.currency, payout.amount),
                 f"Payout {money} failed, back in your balance: {result.message}",
-                commit=False,
             )
             payout.status, payout.failure_reason = "failed", result.message
             payout.provider_transfer_id = result.transfer_id

@@ -40,7 +40,7 @@ from hitrack.services.payouts.closing import _skipped
 from hitrack.services.payouts.core import _now, log, payout_key, require_admin
 from hitrack.services.payouts.reconcile import reconcile
 from hitrack.services.payouts.results import _note, _problem, apply_result
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import read_only, set_rollback, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _hold(db: Session, run: PayoutRun, candidate: Candidate, minimum: int) -> Pa
             ledger.creator_balances(db, creator_id).get(currency, 0), currency
         )
         if amount <= 0 or amount < minimum:
-            db.rollback()
+            set_rollback(db)
             return None
         key = payout_key(run, creator_id, currency)
         try:
@@ -130,8 +130,8 @@ def _hold(db: Session, run: PayoutRun, candidate: Candidate, minimum: int) -> Pa
                 )
                 db.add(payout)
                 db.flush()
-        except IntegrityError:
-            db.rollback()  # a payout for this creator and currency is already in flight
+        except IntegrityError:  # a payout for this creator and currency is already in flight
+            set_rollback(db)
             return None
         hold = ledger.post_transaction(
             db,
@@ -139,7 +139,6 @@ def _hold(db: Session, run: PayoutRun, candidate: Candidate, minimum: int) -> Pa
             "payout_hold",
             ledger.payout_hold_postings(creator_id, currency, amount),
             f"Payout {format_micros(amount, currency)} {currency} held while the transfer is sent (run {run.public_id})",
-            commit=False,
         )
         payout.hold_transaction_id = hold.id
     return payout
@@ -207,8 +206,8 @@ def _hold_all(
     at: datetime,
 ) -> None:
     reconcile(db, provider, now=at)
-    found = candidates(db, provider.name, minimums)
-    db.rollback()  # end the read; each hold below is its own transaction
+    with read_only(db):  # each hold below is its own transaction
+        found = candidates(db, provider.name, minimums)
     for candidate in found:
         if candidate.refused:
             _skip(db, run, candidate, candidate.refused)
@@ -216,20 +215,19 @@ def _hold_all(
         try:
             _hold(db, run, candidate, minimums[candidate.currency])
         except Exception as error:  # one creator's hold must not stop the others
-            db.rollback()
             log.exception("payout run %s: hold for creator %s failed", run.public_id, candidate)
             _skip(db, run, candidate, f"could not hold the payout: {_problem(error)}")
 
 
 def _claim(db: Session, payout: Payout, now: datetime) -> bool:
     """Mark the payout as being sent now (reconcile leaves it alone for SETTLE_GRACE)."""
-    result = db.execute(
-        update(Payout)
-        .where(Payout.id == payout.id, Payout.status == "pending")
-        .values(updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.commit()
+    with unit_of_work(db):  # committed before the provider is called
+        result = db.execute(
+            update(Payout)
+            .where(Payout.id == payout.id, Payout.status == "pending")
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -265,14 +263,14 @@ def send_run(
     stays ``pending`` with the reason and :func:`reconcile` settles it by
     looking the transfer up, never by sending again.
     """
-    ids = list(
-        db.scalars(
-            select(Payout.id)
-            .where(Payout.run_id == run.id, Payout.status == "pending")
-            .order_by(Payout.id)
+    with read_only(db):
+        ids = list(
+            db.scalars(
+                select(Payout.id)
+                .where(Payout.run_id == run.id, Payout.status == "pending")
+                .order_by(Payout.id)
+            )
         )
-    )
-    db.rollback()
     for payout_id in ids:
         payout = db.get(Payout, payout_id)
         if payout is None or not _claim(db, payout, _now(now)):
@@ -284,9 +282,9 @@ def _send_one(
     db: Session, provider: PayoutProvider, run: PayoutRun, payout: Payout, mailer: Mailer | None
 ) -> Payout:
     try:
-        request = transfer_request(db, payout, run)
+        with read_only(db):  # not held open over the provider call
+            request = transfer_request(db, payout, run)
     except Exception as error:
-        db.rollback()
         log.exception("payout %s: no transfer request", payout.idempotency_key)
         failed = TransferResult(
             TransferOutcome.FAILED, None, f"not sent: {_problem(error)}"
@@ -295,7 +293,6 @@ def _send_one(
     try:
         result = provider.send_transfer(request)
     except Exception as error:
-        db.rollback()
         log.exception("payout %s: the provider call raised", payout.idempotency_key)
         result = TransferResult(
             TransferOutcome.UNKNOWN,
@@ -304,8 +301,7 @@ def _send_one(
         )
     try:
         return apply_result(db, payout, result, mailer=mailer)
-    except Exception as error:
-        db.rollback()
+    except Exception as error:  # apply_result's unit of work has rolled back
         log.exception("payout %s: settling the provider's answer failed", payout.idempotency_key)
         return _note(db, payout, f"settling the provider's answer failed: {_problem(error)}")
 
