@@ -51,8 +51,7 @@ class Context:
         try:
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # rolls back whatever no unit of work committed
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)

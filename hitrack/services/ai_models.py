@@ -39,6 +39,7 @@ from hitrack.domain.shares import format_share, parse_share
 from hitrack.services.graph import can_see, check_new_citations, lock_graph, visible_work
 from hitrack.services.likeness import check_subject_consent
 from hitrack.services.records import clean_text, new_public_id
+from hitrack.services.unit_of_work import unit_of_work
 from hitrack.storage import MediaStorage
 
 __all__ = [
@@ -182,7 +183,6 @@ def _register(
     attribution_weight: object,
     manifest: object,
     now: datetime | None,
-    storage: MediaStorage | None,
 ) -> Registration:
     at = now or datetime.now(UTC)
     name_s = clean_text(name, "name", max_length=200)
@@ -245,12 +245,16 @@ def _register(
                 created_at=at,
             )
         )
-    db.commit()
+    return Registration(model, entries, unmatched)
+
+
+def _index(db: Session, storage: MediaStorage | None, registration: Registration) -> Registration:
+    """Compute the new version's attribution signatures, once its registration is committed."""
     if storage is not None:
         from hitrack.services.attribution import index_after_registration
 
-        index_after_registration(db, storage, model)
-    return Registration(model, entries, unmatched)
+        index_after_registration(db, storage, registration.model)
+    return registration
 
 
 def register_model(
@@ -270,9 +274,9 @@ def register_model(
 
     With ``storage``, the manifest's attribution signatures are computed right after.
     """
-    try:
+    with unit_of_work(db):
         lock_graph(db)
-        return _register(
+        registration = _register(
             db,
             actor,
             family=None,
@@ -283,11 +287,8 @@ def register_model(
             attribution_weight=attribution_weight,
             manifest=manifest,
             now=now,
-            storage=storage,
         )
-    except BaseException:
-        db.rollback()
-        raise
+    return _index(db, storage, registration)
 
 
 def register_version(
@@ -305,7 +306,7 @@ def register_version(
     storage: MediaStorage | None = None,
 ) -> Registration:
     """The operator registers a new version; earlier versions and their manifests stay as they were."""
-    try:
+    with unit_of_work(db):
         lock_graph(db)
         earlier = get_model(db, actor, model_id)
         if not earlier.is_owned_by(actor.id):
@@ -313,7 +314,7 @@ def register_version(
                 f"only the operator of {earlier.public_id} may register versions",
                 ids=(earlier.public_id,),
             )
-        return _register(
+        registration = _register(
             db,
             actor,
             family=earlier,
@@ -328,11 +329,8 @@ def register_version(
             ),
             manifest=manifest,
             now=now,
-            storage=storage,
         )
-    except BaseException:
-        db.rollback()
-        raise
+    return _index(db, storage, registration)
 
 
 def get_model(db: Session, viewer: Creator | None, public_id: object) -> Work:

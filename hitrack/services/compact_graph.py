@@ -39,7 +39,7 @@ from hitrack.domain.payees import UNCLAIMED_PREFIX
 from hitrack.jobs.base import JobQueue
 from hitrack.services import jobs
 from hitrack.services.graph import GRAPH_LOCK_ID, ancestry_ids, graph_stamp, load_graph
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import read_only, unit_of_work
 
 __all__ = [
     "KIND",
@@ -240,10 +240,9 @@ def rebuild(db: Session) -> int:
     snapshot in a session of its own, so graph writers are never blocked.
     """
     if _own_snapshot(db):
-        with Session(bind=db.get_bind()) as snapshot:
+        with Session(bind=db.get_bind()) as snapshot, read_only(snapshot):
             snapshot.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             stamp, graph = build(snapshot)
-            snapshot.rollback()
     else:
         stamp, graph = build(db)
     version, token = stamp

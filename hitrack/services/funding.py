@@ -48,7 +48,7 @@ from hitrack.domain.money import (
 )
 from hitrack.payments.base import CheckoutProvider, CheckoutRequest
 from hitrack.services import compact_graph, revenue
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import read_only, unit_of_work
 
 __all__ = [
     "Funding",
@@ -121,29 +121,29 @@ def open_checkout(
     admin then confirms the payment. Nothing is written here: only the signed
     webhook funds the event.
     """
-    event = _reporter_event(db, actor, external_id)
-    revenue.require_reported(event, "fund")
-    if not isinstance(provider, CheckoutProvider):
-        return Funding(event, "manual", None, None, MANUAL_FUNDING)
-    back = f"{base_url.rstrip('/')}/me/revenue"
-    request = CheckoutRequest(
-        # One key per event and payload: a retry within Stripe's 24 hours
-        # returns the session already open instead of a second one.
-        idempotency_key=f"hitrack-fund-{event.external_id[:120]}-{event.payload_hash[:16]}",
-        amount_minor=checkout_amount(event),
-        currency=event.currency.lower(),
-        description=f"Revenue {event.external_id} of {event.work.title}",
-        metadata={"revenue_event": event.external_id},
-        success_url=f"{back}?funded={event.external_id}",
-        cancel_url=back,
-    )
-    instructions = (
-        f"Pay {format_micros(event.amount)} {event.currency} on the Checkout page; the event "
-        "is funded and settled when Stripe confirms the payment."
-    )
-    # Nothing was written: end the transaction (on SQLite it holds the write
-    # lock) before waiting on the provider.
-    db.rollback()
+    # Nothing is written: the read ends (on SQLite its transaction holds the
+    # write lock) before the provider is waited on.
+    with read_only(db):
+        event = _reporter_event(db, actor, external_id)
+        revenue.require_reported(event, "fund")
+        if not isinstance(provider, CheckoutProvider):
+            return Funding(event, "manual", None, None, MANUAL_FUNDING)
+        back = f"{base_url.rstrip('/')}/me/revenue"
+        request = CheckoutRequest(
+            # One key per event and payload: a retry within Stripe's 24 hours
+            # returns the session already open instead of a second one.
+            idempotency_key=f"hitrack-fund-{event.external_id[:120]}-{event.payload_hash[:16]}",
+            amount_minor=checkout_amount(event),
+            currency=event.currency.lower(),
+            description=f"Revenue {event.external_id} of {event.work.title}",
+            metadata={"revenue_event": event.external_id},
+            success_url=f"{back}?funded={event.external_id}",
+            cancel_url=back,
+        )
+        instructions = (
+            f"Pay {format_micros(event.amount)} {event.currency} on the Checkout page; the event "
+            "is funded and settled when Stripe confirms the payment."
+        )
     session = provider.create_checkout(request)
     return Funding(event, "checkout", session.id, session.url, instructions)
 

@@ -40,7 +40,7 @@ from hitrack.db.models import Creator, Job
 from hitrack.domain.errors import HitrackError, IdempotencyConflict, InvalidInput, NotFound
 from hitrack.jobs.base import JobQueue
 from hitrack.payments.base import PayoutProvider
-from hitrack.services.unit_of_work import after_commit, unit_of_work
+from hitrack.services.unit_of_work import after_commit, read_only, unit_of_work
 from hitrack.settings import Settings
 from hitrack.storage import MediaStorage
 
@@ -345,10 +345,10 @@ def requeue_stale(
 
 def claim_next(db: Session) -> int | None:
     """The id of the oldest queued job (for the database queue's worker), or None."""
-    job_id: int | None = db.scalar(
-        select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id).limit(1)
-    )
-    db.rollback()
+    with read_only(db):  # the runner claims it in a transaction of its own
+        job_id: int | None = db.scalar(
+            select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id).limit(1)
+        )
     return job_id
 
 

@@ -31,6 +31,7 @@ from hitrack.domain.money import from_minor_units, parse_currency
 from hitrack.payments.base import ProviderEvent
 from hitrack.services import funding, payouts, revenue
 from hitrack.services.graph import get_work
+from hitrack.services.unit_of_work import discard, unit_of_work
 
 __all__ = ["WebhookContext", "Handler", "HANDLERS", "handle_event", "checkout_completed"]
 
@@ -105,26 +106,24 @@ def _store(db: Session, provider: str, event: ProviderEvent) -> WebhookEvent:
     query = select(WebhookEvent).where(
         WebhookEvent.provider == provider, WebhookEvent.event_id == event.id
     )
-    row = db.scalar(query)
-    if row is not None:
-        return row
-    row = WebhookEvent(
-        provider=provider,
-        event_id=event.id,
-        type=event.type,
-        payload={
-            "id": event.id,
-            "type": event.type,
-            "created": event.created,
-            "account": event.account_id,
-            "object": dict(event.data),
-        },
-    )
-    db.add(row)
     try:
-        db.commit()
+        with unit_of_work(db):
+            row = db.scalar(query)
+            if row is None:
+                row = WebhookEvent(
+                    provider=provider,
+                    event_id=event.id,
+                    type=event.type,
+                    payload={
+                        "id": event.id,
+                        "type": event.type,
+                        "created": event.created,
+                        "account": event.account_id,
+                        "object": dict(event.data),
+                    },
+                )
+                db.add(row)
     except IntegrityError:  # the same event delivered twice at once
-        db.rollback()
         row = db.scalars(query).one()
     return row
 
@@ -132,7 +131,11 @@ def _store(db: Session, provider: str, event: ProviderEvent) -> WebhookEvent:
 def handle_event(
     db: Session, provider: str, event: ProviderEvent, context: WebhookContext | None = None
 ) -> WebhookEvent:
-    """Store a verified provider event, then handle it once; returns its row with the status."""
+    """Store a verified provider event, then handle it once; returns its row with the status.
+
+    Handlers are use cases that commit their own units of work; whatever a
+    failed one left uncommitted is discarded before its failure is recorded.
+    """
     context = context or WebhookContext()
     row = _store(db, provider, event)
     if row.status in ("processed", "ignored"):
@@ -142,8 +145,8 @@ def handle_event(
         status = "ignored" if handler is None else handler(db, event, context)
         error = ""
     except HitrackError as exc:
-        db.rollback()
+        discard(db)
         status, error = "failed", exc.message
-    row.status, row.error, row.processed_at = status, error, datetime.now(UTC)
-    db.commit()
+    with unit_of_work(db):
+        row.status, row.error, row.processed_at = status, error, datetime.now(UTC)
     return row

@@ -116,5 +116,4 @@ def init_app(app: Flask, svc: Services) -> None:
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db", None)
         if session is not None:
-            session.rollback()
-            session.close()
+            session.close()  # rolls back whatever no unit of work committed

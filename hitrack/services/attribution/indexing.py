@@ -26,7 +26,7 @@ from hitrack.domain.errors import (
     HitrackError,
     InvalidInput,
 )
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import discard, read_only, unit_of_work
 from hitrack.storage import MediaStorage
 
 logger = logging.getLogger(__name__)
@@ -95,9 +95,9 @@ def index_manifest(
     ``progress(done, total)`` is called after each record.
     """
     signals = signals or default_signals()
-    records = _manifest_media(db, model_id)
-    stored = _stored_parts(db, model_id)
-    db.rollback()  # nothing is held open while media is read and signatures computed
+    with read_only(db):  # nothing is held open while media is read and signatures computed
+        records = _manifest_media(db, model_id)
+        stored = _stored_parts(db, model_id)
     computed = failed = 0
     pending: list[AttributionSignature] = []
     for done, (work_id, kind, key) in enumerate(records, start=1):
@@ -166,7 +166,7 @@ def index_after_registration(db: Session, storage: MediaStorage, model: Work) ->
     try:
         index_manifest(db, storage, model.id)
     except Exception:
-        db.rollback()
+        discard(db)
         logger.exception(
             "indexing the manifest of %s failed; it resumes on first use", model.public_id
         )
