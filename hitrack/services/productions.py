@@ -44,6 +44,7 @@ from hitrack.domain.credit import Explanation, RevenueEvent, render_explanation,
 from hitrack.domain.errors import (
     Conflict,
     InvalidCitation,
+    InvalidEvent,
     InvalidInput,
     InvalidShare,
     NotFound,
@@ -63,9 +64,9 @@ from hitrack.services.graph import (
     visible_work,
 )
 from hitrack.services.notifications import Mailer, notify
-from hitrack.services.records import clean_text, new_public_id
+from hitrack.services.records import clean_text, delete_media_on_rollback, new_public_id
 from hitrack.services.unit_of_work import unit_of_work
-from hitrack.storage import MediaStorage, delete_quietly, store_upload
+from hitrack.storage import MediaStorage, store_upload
 
 __all__ = [
     "CREDIT_ROLES",
@@ -90,6 +91,8 @@ __all__ = [
     "production_view",
     "productions_of",
     "is_earning",
+    "earning_refusal",
+    "check_earning",
 ]
 
 # Suggestions only: a credit role is free text.
@@ -299,7 +302,9 @@ def create_production(
         if stream is not None and storage is not None
         else None
     )
-    try:
+    with unit_of_work(db):
+        if media is not None and storage is not None:
+            delete_media_on_rollback(db, storage, media.key)
         lock_graph(db)
         work = Work(
             public_id=new_public_id("production"),
@@ -319,13 +324,7 @@ def create_production(
         db.flush()
         _write_contributions(db, actor, work, contributions)
         _log(db, work, actor, "created", {"contributions": _contributions_detail(work)}, at)
-        db.commit()
-        return work
-    except BaseException:
-        db.rollback()
-        if media is not None and storage is not None:
-            delete_quietly(storage, media.key)
-        raise
+    return work
 
 
 def set_contributions(
@@ -634,11 +633,34 @@ def cancel(
     return production
 
 
-def is_earning(work: Work) -> bool:
-    """Whether revenue may be booked on ``work``: a production only once its split is final."""
+def earning_refusal(work: Work) -> str | None:
+    """Why revenue may not be booked on ``work`` now, or None when it may.
+
+    The one rule of "may this work earn", for every kind: a production only
+    once its split is finalized (never while draft or proposed, nor once
+    cancelled); a record or a model while it is ``active`` (registered).
+    """
     if work.kind == "production":
-        return work.status == "finalized"
-    return work.status == "active"
+        if work.status != "finalized":
+            return (
+                f"production {work.public_id} is {work.status}: only a finalized split earns money"
+            )
+        return None
+    if work.status != "active":
+        return f"{work.kind} {work.public_id} is {work.status}, not registered"
+    return None
+
+
+def is_earning(work: Work) -> bool:
+    """Whether revenue may be booked on ``work`` (:func:`earning_refusal`)."""
+    return earning_refusal(work) is None
+
+
+def check_earning(work: Work) -> None:
+    """Raise :class:`~hitrack.domain.errors.InvalidEvent` unless revenue may be booked on ``work``."""
+    refusal = earning_refusal(work)
+    if refusal is not None:
+        raise InvalidEvent(refusal, ids=(work.public_id,))
 
 
 # --- Reading: diffs, the preview, the whole page --------------------------------

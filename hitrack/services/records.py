@@ -22,13 +22,14 @@ from hitrack.services.graph import (
     visible_work,
 )
 from hitrack.services.provenance import CredentialsReader
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import on_rollback, read_only, unit_of_work
 from hitrack.storage import MediaStorage, delete_quietly, store_upload
 from hitrack.storage.upload import StoredMedia
 
 __all__ = [
     "new_public_id",
     "upload_record",
+    "delete_media_on_rollback",
     "set_consent",
     "recent_works",
     "parse_flag",
@@ -107,17 +108,14 @@ def upload_record(
         consent_remix=remix,
         consent_ai_training=ai,
     )
-    lock_graph(db)
-    try:
+    with read_only(db):
+        # Checked before the (possibly long) upload, with the graph lock
+        # released while it runs; checked again once the media is in place.
+        lock_graph(db)
         check_new_citations(db, actor, citing, sources or {})
-    except BaseException:
-        db.rollback()
-        raise
-    # The graph lock is released while the (possibly long) upload runs, and the
-    # citations are checked again once the media is in place.
-    db.rollback()
     media = store_upload(storage, stream, filename=filename, max_bytes=max_bytes)
-    try:
+    with unit_of_work(db):
+        delete_media_on_rollback(db, storage, media.key)
         lock_graph(db)
         resolved = check_new_citations(db, actor, citing, sources or {})
         now = datetime.now(UTC)
@@ -145,12 +143,16 @@ def upload_record(
         db.flush()
         for source, share in resolved:
             work.sources.append(Citation(source=source, share=share, created_by_id=actor.id))
-        db.commit()
-        return work
-    except BaseException:
-        db.rollback()
-        delete_quietly(storage, media.key)
-        raise
+    return work
+
+
+def delete_media_on_rollback(db: Session, storage: MediaStorage, key: str) -> None:
+    """Delete the stored media ``key`` if the unit of work that will refer to it rolls back.
+
+    Media is stored before the row naming it is written (a row never names
+    missing media); this hook removes the then orphaned object.
+    """
+    on_rollback(db, lambda: delete_quietly(storage, key))
 
 
 def _provenance(
