@@ -48,7 +48,7 @@ from hitrack.domain.settlement import (
     prepare_events,
     split_event,
 )
-from hitrack.domain.shares import format_share
+from hitrack.domain.shares import exact_percent, format_share
 
 __all__ = [
     "MAX_LISTED_PATHS",
@@ -411,8 +411,7 @@ def _paths(
 
 
 def _percent(share: Fraction) -> str:
-    text = format_share(share * 100)
-    return f"{text}%" if "/" not in text else f"{format_share(share)} of it"
+    return exact_percent(share) or f"{format_share(share)} of it"
 
 
 def _exact(value: Fraction) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from hitrack.domain.errors import InvalidInput, InvalidShare
 
-__all__ = ["parse_share", "format_share", "loads_json", "holds_nul"]
+__all__ = ["parse_share", "format_share", "format_percent", "exact_percent", "loads_json", "holds_nul"]
 
 # Bounded so that a hostile "1e999999999" cannot make us build a gigantic integer.
 _MAX_TEXT = 200
@@ -123,6 +123,38 @@ def format_share(f: Fraction) -> str:
     sign = "-" if f < 0 else ""
     whole, fraction = divmod(scaled, 10**digits)
     return f"{sign}{whole}.{fraction:0{digits}d}"
+
+
+def format_percent(share: Fraction) -> str:
+    """A share as a percent for people to read: exact when whole, else to two decimals.
+
+    The one percent format of pages and labels (the ``percent`` template
+    filter, the graph view); explanations use :func:`exact_percent`.
+
+    Examples
+    --------
+    >>> format_percent(Fraction(2, 5)), format_percent(Fraction(1, 8)), format_percent(Fraction(1, 3))
+    ('40%', '12.5%', '33.33%')
+    """
+    pct = Fraction(share) * 100
+    if pct.denominator == 1:
+        return f"{pct.numerator}%"
+    return f"{float(pct):.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def exact_percent(share: Fraction) -> str | None:
+    """A share as an exact percent, or None when no finite decimal is exact.
+
+    For explanations, which never round: a caller words the other shares as a
+    fraction instead.
+
+    Examples
+    --------
+    >>> exact_percent(Fraction(1, 8)), exact_percent(Fraction(1, 3))
+    ('12.5%', None)
+    """
+    text = format_share(Fraction(share) * 100)
+    return None if "/" in text else f"{text}%"
 
 
 def loads_json(text: str) -> Any:
