@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from hitrack.db.models import Creator
 from hitrack.domain.credit_roles import CREDIT_ROLES
 from hitrack.domain.errors import InvalidInput, PermissionDenied
 from hitrack.domain.shares import format_share
@@ -14,13 +13,9 @@ from hitrack.services import credits as credit_service
 from hitrack.services import verification
 from hitrack.services.graph import visible_work
 from hitrack.web.context import db, mailer, settings
-from hitrack.web.signed_in import is_signed_in, login_required, me
+from hitrack.web.signed_in import actor, is_signed_in, login_required, me
 
 bp = Blueprint("credits", __name__)
-
-
-def _me() -> Creator:
-    return me()
 
 
 def parse_editor_lines(text: str) -> tuple[credit_service.CreditEntry, ...]:
@@ -61,13 +56,13 @@ def editor_text(work_credits: list[object]) -> str:
 @bp.route("/works/<public_id>/credits", methods=["GET", "POST"])
 @login_required
 def editor(public_id: str) -> BaseResponse | str:
-    work = visible_work(db(), _me(), public_id)
-    if not work.is_owned_by(_me().id):
+    work = visible_work(db(), me(), public_id)
+    if not work.is_owned_by(me().id):
         raise PermissionDenied(f"only the owners of {work.public_id} edit its credits")
     if request.method == "POST":
         credit_service.set_credits(
             db(),
-            _me(),
+            me(),
             public_id,
             credit_service.CreditsInput(
                 parse_editor_lines(request.form.get("credits", "")),
@@ -92,11 +87,11 @@ def editor(public_id: str) -> BaseResponse | str:
 @bp.route("/credits")
 @login_required
 def held() -> str:
-    items = credit_service.credits_held(db(), _me())
+    items = credit_service.credits_held(db(), me())
     return render_template(
         "credits/held.html",
         items=items,
-        verified=verification.is_verified(db(), _me().id),
+        verified=verification.is_verified(db(), me().id),
     )
 
 
@@ -109,20 +104,20 @@ def claim(invitation: str) -> BaseResponse | str:
             return redirect(url_for("auth.login", next=request.path))
         credit_service.claim_credit(
             db(),
-            _me(),
+            me(),
             credit.public_id,
             token,
             dispute_days=settings().claim_dispute_days,
             mailer=mailer(),
         )
         return redirect(url_for("credits.held"))
-    me = _me() if is_signed_in() else None
+    viewer = actor()
     return render_template(
         "credits/claim.html",
         credit=credit,
         held=credit_service.escrow_balances(db(), credit),
-        me=me,
-        verified=me is not None and verification.is_verified(db(), me.id),
+        me=viewer,
+        verified=viewer is not None and verification.is_verified(db(), viewer.id),
         dispute_days=settings().claim_dispute_days,
     )
 
@@ -130,15 +125,15 @@ def claim(invitation: str) -> BaseResponse | str:
 @bp.route("/works/<public_id>/escrow")
 @login_required
 def escrow(public_id: str) -> str:
-    work = visible_work(db(), _me(), public_id)
-    lines = credit_service.escrow_report(db(), _me(), public_id)
+    work = visible_work(db(), me(), public_id)
+    lines = credit_service.escrow_report(db(), me(), public_id)
     return render_template("credits/escrow.html", work=work, lines=lines)
 
 
 @bp.route("/admin/escrow")
 @login_required
 def escrow_all() -> str:
-    lines = credit_service.escrow_report(db(), _me())
+    lines = credit_service.escrow_report(db(), me())
     return render_template("credits/escrow.html", work=None, lines=lines)
 
 
@@ -146,9 +141,9 @@ def escrow_all() -> str:
 @login_required
 def decide(credit_id: str, action: str) -> Response | BaseResponse:
     if action == "confirm":
-        credit = credit_service.confirm_claim(db(), _me(), credit_id)
+        credit = credit_service.confirm_claim(db(), me(), credit_id)
     elif action == "dispute":
-        credit = credit_service.dispute_claim(db(), _me(), credit_id, request.form.get("reason"))
+        credit = credit_service.dispute_claim(db(), me(), credit_id, request.form.get("reason"))
     else:
         raise InvalidInput(f"unknown action {action!r}")
     return redirect(url_for("credits.escrow", public_id=credit.work.public_id))
@@ -157,11 +152,11 @@ def decide(credit_id: str, action: str) -> Response | BaseResponse:
 @bp.route("/admin/verify", methods=["GET", "POST"])
 @login_required
 def verify() -> BaseResponse | str:
-    if not _me().is_admin:
+    if not me().is_admin:
         raise PermissionDenied("only an admin verifies creators")
     if request.method == "POST":
         verification.verify_by_admin(
-            db(), _me(), request.form.get("creator"), request.form.get("reason")
+            db(), me(), request.form.get("creator"), request.form.get("reason")
         )
         return redirect(url_for("credits.verify"))
     return render_template(
