@@ -62,9 +62,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    from hitrack.web import api_productions, productions
+    from hitrack.web import api_productions, models, notifications, productions, tdm
 
     app.register_blueprint(productions.bp)
+    app.register_blueprint(models.bp)
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(tdm.bp)
     app.register_blueprint(api_productions.bp)
 
     from hitrack.web import api_revenue, revenue

@@ -190,7 +190,7 @@ def model_json(view: ai_models.ModelView, viewer: Creator | None) -> dict[str, A
     shown = visible_ids(db(), viewer, records)
     return {
         **work_json(model, viewer),
-        "url": url_for("productions.model", public_id=model.public_id),
+        "url": url_for("models.show", public_id=model.public_id),
         "name": model.title,
         "version": model.version,
         "attribution_weight": format_share(model.attribution_weight),

@@ -48,8 +48,8 @@ PRODUCTION_ENDPOINTS = {
     "api_productions.preview",
 }
 MODEL_ENDPOINTS = {
-    "productions.model",
-    "productions.new_version",
+    "models.show",
+    "models.new_version",
     "api_productions.get_model",
     "attribution.outputs",
     "api_attribution.list_outputs",
