@@ -285,14 +285,14 @@ register_paths(
                 ),
                 response=ref("Me"),
                 links={
-                    "IssueToken": {
-                        "operationId": "issueToken",
-                        "description": "sign in with the new account",
-                        "requestBody": {
+                    "IssueToken": link(
+                        "issueToken",
+                        "sign in with the new account",
+                        request_body={
                             "email": "$request.body#/email",
                             "password": "$request.body#/password",
                         },
-                    }
+                    )
                 },
             )
         },
