@@ -40,7 +40,7 @@ from hitrack.web.openapi import (
 )
 from hitrack.web.signed_in import actor, login_required, me
 
-api = Blueprint("api_attribution", __name__, url_prefix="/api/v1")
+api = Blueprint("attribution", __name__)
 pages = Blueprint("attribution", __name__)
 
 

@@ -40,7 +40,7 @@ from hitrack.web.openapi import (
 from hitrack.web.productions import window
 from hitrack.web.signed_in import actor, me
 
-bp = Blueprint("api_productions", __name__, url_prefix="/api/v1")
+bp = Blueprint("productions", __name__)
 
 
 def _fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:

@@ -44,15 +44,15 @@ PROVIDER_SYNC = {"payouts.returned": "UPDATE payout_accounts"}
 PRODUCTION_ENDPOINTS = {
     "productions.show",
     "productions.edit",
-    "api_productions.get_production",
-    "api_productions.preview",
+    "api.productions.get_production",
+    "api.productions.preview",
 }
 MODEL_ENDPOINTS = {
     "models.show",
     "models.new_version",
-    "api_productions.get_model",
+    "api.productions.get_model",
     "attribution.outputs",
-    "api_attribution.list_outputs",
+    "api.attribution.list_outputs",
 }
 
 
