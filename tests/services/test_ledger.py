@@ -23,7 +23,7 @@ from hitrack.db.models import LedgerAccount, LedgerPosting, LedgerTransaction, R
 from hitrack.domain.errors import IdempotencyConflict, InvalidInput, LedgerImbalance
 from hitrack.services import ledger, revenue
 from hitrack.services.ledger import Posting
-from tests.money_factories import make_person, make_song, usd
+from tests.factories import make_person, make_song, usd
 
 CASH, FEES = ledger.cash_account("USD"), ledger.fees_account("USD")
 
