@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session
 from hitrack.db.migrate import upgrade
 from hitrack.db.session import make_engine
 
+# The fake Stripe server and a provider pointed at it, for every test (registered here only).
+pytest_plugins = ["tests.fake_stripe.fixtures"]
+
 PG_URL = os.environ.get("HITRACK_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("HITRACK_REQUIRE_POSTGRES") == "1"
 

@@ -57,50 +57,46 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     filters.init_app(app)
 
-    from hitrack.web import api, auth, pages
+    import hitrack.services.job_kinds  # noqa: F401  (registers the handlers inline jobs run)
+    from hitrack.web import (
+        account,
+        api_attribution,
+        api_revenue,
+        api_v1,
+        auth,
+        credits,
+        jobs,
+        models,
+        notifications,
+        pages,
+        payouts,
+        productions,
+        revenue,
+        tdm,
+    )
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    from hitrack.web import api_productions, productions
-
-    app.register_blueprint(productions.bp)
-    app.register_blueprint(api_productions.bp)
-
-    from hitrack.web import api_revenue, revenue
-
-    app.register_blueprint(revenue.bp)
-    app.register_blueprint(api_revenue.bp)
+    for pages_bp in (
+        auth.bp,
+        pages.bp,
+        productions.bp,
+        models.bp,
+        notifications.bp,
+        tdm.bp,
+        revenue.bp,
+        payouts.bp,
+        jobs.bp,
+        account.bp,
+        credits.bp,
+        api_attribution.pages,
+    ):
+        app.register_blueprint(pages_bp)
+    app.register_blueprint(api_v1.bp)  # every JSON API module, nested under /api/v1
     app.register_blueprint(api_revenue.webhooks_bp)
     csrf.exempt(api_revenue.webhooks_bp)  # signed by the provider: no session, no CSRF token
-
-    from hitrack.web import api_payouts, payouts
-
-    app.register_blueprint(payouts.bp)
-    app.register_blueprint(api_payouts.bp)
-
-    from hitrack.web import api_jobs, jobs
-
-    app.register_blueprint(jobs.bp)
-    app.register_blueprint(api_jobs.bp)
-    import hitrack.services.job_kinds  # noqa: F401  (registers the handlers inline jobs run)
-    from hitrack.web import account, api_account
-
-    app.register_blueprint(account.bp)
-    app.register_blueprint(api_account.bp)
-    from hitrack.web import api_credits, credits
-
-    app.register_blueprint(credits.bp)
-    app.register_blueprint(api_credits.bp)
     if settings.is_development:
         from hitrack.web import mailbox
 
         app.register_blueprint(mailbox.bp)
-
-    from hitrack.web import api_attribution
-
-    app.register_blueprint(api_attribution.pages)
-    app.register_blueprint(api_attribution.api)
 
     app.after_request(_security_headers)
     return app

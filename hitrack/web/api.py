@@ -39,7 +39,7 @@ from hitrack.web.openapi import (
 from hitrack.web.signed_in import actor, is_signed_in
 from hitrack.web.signed_in import me as me
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("core", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -111,7 +111,7 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
             "size": work.media_size,
             "sha256": work.media_sha256,
             "filename": work.media_filename,
-            "url": url_for("api.record_media", public_id=work.public_id),
+            "url": url_for("api.core.record_media", public_id=work.public_id),
         }
     if work.media_provenance is not None:
         credentials = dict(work.media_provenance)
@@ -285,14 +285,14 @@ register_paths(
                 ),
                 response=ref("Me"),
                 links={
-                    "IssueToken": {
-                        "operationId": "issueToken",
-                        "description": "sign in with the new account",
-                        "requestBody": {
+                    "IssueToken": link(
+                        "issueToken",
+                        "sign in with the new account",
+                        request_body={
                             "email": "$request.body#/email",
                             "password": "$request.body#/password",
                         },
-                    }
+                    )
                 },
             )
         },

@@ -23,7 +23,7 @@ from hitrack.web.context import db
 from hitrack.web.openapi import object_schema, operation, path_param, register_paths, text
 from hitrack.web.signed_in import me
 
-bp = Blueprint("api_account", __name__, url_prefix="/api/v1")
+bp = Blueprint("account", __name__)
 
 
 def token_json(row: ApiToken) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def list_tokens() -> Response:
     return jsonify(
         {
             "tokens": [token_json(row) for row in rows],
-            "next": url_for("api_account.list_tokens", before=rows[-1].id) if more else None,
+            "next": url_for("api.account.list_tokens", before=rows[-1].id) if more else None,
         }
     )
 

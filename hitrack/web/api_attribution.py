@@ -40,7 +40,7 @@ from hitrack.web.openapi import (
 )
 from hitrack.web.signed_in import actor, login_required, me
 
-api = Blueprint("api_attribution", __name__, url_prefix="/api/v1")
+api = Blueprint("attribution", __name__)
 pages = Blueprint("attribution", __name__)
 
 
@@ -289,25 +289,18 @@ _OUTPUT_FILE = object_schema(
 register_paths(
     {
         "/api/v1/models/{public_id}/outputs": {
-            "post": {
-                **operation(
-                    "The operator submits an output: the platform scores it against the manifest "
-                    "and answers with its attribution report",
-                    tag="attribution",
-                    operation_id="submitOutput",
-                    ok=201,
-                    params=[WORK_ID],
-                    errors=(401, 403, 404, 422),
-                    response=_REPORT,
-                ),
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": _OUTPUT_JSON},
-                        "multipart/form-data": {"schema": _OUTPUT_FILE},
-                    },
-                },
-            },
+            "post": operation(
+                "The operator submits an output: the platform scores it against the manifest "
+                "and answers with its attribution report",
+                tag="attribution",
+                operation_id="submitOutput",
+                ok=201,
+                params=[WORK_ID],
+                errors=(401, 403, 404, 422),
+                body=_OUTPUT_JSON,
+                multipart=_OUTPUT_FILE,
+                response=_REPORT,
+            ),
             "get": operation(
                 "The operator's newest outputs of a model",
                 tag="attribution",

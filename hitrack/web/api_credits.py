@@ -27,7 +27,7 @@ from hitrack.web.openapi import (
 )
 from hitrack.web.signed_in import actor, me
 
-bp = Blueprint("api_credits", __name__, url_prefix="/api/v1")
+bp = Blueprint("credits", __name__)
 
 
 def credit_json(credit: Credit) -> dict[str, Any]:

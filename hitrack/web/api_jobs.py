@@ -13,7 +13,7 @@ from hitrack.web.context import db
 from hitrack.web.openapi import operation, path_param, register_paths
 from hitrack.web.signed_in import me
 
-bp = Blueprint("api_jobs", __name__, url_prefix="/api/v1/jobs")
+bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 
 def job_json(job: Job) -> dict[str, Any]:

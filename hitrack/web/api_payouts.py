@@ -23,7 +23,7 @@ from hitrack.web.openapi import (
 )
 from hitrack.web.signed_in import me
 
-bp = Blueprint("api_payouts", __name__, url_prefix="/api/v1/payouts")
+bp = Blueprint("payouts", __name__, url_prefix="/payouts")
 
 
 def _admin() -> Any:

@@ -40,7 +40,7 @@ from hitrack.web.openapi import (
 from hitrack.web.productions import window
 from hitrack.web.signed_in import actor, me
 
-bp = Blueprint("api_productions", __name__, url_prefix="/api/v1")
+bp = Blueprint("productions", __name__)
 
 
 def _fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
@@ -190,7 +190,7 @@ def model_json(view: ai_models.ModelView, viewer: Creator | None) -> dict[str, A
     shown = visible_ids(db(), viewer, records)
     return {
         **work_json(model, viewer),
-        "url": url_for("productions.model", public_id=model.public_id),
+        "url": url_for("models.show", public_id=model.public_id),
         "name": model.title,
         "version": model.version,
         "attribution_weight": format_share(model.attribution_weight),

@@ -45,7 +45,7 @@ from hitrack.web.openapi import (
     text,
 )
 
-bp = Blueprint("api_revenue", __name__, url_prefix="/api/v1")
+bp = Blueprint("revenue", __name__)
 webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 
-__all__ = ["Form"]
+__all__ = ["ActionForm", "Form"]
 
 
 class Form(FlaskForm):  # type: ignore[misc]  # flask_wtf has no type information
     """A form posted from a page, CSRF-protected."""
+
+
+class ActionForm(Form):
+    """A button that only needs the CSRF token."""

@@ -40,7 +40,7 @@ from hitrack.web.signed_in import is_signed_in
 __all__ = ["RequestRejected", "init_app", "takes_upload", "upload_limit", "cookie_session"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-API_PREFIX = "/api/"
+API_PREFIX = "/api/"  # every JSON API route (hitrack.web.api_v1) starts with it
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # The form fields that travel with a file (title, description, sources) fit in this.
 UPLOAD_FORM_ROOM = 1024 * 1024

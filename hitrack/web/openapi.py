@@ -138,7 +138,8 @@ def operation(
 ) -> Schema:
     """One operation of the document, the same way for every route.
 
-    ``response`` is the JSON body of the ``ok`` answer (``media`` instead, or
+    ``body`` is the JSON request body and ``multipart`` the form one; a route
+    given both takes either. ``response`` is the JSON body of the ``ok`` answer (``media`` instead, or
     besides, maps other content types to their schemas); ``also`` adds other
     successful statuses with their JSON body. ``links`` (OpenAPI link objects
     by name) say which operations can follow the ``ok`` answer with a value
@@ -169,23 +170,37 @@ def operation(
         op["security"] = []
     if params:
         op["parameters"] = params
+    request_content: dict[str, Any] = {}
     if body is not None:
-        op["requestBody"] = {
-            "required": body_required,
-            "content": {"application/json": {"schema": body}},
-        }
+        request_content["application/json"] = {"schema": body}
     if multipart is not None:
         form: Schema = {"schema": multipart}
         if encoding:
             form["encoding"] = encoding
-        op["requestBody"] = {"required": True, "content": {"multipart/form-data": form}}
+        request_content["multipart/form-data"] = form
+    if request_content:
+        # A file upload always needs its body; JSON alone may make it optional.
+        required = body_required or multipart is not None
+        op["requestBody"] = {"required": required, "content": request_content}
     op["responses"] = responses
     return op
 
 
-def link(operation_id: str, description: str, **parameters: str) -> Schema:
-    """A link to ``operation_id`` filling its ``parameters`` from runtime expressions."""
-    return {"operationId": operation_id, "description": description, "parameters": parameters}
+def link(
+    operation_id: str,
+    description: str,
+    *,
+    request_body: dict[str, str] | None = None,
+    **parameters: str,
+) -> Schema:
+    """A link to ``operation_id`` filling its ``parameters`` (and, with ``request_body``, the
+    fields of its body) from runtime expressions."""
+    result: Schema = {"operationId": operation_id, "description": description}
+    if parameters or request_body is None:
+        result["parameters"] = parameters
+    if request_body is not None:
+        result["requestBody"] = request_body
+    return result
 
 
 # --- Shared schemas ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Pages for productions and their payment proposals, AI models, notifications and the TDM policy."""
+"""Pages for productions and their payment proposals."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -22,15 +20,14 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from hitrack.domain.errors import HitrackError, InvalidInput
+from hitrack.domain.errors import HitrackError
 from hitrack.domain.shares import format_share
-from hitrack.services import ai_models, notifications, records
 from hitrack.services import productions as prod
-from hitrack.services.graph import visible_ids
+from hitrack.services import records
 from hitrack.web.context import db, mailer, settings, storage
-from hitrack.web.forms import Form
+from hitrack.web.forms import ActionForm, Form
 from hitrack.web.guards import takes_upload
-from hitrack.web.signed_in import actor, is_signed_in, login_required, me
+from hitrack.web.signed_in import actor, login_required, me
 
 bp = Blueprint("productions", __name__)
 
@@ -39,13 +36,6 @@ CONTRIBUTION_ROWS = 6
 
 def window() -> timedelta:
     return timedelta(days=settings().proposal_window_days)
-
-
-@bp.app_context_processor
-def _unread_notifications() -> dict[str, object]:
-    if not is_signed_in():
-        return {}
-    return {"unread_notifications": notifications.unread_count(db(), me())}
 
 
 # --- Forms -----------------------------------------------------------------------
@@ -73,21 +63,6 @@ class CancelForm(Form):
     reason = StringField("Reason (optional)", validators=[Length(max=2000)])
 
 
-class ActionForm(Form):
-    """A button that only needs the CSRF token."""
-
-
-class ModelForm(Form):
-    name = StringField("Model name", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Length(max=5000)])
-    version = StringField("Version", default="1", validators=[DataRequired(), Length(max=40)])
-    retained = StringField("Operator's retained share", default="0", validators=[Length(max=40)])
-    attribution_weight = StringField(
-        "Attribution weight λ", default="0", validators=[Length(max=40)]
-    )
-    manifest = TextAreaField("Training manifest", validators=[DataRequired()])
-
-
 def _contribution_rows() -> list[tuple[str, str, str]]:
     form = request.form
     return [
@@ -109,23 +84,6 @@ def _contributions(rows: list[tuple[str, str, str]]) -> list[prod.ContributionIn
 
 def _padded(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     return list(rows) + [("", "", "")] * max(0, CONTRIBUTION_ROWS - len(rows))
-
-
-def _parse_manifest(text: str) -> dict[str, str]:
-    """One line per entry: a record id or a SHA-256, then optionally a weight (default 1)."""
-    manifest: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        parts = line.replace(",", " ").split()
-        if not parts:
-            continue
-        if len(parts) > 2:
-            raise InvalidInput(f"manifest line {number}: expected a record id or hash and a weight")
-        if parts[0] in manifest:
-            raise InvalidInput(
-                f"manifest line {number}: {parts[0]} is listed twice", ids=(parts[0],)
-            )
-        manifest[parts[0]] = parts[1] if len(parts) == 2 else "1"
-    return manifest
 
 
 # --- Productions -----------------------------------------------------------------
@@ -301,121 +259,3 @@ def cancel(public_id: str) -> ResponseReturnValue:
     else:
         flash("Production cancelled.", "success")
     return redirect(url_for("productions.show", public_id=public_id))
-
-
-# --- Models ----------------------------------------------------------------------
-
-
-@bp.route("/models")
-def models() -> str:
-    mine = ai_models.models_of(db(), me()) if actor() else []
-    recent = records.recent_works(db(), actor(), kind="model", limit=50)
-    return render_template("models/index.html", mine=mine, recent=recent)
-
-
-@bp.route("/models/new", methods=["GET", "POST"])
-@login_required
-def new_model() -> ResponseReturnValue:
-    return _register_page(None)
-
-
-@bp.route("/models/<public_id>/versions/new", methods=["GET", "POST"])
-@login_required
-def new_version(public_id: str) -> ResponseReturnValue:
-    return _register_page(ai_models.get_model(db(), actor(), public_id))
-
-
-def _register_page(earlier: Any) -> ResponseReturnValue:
-    form = ModelForm()
-    if request.method == "GET" and earlier is not None:
-        form = ModelForm(
-            data={
-                "name": earlier.title,
-                "description": earlier.description,
-                "attribution_weight": _share_text(earlier.attribution_weight),
-                "retained": _share_text(earlier.retained_share),
-                "manifest": "\n".join(
-                    f"{c.source.public_id} {_share_text(c.share)}" for c in earlier.sources
-                ),
-            }
-        )
-    if form.validate_on_submit():
-        try:
-            fields = {
-                "version": form.version.data,
-                "manifest": _parse_manifest(form.manifest.data),
-                "retained": form.retained.data,
-                "attribution_weight": form.attribution_weight.data,
-                "name": form.name.data,
-                "description": form.description.data,
-                "storage": storage(),
-            }
-            if earlier is None:
-                result = ai_models.register_model(db(), me(), **fields)
-            else:
-                result = ai_models.register_version(db(), me(), earlier.public_id, **fields)
-        except HitrackError as error:
-            form.form_errors.append(error.message)
-            return render_template("models/new.html", form=form, earlier=earlier), 422
-        message = f"Model registered with {len(result.matched)} records."
-        if result.unmatched_hashes:
-            message += f" {len(result.unmatched_hashes)} hashes matched no record: " + ", ".join(
-                h[:12] + "…" for h in result.unmatched_hashes
-            )
-        flash(message, "success" if not result.unmatched_hashes else "warning")
-        return redirect(url_for("productions.model", public_id=result.model.public_id))
-    return render_template("models/new.html", form=form, earlier=earlier), (
-        422 if form.errors else 200
-    )
-
-
-@bp.route("/models/<public_id>")
-def model(public_id: str) -> str:
-    view = ai_models.model_view(db(), actor(), public_id)
-    records = {line.record.id for line in view.manifest}
-    return render_template(
-        "models/show.html",
-        view=view,
-        work=view.model,
-        hidden=records - visible_ids(db(), actor(), records),
-        is_operator=view.model.is_owned_by(me().id if actor() else None),
-    )
-
-
-# --- Notifications ---------------------------------------------------------------
-
-
-@bp.route("/notifications")
-@login_required
-def notifications_page() -> str:
-    return render_template(
-        "notifications.html", items=notifications.notifications_for(db(), me()), form=ActionForm()
-    )
-
-
-@bp.route("/notifications/read", methods=["POST"])
-@login_required
-def read_notifications() -> ResponseReturnValue:
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    notifications.mark_all_read(db(), me())
-    return redirect(url_for("productions.notifications_page"))
-
-
-# --- Text and data mining (W3C TDMRep) -------------------------------------------
-
-
-@bp.route("/.well-known/tdmrep.json")
-def tdmrep() -> Response:
-    policy = url_for("productions.tdm_policy", _external=True)
-    return jsonify(
-        [
-            {"location": "/works/*/media", "tdm-reservation": 1, "tdm-policy": policy},
-            {"location": "/api/v1/records/*/media", "tdm-reservation": 1, "tdm-policy": policy},
-        ]
-    )
-
-
-@bp.route("/policies/ai-training")
-def tdm_policy() -> str:
-    return render_template("models/tdm_policy.html")

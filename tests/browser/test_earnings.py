@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from hitrack.db.session import make_engine
 from hitrack.services import revenue
-from tests.factories import PASSWORD, make_creator
-from tests.money_factories import make_song, usd
+from tests.factories import PASSWORD, make_creator, make_song, usd
 
 pytestmark = pytest.mark.browser
 

@@ -14,17 +14,10 @@ from hitrack.db.session import make_engine
 from hitrack.services import ledger, revenue
 from hitrack.settings import Settings
 from tests.browser.conftest import LiveServer, start_live_server
-from tests.factories import PASSWORD, make_creator
+from tests.factories import PASSWORD, make_creator, make_song, usd
 from tests.fake_stripe import FakeStripe
-from tests.money_factories import make_song, usd
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    with FakeStripe.running() as fake:
-        yield fake
 
 
 @pytest.fixture

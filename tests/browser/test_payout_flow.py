@@ -11,17 +11,10 @@ import pytest
 from hitrack.services import accounts, payouts
 from hitrack.settings import Settings
 from tests.browser.conftest import LiveServer, sign_up, start_live_server
+from tests.factories import fund, usd
 from tests.fake_stripe import FakeStripe
-from tests.money_factories import usd
-from tests.payout_factories import fund
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    with FakeStripe.running() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -10,13 +10,8 @@ from hitrack.cli import main
 from hitrack.db.models import Payout
 from hitrack.db.session import make_engine, make_session_factory
 from hitrack.services import ledger, payouts
+from tests.factories import fund, make_person, usd
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
-from tests.money_factories import make_person, usd
-from tests.payout_factories import fund
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
-stripe_provider = fake_stripe_fixtures.stripe_provider
 
 
 @pytest.fixture

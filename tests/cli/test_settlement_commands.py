@@ -12,7 +12,7 @@ from hitrack.cli import main
 from hitrack.db.models import RevenueEvent, SettlementPeriod
 from hitrack.db.session import make_engine, make_session_factory
 from hitrack.services import ledger, revenue
-from tests.money_factories import make_song, usd
+from tests.factories import make_song, usd
 
 
 @pytest.fixture

@@ -38,12 +38,9 @@ from hitrack.payments import (
     make_payout_provider,
 )
 from tests.fake_stripe import FakeStripe, sign_payload
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
 from tests.fake_stripe.fixtures import make_stripe_provider
 
 # Shared fixtures, bound at module level so pytest collects them here.
-fake_stripe = fake_stripe_fixtures.fake_stripe
-stripe_provider = fake_stripe_fixtures.stripe_provider
 
 
 # -- small factories ----------------------------------------------------------

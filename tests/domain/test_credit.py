@@ -8,8 +8,7 @@ from hitrack.domain.credit import RevenueEvent, credit_shares, render_explanatio
 from hitrack.domain.errors import InvalidEvent, UnknownWork
 from hitrack.domain.graph import Work, build_graph
 from hitrack.domain.interchange import load_document
-
-from .factories import DESIGN_DOCUMENT, make_record, make_remix
+from tests.factories import DESIGN_DOCUMENT, make_domain_record, make_domain_remix
 
 
 def design():
@@ -72,7 +71,7 @@ def test_credit_shares_is_one_unit_split_among_creators():
 
 
 def test_costs_above_the_amount_are_recouped_up_to_the_amount_only(engine):
-    G = build_graph([make_remix("r1", {"a": F(1, 3), "b": F(2, 3)}, {})])
+    G = build_graph([make_domain_remix("r1", {"a": F(1, 3), "b": F(2, 3)}, {})])
     s = engine(G).settle_event(RevenueEvent("e", "r1", 10, costs=50))
     assert (s.recouped, s.fee, s.distributable, s.creators) == ({"a": 3, "b": 7}, 0, 0, {})
 
@@ -100,7 +99,11 @@ def test_costs_above_the_amount_are_recouped_up_to_the_amount_only(engine):
 )
 def test_invalid_events_are_rejected_naming_the_event(engine, event, error, match):
     G = build_graph(
-        [make_record("r1"), make_record("r2"), Work("m1", "model", {"lab": F(1)}, {"r1": F(1, 2)})]
+        [
+            make_domain_record("r1"),
+            make_domain_record("r2"),
+            Work("m1", "model", {"lab": F(1)}, {"r1": F(1, 2)}),
+        ]
     )
     with pytest.raises(error, match=match):
         engine(G).settle_event(event)
@@ -111,9 +114,9 @@ def test_invalid_events_are_rejected_naming_the_event(engine, event, error, matc
 def night_swim():
     return build_graph(
         [
-            make_record("shore", "you", title="Shoreline"),
-            make_record("tide", "tom", {"shore": F(2, 5)}, title="Tide"),
-            make_remix(
+            make_domain_record("shore", "you", title="Shoreline"),
+            make_domain_record("tide", "tom", {"shore": F(2, 5)}, title="Tide"),
+            make_domain_remix(
                 "swim",
                 {"pam": F(1)},
                 {"tide": F(3, 5), "shore": F(1, 10)},
@@ -147,12 +150,12 @@ def test_explanation_of_the_events_own_work_has_an_empty_path(engine):
 
 def test_explanation_caps_listed_paths_and_counts_the_rest(engine):
     # A ladder of diamonds: 2**6 = 64 paths from the top to the bottom record.
-    works = [make_record("d0", "bottom")]
+    works = [make_domain_record("d0", "bottom")]
     for i in range(1, 7):
         works += [
-            make_record(f"a{i}", "x", {f"d{i - 1}": F(1, 2)}),
-            make_record(f"b{i}", "y", {f"d{i - 1}": F(1, 2)}),
-            make_record(f"d{i}", "z", {f"a{i}": F(1, 2), f"b{i}": F(1, 2)}),
+            make_domain_record(f"a{i}", "x", {f"d{i - 1}": F(1, 2)}),
+            make_domain_record(f"b{i}", "y", {f"d{i - 1}": F(1, 2)}),
+            make_domain_record(f"d{i}", "z", {f"a{i}": F(1, 2), f"b{i}": F(1, 2)}),
         ]
     G = build_graph(works)
     [item] = engine(G).settle_event(RevenueEvent("e", "d6", 10**9)).explain("bottom")

@@ -21,8 +21,7 @@ from hitrack.domain.errors import (
 from hitrack.domain.graph import Work, add_citation, ancestry, build_graph, works_of
 from hitrack.domain.interchange import load_document
 from hitrack.domain.settlement import ENGINES, SettlementEngine, make_engine
-
-from .factories import DESIGN_DOCUMENT, events_strategy, make_record, works_strategy
+from tests.factories import DESIGN_DOCUMENT, events_strategy, make_domain_record, works_strategy
 
 OTHER_ENGINES = [name for name in ENGINES if name != "exact"]
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -45,7 +44,7 @@ def test_every_engine_explains_like_the_exact_engine(name):
 
 
 def test_every_engine_is_registered_and_has_the_engine_interface():
-    G = build_graph([make_record("r1")])
+    G = build_graph([make_domain_record("r1")])
     assert {"exact", "fast"} <= set(ENGINES)
     for name in ENGINES:
         assert isinstance(make_engine(name, G), SettlementEngine)
@@ -66,7 +65,7 @@ def test_huge_rationals_are_kept_exact_in_the_compact_form(tmp_path):
     tiny = F(1, 3**50)
     G = build_graph(
         [
-            make_record("r1", "a"),
+            make_domain_record("r1", "a"),
             Work("r2", "record", {"b": F(1, 3**45), "c": 1 - F(1, 3**45)}, {"r1": tiny}),
         ]
     )

@@ -17,8 +17,7 @@ from hitrack.domain import credit, fast
 from hitrack.domain.credit import RevenueEvent
 from hitrack.domain.errors import InvalidEvent, InvalidInput, UnknownWork
 from hitrack.domain.graph import Work, build_graph
-
-from .factories import events_strategy, make_record, works_strategy
+from tests.factories import events_strategy, make_domain_record, works_strategy
 
 PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -132,7 +131,7 @@ def test_duplicate_creator_ids_are_rejected():
 
 
 def test_a_bad_event_anywhere_raises_the_exact_engines_error_for_the_first_one():
-    G = build_graph([make_record("r1"), make_record("r2", "bob", {"r1": F(1, 2)})])
+    G = build_graph([make_domain_record("r1"), make_domain_record("r2", "bob", {"r1": F(1, 2)})])
     cg = fast.CompactGraph.from_graph(G)
     good = [RevenueEvent(f"e{i}", "r2", 10 + i) for i in range(5)]
     cases = [
@@ -153,7 +152,7 @@ def test_a_bad_event_anywhere_raises_the_exact_engines_error_for_the_first_one()
 
 
 def test_unusual_but_valid_batches_take_the_event_by_event_path():
-    G = build_graph([make_record("r1"), make_record("r2", "bob", {"r1": F(1, 2)})])
+    G = build_graph([make_domain_record("r1"), make_domain_record("r2", "bob", {"r1": F(1, 2)})])
     cg = fast.CompactGraph.from_graph(G)
 
     class Rate(F):
@@ -216,7 +215,7 @@ def test_direct_earnings_are_settled_exactly_without_recomputation(monkeypatch):
 
 
 def test_batch_of_columns_checks_its_input():
-    G = build_graph([make_record("r1")])
+    G = build_graph([make_domain_record("r1")])
     cg = fast.CompactGraph.from_graph(G)
     assert fast.settle_batch_arrays(cg, [], []).creators == {}
     with pytest.raises(UnknownWork):

@@ -20,19 +20,18 @@ from hitrack.domain.graph import (
     subgraph_for,
     works_of,
 )
-
-from .factories import make_record, make_remix
+from tests.factories import make_domain_record, make_domain_remix
 
 
 def small_graph() -> nx.DiGraph:
     return build_graph(
         [
-            make_record("r1", "alice"),
-            make_record("r2", "bob", {"r1": F(2, 5)}),
-            make_record("secret", "sam", consent_remix=False),
-            make_record("open", "olga", consent_ai_training=True),
+            make_domain_record("r1", "alice"),
+            make_domain_record("r2", "bob", {"r1": F(2, 5)}),
+            make_domain_record("secret", "sam", consent_remix=False),
+            make_domain_record("open", "olga", consent_ai_training=True),
             Work("m1", "model", {"lab": F(1)}, {"open": F(1, 4)}),
-            make_remix("p1", {"dana": F(1)}, {"r2": F(3, 5)}, kind="production"),
+            make_domain_remix("p1", {"dana": F(1)}, {"r2": F(3, 5)}, kind="production"),
         ]
     )
 
@@ -44,15 +43,23 @@ def snapshot(G: nx.DiGraph) -> list:
 @pytest.mark.parametrize(
     ("works", "error", "ids"),
     [
-        ([make_record("r1", sources={"zz": F(1, 2)})], UnknownWork, "zz"),
-        ([make_record("r1", sources={"r1": F(1, 2)})], InvalidCitation, "r1"),
-        ([make_record("r1"), make_record("r2", sources={"r1": F(0)})], InvalidShare, "r2 -> r1"),
-        ([make_record("r1"), make_record("r2", sources={"r1": F(3, 2)})], InvalidShare, "r2 -> r1"),
+        ([make_domain_record("r1", sources={"zz": F(1, 2)})], UnknownWork, "zz"),
+        ([make_domain_record("r1", sources={"r1": F(1, 2)})], InvalidCitation, "r1"),
+        (
+            [make_domain_record("r1"), make_domain_record("r2", sources={"r1": F(0)})],
+            InvalidShare,
+            "r2 -> r1",
+        ),
+        (
+            [make_domain_record("r1"), make_domain_record("r2", sources={"r1": F(3, 2)})],
+            InvalidShare,
+            "r2 -> r1",
+        ),
         (
             [
-                make_record("a"),
-                make_record("b"),
-                make_record("c", sources={"a": F(2, 3), "b": F(1, 2)}),
+                make_domain_record("a"),
+                make_domain_record("b"),
+                make_domain_record("c", sources={"a": F(2, 3), "b": F(1, 2)}),
             ],
             InvalidCitation,
             "work c",
@@ -62,9 +69,16 @@ def snapshot(G: nx.DiGraph) -> list:
         ([Work("r1", "record", {"a": F(3, 2), "b": F(-1, 2)})], InvalidShare, "r1"),
         ([Work("r1", "song", {"a": F(1)})], InvalidInput, "r1"),
         ([Work("m1", "model", {"a": F(1)}, attribution_weight=F(2))], InvalidShare, "m1"),
-        ([make_record("r1"), make_record("r1")], InvalidInput, "duplicate work id r1"),
         (
-            [make_record("a", sources={"b": F(1, 2)}), make_record("b", sources={"a": F(1, 2)})],
+            [make_domain_record("r1"), make_domain_record("r1")],
+            InvalidInput,
+            "duplicate work id r1",
+        ),
+        (
+            [
+                make_domain_record("a", sources={"b": F(1, 2)}),
+                make_domain_record("b", sources={"a": F(1, 2)}),
+            ],
             CycleError,
             "a -> b -> a|b -> a -> b",
         ),
@@ -87,7 +101,7 @@ def test_a_graph_keeps_shares_owners_and_consent_on_nodes_and_edges():
 def test_build_graph_does_not_check_consent_because_revocation_never_rewrites_the_past():
     G = build_graph(
         [
-            make_record("r1", consent_ai_training=False),
+            make_domain_record("r1", consent_ai_training=False),
             Work("m1", "model", {"lab": F(1)}, {"r1": F(1, 2)}),
         ]
     )
@@ -132,6 +146,8 @@ def test_a_valid_citation_is_added():
 
 
 def test_a_model_may_train_on_a_record_whose_owners_opted_in():
-    G = build_graph([make_record("x", consent_ai_training=True), Work("m", "model", {"lab": F(1)})])
+    G = build_graph(
+        [make_domain_record("x", consent_ai_training=True), Work("m", "model", {"lab": F(1)})]
+    )
     add_citation(G, "m", "x", F(1, 2))
     assert G.has_edge("m", "x")

@@ -17,8 +17,7 @@ from hitrack.domain.interchange import (
     loads_document,
     settlement_document,
 )
-
-from .factories import DESIGN_DOCUMENT
+from tests.factories import DESIGN_DOCUMENT
 
 
 def test_a_document_round_trips_through_load_and_dump():

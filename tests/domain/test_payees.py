@@ -26,8 +26,7 @@ from hitrack.domain.interchange import (
 )
 from hitrack.domain.payees import Credit, check_credits, payee_parts, payee_shares, payees_of
 from hitrack.domain.settlement import ENGINES, make_engine
-
-from .factories import CREDITS_DOCUMENT, events_strategy, works_strategy
+from tests.factories import CREDITS_DOCUMENT, events_strategy, works_strategy
 
 OTHER_ENGINES = [name for name in ENGINES if name != "exact"]
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

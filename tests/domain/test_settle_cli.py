@@ -4,8 +4,7 @@ from click.testing import CliRunner
 
 from hitrack.domain.settlement import ENGINES
 from hitrack.settle_cli import settle
-
-from .factories import CREDITS_DOCUMENT, DESIGN_DOCUMENT
+from tests.factories import CREDITS_DOCUMENT, DESIGN_DOCUMENT
 
 
 def run(args, stdin=None):

@@ -1,9 +1,8 @@
-"""Pytest fixtures for the fake Stripe; import them into a test module.
+"""Pytest fixtures for the fake Stripe, registered once for the whole suite.
 
-    from tests.fake_stripe import fixtures as fake_stripe_fixtures
-
-    fake_stripe = fake_stripe_fixtures.fake_stripe
-    stripe_provider = fake_stripe_fixtures.stripe_provider
+``tests/conftest.py`` lists this module in ``pytest_plugins``, so every test
+may ask for ``fake_stripe`` or ``stripe_provider``; no test module or
+directory registers them again.
 
 Each test gets its own server (starting one takes a few milliseconds), so
 state, faults and the clock never leak between tests.

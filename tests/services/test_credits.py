@@ -17,7 +17,7 @@ from hitrack.mail import Email
 from hitrack.services import credits, ledger, revenue, verification
 from hitrack.services.credits import CreditEntry, CreditsInput
 from hitrack.services.graph import load_graph
-from tests.money_factories import make_person, make_work, usd
+from tests.factories import make_person, make_work, usd
 
 MIN_POOL = Fraction(1, 10)
 

@@ -20,13 +20,8 @@ from hitrack.domain.errors import InvalidInput
 from hitrack.payments import ManualProvider, StripeConnectProvider
 from hitrack.services import ledger, payouts, revenue, statements, webhooks
 from hitrack.settings import Settings
+from tests.factories import connect, make_person, make_work
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
-from tests.money_factories import make_person, make_work
-from tests.payout_factories import connect
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
-stripe_provider = fake_stripe_fixtures.stripe_provider
 
 # 1,234,567.891234 yen and 12.345678 dinars, in micros.
 YEN = 1_234_567_891_234

@@ -24,8 +24,7 @@ from hitrack.db.session import make_engine, make_session_factory
 from hitrack.jobs.database import DatabaseQueue
 from hitrack.services import jobs, ledger, payout_runs, payouts
 from hitrack.services.unit_of_work import unit_of_work
-from tests.money_factories import make_person
-from tests.payout_factories import connect, fund
+from tests.factories import connect, fund, make_person
 
 REDIS_URL = os.environ.get("HITRACK_TEST_REDIS_URL", "")
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from hitrack.jobs.database import DatabaseQueue
 from hitrack.jobs.inline import InlineQueue
 from hitrack.services import jobs
 from hitrack.services.unit_of_work import unit_of_work
-from tests.money_factories import make_person
+from tests.factories import make_person
 
 calls: list[Mapping[str, Any]] = []
 
@@ -206,7 +206,7 @@ def _resources(provider: Any) -> jobs.JobResources:
 def test_a_payout_run_job_pays_everyone_due_and_reports_the_run(db, sessions):
     from hitrack.db.models import Payout
     from hitrack.services import payout_runs
-    from tests.payout_factories import ScriptedProvider, connect, fund
+    from tests.factories import ScriptedProvider, connect, fund
 
     provider = ScriptedProvider()
     people = [make_person(db, f"due{i}") for i in range(3)]
@@ -230,7 +230,7 @@ def test_a_payout_run_job_pays_everyone_due_and_reports_the_run(db, sessions):
 def test_a_resumed_payout_run_job_continues_the_same_run_and_pays_nobody_twice(db, sessions):
     from hitrack.db.models import Payout, PayoutRun
     from hitrack.services import payout_runs, payouts
-    from tests.payout_factories import ScriptedProvider, connect, fund
+    from tests.factories import ScriptedProvider, connect, fund
 
     provider = ScriptedProvider()
     people = [make_person(db, f"due{i}") for i in range(2)]

@@ -24,7 +24,7 @@ from hitrack.domain.errors import IdempotencyConflict, InvalidInput, LedgerImbal
 from hitrack.services import ledger, revenue
 from hitrack.services.ledger import Posting
 from hitrack.services.unit_of_work import unit_of_work
-from tests.money_factories import make_person, make_song, usd
+from tests.factories import make_person, make_song, usd
 
 CASH, FEES = ledger.cash_account("USD"), ledger.fees_account("USD")
 

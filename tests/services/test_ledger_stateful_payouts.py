@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import LedgerAccount, Payout
 from hitrack.domain.money import micros_per_minor_unit
 from hitrack.services import ledger, payouts, revenue, webhooks
-from tests.money_factories import make_song
-from tests.payout_factories import ScriptedProvider, connect
+from tests.factories import ScriptedProvider, connect, make_song
 
 USD = "USD"
 AMOUNTS = st.one_of(st.integers(0, 50_000), st.integers(0, 10**10))

@@ -10,7 +10,7 @@ from hitrack.db.models import RecordSubject, Work
 from hitrack.domain.errors import ConsentRequired, InvalidInput, PermissionDenied
 from hitrack.services import ai_models, likeness
 from hitrack.services.likeness import SubjectEntry
-from tests.money_factories import make_person, make_work
+from tests.factories import make_person, make_work
 
 
 def models(db: Session) -> int:

@@ -23,8 +23,7 @@ from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import MAX_ACCOUNT_MICROS, MAX_EVENT_MICROS
 from hitrack.services import ledger, payouts, reports, revenue, statements
 from hitrack.services.ledger import Posting
-from tests.money_factories import make_person, make_work, usd
-from tests.payout_factories import MINIMUMS, ScriptedProvider, connect, fund
+from tests.factories import MINIMUMS, ScriptedProvider, connect, fund, make_person, make_work, usd
 
 INT64_MAX = 2**63 - 1
 

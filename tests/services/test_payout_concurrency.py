@@ -7,7 +7,6 @@ web request and ``hitrack payouts run`` would, against the fake Stripe.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,16 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from hitrack.db.migrate import upgrade
 from hitrack.db.models import Payout, PayoutRun
 from hitrack.db.session import make_engine
-from hitrack.payments import StripeConnectProvider, TransferRequest, TransferResult
+from hitrack.payments import StripeConnectProvider
 from hitrack.services import ledger, payouts
 from tests.conftest import migrated_postgres_schema
+from tests.factories import MINIMUMS, ScriptedProvider, connect, fund, make_person, usd
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
-from tests.money_factories import make_person, usd
-from tests.payout_factories import MINIMUMS, ScriptedProvider, connect, fund
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
-stripe_provider = fake_stripe_fixtures.stripe_provider
 
 
 @pytest.fixture
@@ -54,20 +48,6 @@ def shared_engine(request: pytest.FixtureRequest) -> Engine:
     return engine
 
 
-class SlowProvider:
-    """The real provider, slowed down so the two runs overlap while transfers are in flight."""
-
-    def __init__(self, inner: StripeConnectProvider) -> None:
-        self.inner, self.name = inner, inner.name
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    def send_transfer(self, request: TransferRequest) -> TransferResult:
-        time.sleep(0.02)
-        return self.inner.send_transfer(request)
-
-
 def test_two_concurrent_runs_make_zero_duplicate_transfers(
     shared_engine: Engine, fake_stripe: FakeStripe, stripe_provider: StripeConnectProvider
 ) -> None:
@@ -82,22 +62,40 @@ def test_two_concurrent_runs_make_zero_duplicate_transfers(
             fund(db, creator, usd(10 + i) + 123)
         admin_id = admin.id
 
+    # The overlap is arranged, not timed: both runs start together, and neither
+    # sends a transfer before the other has held its payouts (or ended), so both
+    # runs hold the same creators' money while the other's payouts are in flight.
+    # The wait sits in the progress callback, which runs with no transaction
+    # open, so it never holds SQLite's write lock against the other run.
     barrier = threading.Barrier(2)
+    held = [threading.Event(), threading.Event()]
     errors: list[BaseException] = []
 
-    def run() -> None:
+    def run(i: int) -> None:
+        def wait_for_the_other(done: int, _total: int) -> None:
+            if done == 0:  # this run's payouts are held; none sent yet
+                held[i].set()
+                if not held[1 - i].wait(timeout=30):
+                    errors.append(AssertionError(f"run {1 - i} never finished holding"))
+
         try:
             with sessions() as session:
                 me = session.get(type(admin), admin_id)
                 session.commit()  # SQLite: release the write lock before waiting for the other
                 barrier.wait(timeout=10)
                 payouts.run_payouts(
-                    session, SlowProvider(stripe_provider), started_by=me, minimums=MINIMUMS
+                    session,
+                    stripe_provider,
+                    started_by=me,
+                    minimums=MINIMUMS,
+                    progress=wait_for_the_other,
                 )
         except BaseException as error:  # surfaced below
             errors.append(error)
+        finally:
+            held[i].set()  # a run that ended before holding never keeps the other waiting
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
         t.start()
     for t in threads:

@@ -11,13 +11,9 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import Creator, LedgerTransaction, Payout
 from hitrack.payments import ManualProvider, StripeConnectProvider
 from hitrack.services import ledger, payouts
+from tests.factories import MINIMUMS, Crash, CrashAfterSend, connect, fund, make_person, usd
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
-from tests.money_factories import make_person, usd
-from tests.payout_factories import MINIMUMS, Crash, CrashAfterSend, connect, fund
 
-fake_stripe = fake_stripe_fixtures.fake_stripe
-stripe_provider = fake_stripe_fixtures.stripe_provider
 NOW = timedelta(0)
 
 

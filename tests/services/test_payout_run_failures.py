@@ -16,8 +16,16 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import Creator, Payout, PayoutAccount, PayoutRun
 from hitrack.payments.base import TransferRequest, TransferResult
 from hitrack.services import ledger, payouts
-from tests.money_factories import make_person, usd
-from tests.payout_factories import MINIMUMS, Crash, CrashAfterSend, ScriptedProvider, connect, fund
+from tests.factories import (
+    MINIMUMS,
+    Crash,
+    CrashAfterSend,
+    ScriptedProvider,
+    connect,
+    fund,
+    make_person,
+    usd,
+)
 
 
 class RaisesFor(ScriptedProvider):

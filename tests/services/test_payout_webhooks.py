@@ -19,13 +19,8 @@ from hitrack.db.models import (
 )
 from hitrack.payments import StripeConnectProvider
 from hitrack.services import ledger, payouts, statements, webhooks
+from tests.factories import MINIMUMS, fund, make_person, usd
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
-from tests.money_factories import make_person, usd
-from tests.payout_factories import MINIMUMS, fund
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
-stripe_provider = fake_stripe_fixtures.stripe_provider
 
 
 def receiver(db: Session, provider: StripeConnectProvider) -> Callable[[bytes, str], int]:

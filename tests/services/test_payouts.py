@@ -13,13 +13,8 @@ from hitrack.db.models import LedgerTransaction, Notification, Payout, PayoutAcc
 from hitrack.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hitrack.payments import ManualProvider, StripeConnectProvider
 from hitrack.services import ledger, payouts
+from tests.factories import MINIMUMS, ScriptedProvider, connect, fund, make_person, usd
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
-from tests.money_factories import make_person, usd
-from tests.payout_factories import MINIMUMS, ScriptedProvider, connect, fund
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
-stripe_provider = fake_stripe_fixtures.stripe_provider
 
 
 def onboarded(

@@ -17,7 +17,7 @@ from hitrack.domain.errors import (
     PermissionDenied,
 )
 from hitrack.services import explanations, ledger, revenue
-from tests.money_factories import Song, make_song, make_work, usd
+from tests.factories import Song, make_song, make_work, usd
 
 FEE = Fraction(0)
 

@@ -13,7 +13,7 @@ from hitrack.cli import main
 from hitrack.db.migrate import upgrade
 from hitrack.db.models import LedgerAccount, LedgerPosting, LedgerTransaction
 from hitrack.db.session import make_engine
-from tests.money_factories import make_song, usd
+from tests.factories import make_song, usd
 
 
 def setup_db(tmp_path: Path) -> tuple[str, str, str]:

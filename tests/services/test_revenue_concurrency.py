@@ -27,7 +27,7 @@ from hitrack.db.models import RevenueEvent
 from hitrack.db.session import make_engine
 from hitrack.services import ledger
 from tests.conftest import migrated_postgres_schema
-from tests.money_factories import concurrency_event, make_song, record_many
+from tests.factories import concurrency_event, make_song, record_many
 
 EVENTS, WORKERS, SHARED = 1_000, 8, 10
 

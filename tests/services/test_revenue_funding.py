@@ -23,13 +23,9 @@ from hitrack.payments.manual import ManualProvider
 from hitrack.payments.stripe_connect import StripeConnectProvider
 from hitrack.services import funding, ledger, revenue, statements
 from hitrack.services.unit_of_work import unit_of_work
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
+from tests.factories import Song, make_song, make_work, usd
 from tests.fake_stripe.server import FakeStripe
 from tests.fake_stripe.state import ApiError
-from tests.money_factories import Song, make_song, make_work, usd
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
-stripe_provider = fake_stripe_fixtures.stripe_provider
 
 FEE = Fraction(0)
 UNSETTLED = ledger.unsettled_account("USD")

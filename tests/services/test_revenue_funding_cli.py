@@ -13,7 +13,7 @@ from hitrack.db.migrate import upgrade
 from hitrack.db.session import make_engine
 from hitrack.services import funding, ledger, revenue
 from hitrack.services.unit_of_work import unit_of_work
-from tests.money_factories import make_song, usd
+from tests.factories import make_song, usd
 
 
 def test_ledger_check_passes_with_reported_and_funded_events_and_finds_stray_unsettled_money(

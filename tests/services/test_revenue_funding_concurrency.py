@@ -18,7 +18,7 @@ from hitrack.db.session import make_engine, make_session_factory
 from hitrack.domain.errors import Conflict
 from hitrack.services import funding, ledger, revenue
 from tests.conftest import migrated_postgres_schema
-from tests.money_factories import make_song, usd
+from tests.factories import make_song, usd
 
 REPORTS = 6
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hitrack.cli import main
 from hitrack.services import graph, ledger, revenue
-from tests.money_factories import make_song, usd
+from tests.factories import make_song, usd
 
 EVENTS = [
     ("night_swim", {"amount": usd(100), "costs": usd(10), "fee_rate": "0.1"}),

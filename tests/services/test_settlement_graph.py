@@ -15,7 +15,7 @@ from hitrack.domain import credit
 from hitrack.jobs.database import DatabaseQueue
 from hitrack.services import compact_graph, explanations, revenue
 from hitrack.services.graph import ancestry_ids, graph_version, load_graph
-from tests.money_factories import make_person, make_song, make_work, usd
+from tests.factories import make_person, make_song, make_work, usd
 
 
 def settle(

@@ -21,7 +21,7 @@ from hitrack.jobs.database import DatabaseQueue
 from hitrack.services import jobs, ledger, revenue, settlement, statements
 from hitrack.services.graph import ancestry_ids, load_graph
 from tests.conftest import migrated_postgres_schema
-from tests.money_factories import Song, make_song, usd
+from tests.factories import Song, make_song, usd
 
 _ids = itertools.count()
 
@@ -238,7 +238,7 @@ def test_a_citation_and_a_small_event_complete_while_a_large_period_settles(
     postgresql_engine = own_postgres
     from hitrack.domain import fast
     from hitrack.services import graph
-    from tests.money_factories import make_work
+    from tests.factories import make_work
 
     sessions = make_session_factory(postgresql_engine)
     with sessions() as db:

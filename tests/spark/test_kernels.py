@@ -13,7 +13,7 @@ from hitrack.domain import credit
 from hitrack.domain.graph import build_graph
 from hitrack.domain.money import allocate
 from hitrack.spark import kernels
-from tests.domain.factories import events_strategy, works_strategy
+from tests.factories import events_strategy, works_strategy
 
 
 @st.composite

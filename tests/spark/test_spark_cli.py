@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from hitrack.settings import Settings
 from hitrack.settle_cli import settle
-from tests.domain.factories import DESIGN_DOCUMENT
+from tests.factories import DESIGN_DOCUMENT
 
 
 def run(args, stdin=None, env=None):

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from hitrack.domain.graph import build_graph
 from hitrack.domain.interchange import load_document
-from tests.domain.factories import (
+from tests.factories import (
     CREDITS_DOCUMENT,
     DESIGN_DOCUMENT,
     events_strategy,

@@ -12,7 +12,7 @@ from hitrack.domain.graph import build_graph
 from hitrack.domain.interchange import load_document
 from hitrack.spark.engine import FAIL_FIRST_ATTEMPT, SparkSettlement
 from hitrack.spark.layout import export_layout
-from tests.domain.factories import DESIGN_DOCUMENT
+from tests.factories import DESIGN_DOCUMENT
 
 from .graphs import catalogue, events_at
 from .jobs import both_ways, run_job

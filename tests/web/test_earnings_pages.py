@@ -11,8 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from hitrack.services import revenue
-from tests.factories import PASSWORD, make_creator
-from tests.money_factories import Song, make_song, usd
+from tests.factories import PASSWORD, Song, make_creator, make_song, usd
 from tests.web.conftest import log_in
 
 

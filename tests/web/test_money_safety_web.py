@@ -27,14 +27,18 @@ from hitrack.db.models import Creator, RevenueEvent, WebhookEvent, Work
 from hitrack.payments.stripe_connect import WEBHOOK_FUTURE_SKEW_SECONDS
 from hitrack.services import payouts, revenue
 from hitrack.settings import Settings
-from tests.factories import PASSWORD, make_creator
+from tests.factories import (
+    MINIMUMS,
+    PASSWORD,
+    ScriptedProvider,
+    connect,
+    fund,
+    make_creator,
+    make_song,
+    make_work,
+)
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
-from tests.money_factories import make_song, make_work
-from tests.payout_factories import MINIMUMS, ScriptedProvider, connect, fund
 from tests.web.conftest import bearer, log_in
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import PayoutRun
-from tests.factories import PASSWORD, make_creator
-from tests.money_factories import usd
-from tests.payout_factories import ScriptedProvider, connect, fund
+from tests.factories import PASSWORD, ScriptedProvider, connect, fund, make_creator, usd
 from tests.web.conftest import bearer, log_in
 
 

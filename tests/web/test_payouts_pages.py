@@ -16,15 +16,10 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import PayoutAccount, PayoutRun
 from hitrack.services import ledger, payouts
 from hitrack.settings import Settings
-from tests.factories import PASSWORD, make_creator
+from tests.factories import PASSWORD, fund, make_creator, usd
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
 from tests.fake_stripe.fixtures import make_stripe_provider
-from tests.money_factories import usd
-from tests.payout_factories import fund
 from tests.web.conftest import csrf_token, log_in
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ from hitrack.services import graph as graph_service
 from hitrack.services import productions as prod
 from hitrack.services.graph import PRIVATE_TITLE
 from tests.conftest import BACKENDS
-from tests.factories import PASSWORD, make_creator, make_record
-from tests.money_factories import usd
+from tests.factories import PASSWORD, make_creator, make_record, usd
 from tests.web.conftest import bearer, csrf_token, log_in
 
 SECRET = "Secret demo"

@@ -19,15 +19,10 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import Creator, LedgerTransaction, RevenueEvent, WebhookEvent
 from hitrack.services import ledger
 from hitrack.settings import Settings
-from tests.factories import PASSWORD, WAV, make_creator, make_record
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
+from tests.factories import PASSWORD, WAV, Song, connect, make_creator, make_record, make_song, usd
 from tests.fake_stripe.fixtures import make_stripe_provider
 from tests.fake_stripe.server import FakeStripe
-from tests.money_factories import Song, make_song, usd
-from tests.payout_factories import connect
 from tests.web.conftest import bearer
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
 
 
 @pytest.fixture

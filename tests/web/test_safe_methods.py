@@ -28,15 +28,10 @@ from hitrack import providers
 from hitrack.services import ai_models, payouts, revenue
 from hitrack.services import productions as prod
 from hitrack.services.notifications import LogMailer
-from tests.factories import PASSWORD, make_creator, make_record
+from tests.factories import PASSWORD, connect, fund, make_creator, make_record, usd
 from tests.fake_stripe import FakeStripe
-from tests.fake_stripe import fixtures as fake_stripe_fixtures
 from tests.fake_stripe.fixtures import make_stripe_provider
-from tests.money_factories import usd
-from tests.payout_factories import connect, fund
 from tests.web.conftest import csrf_token, log_in
-
-fake_stripe = fake_stripe_fixtures.fake_stripe
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE")
 PROVIDER_SYNC = {"payouts.returned": "UPDATE payout_accounts"}
@@ -44,15 +39,15 @@ PROVIDER_SYNC = {"payouts.returned": "UPDATE payout_accounts"}
 PRODUCTION_ENDPOINTS = {
     "productions.show",
     "productions.edit",
-    "api_productions.get_production",
-    "api_productions.preview",
+    "api.productions.get_production",
+    "api.productions.preview",
 }
 MODEL_ENDPOINTS = {
-    "productions.model",
-    "productions.new_version",
-    "api_productions.get_model",
+    "models.show",
+    "models.new_version",
+    "api.productions.get_model",
     "attribution.outputs",
-    "api_attribution.list_outputs",
+    "api.attribution.list_outputs",
 }
 
 

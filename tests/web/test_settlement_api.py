@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import Job, RevenueEvent, SettlementPeriod
-from tests.factories import PASSWORD, make_creator
-from tests.money_factories import Song, make_song, usd
+from tests.factories import PASSWORD, Song, make_creator, make_song, usd
 from tests.web.conftest import bearer, log_in
 
 

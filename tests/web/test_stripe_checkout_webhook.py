@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import stripe
@@ -16,14 +16,8 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import RevenueEvent, WebhookEvent
 from hitrack.services import ledger
 from hitrack.settings import Settings
+from tests.factories import Song, make_song
 from tests.fake_stripe.server import FakeStripe
-from tests.money_factories import Song, make_song
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    with FakeStripe.running() as fake:
-        yield fake
 
 
 @pytest.fixture
