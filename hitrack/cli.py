@@ -216,7 +216,7 @@ def revenue_import(ctx: Context, file: Any, as_email: str | None) -> None:
     from sqlalchemy import select
 
     from hitrack.db.models import Creator
-    from hitrack.services.revenue import ImportError_, import_csv
+    from hitrack.services.revenue.csv_import import ImportError_, import_csv
 
     text = file.read()
     rows = max(0, len([line for line in text.splitlines() if line.strip()]) - 1)
