@@ -143,7 +143,10 @@ def new_event(
     *,
     origin: str,
     state: str,
+    flush: bool = True,
 ) -> RevenueEvent:
+    """A new event row in the session; ``flush`` (the default) inserts it at once, so the
+    unique external id decides between concurrent requests here."""
     if origin not in ORIGINS:
         raise InvalidInput(f"origin must be one of {', '.join(ORIGINS)}")
     event = RevenueEvent(
@@ -164,7 +167,8 @@ def new_event(
     event.fee_rate = entry.fee_rate
     event.work = work
     db.add(event)
-    db.flush()  # the unique external_id decides between concurrent requests here
+    if flush:
+        db.flush()
     return event
 
 

@@ -10,14 +10,15 @@ cost follows the ancestry's size in rows, not in round trips.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.base import utcnow
+from hitrack.db.bulk import insert_rows
 from hitrack.db.models import Allocation, Citation, Creator, RevenueEvent, Work
 from hitrack.domain import credit, fast
 from hitrack.domain.errors import Conflict
@@ -32,7 +33,9 @@ __all__ = [
     "domain_event",
     "require_reported",
     "fund_into",
+    "fund_events",
     "settle_funded",
+    "settle_events",
     "settle_or_hold",
     "settlement_mode",
     "Part",
@@ -90,25 +93,43 @@ def fund_into(
     Stripe Checkout session, ``reference`` its id) or ``manual`` (an admin,
     ``by``, confirmed it; ``reference`` their note).
     """
-    require_reported(event, "fund")
-    cur = event.currency
-    transaction = ledger.post_transaction(
-        db,
-        f"revenue-funding:{event.external_id}",
-        "revenue_funding",
-        ledger.revenue_funding_postings(cur, event.amount),
-        f"{format_micros(event.amount)} {cur} received for revenue event {event.external_id} "
-        f"({method.replace('_', ' ')})",
-        commit=False,
-    )
-    event.state = "funded"
-    event.funding_method = method
-    event.funding_reference = reference
-    event.funding_transaction_id = transaction.id
-    event.funded_at = utcnow()
-    event.decided_by_id = by.id if by is not None and method == "manual" else None
-    db.flush()
+    fund_events(db, [event], method=method, reference=reference, by=by)
     return event
+
+
+def fund_events(
+    db: Session,
+    events: Sequence[RevenueEvent],
+    *,
+    method: str,
+    reference: str | None = None,
+    by: Creator | None = None,
+) -> None:
+    """:func:`fund_into` for many events at once: one funding transaction each, in bulk."""
+    for event in events:
+        require_reported(event, "fund")
+    posted = ledger.post_transactions(
+        db,
+        [
+            ledger.NewTransaction(
+                f"revenue-funding:{event.external_id}",
+                "revenue_funding",
+                ledger.revenue_funding_postings(event.currency, event.amount),
+                f"{format_micros(event.amount)} {event.currency} received for revenue event "
+                f"{event.external_id} ({method.replace('_', ' ')})",
+            )
+            for event in events
+        ],
+    )
+    now = utcnow()
+    for event in events:
+        event.state = "funded"
+        event.funding_method = method
+        event.funding_reference = reference
+        event.funding_transaction_id = posted[f"revenue-funding:{event.external_id}"]
+        event.funded_at = now
+        event.decided_by_id = by.id if by is not None and method == "manual" else None
+    db.flush()
 
 
 def settle_funded(
@@ -120,65 +141,80 @@ def settle_funded(
     The fast engine settles it over the settlement graph
     (:func:`hitrack.services.compact_graph.settlement_graph`; ``queue`` gets a
     rebuild when that graph is stale); the event records the graph version, so
-    its explanation replays that graph. Allocations are written in bulk.
+    its explanation replays that graph (:func:`settle_events`).
     """
-    if event.state != "funded":
-        raise Conflict(
-            f"revenue event {event.external_id} is {event.state}: only funded revenue settles",
-            ids=(event.external_id,),
-        )
-    work = event.work
-    graph = compact_graph.settlement_graph(db, {work.id}, queue=queue)
-    settlement = fast.settle_event(graph.graph, domain_event(event))
-    owners = graph.graph.owners_of(graph.graph.work_index[work.public_id])
-    parts = settlement_parts(settlement, owners)
-    # An unclaimed credit's part goes to its escrow account (hitrack.services.credits),
-    # not to an allocation: nobody holds it until a verified creator claims it.
-    escrow_parts = [part for part in parts if credits.is_unclaimed(part.handle)]
-    parts = [part for part in parts if not credits.is_unclaimed(part.handle)]
-    ids = creator_ids(db, {part.handle for part in parts})
-    event.fee = settlement.fee
-    event.recouped = sum(settlement.recouped.values())
-    event.distributable = settlement.distributable
-    event.graph_version = graph.version
-    insert_allocations(
-        db,
-        [
-            {
-                "event_id": event.id,
-                "period_id": None,
-                "creator_id": ids[part.handle],
-                "kind": part.kind,
-                "amount": part.amount,
-                "exact": part.exact,
-            }
-            for part in parts
-        ],
-    )
-    db.expire(event, ["allocations"])
-
-    cur = event.currency
-    postings = [
-        Posting(ledger.unsettled_account(cur), cur, event.amount),
-        Posting(ledger.fees_account(cur), cur, -settlement.fee),
-    ]
-    postings += [
-        Posting(ledger.payable_account(ids[part.handle], cur), cur, -part.amount) for part in parts
-    ]
-    postings += credits.record_escrow_earnings(db, event, escrow_parts)
-    ledger.ensure_accounts(db, sorted({p.account for p in postings}))
-    transaction = ledger.post_transaction(
-        db,
-        f"revenue:{event.external_id}",
-        "revenue",
-        postings,
-        f"{format_micros(event.amount, cur)} {cur} earned by {work.title} ({work.kind} {work.public_id})",
-        commit=False,
-    )
-    event.transaction_id = transaction.id
-    event.state = "settled"
-    db.flush()
+    graph = compact_graph.settlement_graph(db, {event.work_id}, queue=queue)
+    settle_events(db, [event], graph)
     return event
+
+
+def settle_events(
+    db: Session, events: Sequence[RevenueEvent], graph: compact_graph.SettlementGraph
+) -> None:
+    """Settle funded events one by one over ``graph`` (no commit), written in bulk.
+
+    Each event is its own settlement (its allocations, its ledger transaction
+    ``revenue:<external id>``), exactly as if settled alone; the rows of all of
+    them are written together: allocations with COPY, the transactions with
+    :func:`hitrack.services.ledger.post_transactions`, so the cost is the
+    rows, not one round trip per creator or per event.
+    """
+    for event in events:
+        if event.state != "funded":
+            raise Conflict(
+                f"revenue event {event.external_id} is {event.state}: only funded revenue settles",
+                ids=(event.external_id,),
+            )
+    cg = graph.graph
+    settled: list[tuple[RevenueEvent, credit.EventSettlement, list[Part]]] = []
+    handles: set[str] = set()
+    for event in events:
+        settlement = fast.settle_event(cg, domain_event(event))
+        parts = settlement_parts(settlement, cg.owners_of(cg.work_index[event.work.public_id]))
+        settled.append((event, settlement, parts))
+        handles |= {part.handle for part in parts if not credits.is_unclaimed(part.handle)}
+    ids = creator_ids(db, handles)
+    allocations: list[tuple[object, ...]] = []
+    transactions: list[ledger.NewTransaction] = []
+    for event, settlement, parts in settled:
+        # An unclaimed credit's part goes to its escrow account (hitrack.services.credits),
+        # not to an allocation: nobody holds it until a verified creator claims it.
+        escrow_parts = [part for part in parts if credits.is_unclaimed(part.handle)]
+        paid = [part for part in parts if not credits.is_unclaimed(part.handle)]
+        event.fee = settlement.fee
+        event.recouped = sum(settlement.recouped.values())
+        event.distributable = settlement.distributable
+        event.graph_version = graph.version
+        allocations += [
+            (event.id, None, ids[part.handle], part.kind, part.amount, part.exact) for part in paid
+        ]
+        cur = event.currency
+        postings = [
+            Posting(ledger.unsettled_account(cur), cur, event.amount),
+            Posting(ledger.fees_account(cur), cur, -settlement.fee),
+        ]
+        postings += [
+            Posting(ledger.payable_account(ids[part.handle], cur), cur, -part.amount)
+            for part in paid
+        ]
+        postings += credits.record_escrow_earnings(db, event, escrow_parts)
+        work = event.work
+        transactions.append(
+            ledger.NewTransaction(
+                f"revenue:{event.external_id}",
+                "revenue",
+                postings,
+                f"{format_micros(event.amount, cur)} {cur} earned by {work.title} "
+                f"({work.kind} {work.public_id})",
+            )
+        )
+    insert_rows(db, cast(Table, Allocation.__table__), _ALLOCATION_COLUMNS, allocations)
+    posted = ledger.post_transactions(db, transactions)
+    for event in events:
+        event.transaction_id = posted[f"revenue:{event.external_id}"]
+        event.state = "settled"
+        db.expire(event, ["allocations"])
+    db.flush()
 
 
 def settle_or_hold(
@@ -272,7 +308,14 @@ def creator_ids(db: Session, handles: Iterable[str]) -> dict[str, int]:
     return ids
 
 
-def insert_allocations(db: Session, rows: list[dict[str, object]]) -> None:
-    """Write allocation rows in bulk: an executemany (batched multi-row inserts on PostgreSQL)."""
-    for i in range(0, len(rows), _CHUNK * 4):
-        db.execute(insert(Allocation), rows[i : i + _CHUNK * 4])
+_ALLOCATION_COLUMNS = ("event_id", "period_id", "creator_id", "kind", "amount", "exact")
+
+
+def insert_allocations(db: Session, rows: Iterable[Mapping[str, object]]) -> None:
+    """Write allocation rows in bulk (COPY on PostgreSQL: :func:`hitrack.db.bulk.insert_rows`)."""
+    insert_rows(
+        db,
+        cast(Table, Allocation.__table__),
+        _ALLOCATION_COLUMNS,
+        (tuple(row[c] for c in _ALLOCATION_COLUMNS) for row in rows),
+    )
