@@ -215,10 +215,14 @@ def revenue_import(ctx: Context, file: Any, as_email: str | None) -> None:
     from sqlalchemy import select
 
     from hitrack.db.models import Creator
-    from hitrack.services.revenue import ImportError_, import_csv
+    from hitrack.services.revenue.csv_import import ImportError_, import_csv
 
-    text = file.read()
-    rows = max(0, len([line for line in text.splitlines() if line.strip()]) - 1)
+    # The file streams into the import; a first pass (when it can be re-read) only
+    # counts its lines for the progress bar.
+    rows = 0
+    if file.seekable():
+        rows = max(0, sum(1 for line in file if line.strip()) - 1)
+        file.seek(0)
     with ctx.session() as session:
         actor = None
         if as_email:
@@ -229,7 +233,7 @@ def revenue_import(ctx: Context, file: Any, as_email: str | None) -> None:
             with click.progressbar(length=rows, label="settling", file=sys.stderr) as bar:
                 result = import_csv(
                     session,
-                    text,
+                    file,
                     actor,
                     default_fee_rate=ctx.settings.default_fee_rate,
                     progress=bar.update,

@@ -147,7 +147,7 @@ def explanation_entries(
 
     ``kind``: only the ``earning`` paths, or only the ``recoup``.
     """
-    from hitrack.services.revenue import domain_event
+    from hitrack.services.revenue.settling import domain_event
 
     if event.state == "rejected":
         return []

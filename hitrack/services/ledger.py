@@ -56,12 +56,14 @@ reversing transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, event, func, insert, select, update
+from sqlalchemy import Table, bindparam, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
+from hitrack.db.base import utcnow
+from hitrack.db.bulk import insert_rows
 from hitrack.db.models import (
     Allocation,
     CreditEarning,
@@ -98,10 +100,14 @@ __all__ = [
     "payout_paid_postings",
     "payout_void_postings",
     "revenue_funding_postings",
+    "post_postings",
+    "post_transactions",
+    "NewTransaction",
     "PAYOUT_KINDS",
 ]
 
 PAYOUT_KINDS = ("payout_hold", "payout_paid", "payout_void")
+_CHUNK = 5_000  # codes or ids per IN list: bounded bind parameters per query
 
 
 class LedgerIsAppendOnly(HitrackError):
@@ -209,16 +215,16 @@ def ensure_accounts(db: Session, codes: list[str]) -> None:
     retry their unit of work.
     """
     existing: set[str] = set()
-    for i in range(0, len(codes), 5_000):
-        chunk = codes[i : i + 5_000]
+    for i in range(0, len(codes), _CHUNK):
+        chunk = codes[i : i + _CHUNK]
         existing |= set(db.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(chunk))))
-    missing = [code for code in codes if code not in existing]
-    rows = []
-    for code in missing:
-        kind, creator_id, currency = account_kind(code)
-        rows.append({"code": code, "kind": kind, "creator_id": creator_id, "currency": currency})
-    for i in range(0, len(rows), 5_000):
-        db.execute(insert(LedgerAccount), rows[i : i + 5_000])
+    missing = sorted({code for code in codes if code not in existing})
+    insert_rows(
+        db,
+        cast(Table, LedgerAccount.__table__),
+        ("code", "kind", "creator_id", "currency", "balance"),
+        ((code, *account_kind(code), 0) for code in missing),
+    )
 
 
 # --- posting -----------------------------------------------------------------------
@@ -309,16 +315,11 @@ def _write(
 ) -> LedgerTransaction:
     # Accounts in code order: two concurrent first uses never wait on each other crosswise.
     codes = sorted({p.account for p in merged})
-    accounts: dict[str, LedgerAccount] = {}
-    for start in range(0, len(codes), 5_000):  # bounded parameters per query
-        chunk = codes[start : start + 5_000]
-        accounts.update(
-            (a.code, a)
-            for a in db.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(chunk)))
-        )
+    accounts = _accounts(db, codes)
     for code in codes:
         if code not in accounts:
-            accounts[code] = get_account(db, code)
+            created = get_account(db, code)
+            accounts[code] = _Account(created.id, created.kind, created.currency)
     for p in merged:
         if accounts[p.account].currency != p.currency:
             raise InvalidInput(
@@ -333,16 +334,7 @@ def _write(
     )
     db.add(transaction)
     db.flush()
-    db.add_all(
-        LedgerPosting(
-            transaction_id=transaction.id,
-            account_id=accounts[p.account].id,
-            currency=p.currency,
-            amount=p.amount,
-        )
-        for p in merged
-    )
-    db.flush()
+    post_postings(db, transaction.id, [(accounts[p.account].id, p) for p in merged])
     after = _move_balances(db, [(accounts[p.account].id, p.amount) for p in merged])
     balances = {p.account: after[accounts[p.account].id] for p in merged}
     beyond = beyond_account_cap(balances)
@@ -356,36 +348,215 @@ def _write(
         owes = account.kind in OWED_KINDS and after[account.id] > 0
         if p.amount > 0 and owes:
             raise LedgerImbalance(
-                f"{account.code} would owe the platform: not enough balance for {p.amount} micros",
-                ids=(account.code,),
+                f"{p.account} would owe the platform: not enough balance for {p.amount} micros",
+                ids=(p.account,),
             )
     return transaction
+
+
+class NewTransaction(NamedTuple):
+    """One transaction for :func:`post_transactions`."""
+
+    key: str
+    kind: str
+    postings: Sequence[Posting]
+    description: str = ""
+
+
+def post_transactions(db: Session, transactions: Sequence[NewTransaction]) -> dict[str, int]:
+    """Post many balanced transactions at once (no commit); their ids by idempotency key.
+
+    The bulk form of :func:`post_transaction` for imports that post thousands
+    of transactions (two per revenue event): the same rules per transaction
+    (balanced per currency, payload hash, posting caps; a key posted before
+    with the same postings is the original, with others an
+    :class:`~hitrack.domain.errors.IdempotencyConflict`), checked before
+    anything is written, then the transactions and postings written with
+    COPY (:func:`hitrack.db.bulk.insert_rows`) and each account's running
+    balance moved once by its total. The account caps and "an owed account
+    never owes the platform" are checked on the balances after the batch; a
+    refusal raises and the caller's unit of work rolls everything back. A
+    key written concurrently by another transaction raises IntegrityError.
+    """
+    prepared: list[tuple[NewTransaction, list[Posting], str]] = []
+    keys: set[str] = set()
+    for item in transactions:
+        if not isinstance(item.key, str) or not item.key or len(item.key) > 200:
+            raise InvalidInput("idempotency key: 1 to 200 characters")
+        if item.key in keys:
+            raise IdempotencyConflict(f"ledger transaction {item.key} twice in one batch")
+        keys.add(item.key)
+        merged = rules.check_balanced(item.postings)
+        _check_posting_caps(merged)
+        prepared.append((item, merged, rules.transaction_hash(item.kind, merged)))
+    digests = {t.key: digest for t, _, digest in prepared}
+    ids: dict[str, int] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        for key, tx_id, digest in db.execute(
+            select(
+                LedgerTransaction.idempotency_key,
+                LedgerTransaction.id,
+                LedgerTransaction.payload_hash,
+            ).where(LedgerTransaction.idempotency_key.in_(chunk))
+        ):
+            ids[key] = tx_id
+            if digests[key] != digest:
+                raise IdempotencyConflict(
+                    f"ledger transaction {key} was already posted with other postings", ids=(key,)
+                )
+    new = [(t, merged, digest) for t, merged, digest in prepared if t.key not in ids]
+    if not new:
+        return ids
+    codes = sorted({p.account for _, merged, _ in new for p in merged})
+    ensure_accounts(db, codes)
+    accounts = _accounts(db, codes)
+    for _, merged, _ in new:
+        for p in merged:
+            if accounts[p.account].currency != p.currency:
+                raise InvalidInput(
+                    f"account {p.account} is in {accounts[p.account].currency}, not {p.currency}"
+                )
+    now = utcnow()
+    insert_rows(
+        db,
+        cast(Table, LedgerTransaction.__table__),
+        ("idempotency_key", "payload_hash", "kind", "description", "created_at"),
+        ((t.key, digest, t.kind, t.description, now) for t, _, digest in new),
+    )
+    written: dict[str, int] = {}
+    new_keys = [t.key for t, _, _ in new]
+    for start in range(0, len(new_keys), _CHUNK):
+        for key, tx_id in db.execute(
+            select(LedgerTransaction.idempotency_key, LedgerTransaction.id).where(
+                LedgerTransaction.idempotency_key.in_(new_keys[start : start + _CHUNK])
+            )
+        ):
+            written[key] = tx_id
+    insert_rows(
+        db,
+        cast(Table, LedgerPosting.__table__),
+        ("transaction_id", "account_id", "currency", "amount"),
+        (
+            (written[t.key], accounts[p.account].id, p.currency, p.amount)
+            for t, merged, _ in new
+            for p in merged
+        ),
+    )
+    debited: set[str] = set()
+    moves: list[tuple[int, int]] = []
+    for _, merged, _ in new:
+        for p in merged:
+            moves.append((accounts[p.account].id, p.amount))
+            if p.amount > 0:
+                debited.add(p.account)
+    after = _move_balances(db, moves)
+    balances = {code: after[accounts[code].id] for code in codes if accounts[code].id in after}
+    beyond = beyond_account_cap(balances)
+    if beyond:
+        raise InvalidInput(
+            "transaction refused, nothing was posted: " + "; ".join(beyond),
+            ids=tuple(code for code, value in balances.items() if abs(value) > MAX_ACCOUNT_MICROS),
+        )
+    for code in sorted(debited):
+        if accounts[code].kind in OWED_KINDS and balances.get(code, 0) > 0:
+            raise LedgerImbalance(
+                f"{code} would owe the platform: not enough balance", ids=(code,)
+            )
+    ids.update(written)
+    return ids
+
+
+class _Account(NamedTuple):
+    id: int
+    kind: str
+    currency: str
+
+
+def _accounts(db: Session, codes: Sequence[str]) -> dict[str, _Account]:
+    """The existing accounts among ``codes``, as plain rows (no ORM object per account)."""
+    found: dict[str, _Account] = {}
+    for start in range(0, len(codes), _CHUNK):  # bounded parameters per query
+        chunk = codes[start : start + _CHUNK]
+        for code, account_id, kind, currency in db.execute(
+            select(
+                LedgerAccount.code, LedgerAccount.id, LedgerAccount.kind, LedgerAccount.currency
+            ).where(LedgerAccount.code.in_(chunk))
+        ):
+            found[code] = _Account(account_id, kind, currency)
+    return found
+
+
+def post_postings(
+    db: Session, transaction_id: int, postings: Sequence[tuple[int, Posting]]
+) -> None:
+    """Write a transaction's postings, ``(account id, posting)`` each, in bulk (no commit).
+
+    The one way postings are written: COPY on PostgreSQL, an executemany
+    elsewhere (:func:`hitrack.db.bulk.insert_rows`), so a settlement paying
+    20,000 creators is one statement, not 20,000 ORM objects. It writes rows
+    only; :func:`post_transaction` checks the balance, caps and idempotency
+    around it and moves the running balances.
+    """
+    insert_rows(
+        db,
+        cast(Table, LedgerPosting.__table__),
+        ("transaction_id", "account_id", "currency", "amount"),
+        ((transaction_id, account_id, p.currency, p.amount) for account_id, p in postings),
+    )
 
 
 def _move_balances(db: Session, moves: Sequence[tuple[int, int]]) -> dict[int, int]:
     """Add each posting to its account's running balance; the balances after, by account id.
 
-    The updates run in the order given (account code order), so they lock the
-    rows in one order in every transaction and two writers never wait on each
-    other crosswise; a second writer of an account waits for the first and
-    then adds to the balance it committed.
+    The rows are locked in account code order (on PostgreSQL a ``SELECT ...
+    ORDER BY code FOR UPDATE`` before one array-driven UPDATE; on SQLite the
+    database is locked as a whole), so two writers never wait on each other
+    crosswise; a second writer of an account waits for the first and then
+    adds to the balance it committed. Two statements whatever the number of
+    accounts, each binding two arrays on PostgreSQL.
     """
     if not moves:
         return {}  # a transaction of zeros (a revenue event of 0) moves no balance
+    totals: dict[int, int] = {}
+    for account_id, amount in moves:
+        totals[account_id] = totals.get(account_id, 0) + amount
+    ids = list(totals)
     table = cast(Table, LedgerAccount.__table__)
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            text(
+                f"SELECT id FROM {table.name} WHERE id = ANY(CAST(:ids AS bigint[])) "
+                "ORDER BY code FOR UPDATE"
+            ),
+            {"ids": ids},
+        )
+        rows = db.execute(
+            text(
+                f"UPDATE {table.name} AS a SET balance = a.balance + m.amount "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:amounts AS bigint[])) AS m(id, amount) "
+                "WHERE a.id = m.id RETURNING a.id, a.balance"
+            ),
+            {"ids": ids, "amounts": [totals[i] for i in ids]},
+        )
+        return {int(account_id): int(value) for account_id, value in rows}
     db.execute(
         update(table)
         .where(table.c.id == bindparam("account"))
         .values(balance=table.c.balance + bindparam("amount")),
-        [{"account": account_id, "amount": amount} for account_id, amount in moves],
+        [{"account": account_id, "amount": amount} for account_id, amount in totals.items()],
     )
-    ids = [account_id for account_id, _ in moves]
-    return {
-        account_id: int(value)
-        for account_id, value in db.execute(
-            select(LedgerAccount.id, LedgerAccount.balance).where(LedgerAccount.id.in_(ids))
+    after: dict[int, int] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        after.update(
+            (int(account_id), int(value))
+            for account_id, value in db.execute(
+                select(LedgerAccount.id, LedgerAccount.balance).where(LedgerAccount.id.in_(chunk))
+            )
         )
-    }
+    return after
 
 
 # --- payouts: the three transactions of a two-phase payout ---------------------------

@@ -40,7 +40,7 @@ from hitrack.domain.settlement import split_event, split_recouped
 from hitrack.domain.shares import parse_share
 from hitrack.jobs.base import JobQueue
 from hitrack.services import compact_graph, jobs, ledger
-from hitrack.services.revenue import creator_ids, exact_text, insert_allocations
+from hitrack.services.revenue.settling import creator_ids, exact_text, insert_allocations
 from hitrack.services.unit_of_work import read_only, unit_of_work
 
 __all__ = [

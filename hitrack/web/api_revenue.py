@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from hitrack.db.models import Allocation, Creator, RevenueEvent
+from hitrack.db.models import Allocation, RevenueEvent
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import (
     MAX_EVENT_MICROS,
@@ -60,15 +60,17 @@ def money_json(micros: int, currency: str) -> dict[str, Any]:
 
 
 EXPLAINED_ALLOCATIONS = 50
-"""An event with more allocations explains only the requester's own (the others on request)."""
+"""An event with more allocations explains none inline: each creator's explanation is
+computed when they open it (``GET /me/earnings``), so a large settlement's response
+never replays its whole ancestry (the model operator's own path covers all of it)."""
 
 
-def event_json(event: RevenueEvent, viewer: Creator | None = None) -> dict[str, Any]:
+def event_json(event: RevenueEvent) -> dict[str, Any]:
     allocations = event.allocations
     explained = len(allocations) <= EXPLAINED_ALLOCATIONS
 
     def why(a: Allocation) -> list[str] | None:
-        if explained or (viewer is not None and a.creator_id == viewer.id):
+        if explained:
             return explanations.explain_event(db(), event, a.creator, kind=a.kind)
         return None
 
@@ -129,13 +131,13 @@ def post_revenue() -> tuple[Response, int]:
         period_min_sources=settings().period_settlement_min_sources,
     )
     event = revenue.get_event(db(), recorded.event.external_id)
-    return jsonify(event_json(event, me())), 201 if recorded.created else 200
+    return jsonify(event_json(event)), 201 if recorded.created else 200
 
 
 @bp.get("/revenue/<external_id>")
 @auth_required
 def get_revenue(external_id: str) -> Response:
-    return jsonify(event_json(revenue.visible_event(db(), me(), external_id), me()))
+    return jsonify(event_json(revenue.visible_event(db(), me(), external_id)))
 
 
 def note_field(name: str | None) -> object:
