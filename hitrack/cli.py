@@ -182,14 +182,30 @@ def graph_export(ctx: Context, output: Any) -> None:
 
 
 @graph.command("import")
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=click.File("r", encoding="utf-8"))
 @pass_ctx
 def graph_import(ctx: Context, file: Any) -> None:
-    """Import works and citations from FILE; validates everything first, writes nothing on error."""
-    from hitrack.services.graph import import_document
+    """Import works, citations and credits from FILE (``-``: standard input), streamed.
+
+    Everything is checked before anything is written: each bad line is listed,
+    and then nothing is imported.
+    """
+    from hitrack.services.graph_import import GraphImportRefused, import_graph
 
     with ctx.session() as session:
-        summary = import_document(session, file.read())
+        try:
+            summary = import_graph(
+                session,
+                file,
+                min_credit_pool=ctx.settings.min_credit_pool,
+                progress=lambda message: click.echo(f"graph import: {message}", err=True),
+            )
+        except GraphImportRefused as error:
+            for line, message in error.problems:
+                click.echo(f"line {line}: {message}" if line else message, err=True)
+            if error.total > len(error.problems):
+                click.echo(f"... and {error.total - len(error.problems)} more", err=True)
+            fail(f"{error.total} problem(s) in the document; nothing imported")
     click.echo(summary, err=True)
 
 

@@ -1,0 +1,117 @@
+"""Bulk writes and look-ups that cost a few statements, however many rows.
+
+PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg 3's ``cursor.copy``) for
+inserts and one array parameter per chunk for look-ups; SQLite gets
+``executemany`` and chunked ``IN`` lists (it has no COPY). Either way no
+statement binds one parameter per row of a million-row import, and every
+write joins the session's transaction, so a failed import leaves nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Column, Table, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import BigInteger, String
+
+__all__ = ["insert_rows", "lookup", "reserve_ids", "chunks"]
+
+SQLITE_CHUNK = 5_000
+POSTGRES_CHUNK = 100_000
+
+
+def chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def insert_rows(
+    db: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Insert ``rows`` (tuples in the order of ``columns``) into ``table``; returns the count.
+
+    Values go in as the driver adapts them: give exactly what the column
+    stores (integers, text, booleans, aware datetimes), since no SQLAlchemy
+    default or type decorator runs on this path.
+    """
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(columns)
+        raw = conn.connection.driver_connection
+        count = 0
+        with (
+            raw.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+    statement = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
+    sql = str(statement)
+    order = statement.positiontup or list(columns)
+    position = {name: i for i, name in enumerate(columns)}
+    count = 0
+    for chunk in chunks(rows, SQLITE_CHUNK):
+        conn.exec_driver_sql(
+            sql, [tuple(_sqlite_value(row[position[name]]) for name in order) for row in chunk]
+        )
+        count += len(chunk)
+    return count
+
+
+def _sqlite_value(value: Any) -> Any:
+    # SQLAlchemy's SQLite DateTime stores UTC as text without the zone; match it.
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def lookup(
+    db: Session, column: Column[Any], values: Iterable[Any], *extra: Column[Any]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows ``(column, *extra)`` of the table whose ``column`` is one of ``values``."""
+    conn = db.connection()
+    wanted = list(values)
+    if conn.dialect.name == "postgresql":
+        element = BigInteger() if isinstance(column.type, BigInteger) else column.type
+        if not isinstance(element, BigInteger | String):
+            element = String()
+        stmt = select(column, *extra).where(
+            column == any_(bindparam("values", type_=ARRAY(element)))
+        )
+        for chunk in chunks(wanted, POSTGRES_CHUNK):
+            yield from db.execute(stmt, {"values": chunk})
+        return
+    for chunk in chunks(wanted, SQLITE_CHUNK):
+        yield from db.execute(select(column, *extra).where(column.in_(chunk)))
+
+
+def reserve_ids(db: Session, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary keys of ``table`` for rows written with explicit ids.
+
+    PostgreSQL draws them from the table's sequence (safe beside concurrent
+    inserts); SQLite holds the database's write lock for the whole transaction,
+    so the ids after the largest one are free.
+    """
+    if count <= 0:
+        return []
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        return list(
+            db.scalars(
+                text(
+                    f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            )
+        )
+    top = int(db.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table.name}")) or 0)
+    return list(range(top + 1, top + count + 1))
