@@ -52,8 +52,9 @@ class _Reader:
         self.file = file
         self.buf = ""
         self.pos = 0
-        self.line = 1
+        self.line = 1  # the line at the start of ``buf``
         self.eof = False
+        self._counted = (0, 1)  # (position, its line): counting resumes from there
 
     def more(self) -> bool:
         if self.eof:
@@ -64,13 +65,21 @@ class _Reader:
         if not chunk:
             self.eof = True
             return False
-        self.line += self.buf.count("\n", 0, self.pos)
+        self.line = self.line_at(self.pos)
         self.buf = self.buf[self.pos :] + chunk
         self.pos = 0
+        self._counted = (0, self.line)
         return True
 
     def line_at(self, pos: int) -> int:
-        return self.line + self.buf.count("\n", 0, pos)
+        """The line of ``buf[pos]``; positions are asked in increasing order, so each
+        newline is counted once."""
+        at, line = self._counted
+        if pos < at:
+            return self.line + self.buf.count("\n", 0, pos)
+        line += self.buf.count("\n", at, pos)
+        self._counted = (pos, line)
+        return line
 
     def skip_space(self) -> None:
         while True:

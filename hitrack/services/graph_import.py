@@ -31,6 +31,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import lcm
 from typing import Any, TextIO
 
 import networkx as nx
@@ -46,6 +47,7 @@ from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.domain.graph import KINDS, check_work
 from hitrack.domain.interchange_stream import stream_document
 from hitrack.domain.payees import UNCLAIMED_PREFIX
+from hitrack.domain.shares import parse_share
 from hitrack.services.graph import bump_graph_version, lock_graph
 from hitrack.services.unit_of_work import unit_of_work
 
@@ -160,76 +162,34 @@ class _Catalogue:
 
     def add(self, raw: Any, line: int, position: int) -> None:
         try:
-            work = interchange.parse_work(raw, position)
-            check_work(work, min_credit_pool=self.min_credit_pool)
-            _text(work.id, _ID_LENGTH, f"work id {work.id[:40]}")
-            title = _text(work.title or work.id, _TITLE_LENGTH, f"work {work.id}: title")
-            owners = [
-                (self._handle(h), *_ratio(f, f"work {work.id}: ownership of {h}"))
-                for h, f in sorted(work.owners.items())
-            ]
-            sources = [
-                (s, *_ratio(f, f"work {work.id}: share of {s}"))
-                for s, f in sorted(work.sources.items())
-            ]
-            for source, *_ in sources:
-                _text(source, _ID_LENGTH, f"work {work.id}: source id {source[:40]}")
-            names = [c.get("name") for c in raw["credits"]] if work.credits else []
-            credits = []
-            for position_, credit in enumerate(work.credits):
-                who = f"work {work.id}: credit of {credit.payee}"
-                role = parse_role(credit.role, who=who)
-                name = names[position_]
-                if name is not None and (not isinstance(name, str) or not name.strip()):
-                    raise InvalidInput(f"{who}: name must be a non-empty string")
-                if name is not None:
-                    name = _text(name.strip(), _NAME_LENGTH, f"{who}: name")
-                if credit.payee.startswith(UNCLAIMED_PREFIX):
-                    unclaimed = _text(
-                        credit.payee[len(UNCLAIMED_PREFIX) :], _CREDIT_ID_LENGTH, f"{who}: id"
-                    )
-                    payee = -1
-                else:
-                    unclaimed, payee = None, self._handle(credit.payee)
-                credits.append(
-                    (position_, payee, unclaimed, name, role, *_ratio(credit.weight, who))
-                )
-            weight = _ratio(work.attribution_weight, f"work {work.id}: attribution_weight")
-            pool = _ratio(work.credit_pool, f"work {work.id}: credit_pool")
+            parsed = _quick(raw) or _parse(raw, position, self.min_credit_pool)
         except HitrackError as error:
             self.problem(line, str(error))
             return
-        slot = self._slot(work.id)
+        work_id, kind, row, owners, sources, credits = parsed
+        slot = self._slot(work_id)
         if self.line[slot]:
-            self.problem(line, f"duplicate work id {work.id} (first on line {self.line[slot]})")
+            self.problem(line, f"duplicate work id {work_id} (first on line {self.line[slot]})")
             return
         for _, _, unclaimed, *_rest in credits:
             if unclaimed is not None:
                 if unclaimed in self.credit_ids:
                     self.problem(
                         line,
-                        f"work {work.id}: credit {UNCLAIMED_PREFIX}{unclaimed} is already "
+                        f"work {work_id}: credit {UNCLAIMED_PREFIX}{unclaimed} is already "
                         f"listed on line {self.credit_ids[unclaimed]}",
                     )
                     return
                 self.credit_ids[unclaimed] = line
         self.works += 1
         self.line[slot] = line
-        self.kind[slot] = KINDS.index(work.kind)
-        self.remix[slot] = work.consent_remix
-        self.ai[slot] = work.consent_ai_training
-        self.rows[slot] = (
-            work.id,
-            work.kind,
-            title,
-            work.consent_remix,
-            work.consent_ai_training,
-            *weight,
-            *pool,
-        )
+        self.kind[slot] = KINDS.index(kind)
+        self.remix[slot] = row[1]
+        self.ai[slot] = row[2]
+        self.rows[slot] = (work_id, kind, *row)
         for handle, num, den in owners:
             self.owner_work.append(slot)
-            self.owner_handle.append(handle)
+            self.owner_handle.append(self._handle(handle))
             self.owner_num.append(num)
             self.owner_den.append(den)
         for source, num, den in sources:
@@ -238,7 +198,153 @@ class _Catalogue:
             self.cit_num.append(num)
             self.cit_den.append(den)
         for position_, payee, unclaimed, name, role, num, den in credits:
-            self.credits.append((slot, position_, payee, unclaimed, name, role, num, den))
+            who = -1 if payee is None else self._handle(payee)
+            self.credits.append((slot, position_, who, unclaimed, name, role, num, den))
+
+
+_Parsed = tuple[
+    str,
+    str,
+    tuple[Any, ...],
+    list[tuple[str, int, int]],
+    list[tuple[str, int, int]],
+    list[tuple[int, str | None, str | None, str | None, str, int, int]],
+]
+"""(id, kind, (title, remix, ai, weight num, den, pool num, den), owners, sources, credits)."""
+
+_RATIOS: dict[str, tuple[int, int]] = {}
+_RATIO_CACHE = 100_000
+_QUICK_KEYS = frozenset(("id", "kind", "owners", "sources", "consent", "title"))
+
+
+def _quick_ratio(text: Any) -> tuple[int, int] | None:
+    """A share text's exact (numerator, denominator), remembered: a catalogue repeats few."""
+    if not isinstance(text, str):
+        return None
+    ratio = _RATIOS.get(text)
+    if ratio is None:
+        try:
+            value = parse_share(text)
+        except HitrackError:
+            return None
+        if value.numerator > _INT64 or value.denominator > _INT64:
+            return None
+        ratio = (value.numerator, value.denominator)
+        if len(_RATIOS) < _RATIO_CACHE:
+            _RATIOS[text] = ratio
+    return ratio
+
+
+def _quick_total(ratios: list[tuple[int, int]]) -> tuple[int, int]:
+    """Their exact sum as (numerator, common denominator), in integers."""
+    common = lcm(*(d for _, d in ratios)) if ratios else 1
+    return sum(n * (common // d) for n, d in ratios), common
+
+
+def _quick(raw: Any) -> _Parsed | None:
+    """The usual work (no credits, string shares), checked in integers without Fractions.
+
+    Returns None whenever anything is unusual or wrong: the domain's exact path
+    (:func:`_parse`) then decides, and words the error.
+    """
+    if not isinstance(raw, dict) or not _QUICK_KEYS.issuperset(raw):
+        return None
+    work_id, kind, title = raw.get("id"), raw.get("kind"), raw.get("title", "")
+    owners_raw, sources_raw = raw.get("owners"), raw.get("sources", {})
+    consent = raw.get("consent", {})
+    if not (
+        isinstance(work_id, str)
+        and 0 < len(work_id) <= _ID_LENGTH
+        and kind in KINDS
+        and isinstance(title, str)
+        and len(title or work_id) <= _TITLE_LENGTH
+        and "\x00" not in work_id + title
+        and isinstance(owners_raw, dict)
+        and owners_raw
+        and isinstance(sources_raw, dict)
+        and isinstance(consent, dict)
+    ):
+        return None
+    remix, ai = consent.get("remix", True), consent.get("ai_training", False)
+    if not (isinstance(remix, bool) and isinstance(ai, bool)) or len(consent) > 2:
+        return None
+    owners = []
+    for handle, text in owners_raw.items():
+        ratio = _quick_ratio(text)
+        if (
+            ratio is None
+            or not 0 < len(handle) <= _HANDLE_LENGTH
+            or "\x00" in handle
+            or ratio[0] <= 0
+        ):
+            return None
+        owners.append((handle, *ratio))
+    num, den = _quick_total([(n, d) for _, n, d in owners])
+    if num != den:
+        return None
+    sources = []
+    for source, text in sources_raw.items():
+        ratio = _quick_ratio(text)
+        if (
+            ratio is None
+            or source == work_id
+            or not 0 < len(source) <= _ID_LENGTH
+            or "\x00" in source
+            or not 0 < ratio[0] <= ratio[1]
+        ):
+            return None
+        sources.append((source, *ratio))
+    num, den = _quick_total([(n, d) for _, n, d in sources])
+    if num > den:
+        return None
+    owners.sort()
+    sources.sort()
+    return work_id, kind, (title or work_id, remix, ai, 0, 1, 0, 1), owners, sources, []
+
+
+def _parse(raw: Any, position: int, min_credit_pool: Fraction) -> _Parsed:
+    """Any work, through the domain's own parsing and rules: exact, every error worded there."""
+    work = interchange.parse_work(raw, position)
+    check_work(work, min_credit_pool=min_credit_pool)
+    _text(work.id, _ID_LENGTH, f"work id {work.id[:40]}")
+    title = _text(work.title or work.id, _TITLE_LENGTH, f"work {work.id}: title")
+    owners = [
+        (
+            _text(h, _HANDLE_LENGTH, f"creator id {h[:40]}"),
+            *_ratio(f, f"work {work.id}: ownership of {h}"),
+        )
+        for h, f in sorted(work.owners.items())
+    ]
+    sources = [
+        (
+            _text(s, _ID_LENGTH, f"work {work.id}: source id {s[:40]}"),
+            *_ratio(f, f"work {work.id}: share of {s}"),
+        )
+        for s, f in sorted(work.sources.items())
+    ]
+    names = [c.get("name") for c in raw["credits"]] if work.credits else []
+    credits: list[tuple[int, str | None, str | None, str | None, str, int, int]] = []
+    for position_, credit in enumerate(work.credits):
+        who = f"work {work.id}: credit of {credit.payee}"
+        role = parse_role(credit.role, who=who)
+        name = names[position_]
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise InvalidInput(f"{who}: name must be a non-empty string")
+        if name is not None:
+            name = _text(name.strip(), _NAME_LENGTH, f"{who}: name")
+        payee: str | None = None
+        unclaimed: str | None = None
+        if credit.payee.startswith(UNCLAIMED_PREFIX):
+            unclaimed = _text(
+                credit.payee[len(UNCLAIMED_PREFIX) :], _CREDIT_ID_LENGTH, f"{who}: id"
+            )
+        else:
+            payee = _text(credit.payee, _HANDLE_LENGTH, f"{who}: creator id")
+        credits.append((position_, payee, unclaimed, name, role, *_ratio(credit.weight, who)))
+    weight = _ratio(work.attribution_weight, f"work {work.id}: attribution_weight")
+    pool = _ratio(work.credit_pool, f"work {work.id}: credit_pool")
+    row = (title, work.consent_remix, work.consent_ai_training, *weight, *pool)
+    return work.id, work.kind, row, owners, sources, credits
 
 
 def _read(file: TextIO, catalogue: _Catalogue, progress: Progress) -> None:
