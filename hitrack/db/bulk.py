@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Column, Table, any_, bindparam, select, text
+from sqlalchemy import ColumnElement, FromClause, Table, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
-from sqlalchemy.types import BigInteger, String
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.types import BigInteger, Integer, String
 
 __all__ = ["insert_rows", "lookup", "reserve_ids", "chunks"]
 
+_Column = ColumnElement[Any] | QueryableAttribute[Any]
 SQLITE_CHUNK = 5_000
 POSTGRES_CHUNK = 100_000
 
@@ -32,7 +33,7 @@ def chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def insert_rows(
-    db: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    db: Session, table: FromClause, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
     """Insert ``rows`` (tuples in the order of ``columns``) into ``table``; returns the count.
 
@@ -40,6 +41,7 @@ def insert_rows(
     stores (integers, text, booleans, aware datetimes), since no SQLAlchemy
     default or type decorator runs on this path.
     """
+    assert isinstance(table, Table), "rows go into a table"
     conn = db.connection()
     if conn.dialect.name == "postgresql":
         names = ", ".join(columns)
@@ -74,15 +76,15 @@ def _sqlite_value(value: Any) -> Any:
 
 
 def lookup(
-    db: Session, column: Column[Any], values: Iterable[Any], *extra: Column[Any]
+    db: Session, column: _Column, values: Iterable[Any], *extra: _Column
 ) -> Iterator[tuple[Any, ...]]:
     """Rows ``(column, *extra)`` of the table whose ``column`` is one of ``values``."""
     conn = db.connection()
     wanted = list(values)
+    if isinstance(column, QueryableAttribute):
+        column = column.expression
     if conn.dialect.name == "postgresql":
-        element = BigInteger() if isinstance(column.type, BigInteger) else column.type
-        if not isinstance(element, BigInteger | String):
-            element = String()
+        element = BigInteger() if isinstance(column.type, Integer) else String()
         stmt = select(column, *extra).where(
             column == any_(bindparam("values", type_=ARRAY(element)))
         )
@@ -93,13 +95,14 @@ def lookup(
         yield from db.execute(select(column, *extra).where(column.in_(chunk)))
 
 
-def reserve_ids(db: Session, table: Table, count: int) -> list[int]:
+def reserve_ids(db: Session, table: FromClause, count: int) -> list[int]:
     """``count`` fresh primary keys of ``table`` for rows written with explicit ids.
 
     PostgreSQL draws them from the table's sequence (safe beside concurrent
     inserts); SQLite holds the database's write lock for the whole transaction,
     so the ids after the largest one are free.
     """
+    assert isinstance(table, Table), "ids of a table"
     if count <= 0:
         return []
     conn = db.connection()

@@ -381,28 +381,24 @@ def _check_graph(db: Session, cat: _Catalogue) -> np.ndarray[Any, Any]:
     defined = np.flatnonzero(line > 0)
     cited_only = np.flatnonzero(line == 0)
     # Defined works must be new.
-    for public_id, _ in lookup(
-        db, Work.__table__.c.public_id, (cat.ids[i] for i in defined), Work.__table__.c.id
-    ):
+    for public_id, _ in lookup(db, Work.public_id, (cat.ids[i] for i in defined), Work.id):
         cat.problem(int(cat.line[cat.index[public_id]]), f"work {public_id} already exists")
     # Works only cited must exist on the platform: read their kind and consent.
     for public_id, work_id, kind_, remix_, ai_ in lookup(
         db,
-        Work.__table__.c.public_id,
+        Work.public_id,
         (cat.ids[i] for i in cited_only),
-        Work.__table__.c.id,
-        Work.__table__.c.kind,
-        Work.__table__.c.consent_remix,
-        Work.__table__.c.consent_ai_training,
+        Work.id,
+        Work.kind,
+        Work.consent_remix,
+        Work.consent_ai_training,
     ):
         slot = cat.index[public_id]
         db_id[slot] = work_id
         kind[slot] = KINDS.index(kind_)
         remix[slot] = bool(remix_)
         ai[slot] = bool(ai_)
-    for unclaimed, _ in lookup(
-        db, Credit.__table__.c.public_id, cat.credit_ids, Credit.__table__.c.id
-    ):
+    for unclaimed, _ in lookup(db, Credit.public_id, cat.credit_ids, Credit.id):
         cat.problem(
             cat.credit_ids[unclaimed], f"credit {UNCLAIMED_PREFIX}{unclaimed} already exists"
         )
@@ -512,10 +508,10 @@ def _write(
     display = [""] * len(handles)
     for handle, id_, name in lookup(
         db,
-        Creator.__table__.c.handle,
+        Creator.handle,
         handles,
-        Creator.__table__.c.id,
-        Creator.__table__.c.display_name,
+        Creator.id,
+        Creator.display_name,
     ):
         creator_id[cat.handles[handle]] = id_
         display[cat.handles[handle]] = name

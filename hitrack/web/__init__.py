@@ -83,6 +83,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(jobs.bp)
     app.register_blueprint(api_jobs.bp)
+    from hitrack.web import manifests
+
+    app.register_blueprint(manifests.bp)
     import hitrack.services.job_kinds  # noqa: F401  (registers the handlers inline jobs run)
     from hitrack.web import account, api_account
 

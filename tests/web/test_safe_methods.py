@@ -50,6 +50,7 @@ PRODUCTION_ENDPOINTS = {
 MODEL_ENDPOINTS = {
     "productions.model",
     "productions.new_version",
+    "manifests.upload_page",
     "api_productions.get_model",
     "attribution.outputs",
     "api_attribution.list_outputs",
