@@ -181,14 +181,30 @@ def graph_export(ctx: Context, output: Any) -> None:
 
 
 @graph.command("import")
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=click.File("r", encoding="utf-8"))
 @pass_ctx
 def graph_import(ctx: Context, file: Any) -> None:
-    """Import works and citations from FILE; validates everything first, writes nothing on error."""
-    from hitrack.services.graph import import_document
+    """Import works, citations and credits from FILE (``-``: standard input), streamed.
+
+    Everything is checked before anything is written: each bad line is listed,
+    and then nothing is imported.
+    """
+    from hitrack.services.graph_import import GraphImportRefused, import_graph
 
     with ctx.session() as session:
-        summary = import_document(session, file.read())
+        try:
+            summary = import_graph(
+                session,
+                file,
+                min_credit_pool=ctx.settings.min_credit_pool,
+                progress=lambda message: click.echo(f"graph import: {message}", err=True),
+            )
+        except GraphImportRefused as error:
+            for line, message in error.problems:
+                click.echo(f"line {line}: {message}" if line else message, err=True)
+            if error.total > len(error.problems):
+                click.echo(f"... and {error.total - len(error.problems)} more", err=True)
+            fail(f"{error.total} problem(s) in the document; nothing imported")
     click.echo(summary, err=True)
 
 
@@ -402,3 +418,66 @@ def settlement_close(ctx: Context, until_text: str | None, as_email: str | None)
                 )
     except HitrackError as error:
         fail(error)
+
+
+@main.group("models")
+def models_group() -> None:
+    """AI models: manifests uploaded as files."""
+
+
+@models_group.command("manifest")
+@click.argument("model")
+@click.argument("file", type=click.File("rb"))
+@click.option("--version", "version", required=True, help="The new version's name.")
+@click.option("--retained", default="0", show_default=True, help="The operator's retained share.")
+@click.option("--attribution-weight", default=None, help="λ; default: the current version's.")
+@click.option("--as", "as_email", required=True, help="E-mail of the model's operator.")
+@pass_ctx
+def models_manifest(
+    ctx: Context,
+    model: str,
+    file: Any,
+    version: str,
+    retained: str,
+    attribution_weight: str | None,
+    as_email: str,
+) -> None:
+    """Register a new version of MODEL trained on the records FILE lists (CSV or JSON lines).
+
+    A job checks every row (run here with HITRACK_JOBS=inline, else queued); each
+    refused row is listed and then nothing is registered.
+    """
+    from sqlalchemy import select
+
+    from hitrack.db.models import Creator, Job
+    from hitrack.providers import job_queue, job_runner, media_storage
+    from hitrack.services import manifests
+
+    sessions = make_session_factory(ctx.engine)
+    queue = job_queue(ctx.settings, job_runner(ctx.settings, sessions))
+    with ctx.session() as session:
+        operator = session.scalar(select(Creator).where(Creator.email == as_email.strip().lower()))
+        if operator is None:
+            fail(f"no account with e-mail {as_email}")
+        job = manifests.submit_manifest(
+            session,
+            queue,
+            media_storage(ctx.settings),
+            operator,
+            model,
+            file,
+            version=version,
+            retained=retained,
+            attribution_weight=attribution_weight,
+            max_bytes=ctx.settings.max_upload_bytes,
+        )
+        job_id = job.id
+    with ctx.session() as session:
+        done = session.get(Job, job_id)
+        assert done is not None
+        if done.status == "succeeded":
+            click.echo(str((done.result or {}).get("summary", "")), err=True)
+        elif done.status == "failed":
+            fail(done.error)
+        else:
+            click.echo(f"queued job {done.public_id}: run `hitrack worker` to check it", err=True)

@@ -1,51 +1,64 @@
-"""Many rows into one table at once: PostgreSQL COPY, or chunked executemany elsewhere.
+"""Bulk writes and look-ups that cost a few statements, however many rows.
 
-A settlement writes one allocation row and one ledger posting per creator:
-tens of thousands for a large model. Through the ORM each row is an object and
-a share of a statement; here the rows stream into the session's own
-connection, inside its transaction, so they commit or roll back with the
-rest of the unit of work. COPY binds no parameters at all, so no row count
-meets PostgreSQL's 65,535 bind-parameter limit; on SQLite an executemany runs
-each chunk as one prepared statement.
+A settlement writes one allocation row and one ledger posting per creator
+(tens of thousands for a large model) and an import millions of works; through
+the ORM each row would be an object and a share of a statement.
+
+PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg 3's ``cursor.copy``) for
+inserts and one array parameter per chunk for look-ups; SQLite gets
+``executemany`` and chunked ``IN`` lists (it has no COPY). Either way no
+statement binds one parameter per row of a million-row import, and every
+write joins the session's transaction, so a failed import leaves nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import ColumnElement, FromClause, Table, any_, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.types import BigInteger, Integer, String
 
-__all__ = ["insert_rows", "CHUNK_ROWS"]
+__all__ = ["insert_rows", "lookup", "reserve_ids", "chunks", "CHUNK_ROWS"]
 
-CHUNK_ROWS = 5_000
+_Column = ColumnElement[Any] | QueryableAttribute[Any]
+SQLITE_CHUNK = 5_000
+CHUNK_ROWS = SQLITE_CHUNK
 """Rows per executemany where COPY is not available (bounded memory per statement)."""
+POSTGRES_CHUNK = 100_000
+
+
+def chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def insert_rows(
-    db: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    db: Session, table: FromClause, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
-    """Insert ``rows`` (tuples in ``columns`` order) into ``table``; the number inserted.
+    """Insert ``rows`` (tuples in the order of ``columns``) into ``table``; returns the count.
 
-    Runs on the session's connection inside its current transaction (nothing
-    is committed). Defaults of columns not named are the database's (server
-    defaults) on PostgreSQL, so pass every column that has only a Python-side
-    default.
+    Values go in as the driver adapts them: give exactly what the column
+    stores (integers, text, booleans, aware datetimes), since no SQLAlchemy
+    default or type decorator runs on this path.
     """
-    connection = db.connection()
-    if connection.dialect.name == "postgresql":
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        preparer = connection.dialect.identifier_preparer
+    assert isinstance(table, Table), "rows go into a table"
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        preparer = conn.dialect.identifier_preparer
         names = ", ".join(preparer.quote(c) for c in columns)
         sql = f"COPY {preparer.format_table(table)} ({names}) FROM STDIN"
-        dbapi_error = connection.dialect.loaded_dbapi.Error
+        raw = conn.connection.driver_connection
+        dbapi_error = conn.dialect.loaded_dbapi.Error
         count = 0
         try:
-            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
                 for row in rows:
                     copy.write_row(row)
                     count += 1
@@ -54,10 +67,66 @@ def insert_rows(
             # unique row written meanwhile, OperationalError for a timeout).
             raise DBAPIError.instance(sql, None, error, dbapi_error) from error
         return count
-    statement = insert(table)
+    statement = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
+    sql = str(statement)
+    order = statement.positiontup or list(columns)
+    position = {name: i for i, name in enumerate(columns)}
     count = 0
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, CHUNK_ROWS)):
-        connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in chunk])
+    for chunk in chunks(rows, SQLITE_CHUNK):
+        conn.exec_driver_sql(
+            sql, [tuple(_sqlite_value(row[position[name]]) for name in order) for row in chunk]
+        )
         count += len(chunk)
     return count
+
+
+def _sqlite_value(value: Any) -> Any:
+    # SQLAlchemy's SQLite DateTime stores UTC as text without the zone; match it.
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def lookup(
+    db: Session, column: _Column, values: Iterable[Any], *extra: _Column
+) -> Iterator[tuple[Any, ...]]:
+    """Rows ``(column, *extra)`` of the table whose ``column`` is one of ``values``."""
+    conn = db.connection()
+    wanted = list(values)
+    if isinstance(column, QueryableAttribute):
+        column = column.expression
+    if conn.dialect.name == "postgresql":
+        element = BigInteger() if isinstance(column.type, Integer) else String()
+        stmt = select(column, *extra).where(
+            column == any_(bindparam("values", type_=ARRAY(element)))
+        )
+        for chunk in chunks(wanted, POSTGRES_CHUNK):
+            yield from db.execute(stmt, {"values": chunk})
+        return
+    for chunk in chunks(wanted, SQLITE_CHUNK):
+        yield from db.execute(select(column, *extra).where(column.in_(chunk)))
+
+
+def reserve_ids(db: Session, table: FromClause, count: int) -> list[int]:
+    """``count`` fresh primary keys of ``table`` for rows written with explicit ids.
+
+    PostgreSQL draws them from the table's sequence (safe beside concurrent
+    inserts); SQLite holds the database's write lock for the whole transaction,
+    so the ids after the largest one are free.
+    """
+    assert isinstance(table, Table), "ids of a table"
+    if count <= 0:
+        return []
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        return list(
+            db.scalars(
+                text(
+                    f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            )
+        )
+    top = int(db.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table.name}")) or 0)
+    return list(range(top + 1, top + count + 1))

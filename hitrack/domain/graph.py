@@ -39,6 +39,7 @@ __all__ = [
     "KINDS",
     "Work",
     "build_graph",
+    "check_work",
     "check_citation",
     "add_citation",
     "add_citations",
@@ -112,6 +113,21 @@ def _check_work_alone(work: Work, min_credit_pool: Fraction) -> None:
         raise InvalidCitation(
             f"work {work.id}: source shares sum to {total}, above 1", ids=(work.id,)
         )
+
+
+def check_work(work: Work, *, min_credit_pool: Fraction = Fraction(0)) -> None:
+    """Check the rules a work satisfies on its own (owners, shares, credits), as
+    :func:`build_graph` does for each work; importers that stream works call it
+    one work at a time.
+
+    Examples
+    --------
+    >>> check_work(Work("r1", "record", {"a": Fraction(1, 2)}))
+    Traceback (most recent call last):
+    ...
+    hitrack.domain.errors.InvalidShare: work r1: owners' fractions sum to 1/2, not exactly 1
+    """
+    _check_work_alone(work, min_credit_pool)
 
 
 def _check_share_range(work: str, source: str, share: Fraction) -> None:

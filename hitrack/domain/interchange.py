@@ -26,6 +26,7 @@ from hitrack.domain.shares import format_share, loads_json, parse_share
 
 __all__ = [
     "Document",
+    "parse_work",
     "load_document",
     "loads_document",
     "dump_document",
@@ -87,6 +88,12 @@ def _credits(raw: Any, work_id: str) -> tuple[Credit, ...]:
         weight = parse_share(data["weight"], what=f"work {work_id}: credit weight of {payee}")
         credits.append(Credit(payee, role, weight))
     return tuple(credits)
+
+
+def parse_work(raw: Any, position: int) -> Work:
+    """One element of ``works`` as a :class:`~hitrack.domain.graph.Work` (types checked,
+    graph rules not: see :func:`~hitrack.domain.graph.check_work`)."""
+    return _work(raw, position)
 
 
 def _work(raw: Any, position: int) -> Work:

@@ -57,7 +57,8 @@ __all__ = [
     "validate_attribution",
 ]
 
-_HASH = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
+HASH_PATTERN = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
+"""A manifest key that is a SHA-256 digest of media (optionally prefixed ``sha256:``)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def resolve_manifest(
             raise InvalidInput("manifest: keys must be record ids or sha256 hashes")
         key = key.strip()
         weight = _weight(raw, key)
-        match = _HASH.fullmatch(key)
+        match = HASH_PATTERN.fullmatch(key)
         if match:
             digest = match.group(1).lower()
             candidates = [

@@ -42,7 +42,7 @@ from hitrack.db.models import (
 )
 from hitrack.domain import graph as graph_rules
 from hitrack.domain import interchange
-from hitrack.domain.errors import Conflict, InvalidCitation, NotFound, PermissionDenied
+from hitrack.domain.errors import InvalidCitation, NotFound, PermissionDenied
 from hitrack.domain.payees import UNCLAIMED_PREFIX
 from hitrack.domain.payees import Credit as DomainCredit
 from hitrack.domain.shares import parse_share
@@ -77,7 +77,6 @@ __all__ = [
     "check_new_citations",
     "export_ancestry",
     "export_all",
-    "import_document",
 ]
 
 
@@ -468,80 +467,25 @@ def export_ancestry(db: Session, actor: Creator | None, work: Work) -> dict[str,
 
 def export_all(db: Session) -> dict[str, object]:
     """The whole graph in the interchange format (for admins and backups)."""
-    return _export(
-        list(
-            db.scalars(
-                select(Work).options(
-                    selectinload(Work.owners).selectinload(WorkOwner.creator),
-                    selectinload(Work.sources).selectinload(Citation.source),
-                )
+    works = list(
+        db.scalars(
+            select(Work).options(
+                selectinload(Work.owners).selectinload(WorkOwner.creator),
+                selectinload(Work.sources).selectinload(Citation.source),
+                selectinload(Work.credits).selectinload(Credit.creator),
             )
         )
     )
-
-
-def import_document(db: Session, text: str) -> str:
-    """Import the works of an interchange document: everything is checked before anything is written.
-
-    The graph rules are checked by the domain on load; then each citation is
-    checked again, in topological order, as if it were made now, which adds
-    the consent rules (the document's ``consent``; default: remix yes, AI
-    training no). Owners are creator handles: unknown handles become
-    placeholder creators that cannot log in. Work ids must be new. Events in
-    the document are not imported (revenue has its own import).
-    """
-    document = interchange.loads_document(text)
-    existing = set(
-        db.scalars(select(Work.public_id).where(Work.public_id.in_([w.id for w in document.works])))
-    )
-    if existing:
-        raise Conflict(
-            f"works already exist: {', '.join(sorted(existing))}", ids=tuple(sorted(existing))
-        )
-    by_id = {w.id: w for w in document.works}
-    order = list(reversed(list(nx.topological_sort(document.graph))))
-    G = nx.DiGraph()
-    for work_id in order:
-        work = by_id[work_id]
-        G.add_nodes_from(graph_rules.build_graph([replace(work, sources={})]).nodes(data=True))
-        graph_rules.add_citations(G, work_id, dict(sorted(work.sources.items())))
-    with unit_of_work(db):
-        lock_graph(db)
-        handles = {h for w in document.works for h in w.owners}
-        creators = {
-            c.handle: c for c in db.scalars(select(Creator).where(Creator.handle.in_(handles)))
-        }
-        created = 0
-        for handle in sorted(handles - set(creators)):
-            creators[handle] = Creator(
-                handle=handle, display_name=handle, email=None, password_hash=None
-            )
-            db.add(creators[handle])
-            created += 1
-        db.flush()
-        rows: dict[str, Work] = {}
-        for work_id in order:
-            w = by_id[work_id]
-            row = Work(
-                public_id=w.id,
-                kind=w.kind,
-                title=w.title or w.id,
-                description="",
-                consent_remix=w.consent_remix,
-                consent_ai_training=w.consent_ai_training,
-                created_by_id=None,
-            )
-            row.attribution_weight = w.attribution_weight
-            for handle, fraction in sorted(w.owners.items()):
-                owner = WorkOwner(creator_id=creators[handle].id)
-                owner.fraction = fraction
-                row.owners.append(owner)
-            db.add(row)
-            db.flush()
-            rows[work_id] = row
-            for source, share in sorted(w.sources.items()):
-                citation = Citation(work_id=row.id, source_id=rows[source].id)
-                citation.share = share
-                db.add(citation)
-    edges = document.graph.number_of_edges()
-    return f"imported {len(order)} works, {edges} citations, {created} new creators"
+    document = _export(works)
+    # An unclaimed credit is named in the document too, so an import restores its name.
+    names = {
+        f"{UNCLAIMED_PREFIX}{c.public_id}": c.name
+        for w in works
+        for c in w.credits
+        if c.removed_at is None
+    }
+    for item in document["works"]:  # type: ignore[attr-defined]
+        for credit in item.get("credits", ()):
+            if credit["payee"] in names:
+                credit["name"] = names[credit["payee"]]
+    return document

@@ -600,57 +600,6 @@ def revenue_funding_postings(currency: str, amount: int) -> list[Posting]:
     ]
 
 
-def _funding_breaches(db: Session, postings_by_tx: dict[int, list[Posting]]) -> list[str]:
-    """Unsettled revenue equals the funded events not yet settled, per currency; every
-    funded or settled event has a funding transaction that took its amount in; only
-    settled events have allocations."""
-    breaches: list[str] = []
-    waiting: dict[str, int] = {}
-    for ref, state, currency, amount, funding_id, settlement_id in db.execute(
-        select(
-            RevenueEvent.external_id,
-            RevenueEvent.state,
-            RevenueEvent.currency,
-            RevenueEvent.amount,
-            RevenueEvent.funding_transaction_id,
-            RevenueEvent.transaction_id,
-        )
-        .where(RevenueEvent.state.in_(("funded", "settled")))
-        .order_by(RevenueEvent.id)
-    ):
-        if state == "funded":
-            waiting[currency] = waiting.get(currency, 0) + int(amount)
-        if funding_id is None:
-            breaches.append(f"event {ref}: {state} without a funding transaction")
-        elif funding_id != settlement_id and rules.merge_postings(
-            postings_by_tx.get(funding_id, [])
-        ) != rules.merge_postings(revenue_funding_postings(currency, int(amount))):
-            breaches.append(f"event {ref}: its funding transaction does not take in its amount")
-    held = {
-        currency: rules.owed(int(total))
-        for currency, total in db.execute(
-            select(LedgerAccount.currency, func.coalesce(func.sum(LedgerPosting.amount), 0))
-            .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
-            .where(LedgerAccount.kind == "platform_unsettled")
-            .group_by(LedgerAccount.currency)
-        )
-    }
-    for currency in sorted(set(waiting) | set(held)):
-        if held.get(currency, 0) != waiting.get(currency, 0):
-            breaches.append(
-                f"{currency}: unsettled revenue holds {held.get(currency, 0)} micros, but the "
-                f"funded events not yet settled sum to {waiting.get(currency, 0)}"
-            )
-    for (ref,) in db.execute(
-        select(RevenueEvent.external_id)
-        .join(Allocation, Allocation.event_id == RevenueEvent.id)
-        .where(RevenueEvent.state != "settled")
-        .distinct()
-    ):
-        breaches.append(f"event {ref}: allocated before it settled")
-    return breaches
-
-
 def _positive(amount: int) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidInput("a payout amount must be a positive integer number of micros")
@@ -693,6 +642,40 @@ def held_balances(db: Session, creator_id: int) -> dict[str, int]:
 # --- invariants ------------------------------------------------------------------
 
 
+_STREAM_ROWS = 10_000
+"""Rows fetched per round trip by the invariant check's server-side cursors."""
+
+
+class _Ordered:
+    """A stream of rows ordered by a key, read group by group in that order.
+
+    :meth:`take` returns the rows whose key equals the one asked for, skipping
+    smaller keys; asked in ascending order, each row is read once and only the
+    current group is held.
+    """
+
+    def __init__(self, rows: Iterable[Any], key: Any) -> None:
+        self._rows = iter(rows)
+        self._key = key
+        self._head: Any = next(self._rows, None)
+
+    def take(self, wanted: Any) -> list[Any]:
+        group = []
+        while self._head is not None:
+            key = self._key(self._head)
+            if key > wanted:
+                break
+            if key == wanted:
+                group.append(self._head)
+            self._head = next(self._rows, None)
+        return group
+
+
+def _stream(db: Session, stmt: Any) -> Any:
+    """Rows of ``stmt`` from a server-side cursor, ``_STREAM_ROWS`` per fetch."""
+    return db.execute(stmt.execution_options(yield_per=_STREAM_ROWS))
+
+
 def check_invariants(db: Session) -> list[str]:
     """Every breach of the ledger's invariants, as one line each (empty: all well).
 
@@ -704,115 +687,243 @@ def check_invariants(db: Session) -> list[str]:
     account is beyond the account cap, and each account's running balance
     equals the sum of its postings.
 
+    The check streams: postings, the settled events with their allocations and
+    the funded events are each read from a server-side cursor ordered by
+    transaction and merged transaction by transaction, so memory holds one
+    transaction's rows (plus one total per account and per currency), however
+    long the ledger.
+
     Every sum is taken over Python integers, so a ledger an earlier version
     let grow beyond 64 bits is still read and reported, never a crash.
     """
     breaches: list[str] = []
-    postings_by_tx: dict[int, list[Posting]] = {}
-    sums: dict[str, int] = {}
-    for tx_id, code, currency, amount in db.execute(
-        select(
-            LedgerPosting.transaction_id,
-            LedgerAccount.code,
-            LedgerPosting.currency,
-            LedgerPosting.amount,
-        ).join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
-    ):
-        postings_by_tx.setdefault(tx_id, []).append(Posting(code, currency, int(amount)))
-        sums[code] = sums.get(code, 0) + int(amount)
-    breaches += rules.check_currency_totals(
-        rules.currency_totals(p for postings in postings_by_tx.values() for p in postings)
+    sums: dict[int, int] = {}
+    currencies: dict[str, int] = {}
+    waiting: dict[str, int] = {}
+    postings = _Ordered(
+        _stream(
+            db,
+            select(
+                LedgerPosting.transaction_id,
+                LedgerPosting.account_id,
+                LedgerAccount.code,
+                LedgerPosting.currency,
+                LedgerPosting.amount,
+            )
+            .join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
+            .order_by(LedgerPosting.transaction_id),
+        ),
+        key=lambda row: row[0],
     )
-    for tx_id, key, kind, digest in db.execute(
+    # Settled events outside periods, by their settlement transaction (0: none).
+    settled_key = func.coalesce(RevenueEvent.transaction_id, 0)
+    settled_where = (RevenueEvent.state == "settled", RevenueEvent.period_id.is_(None))
+    events = _Ordered(
+        _stream(
+            db,
+            select(
+                settled_key,
+                RevenueEvent.id,
+                RevenueEvent.external_id,
+                RevenueEvent.currency,
+                RevenueEvent.amount,
+                RevenueEvent.fee,
+                RevenueEvent.recouped,
+                RevenueEvent.distributable,
+                RevenueEvent.funding_transaction_id,
+                RevenueEvent.transaction_id,
+            )
+            .where(*settled_where)
+            .order_by(settled_key, RevenueEvent.id),
+        ),
+        key=lambda row: row[0],
+    )
+    allocations = _Ordered(
+        _stream(
+            db,
+            select(
+                settled_key,
+                RevenueEvent.id,
+                Allocation.creator_id,
+                Allocation.kind,
+                Allocation.amount,
+                RevenueEvent.currency,
+            )
+            .join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
+            .where(*settled_where)
+            .order_by(settled_key, RevenueEvent.id),
+        ),
+        key=lambda row: (row[0], row[1]),
+    )
+    # An unclaimed credit's part of an event went to its escrow (hitrack.services.credits).
+    escrows = _Ordered(
+        _stream(
+            db,
+            select(
+                settled_key,
+                RevenueEvent.id,
+                CreditEarning.credit_id,
+                CreditEarning.amount,
+                RevenueEvent.currency,
+            )
+            .join(RevenueEvent, CreditEarning.event_id == RevenueEvent.id)
+            .where(*settled_where)
+            .order_by(settled_key, RevenueEvent.id),
+        ),
+        key=lambda row: (row[0], row[1]),
+    )
+    funding_key = func.coalesce(RevenueEvent.funding_transaction_id, 0)
+    fundings = _Ordered(
+        _stream(
+            db,
+            select(
+                funding_key,
+                RevenueEvent.external_id,
+                RevenueEvent.state,
+                RevenueEvent.currency,
+                RevenueEvent.amount,
+                RevenueEvent.transaction_id,
+            )
+            .where(RevenueEvent.state.in_(("funded", "settled")))
+            .order_by(funding_key, RevenueEvent.id),
+        ),
+        key=lambda row: row[0],
+    )
+
+    def check_events(tx_id: int, tx_postings: list[Posting] | None) -> None:
+        for (
+            _key,
+            ev_id,
+            ref,
+            cur,
+            amount,
+            fee,
+            recouped,
+            dist,
+            funding_id,
+            settlement_id,
+        ) in events.take(tx_id):
+            parts = [
+                (payable_account(creator_id, cur), kind, int(micros))
+                for _k, _e, creator_id, kind, micros, _c in allocations.take((tx_id, ev_id))
+            ]
+            parts += [
+                (escrow_account(credit_id, cur), "earning", int(micros))
+                for _k, _e, credit_id, micros, _c in escrows.take((tx_id, ev_id))
+            ]
+            # Settlement draws on unsettled revenue; events settled before revenue had
+            # states took the cash in with their settlement (one transaction for both).
+            combined = funding_id == settlement_id
+            breaches.extend(
+                rules.check_event(
+                    rules.EventRecord(
+                        ref=ref,
+                        currency=cur,
+                        amount=amount,
+                        fee=fee,
+                        recouped=recouped,
+                        distributable=dist,
+                        allocations=parts,
+                        cash_account=(cash_account if combined else unsettled_account)(cur),
+                        fee_account=fees_account(cur),
+                        postings=tx_postings,
+                    )
+                )
+            )
+
+    def check_fundings(tx_id: int, tx_postings: list[Posting]) -> None:
+        for _key, ref, state, cur, amount, settlement_id in fundings.take(tx_id):
+            if state == "funded":
+                waiting[cur] = waiting.get(cur, 0) + int(amount)
+            if not tx_id:
+                breaches.append(f"event {ref}: {state} without a funding transaction")
+            elif tx_id != settlement_id and rules.merge_postings(
+                tx_postings
+            ) != rules.merge_postings(revenue_funding_postings(cur, int(amount))):
+                breaches.append(f"event {ref}: its funding transaction does not take in its amount")
+
+    check_events(0, None)
+    check_fundings(0, [])
+    for tx_id, key, kind, digest in _stream(
+        db,
         select(
             LedgerTransaction.id,
             LedgerTransaction.idempotency_key,
             LedgerTransaction.kind,
             LedgerTransaction.payload_hash,
-        ).order_by(LedgerTransaction.id)
+        ).order_by(LedgerTransaction.id),
     ):
-        postings = postings_by_tx.get(tx_id, [])
-        off = {c: t for c, t in rules.currency_totals(postings).items() if t}
+        tx_postings = []
+        for _tx, account_id, code, currency, amount in postings.take(tx_id):
+            tx_postings.append(Posting(code, currency, int(amount)))
+            sums[account_id] = sums.get(account_id, 0) + int(amount)
+            currencies[currency] = currencies.get(currency, 0) + int(amount)
+        off = {c: t for c, t in rules.currency_totals(tx_postings).items() if t}
         if off:
             breaches.append(f"transaction {key}: postings do not balance ({off})")
-        if rules.transaction_hash(kind, postings) != digest:
+        if rules.transaction_hash(kind, tx_postings) != digest:
             breaches.append(f"transaction {key}: postings do not match its payload hash")
+        check_events(tx_id, tx_postings)
+        check_fundings(tx_id, tx_postings)
+    breaches += rules.check_currency_totals(currencies)
 
     owed_kinds: dict[str, int] = {}
-    for code, kind, running in db.execute(
-        select(LedgerAccount.code, LedgerAccount.kind, LedgerAccount.balance)
+    totals: dict[str, int] = {}
+    for account_id, code, kind, running in _stream(
+        db,
+        select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.kind, LedgerAccount.balance),
     ):
-        if sums.get(code, 0) != running:
+        total = sums.get(account_id, 0)
+        if total != running:
             breaches.append(
-                f"{code}: running balance {running} differs from its postings' sum "
-                f"{sums.get(code, 0)}"
+                f"{code}: running balance {running} differs from its postings' sum {total}"
             )
         if kind in OWED_KINDS:
-            owed_kinds[code] = sums.get(code, 0)
+            owed_kinds[code] = total
+        if total:
+            totals[code] = total
     breaches += rules.check_owed_balances(owed_kinds)
-    breaches += beyond_account_cap(sums)
-
-    allocations: dict[int, list[tuple[str, str, int]]] = {}
-    for event_id, creator_id, kind, amount, currency in db.execute(
-        select(
-            Allocation.event_id,
-            Allocation.creator_id,
-            Allocation.kind,
-            Allocation.amount,
-            RevenueEvent.currency,
-        ).join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
-    ):
-        if event_id is None:
-            continue
-        allocations.setdefault(event_id, []).append(
-            (payable_account(creator_id, currency), kind, int(amount))
-        )
-    breaches += _period_breaches(db, allocations, postings_by_tx)
-    # An unclaimed credit's part of an event went to its escrow (hitrack.services.credits).
-    for event_id, credit_id, amount, currency in db.execute(
-        select(
-            CreditEarning.event_id,
-            CreditEarning.credit_id,
-            CreditEarning.amount,
-            RevenueEvent.currency,
-        ).join(RevenueEvent, CreditEarning.event_id == RevenueEvent.id)
-    ):
-        allocations.setdefault(event_id, []).append(
-            (escrow_account(credit_id, currency), "earning", int(amount))
-        )
-    settled = select(RevenueEvent).where(
-        RevenueEvent.state == "settled", RevenueEvent.period_id.is_(None)
-    )
-    for ev in db.scalars(settled.order_by(RevenueEvent.id)):
-        # Settlement draws on unsettled revenue; events settled before revenue had
-        # states took the cash in with their settlement (one transaction for both).
-        combined = ev.funding_transaction_id == ev.transaction_id
-        breaches += rules.check_event(
-            rules.EventRecord(
-                ref=ev.external_id,
-                currency=ev.currency,
-                amount=ev.amount,
-                fee=ev.fee,
-                recouped=ev.recouped,
-                distributable=ev.distributable,
-                allocations=allocations.get(ev.id, []),
-                cash_account=(cash_account if combined else unsettled_account)(ev.currency),
-                fee_account=fees_account(ev.currency),
-                postings=None
-                if ev.transaction_id is None
-                else postings_by_tx.get(ev.transaction_id, []),
-            )
-        )
-    breaches += _funding_breaches(db, postings_by_tx)
+    breaches += beyond_account_cap(totals)
+    breaches += _period_breaches(db)
+    breaches += _unsettled_breaches(db, waiting)
     return breaches
 
 
-def _period_breaches(
-    db: Session,
-    allocations: dict[int, list[tuple[str, str, int]]],
-    postings_by_tx: dict[int, list[Any]],
-) -> list[str]:
-    """A settlement period is checked as one event: its events' parts and its one transaction."""
+def _unsettled_breaches(db: Session, waiting: dict[str, int]) -> list[str]:
+    """Unsettled revenue equals the funded events not yet settled, per currency; only
+    settled events have allocations."""
+    breaches: list[str] = []
+    held = {
+        currency: rules.owed(int(total))
+        for currency, total in db.execute(
+            select(LedgerAccount.currency, func.coalesce(func.sum(LedgerPosting.amount), 0))
+            .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
+            .where(LedgerAccount.kind == "platform_unsettled")
+            .group_by(LedgerAccount.currency)
+        )
+    }
+    for currency in sorted(set(waiting) | set(held)):
+        if held.get(currency, 0) != waiting.get(currency, 0):
+            breaches.append(
+                f"{currency}: unsettled revenue holds {held.get(currency, 0)} micros, but the "
+                f"funded events not yet settled sum to {waiting.get(currency, 0)}"
+            )
+    for (ref,) in db.execute(
+        select(RevenueEvent.external_id)
+        .join(Allocation, Allocation.event_id == RevenueEvent.id)
+        .where(RevenueEvent.state != "settled")
+        .distinct()
+    ):
+        breaches.append(f"event {ref}: allocated before it settled")
+    return breaches
+
+
+def _period_breaches(db: Session) -> list[str]:
+    """A settlement period is checked as one event: its events' parts and its one transaction.
+
+    Periods are few (one per currency per close); each is read with its own
+    queries, holding one row per creator it paid.
+    """
     from hitrack.db.models import SettlementPeriod
 
     breaches: list[str] = []
@@ -826,6 +937,22 @@ def _period_breaches(
                 )
             )
         ]
+        parts += [
+            (payable_account(creator_id, cur), kind, int(amount))
+            for creator_id, kind, amount in db.execute(
+                select(Allocation.creator_id, Allocation.kind, Allocation.amount)
+                .join(RevenueEvent, Allocation.event_id == RevenueEvent.id)
+                .where(RevenueEvent.period_id == period.id)
+            )
+        ]
+        parts += [
+            (escrow_account(credit_id, cur), "earning", int(amount))
+            for credit_id, amount in db.execute(
+                select(CreditEarning.credit_id, CreditEarning.amount)
+                .join(RevenueEvent, CreditEarning.event_id == RevenueEvent.id)
+                .where(RevenueEvent.period_id == period.id)
+            )
+        ]
         totals = db.execute(
             select(
                 func.coalesce(func.sum(RevenueEvent.amount), 0),
@@ -834,10 +961,14 @@ def _period_breaches(
                 func.coalesce(func.sum(RevenueEvent.distributable), 0),
             ).where(RevenueEvent.period_id == period.id)
         ).one()
-        for event_id in db.scalars(
-            select(RevenueEvent.id).where(RevenueEvent.period_id == period.id)
-        ):
-            parts += allocations.get(event_id, [])
+        postings = [
+            Posting(code, currency, int(amount))
+            for code, currency, amount in db.execute(
+                select(LedgerAccount.code, LedgerPosting.currency, LedgerPosting.amount)
+                .join(LedgerAccount, LedgerPosting.account_id == LedgerAccount.id)
+                .where(LedgerPosting.transaction_id == period.transaction_id)
+            )
+        ]
         if int(totals[0]) != period.amount or int(totals[1]) != period.fee:
             breaches.append(f"period {period.public_id}: its events do not sum to its totals")
         breaches += rules.check_event(
@@ -851,7 +982,7 @@ def _period_breaches(
                 allocations=parts,
                 cash_account=unsettled_account(cur),
                 fee_account=fees_account(cur),
-                postings=postings_by_tx.get(period.transaction_id, []),
+                postings=postings,
             )
         )
     return breaches

@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         auth,
         credits,
         jobs,
+        manifests,
         models,
         notifications,
         pages,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         jobs.bp,
         account.bp,
         credits.bp,
+        manifests.bp,
         api_attribution.pages,
     ):
         app.register_blueprint(pages_bp)

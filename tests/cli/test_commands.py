@@ -89,7 +89,7 @@ def test_graph_import_then_export_round_trips(env, tmp_path):
     path.write_text(json.dumps(DOC))
     result = runner.invoke(main, ["graph", "import", str(path)])
     assert result.exit_code == 0, result.output
-    assert "imported 3 works, 3 citations, 4 new creators" in result.output
+    assert "imported 3 works, 3 citations, 0 credits, 4 new creators" in result.output
     exported = json.loads(runner.invoke(main, ["graph", "export"]).stdout)
     by_id = {w["id"]: w for w in exported["works"]}
     assert by_id["r2"]["owners"] == {"bob": "0.5", "carol": "0.5"}

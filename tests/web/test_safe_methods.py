@@ -46,6 +46,7 @@ MODEL_ENDPOINTS = {
     "models.show",
     "models.new_version",
     "api.productions.get_model",
+    "manifests.upload_page",
     "attribution.outputs",
     "api.attribution.list_outputs",
 }
