@@ -19,8 +19,8 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Table, any_, bindparam, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.types import BigInteger, Integer, String
 
