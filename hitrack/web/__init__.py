@@ -92,6 +92,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(credits.bp)
     app.register_blueprint(api_credits.bp)
+    from hitrack.web import settlement_modes
+
+    app.register_blueprint(settlement_modes.pages)
+    app.register_blueprint(settlement_modes.api)
     if settings.is_development:
         from hitrack.web import mailbox
 
