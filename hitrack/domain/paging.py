@@ -18,7 +18,15 @@ from typing import Generic, TypeVar
 
 from hitrack.domain.errors import InvalidInput
 
-__all__ = ["DEFAULT_PER_PAGE", "MAX_PER_PAGE", "MAX_CURSOR", "Page", "PageRequest", "page_of", "page_request"]
+__all__ = [
+    "DEFAULT_PER_PAGE",
+    "MAX_PER_PAGE",
+    "MAX_CURSOR",
+    "Page",
+    "PageRequest",
+    "page_of",
+    "page_request",
+]
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -56,7 +64,9 @@ def _integer(value: object, name: str, low: int, high: int) -> int:
     elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
         number = int(value.strip())
     else:
-        raise InvalidInput(f"{name}: expected a whole number from {low} to {high}, got {value!r}"[:200])
+        raise InvalidInput(
+            f"{name}: expected a whole number from {low} to {high}, got {value!r}"[:200]
+        )
     if not low <= number <= high:
         raise InvalidInput(f"{name}: {number} is outside {low} to {high}")
     return number

@@ -15,14 +15,13 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from hitrack.db.models import Creator, Work
 from hitrack.domain.errors import AuthenticationFailed, InvalidInput
-from hitrack.domain.shares import format_share, loads_json
 from hitrack.domain.paging import PageRequest
+from hitrack.domain.shares import format_share, loads_json
 from hitrack.services import accounts, payouts, records, work_links
 from hitrack.services import graph as graph_service
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
-from hitrack.web.paging import link_pages, paging_params
 from hitrack.web.openapi import (
     ANY_TEXT,
     SPACE,
@@ -36,6 +35,7 @@ from hitrack.web.openapi import (
     register_paths,
     text,
 )
+from hitrack.web.paging import link_pages, paging_params
 
 # ``me`` stays importable from here for the revenue API module.
 from hitrack.web.signed_in import actor, is_signed_in

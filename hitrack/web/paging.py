@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hitrack.domain.paging import DEFAULT_PER_PAGE, MAX_CURSOR, MAX_PER_PAGE, PageRequest, page_request
+from hitrack.domain.paging import (
+    DEFAULT_PER_PAGE,
+    MAX_CURSOR,
+    MAX_PER_PAGE,
+    PageRequest,
+    page_request,
+)
 from hitrack.web.openapi import Schema, query_param
 
 __all__ = ["link_pages", "one_page", "paging_params"]
