@@ -39,7 +39,12 @@ def test_revenue_follows_the_chosen_mode(db: Session) -> None:
     event = revenue.record_revenue(
         db,
         song.admin,
-        {"external_id": "mode-1", "work": song.shoreline.public_id, "amount": usd(10), "currency": "USD"},
+        {
+            "external_id": "mode-1",
+            "work": song.shoreline.public_id,
+            "amount": usd(10),
+            "currency": "USD",
+        },
         default_fee_rate=Fraction(0),
     ).event
     assert event.state == "funded"  # waits for the next settlement period
@@ -49,7 +54,12 @@ def test_revenue_follows_the_chosen_mode(db: Session) -> None:
     later = revenue.record_revenue(
         db,
         song.admin,
-        {"external_id": "mode-2", "work": song.shoreline.public_id, "amount": usd(10), "currency": "USD"},
+        {
+            "external_id": "mode-2",
+            "work": song.shoreline.public_id,
+            "amount": usd(10),
+            "currency": "USD",
+        },
         default_fee_rate=Fraction(0),
     ).event
     assert later.state == "settled"

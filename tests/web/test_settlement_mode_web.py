@@ -12,7 +12,9 @@ from tests.web.conftest import bearer, csrf_token, log_in
 
 def _model(app_db: Session, app_storage):  # type: ignore[no-untyped-def]
     operator = make_creator(app_db, "Op")
-    record = make_record(app_db, app_storage, make_creator(app_db, "Ana"), "Shore", ai_training=True)
+    record = make_record(
+        app_db, app_storage, make_creator(app_db, "Ana"), "Shore", ai_training=True
+    )
     model = ai_models.register_model(
         app_db, operator, name="Wave", manifest={record.public_id: "1"}
     ).model
@@ -24,7 +26,11 @@ def test_the_operator_sets_the_mode_over_the_api_and_others_may_not(
 ) -> None:  # type: ignore[no-untyped-def]
     operator, model = _model(app_db, app_storage)
     url = f"/api/v1/works/{model.public_id}/settlement-mode"
-    assert client.get(url).get_json() == {"work": model.public_id, "mode": "immediate", "chosen": None}
+    assert client.get(url).get_json() == {
+        "work": model.public_id,
+        "mode": "immediate",
+        "chosen": None,
+    }
     headers = bearer(client, operator.email, PASSWORD)
     answer = client.put(url, json={"mode": "period"}, headers=headers)
     assert answer.status_code == 200 and answer.get_json()["chosen"] == "period"
