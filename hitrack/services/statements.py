@@ -180,6 +180,8 @@ class Earnings:
 
 EXPLAINED_LINES = 20
 """Earning lines explained when a page opens; the others are explained when opened."""
+PAGE_EXPLAINED_LINES = 5
+"""Earning lines explained on each page of the earnings list (each costs a few queries)."""
 
 
 def _earning_lines(
@@ -307,7 +309,9 @@ def earnings(
     size = limit if limit is not None else page.per_page
     expected, more = expected_lines(db, creator_id)
     pending, pending_more = expected_lines(db, creator_id, state="funded")
-    lines = _earning_lines(db, creator_id, limit=size + 1, before=page.cursor)
+    lines = _earning_lines(
+        db, creator_id, limit=size + 1, before=page.cursor, explain=PAGE_EXPLAINED_LINES
+    )
     count = db.scalar(
         select(func.count()).select_from(Allocation).where(Allocation.creator_id == creator_id)
     )
