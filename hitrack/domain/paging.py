@@ -32,6 +32,9 @@ DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
 #: Cursors are row ids: a BIGINT at most.
 MAX_CURSOR = 2**63 - 1
+#: Totals are counted up to this many rows (then shown as "1000+"): counting
+#: a hundred thousand citers exactly would cost what paging saves.
+COUNT_CAP = 1_000
 
 T = TypeVar("T")
 
@@ -54,6 +57,13 @@ class Page(Generic[T]):
     items: Sequence[T]
     total: int
     next_cursor: int | None
+    #: False when ``total`` is :data:`COUNT_CAP` and more rows follow.
+    total_exact: bool = True
+
+    @property
+    def total_text(self) -> str:
+        """``"42"``, or ``"1000+"`` past the cap."""
+        return f"{self.total}" if self.total_exact else f"{self.total}+"
 
 
 def _integer(value: object, name: str, low: int, high: int) -> int:
@@ -106,9 +116,10 @@ def page_of(
 ) -> Page[T]:
     """The page from ``rows`` read with one row more than asked (it says whether more follow).
 
-    ``cursor_of`` maps a row to its cursor (its id).
+    ``cursor_of`` maps a row to its cursor (its id); ``total`` is a count made
+    with :data:`COUNT_CAP` + 1 as its limit.
     """
     more = len(rows) > request.per_page
     items = list(rows[: request.per_page])
     next_cursor = cursor_of(items[-1]) if more and items else None
-    return Page(items, total, next_cursor)
+    return Page(items, min(total, COUNT_CAP), next_cursor, total <= COUNT_CAP)

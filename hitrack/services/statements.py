@@ -33,7 +33,7 @@ from hitrack.db.models import (
     SettlementPeriod,
     Work,
 )
-from hitrack.domain.errors import InvalidInput
+from hitrack.domain.errors import InvalidInput, NotFound
 from hitrack.domain.ledger import owed
 from hitrack.domain.money import format_micros, format_micros_exact
 from hitrack.domain.paging import PageRequest
@@ -48,6 +48,7 @@ __all__ = [
     "Earnings",
     "earnings",
     "expected_lines",
+    "explain_earning",
     "parse_period",
     "statement",
     "statement_csv",
@@ -180,8 +181,10 @@ class Earnings:
 
 EXPLAINED_LINES = 20
 """Earning lines explained when a page opens; the others are explained when opened."""
-PAGE_EXPLAINED_LINES = 5
-"""Earning lines explained on each page of the earnings list (each costs a few queries)."""
+PAGE_EXPLAINED_LINES = 1
+"""Earning lines explained on each page of the earnings list: an explanation costs a few
+queries over the event's graph, so the others are explained when opened
+(:func:`explain_earning`)."""
 
 
 def _earning_lines(
@@ -266,6 +269,22 @@ def _earning_lines(
                 allocation_id=allocation.id,
             )
         )
+    return lines
+
+
+def explain_earning(db: Session, creator_id: int, external_id: object) -> list[EarningLine]:
+    """The creator's earnings from one event, each explained (the page a line's "why" opens).
+
+    Only the creator's own allocations are read: another creator's event, or
+    one that did not pay them, is not found.
+    """
+    if not isinstance(external_id, str) or not external_id or len(external_id) > 200:
+        raise NotFound("no such earning")
+    lines = _earning_lines(
+        db, creator_id, RevenueEvent.external_id == external_id, limit=10, explain=10
+    )
+    if not lines:
+        raise NotFound(f"no earning of yours from event {external_id}", ids=(external_id,))
     return lines
 
 

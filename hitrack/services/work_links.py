@@ -2,7 +2,8 @@
 
 A popular work is cited by a hundred thousand others and a model cites a
 million; its page and ``GET /api/v1/works/{id}`` must cost the same either way.
-So the counts come from one aggregate query, each list is one keyset-paged
+So the counts come from one aggregate query (capped at
+:data:`~hitrack.domain.paging.COUNT_CAP`: "1000+"), each list is one keyset-paged
 query (:mod:`hitrack.domain.paging`) that reads the linked work's id, title and
 kind and the viewer's right to see it in the same row, and the retained share
 is summed exactly from one grouped query (no per-citer query, no loading of
@@ -22,7 +23,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from hitrack.db.models import Citation, Creator, Work
-from hitrack.domain.paging import Page, PageRequest, page_of
+from hitrack.domain.paging import COUNT_CAP, Page, PageRequest, page_of
 from hitrack.services.graph import PRIVATE_TITLE, visible_condition
 
 __all__ = ["LinkedWork", "WorkLinks", "work_links", "cited_among"]
@@ -100,15 +101,25 @@ def work_links(
     # An alias: visible_condition's own subqueries over citations must not
     # correlate with the citation row being listed.
     link = aliased(Citation)
+    # Counted up to the cap (COUNT_CAP + 1 rows at most): bounded however popular.
     n_sources = (
-        select(func.count()).select_from(Citation).where(Citation.work_id == work.id)
-    ).scalar_subquery()
+        select(func.count())
+        .select_from(
+            select(Citation.id).where(Citation.work_id == work.id).limit(COUNT_CAP + 1).subquery()
+        )
+        .scalar_subquery()
+    )
     n_citers = (
         select(func.count())
-        .select_from(link)
-        .join(Work, Work.id == link.work_id)
-        .where(link.source_id == work.id, visible_condition(actor))
-    ).scalar_subquery()
+        .select_from(
+            select(link.id)
+            .join(Work, Work.id == link.work_id)
+            .where(link.source_id == work.id, visible_condition(actor))
+            .limit(COUNT_CAP + 1)
+            .subquery()
+        )
+        .scalar_subquery()
+    )
     total_sources, total_citers = db.execute(select(n_sources, n_citers)).one()
     # Shares of one denominator add up in SQL without rounding, and a work's
     # sources use few denominators; the groups add up exactly here.

@@ -64,6 +64,14 @@ def earnings() -> str:
     )
 
 
+@bp.get("/me/earnings/<external_id>")
+@login_required
+def earning(external_id: str) -> str:
+    """Why was I paid: one earning, explained when the creator opens it."""
+    lines = statements.explain_earning(db(), me().id, external_id)
+    return render_template("revenue/earning.html", lines=lines)
+
+
 @bp.get("/me/statement")
 @login_required
 def statement() -> ResponseReturnValue:

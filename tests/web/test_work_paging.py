@@ -65,7 +65,9 @@ def test_work_page_and_api_run_the_same_number_of_queries_for_few_and_many_citer
     assert counts["Quiet", False] == counts["Popular", False]
     assert counts["Quiet", True] == counts["Popular", True]
     page = client.get(f"/api/v1/works/{popular.public_id}").get_json()
-    assert page["cited_by_count"] == 2_000 and len(page["cited_by"]) == 50
+    # Counted up to the cap, then "1000+".
+    assert page["cited_by_count"] == 1_000 and page["cited_by_count_exact"] is False
+    assert len(page["cited_by"]) == 50
     assert page["cited_by_next"] is not None and page["sources_count"] == 0
 
 
@@ -87,6 +89,7 @@ def test_citers_are_paged_with_a_cursor_to_the_last_page(
         if cursor is None:
             break
     assert pages == 3 and len(seen) == len(set(seen)) == 250
+    assert data["cited_by_count"] == 250 and data["cited_by_count_exact"] is True
     assert seen == sorted(seen)  # oldest citation first, as before paging
     html = client.get(f"/works/{popular.public_id}", query_string={"per_page": "100"})
     text = html.get_data(as_text=True)

@@ -35,11 +35,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Integer, Table, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from hitrack.db.base import utcnow
 from hitrack.db.models import (
     Creator,
     LedgerAccount,
@@ -81,6 +83,7 @@ def hold_batch(
     db: Session, run: PayoutRun, batch: Sequence[Candidate], minimums: Mapping[str, int]
 ) -> int:
     """Hold the payouts of ``batch`` in one transaction; how many were held (commits)."""
+    at = utcnow()
     with unit_of_work(db):
         codes = {ledger.payable_account(c.creator_id, c.currency): c for c in batch}
         stmt = (
@@ -121,20 +124,6 @@ def hold_batch(
                 )
             ).all()
         )
-        db.execute(
-            insert(Payout),
-            [
-                {
-                    "run_id": run.id,
-                    "creator_id": c.creator_id,
-                    "currency": c.currency,
-                    "amount": amount,
-                    "idempotency_key": key,
-                    "status": "pending",
-                }
-                for c, amount, key in held
-            ],
-        )
         transactions = []
         for c, amount, key in held:
             postings = rules.check_balanced(
@@ -147,9 +136,10 @@ def hold_batch(
                     "kind": "payout_hold",
                     "description": f"Payout {format_micros(amount, c.currency)} {c.currency} "
                     f"held while the transfer is sent (run {run.public_id})",
+                    "created_at": at,
                 }
             )
-        db.execute(insert(LedgerTransaction), transactions)
+        _insert_rows(db, LedgerTransaction, transactions)
         keys = [t["idempotency_key"] for t in transactions]
         tx_ids = dict(
             db.execute(
@@ -157,6 +147,25 @@ def hold_batch(
                     LedgerTransaction.idempotency_key.in_(keys)
                 )
             ).all()
+        )
+        _insert_rows(
+            db,
+            Payout,
+            [
+                {
+                    "run_id": run.id,
+                    "creator_id": c.creator_id,
+                    "currency": c.currency,
+                    "amount": amount,
+                    "idempotency_key": key,
+                    "status": "pending",
+                    "hold_transaction_id": tx_ids[f"payout-hold:{key}"],
+                    "failure_reason": "",
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for c, amount, key in held
+            ],
         )
         postings_rows = []
         moves = []
@@ -179,22 +188,61 @@ def hold_batch(
                 },
             ]
             moves += [(payable_id, amount), (hold_id, -amount)]
-        db.execute(insert(LedgerPosting), postings_rows)
-        table = cast(Table, LedgerAccount.__table__)
+        _insert_rows(db, LedgerPosting, postings_rows)
+        _move_balances(db, moves)
+    return len(held)
+
+
+def _postgres(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def _insert_rows(db: Session, model: type, rows: list[dict[str, object]]) -> None:
+    """Insert ``rows`` in one statement: PostgreSQL binds one array per column (``unnest``),
+    so the statement has as many parameters as columns however many rows; SQLite,
+    in-process, takes them as an executemany."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+    if not _postgres(db):
+        db.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    arrays = [
+        func.unnest(
+            bindparam(
+                f"a_{name}",
+                [row[name] for row in rows],
+                type_=ARRAY(getattr(table.c[name].type, "impl", table.c[name].type)),
+            )
+        )
+        for name in names
+    ]
+    db.execute(insert(table).from_select(names, select(*arrays)))
+
+
+def _move_balances(db: Session, moves: Sequence[tuple[int, int]]) -> None:
+    """Add each amount to its account's running balance (accounts distinct), in id order."""
+    ordered = sorted(moves)
+    table = cast(Table, LedgerAccount.__table__)
+    if not _postgres(db):
         db.execute(
             update(table)
             .where(table.c.id == bindparam("account"))
             .values(balance=table.c.balance + bindparam("amount")),
-            [{"account": a, "amount": m} for a, m in sorted(moves)],
+            [{"account": a, "amount": m} for a, m in ordered],
         )
-        payouts = cast(Table, Payout.__table__)
-        db.execute(
-            update(payouts)
-            .where(payouts.c.idempotency_key == bindparam("key"))
-            .values(hold_transaction_id=bindparam("tx")),
-            [{"key": key, "tx": tx_ids[f"payout-hold:{key}"]} for _, _, key in held],
+        return
+    db.execute(
+        text(
+            "UPDATE ledger_accounts SET balance = ledger_accounts.balance + moves.amount "
+            "FROM (SELECT unnest(:accounts) AS account, unnest(:amounts) AS amount) AS moves "
+            "WHERE ledger_accounts.id = moves.account"
+        ).bindparams(
+            bindparam("accounts", [a for a, _ in ordered], type_=ARRAY(Integer)),
+            bindparam("amounts", [m for _, m in ordered], type_=ARRAY(BigInteger)),
         )
-    return len(held)
+    )
 
 
 def _hold_all_bulk(
@@ -226,8 +274,18 @@ def _hold_all_bulk(
                     _skip(db, run, candidate, f"could not hold the payout: {_problem(error)}")
 
 
+class _Pending(NamedTuple):
+    """What sending a payout needs, read as plain values (no ORM object per payout)."""
+
+    id: int
+    creator_id: int
+    currency: str
+    amount: int
+    idempotency_key: str
+
+
 def _requests(
-    db: Session, run: PayoutRun, payouts: Sequence[Payout]
+    db: Session, run: PayoutRun, payouts: Sequence[_Pending]
 ) -> dict[int, TransferRequest | BaseException]:
     accounts = dict(
         db.execute(
@@ -281,13 +339,20 @@ def send_batch(
     """Claim, send and record the pending payouts ``ids``; how many were handled."""
     at = _now(now)
     with unit_of_work(db):
-        claimed = list(
-            db.scalars(
-                select(Payout)
+        claimed = [
+            _Pending(*row)
+            for row in db.execute(
+                select(
+                    Payout.id,
+                    Payout.creator_id,
+                    Payout.currency,
+                    Payout.amount,
+                    Payout.idempotency_key,
+                )
                 .where(Payout.id.in_(list(ids)), Payout.status == "pending")
                 .order_by(Payout.id)
             )
-        )
+        ]
         if not claimed:
             return 0
         db.execute(
@@ -309,26 +374,26 @@ def send_batch(
             results[pid] = TransferResult(
                 TransferOutcome.FAILED, None, f"not sent: {_problem(req)}"
             )
-    waiting = [
-        {"pid": pid, "reason": result.message[:1000]}
-        for pid, result in results.items()
-        if result.outcome is TransferOutcome.UNKNOWN
-    ]
+    waiting: dict[str, list[int]] = {}
+    for pid, result in results.items():
+        if result.outcome is TransferOutcome.UNKNOWN:
+            waiting.setdefault(result.message[:1000], []).append(pid)
     if waiting:
         with unit_of_work(db):
-            table = cast(Table, Payout.__table__)
-            db.execute(
-                update(table)
-                .where(table.c.id == bindparam("pid"), table.c.status == "pending")
-                .values(failure_reason=bindparam("reason")),
-                waiting,
-            )
-    by_id = {p.id: p for p in claimed}
+            for reason, pids in sorted(waiting.items()):  # one statement per distinct answer
+                db.execute(
+                    update(Payout)
+                    .where(Payout.id.in_(sorted(pids)), Payout.status == "pending")
+                    .values(failure_reason=reason)
+                    .execution_options(synchronize_session=False)
+                )
     for pid, result in sorted(results.items()):
         if result.outcome is TransferOutcome.UNKNOWN:
             continue
         try:
-            apply_result(db, by_id[pid], result, mailer=mailer)
+            payout = db.get(Payout, pid)
+            assert payout is not None, "a payout of this run"
+            apply_result(db, payout, result, mailer=mailer)
         except Exception as error:
             db.rollback()
             log.exception("payout %s: settling the provider's answer failed", pid)
