@@ -620,9 +620,10 @@ def _streamed_earnings(
             *_in_period(begin, finish),
         )
         .order_by(Allocation.id)
-        .execution_options(yield_per=CSV_CHUNK_ROWS)
+        .execution_options(stream_results=True, max_row_buffer=CSV_CHUNK_ROWS * 5)
     )
-    for row in db.execute(stmt):
+    # Core rows (no ORM result processing) in batches from a server-side cursor.
+    for row in db.connection().execute(stmt):
         (
             aid,
             kind,
