@@ -325,6 +325,9 @@ class Citation(Base):
         UniqueConstraint("work_id", "source_id", name="uq_citations_work_id_source_id"),
         CheckConstraint("work_id <> source_id", name="not_self"),
         CheckConstraint("share_den > 0 AND share_num > 0 AND share_num <= share_den", name="share"),
+        # Keyset pages of a work's citers and sources (hitrack.services.work_links).
+        Index("ix_citations_source_id_id", "source_id", "id"),
+        Index("ix_citations_work_id_id", "work_id", "id"),
     )
 
     work: Mapped[Work] = relationship(back_populates="sources", foreign_keys=[work_id])
@@ -741,6 +744,8 @@ class Allocation(Base):
         ),
         CheckConstraint("amount >= 0", name="amount"),
         CheckConstraint("(event_id IS NULL) <> (period_id IS NULL)", name="event_or_period"),
+        # Keyset pages of a creator's earnings and statements.
+        Index("ix_allocations_creator_id_id", "creator_id", "id"),
     )
 
     event: Mapped[RevenueEvent | None] = relationship(back_populates="allocations")

@@ -52,6 +52,7 @@ from hitrack.domain.shares import exact_percent, format_share
 
 __all__ = [
     "MAX_LISTED_PATHS",
+    "credit_note",
     "RevenueEvent",
     "Step",
     "Route",
@@ -499,6 +500,15 @@ def _through_pool(entry: Mapping[str, Any]) -> str:
         return f", after the {pool} credit pool"
     reasons = " and ".join(["as owner", *roles] if entry.get("as_owner", True) else roles)
     return f", {reasons} through the {pool} credit pool"
+
+
+def credit_note(role: str, work_title: str, pool: Fraction) -> str:
+    """How money came to a credited person, as statements say it (the wording of explanations).
+
+    >>> credit_note("sound mixer", "Night Swim", Fraction(1, 4))
+    'as sound mixer on Night Swim, through the 25% credit pool'
+    """
+    return f"as {role} on {work_title}, through the {_percent(pool)} credit pool"
 
 
 def _step_name(step: Mapping[str, Any]) -> str:

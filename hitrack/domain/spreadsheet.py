@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-__all__ = ["FORMULA_PREFIXES", "csv_text", "neutralise"]
+__all__ = ["FORMULA_PREFIXES", "csv_lines", "csv_text", "neutralise"]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
@@ -53,3 +54,25 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     writer.writerow([neutralise(h) for h in header])
     writer.writerows([neutralise(cell) for cell in row] for row in rows)
     return out.getvalue()
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """:func:`csv_text` one line at a time, for downloads streamed as they are read.
+
+    Examples
+    --------
+    >>> list(csv_lines(["title"], [["=1+1"], ["Night Swim"]]))
+    ['title\\n', "'=1+1\\n", 'Night Swim\\n']
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in itertools.chain([header], rows):
+        writer.writerow([neutralise(cell) for cell in row])
+        yield _take(out)
+
+
+def _take(out: io.StringIO) -> str:
+    text = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return text

@@ -59,6 +59,31 @@ def _walk(db: Session, starts: list[int], version: int, *, up: bool) -> set[int]
     return set(db.scalars(select(walk.c.id)))
 
 
+def _between(db: Session, work_id: int, creator_id: int, version: int) -> set[int]:
+    """The works on a path from ``work_id`` down to a work the creator owns, in one query.
+
+    The walk up from the creator's works stays inside the event work's
+    ancestry, so a creator's record cited by a hundred thousand works costs
+    only the paths that lead to this event.
+    """
+    down = select(Work.id.label("id")).where(Work.id == work_id).cte("down", recursive=True)
+    down = down.union(
+        select(Citation.source_id)
+        .join(down, Citation.work_id == down.c.id)
+        .where(Citation.graph_version <= version)
+    )
+    owned = select(WorkOwner.work_id).where(
+        WorkOwner.creator_id == creator_id, WorkOwner.graph_version <= version
+    )
+    up = select(down.c.id.label("id")).where(down.c.id.in_(owned)).cte("up", recursive=True)
+    up = up.union(
+        select(Citation.work_id)
+        .join(up, Citation.source_id == up.c.id)
+        .where(Citation.graph_version <= version, Citation.work_id.in_(select(down.c.id)))
+    )
+    return set(db.scalars(select(up.c.id)))
+
+
 def _graph_at(
     db: Session, nodes: set[int], version: int
 ) -> tuple[Any, dict[int, str], dict[str, str]]:
@@ -161,8 +186,7 @@ def explanation_entries(
     )
     if not own:
         return []
-    ancestry = _walk(db, [event.work_id], version, up=False)
-    between = ancestry & _walk(db, sorted(own & ancestry), version, up=True)
+    between = _between(db, event.work_id, creator.id, version)
     if not between:
         return []
     mine = own & between

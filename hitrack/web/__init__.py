@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         payouts,
         productions,
         revenue,
+        settlement_modes,
         tdm,
     )
 
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         account.bp,
         credits.bp,
         manifests.bp,
+        settlement_modes.pages,
         api_attribution.pages,
     ):
         app.register_blueprint(pages_bp)

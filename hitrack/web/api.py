@@ -15,8 +15,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from hitrack.db.models import Creator, Work
 from hitrack.domain.errors import AuthenticationFailed, InvalidInput
+from hitrack.domain.paging import PageRequest
 from hitrack.domain.shares import format_share, loads_json
-from hitrack.services import accounts, payouts, records
+from hitrack.services import accounts, payouts, records, work_links
 from hitrack.services import graph as graph_service
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.guards import takes_upload
@@ -34,6 +35,7 @@ from hitrack.web.openapi import (
     register_paths,
     text,
 )
+from hitrack.web.paging import link_pages, paging_params
 
 # ``me`` stays importable from here for the revenue API module.
 from hitrack.web.signed_in import actor, is_signed_in
@@ -72,9 +74,24 @@ def creator_json(creator: Creator, *, private: bool = False) -> dict[str, Any]:
     return data
 
 
-def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
-    sources = {c.source_id for c in work.sources}
-    shown = graph_service.visible_ids(db(), viewer, sources | {c.work_id for c in work.cited_by})
+def _linked_json(item: work_links.LinkedWork, *, source: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {"work": item.work, "share": format_share(item.share)}
+    if source:
+        data["title"] = item.title
+        if item.credit_role:
+            data["credit_role"] = item.credit_role
+    return data
+
+
+def work_json(
+    work: Work,
+    viewer: Creator | None,
+    *,
+    pages: tuple[PageRequest, PageRequest] | None = None,
+) -> dict[str, Any]:
+    """The work as JSON, with the first page (or the ``pages`` asked for) of its sources and citers."""
+    sources, cited_by = pages or (PageRequest(), PageRequest())
+    links = work_links.work_links(db(), viewer, work, sources=sources, cited_by=cited_by)
     data: dict[str, Any] = {
         "id": work.public_id,
         "kind": work.kind,
@@ -85,21 +102,15 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
         "owners": [
             {**creator_json(o.creator), "fraction": format_share(o.fraction)} for o in work.owners
         ],
-        "sources": [
-            {
-                "work": c.source.public_id,
-                "title": c.source.title if c.source_id in shown else graph_service.PRIVATE_TITLE,
-                "share": format_share(c.share),
-                **({"credit_role": c.credit_role} if c.credit_role else {}),
-            }
-            for c in work.sources
-        ],
-        "retained_share": format_share(work.retained_share),
-        "cited_by": [
-            {"work": c.work.public_id, "share": format_share(c.share)}
-            for c in work.cited_by
-            if c.work_id in shown
-        ],
+        "sources": [_linked_json(c, source=True) for c in links.sources.items],
+        "sources_count": links.sources.total,
+        "sources_count_exact": links.sources.total_exact,
+        "sources_next": links.sources.next_cursor,
+        "retained_share": format_share(links.retained_share),
+        "cited_by": [_linked_json(c, source=False) for c in links.cited_by.items],
+        "cited_by_count": links.cited_by.total,
+        "cited_by_count_exact": links.cited_by.total_exact,
+        "cited_by_next": links.cited_by.next_cursor,
         "url": url_for("pages.work", public_id=work.public_id, _external=False),
     }
     if work.kind == "record":
@@ -187,7 +198,8 @@ def create_record() -> tuple[Response, int]:
 @bp.get("/records/<public_id>")
 @bp.get("/works/<public_id>")
 def get_work(public_id: str) -> Response:
-    return jsonify(work_json(graph_service.visible_work(db(), actor(), public_id), actor()))
+    work = graph_service.visible_work(db(), actor(), public_id)
+    return jsonify(work_json(work, actor(), pages=link_pages(request.args)))
 
 
 @bp.get("/records/<public_id>/media")
@@ -255,6 +267,10 @@ EMAIL = {
     "examples": ["ana@example.com"],
 }
 PASSWORD = {"type": "string", "minLength": 10, "maxLength": 1024, "pattern": ANY_TEXT}
+_LINK_PAGES = paging_params(
+    ("sources_after", "list the sources after this cursor (`sources_next` of the page before)"),
+    ("cited_by_after", "list the citers after this cursor (`cited_by_next` of the page before)"),
+)
 _WORK_LINKS = {
     "GetWork": link("getWork", "the work just written", public_id="$response.body#/id"),
     "GetWorkGraph": link("getWorkGraph", "its ancestry", public_id="$response.body#/id"),
@@ -348,7 +364,7 @@ register_paths(
                 tag="records",
                 operation_id="getRecord",
                 auth=False,
-                params=[WORK_ID],
+                params=[WORK_ID, *_LINK_PAGES],
                 response=ref("Work"),
                 errors=(404,),
             )
@@ -359,7 +375,10 @@ register_paths(
                 tag="works",
                 operation_id="getWork",
                 auth=False,
-                params=[WORK_ID],
+                description="Sources and citers are listed a page at a time: `sources_next` and "
+                "`cited_by_next` are the cursors of the next pages (null on the last), "
+                "`sources_count` and `cited_by_count` the totals.",
+                params=[WORK_ID, *_LINK_PAGES],
                 response=ref("Work"),
                 errors=(404,),
             )
@@ -477,6 +496,20 @@ register_paths(
                     credit_role={"type": "string"},
                 ),
             },
+            sources_count={
+                "type": "integer",
+                "minimum": 0,
+                "description": "counted up to a cap; `sources_count_exact` false: at least this many",
+            },
+            sources_count_exact={"type": "boolean"},
+            sources_next=nullable({"type": "integer", "minimum": 1}),
+            cited_by_count={
+                "type": "integer",
+                "minimum": 0,
+                "description": "counted up to a cap; `cited_by_count_exact` false: at least this many",
+            },
+            cited_by_count_exact={"type": "boolean"},
+            cited_by_next=nullable({"type": "integer", "minimum": 1}),
             retained_share=ref("ExactText"),
             cited_by={
                 "type": "array",

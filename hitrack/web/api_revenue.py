@@ -9,7 +9,8 @@ arrived (``/confirm-funding``) or rejects it (``/reject``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
@@ -21,6 +22,7 @@ from hitrack.domain.money import (
     MINOR_UNIT_EXPONENTS,
     format_micros,
     format_micros_exact,
+    parse_currency,
 )
 from hitrack.domain.shares import format_share
 from hitrack.services import explanations, funding, revenue, settlement, statements, webhooks
@@ -29,6 +31,7 @@ from hitrack.web.context import (
     db,
     job_queue,
     payout_provider,
+    services,
     settings,
     stripe_webhook_verifier,
 )
@@ -44,6 +47,7 @@ from hitrack.web.openapi import (
     register_paths,
     text,
 )
+from hitrack.web.paging import one_page, paging_params
 
 bp = Blueprint("revenue", __name__)
 webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -116,6 +120,8 @@ def earning_json(line: statements.EarningLine) -> dict[str, Any]:
         **money_json(line.amount, line.currency),
         "exact_entitlement": line.exact,
         "explanation": line.lines,
+        "credits": list(line.credits),
+        "cursor": line.allocation_id,
     }
 
 
@@ -204,12 +210,14 @@ def post_settlement_period() -> tuple[Response, int]:
 @bp.get("/me/earnings")
 @auth_required
 def my_earnings() -> Response:
-    found = statements.earnings(db(), me().id)
+    found = statements.earnings(db(), me().id, page=one_page(request.args, "before"))
     return jsonify(
         {
             "balances": [money_json(v, c) for c, v in found.balances.items()],
             "held": [money_json(v, c) for c, v in found.held.items()],
             "earnings": [earning_json(line) for line in found.lines],
+            "earnings_count": found.count,
+            "earnings_next": found.next_before,
             "expected": {
                 "totals": [money_json(v, c) for c, v in found.expected_totals.items()],
                 "earnings": [earning_json(line) for line in found.expected],
@@ -240,6 +248,8 @@ def statement_json(st: statements.Statement) -> dict[str, Any]:
                 "currency": p.currency,
                 "opening_balance": money_json(p.opening, p.currency),
                 "earnings": [earning_json(e) for e in p.earnings],
+                "earnings_count": p.earnings_count,
+                "earnings_next": p.earnings_next,
                 "earnings_total": money_json(p.earnings_total, p.currency),
                 "payouts": moves(p.payouts, p.currency),
                 "payouts_total": money_json(p.payouts_total, p.currency),
@@ -252,11 +262,16 @@ def statement_json(st: statements.Statement) -> dict[str, Any]:
     }
 
 
-def statement_for_request() -> statements.Statement:
-    start, end = statements.parse_period(
+def statement_period() -> tuple[date, date]:
+    return statements.parse_period(
         request.args.get("from"), request.args.get("to"), today=datetime.now(UTC).date()
     )
-    return statements.statement(db(), me().id, start, end)
+
+
+def statement_currency() -> str | None:
+    """The ``currency`` argument: one currency's part of a statement (to page through it)."""
+    value = request.args.get("currency")
+    return None if value in (None, "") else parse_currency(value)
 
 
 def wants_csv() -> bool:
@@ -269,10 +284,22 @@ def wants_csv() -> bool:
     )
 
 
-def csv_response(st: statements.Statement) -> Response:
-    filename = f"hitrack-statement-{st.start.isoformat()}-{st.end.isoformat()}.csv"
+def csv_response(creator_id: int, start: date, end: date) -> Response:
+    """The whole statement of the period as CSV, streamed as it is read from the database.
+
+    The rows are read after the view has returned, on a session of the
+    stream's own (closed when the stream ends or is dropped), so the request's
+    session and its teardown stay as they are.
+    """
+    filename = f"hitrack-statement-{start.isoformat()}-{end.isoformat()}.csv"
+    sessions = services().sessions
+
+    def chunks() -> Iterator[str]:
+        with sessions() as session:
+            yield from statements.statement_csv_chunks(session, creator_id, start, end)
+
     return Response(
-        statements.statement_csv(st),
+        chunks(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -281,8 +308,18 @@ def csv_response(st: statements.Statement) -> Response:
 @bp.get("/me/statement")
 @auth_required
 def my_statement() -> Response:
-    st = statement_for_request()
-    return csv_response(st) if wants_csv() else jsonify(statement_json(st))
+    start, end = statement_period()
+    if wants_csv():
+        return csv_response(me().id, start, end)
+    st = statements.statement(
+        db(),
+        me().id,
+        start,
+        end,
+        page=one_page(request.args, "after"),
+        currency=statement_currency(),
+    )
+    return jsonify(statement_json(st))
 
 
 # --- webhooks ----------------------------------------------------------------------
@@ -443,8 +480,13 @@ register_paths(
                 "from reported revenue not yet funded (never in the balance)",
                 tag="revenue",
                 operation_id="getEarnings",
+                description="Earnings are listed newest first, a page at a time: "
+                "`earnings_next` is the `before` cursor of the next page (null on the last).",
+                params=paging_params(
+                    ("before", "list the earnings before this cursor (`earnings_next`)")
+                ),
                 response=ref("Earnings"),
-                errors=(401,),
+                errors=(401, 422),
             )
         },
         "/api/v1/me/statement": {
@@ -454,8 +496,20 @@ register_paths(
                 operation_id="getStatement",
                 description="JSON, or CSV with format=csv or Accept: text/csv. The period runs "
                 f"from `from` to `to` (both included): `to` is not before `from`, and it "
-                f"covers at most {statements.MAX_PERIOD_DAYS} days.",
-                params=PERIOD,
+                f"covers at most {statements.MAX_PERIOD_DAYS} days. JSON lists each currency's "
+                "earnings a page at a time, oldest first (`earnings_next` is the `after` cursor "
+                "of the next page; totals cover the whole period); CSV streams every line.",
+                params=[
+                    *PERIOD,
+                    query_param(
+                        "currency",
+                        "only this currency's part (to page through its earnings)",
+                        {"enum": sorted(MINOR_UNIT_EXPONENTS)},
+                    ),
+                    *paging_params(
+                        ("after", "list the earnings after this cursor (`earnings_next`)")
+                    ),
+                ],
                 response=ref("Statement"),
                 media={"text/csv": {"type": "string"}},
                 errors=(401, 422),
@@ -580,6 +634,13 @@ register_paths(
                     ),
                     exact_entitlement={"type": "string"},
                     explanation={"type": "array", "items": {"type": "string"}},
+                    credits={
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "the credits of yours it came through, e.g. "
+                        "'as sound mixer on Night Swim, through the 25% credit pool'",
+                    },
+                    cursor={"type": "integer", "minimum": 1},
                 ),
             ]
         },
@@ -589,6 +650,8 @@ register_paths(
             balances={"type": "array", "items": ref("Money")},
             held={"type": "array", "items": ref("Money")},
             earnings={"type": "array", "items": ref("Earning")},
+            earnings_count={"type": "integer", "minimum": 0},
+            earnings_next=nullable({"type": "integer", "minimum": 1}),
             expected={
                 **object_schema(
                     ["totals", "earnings", "more"],
@@ -654,6 +717,8 @@ register_paths(
                     currency={"type": "string"},
                     opening_balance=ref("Money"),
                     earnings={"type": "array", "items": ref("Earning")},
+                    earnings_count={"type": "integer", "minimum": 0},
+                    earnings_next=nullable({"type": "integer", "minimum": 1}),
                     earnings_total=ref("Money"),
                     payouts={"type": "array", "items": ref("MoneyMove")},
                     payouts_total=ref("Money"),

@@ -25,6 +25,7 @@ from hitrack.web import (
     api_payouts,
     api_productions,
     api_revenue,
+    settlement_modes,
 )
 
 __all__ = ["PREFIX", "bp"]
@@ -41,5 +42,6 @@ for child in (
     api_payouts.bp,
     api_productions.bp,
     api_revenue.bp,
+    settlement_modes.api,
 ):
     bp.register_blueprint(child)

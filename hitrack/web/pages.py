@@ -26,12 +26,13 @@ from wtforms.validators import DataRequired, Length
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.provenance.c2pa_io import SIGNABLE_TYPES
 from hitrack.services import graph as graph_service
-from hitrack.services import records
+from hitrack.services import records, work_links
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.forms import Form
 from hitrack.web.graph_view import graph_view
 from hitrack.web.guards import takes_upload
 from hitrack.web.media import media_response
+from hitrack.web.paging import link_pages
 from hitrack.web.signed_in import actor, login_required, me
 
 bp = Blueprint("pages", __name__)
@@ -141,19 +142,26 @@ def _upload_page(form: UploadForm, rows: list[tuple[str, str]]) -> str:
 def work(public_id: str) -> str:
     item = graph_service.visible_work(db(), actor(), public_id)
     me = actor()
+    sources, cited_by = link_pages(request.args)
+    links = work_links.work_links(db(), me, item, sources=sources, cited_by=cited_by)
+    is_owner = item.is_owned_by(me.id if me else None)
+    proposed = (item.media_provenance or {}).get("proposed_sources") or []
     consent_form = ConsentForm(
         data={"consent_remix": item.consent_remix, "consent_ai_training": item.consent_ai_training}
     )
-    sources = {c.source_id for c in item.sources}
-    shown = graph_service.visible_ids(db(), me, sources | {c.work_id for c in item.cited_by})
     return render_template(
         "work.html",
         work=item,
-        cited_by=[c for c in item.cited_by if c.work_id in shown],
-        hidden=sources - shown,
+        links=links,
+        per_page=sources.per_page,
+        already_cited=work_links.cited_among(
+            db(), item, (p["work"] for p in proposed if isinstance(p, dict) and "work" in p)
+        )
+        if is_owner and isinstance(proposed, list)
+        else set(),
         consent_form=consent_form,
         cite_form=CiteForm(),
-        is_owner=item.is_owned_by(me.id if me else None),
+        is_owner=is_owner,
         signable_types=SIGNABLE_TYPES,
     )
 

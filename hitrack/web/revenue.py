@@ -19,9 +19,10 @@ from hitrack.db.models import Creator
 from hitrack.domain.errors import PermissionDenied
 from hitrack.domain.money import format_micros_exact
 from hitrack.services import funding, reports, settlement, statements
-from hitrack.web.api_revenue import csv_response
+from hitrack.web.api_revenue import csv_response, statement_currency
 from hitrack.web.context import db, job_queue, payout_provider, settings
 from hitrack.web.forms import Form
+from hitrack.web.paging import one_page
 from hitrack.web.signed_in import login_required, me
 
 bp = Blueprint("revenue", __name__)
@@ -48,7 +49,7 @@ class RejectForm(Form):
 @bp.get("/me/earnings")
 @login_required
 def earnings() -> str:
-    found = statements.earnings(db(), me().id)
+    found = statements.earnings(db(), me().id, page=one_page(request.args, "before"))
     currencies = sorted({line.currency for line in found.lines} | set(found.balances))
     charts = [statements.chart_data(found.lines, c) for c in currencies] or [
         {"currency": "USD", "points": []}
@@ -63,15 +64,30 @@ def earnings() -> str:
     )
 
 
+@bp.get("/me/earnings/<external_id>")
+@login_required
+def earning(external_id: str) -> str:
+    """Why was I paid: one earning, explained when the creator opens it."""
+    lines = statements.explain_earning(db(), me().id, external_id)
+    return render_template("revenue/earning.html", lines=lines)
+
+
 @bp.get("/me/statement")
 @login_required
 def statement() -> ResponseReturnValue:
     start, end = statements.parse_period(
         request.args.get("from"), request.args.get("to"), today=datetime.now(UTC).date()
     )
-    st = statements.statement(db(), me().id, start, end)
     if request.args.get("format") == "csv":
-        return csv_response(st)
+        return csv_response(me().id, start, end)
+    st = statements.statement(
+        db(),
+        me().id,
+        start,
+        end,
+        page=one_page(request.args, "after"),
+        currency=statement_currency(),
+    )
     return render_template("revenue/statement.html", st=st)
 
 

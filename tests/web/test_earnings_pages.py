@@ -99,3 +99,17 @@ def test_the_ledger_overview_is_for_admins(client: FlaskClient, song: Song) -> N
 
 def test_pages_need_a_login(client: FlaskClient) -> None:
     assert client.get("/me/earnings").status_code == 302
+
+
+def test_an_earning_not_explained_on_the_list_is_explained_when_opened(
+    client: FlaskClient, song: Song
+) -> None:
+    log_in(client, song.ana.email or "", PASSWORD)
+    page = client.get("/me/earnings").get_data(as_text=True)
+    events = re.findall(r'class="earning" data-event="([^"]+)"', page)
+    assert events
+    opened = client.get(f"/me/earnings/{events[-1]}")
+    assert opened.status_code == 200
+    assert "Why you were paid" in opened.get_data(as_text=True)
+    assert client.get("/me/earnings/not-an-event").status_code == 404
+    assert client.get("/me/earnings?per_page=0").status_code == 422
