@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from hitrack.domain.errors import InvalidInput, NotFound, PermissionDenied
 from hitrack.services import revenue, settlement_modes
-from tests.money_factories import make_person, make_song, usd
+from tests.factories import make_person, make_song, usd
 
 
 def test_a_model_defaults_by_size_and_its_operator_can_choose_per_event_or_period(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hitrack.domain.paging import PageRequest
 from hitrack.services import credits, revenue, statements, verification
-from tests.money_factories import make_person, make_work, usd
+from tests.factories import make_person, make_work, usd
 from tests.services.test_credits import kim_signs_up, make_film, sell
 
 POOL_LINE = "through the 25% credit pool"
