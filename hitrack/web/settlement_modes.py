@@ -75,7 +75,7 @@ def choose(public_id: str) -> ResponseReturnValue:
             + (" (its default)." if setting.is_default else "."),
             "success",
         )
-    target = "productions.model" if work.kind == "model" else "pages.work"
+    target = "models.show" if work.kind == "model" else "pages.work"
     return redirect(url_for(target, public_id=work.public_id) + "#settlement-mode")
 
 
