@@ -10,8 +10,8 @@ from hitrack.db.models import Creator
 from hitrack.domain.credit_roles import CREDIT_ROLES
 from hitrack.domain.errors import InvalidInput, PermissionDenied
 from hitrack.domain.shares import format_share
+from hitrack.services import credit_earnings, verification
 from hitrack.services import credits as credit_service
-from hitrack.services import verification
 from hitrack.services.graph import visible_work
 from hitrack.web.context import db, mailer, settings
 from hitrack.web.signed_in import is_signed_in, login_required, me
@@ -96,6 +96,7 @@ def held() -> str:
     return render_template(
         "credits/held.html",
         items=items,
+        earnings=credit_earnings.escrow_earnings(db(), items, _me()),
         verified=verification.is_verified(db(), _me().id),
     )
 
@@ -121,6 +122,7 @@ def claim(invitation: str) -> BaseResponse | str:
         "credits/claim.html",
         credit=credit,
         held=credit_service.escrow_balances(db(), credit),
+        earnings=credit_earnings.escrow_earnings(db(), [credit], me),
         me=me,
         verified=me is not None and verification.is_verified(db(), me.id),
         dispute_days=settings().claim_dispute_days,
