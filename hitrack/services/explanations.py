@@ -69,9 +69,7 @@ def _walk(db: Session, starts: list[int], version: int, *, up: bool) -> set[int]
     return set(db.scalars(select(walk.c.id)))
 
 
-def _credits_at(
-    db: Session, nodes: set[int], at: datetime
-) -> dict[int, list[DomainCredit]]:
+def _credits_at(db: Session, nodes: set[int], at: datetime) -> dict[int, list[DomainCredit]]:
     """The credits each work had at ``at``, as the engines name their payees.
 
     Credits are not versioned like citations: a credit on the work at ``at``
