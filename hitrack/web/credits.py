@@ -3,7 +3,7 @@ and the admin's verification of creators. Each parses, calls one service, render
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from hitrack.db.models import Creator
@@ -162,10 +162,13 @@ def verify() -> BaseResponse | str:
     if not _me().is_admin:
         raise PermissionDenied("only an admin verifies creators")
     if request.method == "POST":
-        verification.verify_by_admin(
+        row = verification.verify_by_admin(
             db(), _me(), request.form.get("creator"), request.form.get("reason")
         )
-        return redirect(url_for("credits.verify"))
+        verified = db().get(Creator, row.creator_id)
+        name = verified.display_name if verified else request.form.get("creator")
+        flash(f"{name} is verified: {row.reason}", "success")
+        return redirect(url_for("credits.verify", q=request.form.get("creator")))
     return render_template(
         "credits/verify.html",
         found=credit_service.search_creators(db(), request.args.get("q", "")),
