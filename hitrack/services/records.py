@@ -21,6 +21,7 @@ from hitrack.services.graph import (
     visible_condition,
     visible_work,
 )
+from hitrack.services.media import store_thumbnail
 from hitrack.services.provenance import CredentialsReader
 from hitrack.services.unit_of_work import unit_of_work
 from hitrack.storage import MediaStorage, delete_quietly, store_upload
@@ -117,7 +118,9 @@ def upload_record(
     # citations are checked again once the media is in place.
     db.rollback()
     media = store_upload(storage, stream, filename=filename, max_bytes=max_bytes)
+    thumbnail: str | None = None
     try:
+        thumbnail = store_thumbnail(storage, media, max_bytes=max_bytes)
         lock_graph(db)
         resolved = check_new_citations(db, actor, citing, sources or {})
         now = datetime.now(UTC)
@@ -137,6 +140,7 @@ def upload_record(
             media_type=media.content_type,
             media_kind=media.media_kind,
             media_filename=media.original_filename,
+            thumbnail_key=thumbnail,
         )
         if credentials_reader is not None:
             work.media_provenance = _provenance(db, storage, actor, media, credentials_reader)
@@ -150,6 +154,8 @@ def upload_record(
     except BaseException:
         db.rollback()
         delete_quietly(storage, media.key)
+        if thumbnail is not None:
+            delete_quietly(storage, thumbnail)
         raise
 
 
@@ -192,10 +198,10 @@ def set_consent(
 def recent_works(
     db: Session, actor: Creator | None, *, kind: str | None = None, limit: int = 24
 ) -> list[Work]:
-    """Newest works ``actor`` may see (:func:`hitrack.services.graph.can_see`)."""
+    """Newest works ``actor`` may see (:func:`hitrack.services.graph.can_see`), not hidden."""
     stmt = (
         select(Work)
-        .where(visible_condition(actor))
+        .where(visible_condition(actor), Work.hidden.is_(False))
         .options(selectinload(Work.owners).selectinload(WorkOwner.creator))
     )
     if kind is not None:

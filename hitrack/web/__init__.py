@@ -92,6 +92,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(credits.bp)
     app.register_blueprint(api_credits.bp)
+    from hitrack.web import record_edit
+
+    app.register_blueprint(record_edit.pages)
+    app.register_blueprint(record_edit.api)
     if settings.is_development:
         from hitrack.web import mailbox
 

@@ -104,6 +104,8 @@ def work_json(work: Work, viewer: Creator | None) -> dict[str, Any]:
     }
     if work.kind == "record":
         data["consent"] = {"remix": work.consent_remix, "ai_training": work.consent_ai_training}
+        data["tags"] = list(work.tags or [])
+        data["hidden"] = work.hidden
     if work.media_key:
         data["media"] = {
             "type": work.media_type,

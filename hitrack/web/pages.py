@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, Length
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.provenance.c2pa_io import SIGNABLE_TYPES
 from hitrack.services import graph as graph_service
+from hitrack.services import media as media_service
 from hitrack.services import records
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.forms import Form
@@ -155,6 +156,9 @@ def work(public_id: str) -> str:
         cite_form=CiteForm(),
         is_owner=item.is_owned_by(me.id if me else None),
         signable_types=SIGNABLE_TYPES,
+        text_excerpt=media_service.text_excerpt(storage(), item.media_key)
+        if item.media_key and item.media_kind == "text"
+        else None,
     )
 
 
