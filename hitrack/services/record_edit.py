@@ -97,9 +97,7 @@ def _owned_record(db: Session, actor: Creator, work_id: object, doing: str) -> W
 def edit_record(db: Session, actor: Creator, work_id: object, change: RecordEdit) -> Work:
     """An owner changes a record's title, description or tags; all checked before any write."""
     work = _owned_record(db, actor, work_id, "edit")
-    title = (
-        None if change.title is None else clean_text(change.title, "title", max_length=200)
-    )
+    title = None if change.title is None else clean_text(change.title, "title", max_length=200)
     description = (
         None
         if change.description is None

@@ -74,9 +74,9 @@ def edit(public_id: str) -> ResponseReturnValue:
         else:
             flash("Saved.", "success")
             return redirect(url_for("pages.work", public_id=public_id))
-    return render_template(
-        "records/edit.html", work=work, form=form, action_form=ActionForm()
-    ), (422 if form.errors or form.form_errors else 200)
+    return render_template("records/edit.html", work=work, form=form, action_form=ActionForm()), (
+        422 if form.errors or form.form_errors else 200
+    )
 
 
 @pages.post("/works/<public_id>/hide")

@@ -50,9 +50,7 @@ def test_a_text_record_is_shown_in_its_page(
     app_db: Session, app_storage, client: FlaskClient
 ) -> None:  # type: ignore[no-untyped-def]
     ana = make_creator(app_db, "Ana")
-    poem = make_record(
-        app_db, app_storage, ana, "Poem", data="The tide <comes> in at night.\n".encode()
-    )
+    poem = make_record(app_db, app_storage, ana, "Poem", data=b"The tide <comes> in at night.\n")
     page = client.get(f"/works/{poem.public_id}").get_data(as_text=True)
     assert "The tide &lt;comes&gt; in at night." in page  # shown, and escaped
 
