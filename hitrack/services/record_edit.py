@@ -29,7 +29,7 @@ from hitrack.db.models import (
     RevenueEvent,
     Work,
 )
-from hitrack.domain.errors import Conflict, InvalidInput, PermissionDenied
+from hitrack.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hitrack.services.graph import get_work, lock_graph, visible_work
 from hitrack.services.records import clean_text
 from hitrack.services.unit_of_work import after_commit, unit_of_work
@@ -68,11 +68,14 @@ def parse_tags(value: object) -> list[str]:
     for item in items:
         if not isinstance(item, str):
             raise InvalidInput("tags: each tag is text")
-        tag = " ".join(item.split()).lower()
-        if not tag:
+        words = " ".join(item.split())
+        if not words:
             continue
-        if len(tag) > MAX_TAG_LENGTH or "\x00" in tag:
-            raise InvalidInput(f"tags: {tag[:MAX_TAG_LENGTH]!r}… is longer than {MAX_TAG_LENGTH}")
+        if len(words) > MAX_TAG_LENGTH or "\x00" in words:
+            raise InvalidInput(
+                f"tags: {words[:MAX_TAG_LENGTH]!r}… is longer than {MAX_TAG_LENGTH} characters"
+            )
+        tag = words.lower()
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
@@ -87,10 +90,8 @@ def _owned_record(db: Session, actor: Creator, work_id: object, doing: str) -> W
             f"only the owners of {work.public_id} {doing} it", ids=(work.public_id,)
         )
     if work.kind != "record":
-        raise InvalidInput(
-            f"{work.public_id} is a {work.kind}: only records are {doing.split()[0]}ed here",
-            ids=(work.public_id,),
-        )
+        # Productions and models have their own pages and rules; as a record it does not exist.
+        raise NotFound(f"record {work.public_id} not found", ids=(work.public_id,))
     return work
 
 

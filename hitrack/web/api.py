@@ -267,6 +267,9 @@ _RECORD_LINKS = {
     "GetRecordMedia": link("getRecordMedia", "its media", public_id="$response.body#/id"),
     "PutConsent": link("putConsent", "change its consent", public_id="$response.body#/id"),
     "CiteSource": link("citeSource", "cite a source from it", public_id="$response.body#/id"),
+    "EditRecord": link("editRecord", "edit its words", public_id="$response.body#/id"),
+    "HideRecord": link("hideRecord", "hide it from the lists", public_id="$response.body#/id"),
+    "DeleteRecord": link("deleteRecord", "delete it", public_id="$response.body#/id"),
 }
 
 register_paths(

@@ -52,6 +52,8 @@ class ActionForm(Form):
 @login_required
 def edit(public_id: str) -> ResponseReturnValue:
     work = visible_work(db(), me(), public_id)
+    if work.kind != "record":
+        raise NotFound(f"record {work.public_id} not found", ids=(work.public_id,))
     if not work.is_owned_by(me().id):
         raise PermissionDenied(f"only the owners of {work.public_id} edit it")
     form = EditForm(
