@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -232,6 +233,13 @@ class Work(Base):
     # ``immediate`` or ``period``; None: the default for its kind and size
     # (hitrack.services.settlement.settlement_mode).
     settlement_mode: Mapped[str | None] = mapped_column(String(16))
+    # A small JPEG made from an image record at upload (hitrack.services.media).
+    thumbnail_key: Mapped[str | None] = mapped_column(String(200))
+    # The owner's words for finding it, lower-case, at most MAX_TAGS.
+    tags: Mapped[list[str] | None] = mapped_column(JSON)
+    # Hidden by its owner: out of lists, still in the graph (a cited record is
+    # never deleted; hitrack.services.record_edit).
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         CheckConstraint("kind IN ('record', 'production', 'model')", name="kind"),

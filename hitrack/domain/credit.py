@@ -491,7 +491,12 @@ def _money(exact: str, currency: str = "USD") -> str:
 
 
 def _through_pool(entry: Mapping[str, Any]) -> str:
-    """How a credit pool entered the creator's part: empty for a work without one."""
+    """How a credit pool entered the creator's part: empty for a work without one.
+
+    A credit's part reads "as sound mixer on Night Swim, through 25% credit
+    pool" (the role, the work credited, the pool it came through); an owner's
+    part of a work with a pool is what is left "after the 25% credit pool".
+    """
     if entry.get("credit_pool") is None:
         return ""
     pool = _percent(Fraction(entry["credit_pool"]))
@@ -499,7 +504,7 @@ def _through_pool(entry: Mapping[str, Any]) -> str:
     if not roles:
         return f", after the {pool} credit pool"
     reasons = " and ".join(["as owner", *roles] if entry.get("as_owner", True) else roles)
-    return f", {reasons} through the {pool} credit pool"
+    return f", {reasons} on {entry['title']}, through {pool} credit pool"
 
 
 def credit_note(role: str, work_title: str, pool: Fraction) -> str:

@@ -9,7 +9,9 @@ graph is the rows up to that version.
 Only the part of that graph that matters is read: the works on a path from
 the event's work to the creator's works (the event work's ancestry
 intersected with the creator's works' descendants, two recursive queries),
-plus the direct sources of the creator's works (their retained share). The
+plus the direct sources of the creator's works (their retained share). A
+creator's works are those they own and those they hold a claimed credit on
+(paid through the work's credit pool). The
 exact engine then lists the strongest paths first and counts the rest
 (:func:`hitrack.domain.credit.explain`), and the one renderer
 (:func:`hitrack.domain.credit.render_lines`) writes the sentences.
@@ -18,19 +20,27 @@ exact engine then lists the strongest paths first and counts the rest
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, union
 from sqlalchemy.orm import Session
 
-from hitrack.db.models import Citation, Creator, RevenueEvent, Work, WorkOwner
+from hitrack.db.models import Citation, Creator, Credit, RevenueEvent, Work, WorkOwner
 from hitrack.domain import credit
 from hitrack.domain import graph as graph_rules
+from hitrack.domain.payees import UNCLAIMED_PREFIX
+from hitrack.domain.payees import Credit as DomainCredit
 from hitrack.domain.settlement import blended_shares
 from hitrack.services.graph import graph_version, hide_titles
 
-__all__ = ["explain_event", "explain_allocations", "explanation_entries"]
+__all__ = [
+    "explain_event",
+    "explain_allocations",
+    "explanation_entries",
+    "explain_credit_earning",
+]
 
 _CHUNK = 5_000
 
@@ -59,8 +69,11 @@ def _walk(db: Session, starts: list[int], version: int, *, up: bool) -> set[int]
     return set(db.scalars(select(walk.c.id)))
 
 
-def _between(db: Session, work_id: int, creator_id: int, version: int) -> set[int]:
-    """The works on a path from ``work_id`` down to a work the creator owns, in one query.
+def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set[int]:
+    """The works on a path from ``work_id`` down to a work in ``owned``, in one query.
+
+    ``owned`` selects the ids of the works the payee is paid from (the works
+    a creator owns or holds a claimed credit on; a credit's one work).
 
     The walk up from the creator's works stays inside the event work's
     ancestry, so a creator's record cited by a hundred thousand works costs
@@ -72,9 +85,6 @@ def _between(db: Session, work_id: int, creator_id: int, version: int) -> set[in
         .join(down, Citation.work_id == down.c.id)
         .where(Citation.graph_version <= version)
     )
-    owned = select(WorkOwner.work_id).where(
-        WorkOwner.creator_id == creator_id, WorkOwner.graph_version <= version
-    )
     up = select(down.c.id.label("id")).where(down.c.id.in_(owned)).cte("up", recursive=True)
     up = up.union(
         select(Citation.work_id)
@@ -84,10 +94,50 @@ def _between(db: Session, work_id: int, creator_id: int, version: int) -> set[in
     return set(db.scalars(select(up.c.id)))
 
 
+def _credits_at(db: Session, nodes: set[int], at: datetime) -> dict[int, list[DomainCredit]]:
+    """The credits each work had at ``at``, as the engines name their payees.
+
+    Credits are not versioned like citations: a credit on the work at ``at``
+    (added before, not yet taken off) is the credit the event paid. Its payee
+    is named as it is now (a claimed credit by its creator's handle), so the
+    person who claimed an escrow sees the money it held explained as theirs.
+    """
+    found: dict[int, list[DomainCredit]] = {}
+    for chunk in _chunks(nodes):
+        for work_id, public_id, status, role, num, den, handle in db.execute(
+            select(
+                Credit.work_id,
+                Credit.public_id,
+                Credit.status,
+                Credit.role,
+                Credit.weight_num,
+                Credit.weight_den,
+                Creator.handle,
+            )
+            .outerjoin(Creator, Creator.id == Credit.creator_id)
+            .where(
+                Credit.work_id.in_(chunk),
+                Credit.created_at <= at,
+                (Credit.removed_at.is_(None)) | (Credit.removed_at > at),
+            )
+            .order_by(Credit.work_id, Credit.position, Credit.id)
+        ):
+            payee = (
+                handle
+                if status == "claimed" and handle is not None
+                else f"{UNCLAIMED_PREFIX}{public_id}"
+            )
+            found.setdefault(work_id, []).append(DomainCredit(payee, role, Fraction(num, den)))
+    return found
+
+
 def _graph_at(
-    db: Session, nodes: set[int], version: int
+    db: Session, nodes: set[int], version: int, at: datetime
 ) -> tuple[Any, dict[int, str], dict[str, str]]:
-    """The networkx graph on ``nodes`` as of ``version``, their public ids, owners' names."""
+    """The networkx graph on ``nodes`` as of ``version``, their public ids, owners' names.
+
+    Each work carries its credits at ``at`` and its credit pool.
+    """
     works: list[Any] = []
     for chunk in _chunks(nodes):
         works += db.execute(
@@ -98,6 +148,8 @@ def _graph_at(
                 Work.title,
                 Work.attribution_weight_num,
                 Work.attribution_weight_den,
+                Work.credit_pool_num,
+                Work.credit_pool_den,
             ).where(Work.id.in_(chunk))
         ).all()
     public = {w[0]: w[1] for w in works}
@@ -125,6 +177,7 @@ def _graph_at(
         ):
             owners[work_id][handle] = Fraction(num, den)
             names[handle] = name
+    credits = _credits_at(db, nodes, at)
     G = graph_rules.build_graph(
         graph_rules.Work(
             id=w[1],
@@ -133,6 +186,10 @@ def _graph_at(
             owners=owners[w[0]],
             sources=sources[w[0]],
             attribution_weight=Fraction(w[4], w[5]),
+            credits=tuple(credits.get(w[0], ())),
+            # A pool without its credits (all taken off since) pays nobody: the
+            # owners kept it then as far as this explanation can tell.
+            credit_pool=Fraction(w[6], w[7]) if credits.get(w[0]) else Fraction(0),
         )
         for w in works
     )
@@ -162,34 +219,51 @@ def _first_hop(db: Session, event: RevenueEvent, G: Any, version: int) -> dict[s
     return {source: blended[source] for source in shares}
 
 
+def _paid_at(event: RevenueEvent) -> datetime:
+    """When the event's money met the graph (its funding); now for one not funded yet."""
+    at = event.funded_at or datetime.now(UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def explanation_entries(
     db: Session, event: RevenueEvent, creator: Creator, *, kind: str | None = None
 ) -> list[dict[str, Any]]:
     """``creator``'s explanation of ``event`` in the explanation schema (empty: not paid by it).
 
     A settled event is explained on the graph it settled on; a reported or
-    funded one (expected, pending) on the graph as it is.
+    funded one (expected, pending) on the graph as it is. The creator's works
+    are those they own and those they hold a claimed credit on.
 
     ``kind``: only the ``earning`` paths, or only the ``recoup``.
     """
-    from hitrack.services.revenue.settling import domain_event
-
     if event.state == "rejected":
         return []
     version = event.graph_version if event.graph_version is not None else graph_version(db)
-    own = set(
-        db.scalars(
-            select(WorkOwner.work_id).where(
-                WorkOwner.creator_id == creator.id, WorkOwner.graph_version <= version
-            )
-        )
+    owned = union(
+        select(WorkOwner.work_id).where(
+            WorkOwner.creator_id == creator.id, WorkOwner.graph_version <= version
+        ),
+        select(Credit.work_id).where(Credit.creator_id == creator.id, Credit.status == "claimed"),
     )
-    if not own:
-        return []
-    between = _between(db, event.work_id, creator.id, version)
+    return _entries(db, event, creator.handle, select(owned.subquery().c[0]), version, kind=kind)
+
+
+def _entries(
+    db: Session,
+    event: RevenueEvent,
+    payee: str,
+    owned: Select[Any],
+    version: int,
+    *,
+    kind: str | None = None,
+) -> list[dict[str, Any]]:
+    """``payee``'s explanation of ``event``, where ``owned`` selects the works it is paid from."""
+    from hitrack.services.revenue.settling import domain_event
+
+    between = _between(db, event.work_id, owned, version)
     if not between:
         return []
-    mine = own & between
+    mine = set(db.scalars(owned)) & between
     direct: set[int] = set()
     for chunk in _chunks(mine):
         direct |= set(
@@ -199,16 +273,14 @@ def explanation_entries(
                 )
             )
         )
-    G, _public, names = _graph_at(db, between | direct, version)
+    G, _public, names = _graph_at(db, between | direct, version, _paid_at(event))
     entries: list[dict[str, Any]] = []
     first_hop = _first_hop(db, event, G, version)
     if kind != "recoup":
-        for explanation in credit.explain(
-            G, domain_event(event), creator.handle, first_hop=first_hop
-        ):
+        for explanation in credit.explain(G, domain_event(event), payee, first_hop=first_hop):
             entries.append(credit.explanation_entry(G, explanation, names))
     recouped = event.recouped if event.state == "settled" else min(event.costs, event.amount)
-    ownership = G.nodes[event.work.public_id]["owners"].get(creator.handle, Fraction(0))
+    ownership = G.nodes[event.work.public_id]["owners"].get(payee, Fraction(0))
     if kind != "earning" and recouped and ownership:
         entries.append(
             credit.recoup_entry(
@@ -221,6 +293,37 @@ def explanation_entries(
             )
         )
     return entries
+
+
+def explain_credit_earning(
+    db: Session, event: RevenueEvent, credit_row: Credit, viewer: Creator | None
+) -> list[str]:
+    """Why ``credit_row`` was paid by ``event``: the lines of its part only.
+
+    For an unclaimed credit that is its escrow's part; for a claimed one, the
+    part its creator was paid as that credit (the money its escrow held is
+    this too). Works ``viewer`` may not see read as "a private work".
+    """
+    version = event.graph_version if event.graph_version is not None else graph_version(db)
+    payee = (
+        credit_row.creator.handle
+        if credit_row.status == "claimed" and credit_row.creator is not None
+        else f"{UNCLAIMED_PREFIX}{credit_row.public_id}"
+    )
+    entries = [
+        entry
+        for entry in _entries(
+            db,
+            event,
+            payee,
+            select(Work.id).where(Work.id == credit_row.work_id),
+            version,
+            kind="earning",
+        )
+        if entry.get("work") == credit_row.work.public_id
+    ]
+    shown: list[dict[str, Any]] = hide_titles(db, viewer, entries)
+    return credit.render_lines(shown, event.currency)
 
 
 def explain_event(

@@ -461,9 +461,7 @@ def post_transactions(db: Session, transactions: Sequence[NewTransaction]) -> di
         )
     for code in sorted(debited):
         if accounts[code].kind in OWED_KINDS and balances.get(code, 0) > 0:
-            raise LedgerImbalance(
-                f"{code} would owe the platform: not enough balance", ids=(code,)
-            )
+            raise LedgerImbalance(f"{code} would owe the platform: not enough balance", ids=(code,))
     ids.update(written)
     return ids
 

@@ -21,6 +21,7 @@ from hitrack.services.graph import (
     visible_condition,
     visible_work,
 )
+from hitrack.services.media import store_thumbnail
 from hitrack.services.provenance import CredentialsReader
 from hitrack.services.unit_of_work import on_rollback, read_only, unit_of_work
 from hitrack.storage import MediaStorage, delete_quietly, store_upload
@@ -116,6 +117,9 @@ def upload_record(
     media = store_upload(storage, stream, filename=filename, max_bytes=max_bytes)
     with unit_of_work(db):
         delete_media_on_rollback(db, storage, media.key)
+        thumbnail = store_thumbnail(storage, media, max_bytes=max_bytes)
+        if thumbnail is not None:
+            delete_media_on_rollback(db, storage, thumbnail)
         lock_graph(db)
         resolved = check_new_citations(db, actor, citing, sources or {})
         now = datetime.now(UTC)
@@ -135,6 +139,7 @@ def upload_record(
             media_type=media.content_type,
             media_kind=media.media_kind,
             media_filename=media.original_filename,
+            thumbnail_key=thumbnail,
         )
         if credentials_reader is not None:
             work.media_provenance = _provenance(db, storage, actor, media, credentials_reader)
@@ -194,10 +199,10 @@ def set_consent(
 def recent_works(
     db: Session, actor: Creator | None, *, kind: str | None = None, limit: int = 24
 ) -> list[Work]:
-    """Newest works ``actor`` may see (:func:`hitrack.services.graph.can_see`)."""
+    """Newest works ``actor`` may see (:func:`hitrack.services.graph.can_see`), not hidden."""
     stmt = (
         select(Work)
-        .where(visible_condition(actor))
+        .where(visible_condition(actor), Work.hidden.is_(False))
         .options(selectinload(Work.owners).selectinload(WorkOwner.creator))
     )
     if kind is not None:

@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         pages,
         payouts,
         productions,
+        record_edit,
         revenue,
         settlement_modes,
         tdm,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         credits.bp,
         manifests.bp,
         settlement_modes.pages,
+        record_edit.pages,
         api_attribution.pages,
     ):
         app.register_blueprint(pages_bp)

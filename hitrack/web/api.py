@@ -115,6 +115,8 @@ def work_json(
     }
     if work.kind == "record":
         data["consent"] = {"remix": work.consent_remix, "ai_training": work.consent_ai_training}
+        data["tags"] = list(work.tags or [])
+        data["hidden"] = work.hidden
     if work.media_key:
         data["media"] = {
             "type": work.media_type,
@@ -281,6 +283,9 @@ _RECORD_LINKS = {
     "GetRecordMedia": link("getRecordMedia", "its media", public_id="$response.body#/id"),
     "PutConsent": link("putConsent", "change its consent", public_id="$response.body#/id"),
     "CiteSource": link("citeSource", "cite a source from it", public_id="$response.body#/id"),
+    "EditRecord": link("editRecord", "edit its words", public_id="$response.body#/id"),
+    "HideRecord": link("hideRecord", "hide it from the lists", public_id="$response.body#/id"),
+    "DeleteRecord": link("deleteRecord", "delete it", public_id="$response.body#/id"),
 }
 
 register_paths(

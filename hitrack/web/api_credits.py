@@ -10,8 +10,8 @@ from hitrack.db.models import CLAIM_STATES, Credit, RecordSubject
 from hitrack.domain.credit_roles import CREDIT_ROLES
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.shares import format_share
+from hitrack.services import credit_earnings, likeness, verification
 from hitrack.services import credits as credit_service
-from hitrack.services import likeness, verification
 from hitrack.services.graph import visible_work
 from hitrack.web.api import EMAIL, auth_required, body
 from hitrack.web.context import db, mailer, settings
@@ -129,7 +129,23 @@ def dispute(credit_id: str) -> Response:
 @bp.get("/me/credits")
 @auth_required
 def my_credits() -> Response:
-    return jsonify({"credits": [credit_json(c) for c in credit_service.credits_held(db(), me())]})
+    held = credit_service.credits_held(db(), me())
+    return jsonify(
+        {
+            "credits": [credit_json(c) for c in held],
+            "escrow_earnings": [
+                {
+                    "credit": e.credit.public_id,
+                    "work": e.credit.work.public_id,
+                    "event": e.event_id,
+                    "currency": e.currency,
+                    "amount": e.amount,
+                    "explanation": e.lines,
+                }
+                for e in credit_earnings.escrow_earnings(db(), held, me())
+            ],
+        }
+    )
 
 
 @bp.post("/admin/creators/<handle>/verify")
@@ -187,6 +203,16 @@ _ROLE = {
 _CREDIT = {"$ref": "#/components/schemas/Credit"}
 _CREDITS = object_schema(
     ["credit_pool", "credits"], credit_pool=SHARE, credits={"type": "array", "items": _CREDIT}
+)
+_ESCROW_EARNING = object_schema(
+    ["credit", "work", "event", "currency", "amount", "explanation"],
+    closed=False,
+    credit={"type": "string"},
+    work={"type": "string"},
+    event={"type": "string"},
+    currency={"type": "string"},
+    amount={"type": "integer"},
+    explanation={"type": "array", "items": {"type": "string"}},
 )
 _SUBJECTS = object_schema(
     ["subjects"], subjects={"type": "array", "items": {"$ref": "#/components/schemas/Subject"}}
@@ -279,7 +305,10 @@ register_paths(
                 tag="credits",
                 operation_id="myCredits",
                 response=object_schema(
-                    ["credits"], closed=False, credits={"type": "array", "items": _CREDIT}
+                    ["credits", "escrow_earnings"],
+                    closed=False,
+                    credits={"type": "array", "items": _CREDIT},
+                    escrow_earnings={"type": "array", "items": _ESCROW_EARNING},
                 ),
                 errors=(401,),
             )

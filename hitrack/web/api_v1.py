@@ -25,6 +25,7 @@ from hitrack.web import (
     api_payouts,
     api_productions,
     api_revenue,
+    record_edit,
     settlement_modes,
 )
 
@@ -43,5 +44,6 @@ for child in (
     api_productions.bp,
     api_revenue.bp,
     settlement_modes.api,
+    record_edit.api,
 ):
     bp.register_blueprint(child)

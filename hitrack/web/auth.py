@@ -181,7 +181,8 @@ def signup() -> ResponseReturnValue:
             return render_template("auth/signup.html", form=form), 422
         login_user(creator)
         flash(f"Welcome, {creator.display_name}!", "success")
-        return redirect(url_for("pages.home"))
+        # An invitation's claim page sends newcomers here and expects them back.
+        return redirect(safe_next(request.args.get("next")) or url_for("pages.home"))
     return render_template("auth/signup.html", form=form), (422 if form.errors else 200)
 
 

@@ -3,14 +3,14 @@ and the admin's verification of creators. Each parses, calls one service, render
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from hitrack.domain.credit_roles import CREDIT_ROLES
 from hitrack.domain.errors import InvalidInput, PermissionDenied
 from hitrack.domain.shares import format_share
+from hitrack.services import credit_earnings, verification
 from hitrack.services import credits as credit_service
-from hitrack.services import verification
 from hitrack.services.graph import visible_work
 from hitrack.web.context import db, mailer, settings
 from hitrack.web.signed_in import actor, is_signed_in, login_required, me
@@ -91,6 +91,7 @@ def held() -> str:
     return render_template(
         "credits/held.html",
         items=items,
+        earnings=credit_earnings.escrow_earnings(db(), items, me()),
         verified=verification.is_verified(db(), me().id),
     )
 
@@ -116,6 +117,7 @@ def claim(invitation: str) -> BaseResponse | str:
         "credits/claim.html",
         credit=credit,
         held=credit_service.escrow_balances(db(), credit),
+        earnings=credit_earnings.escrow_earnings(db(), [credit], viewer),
         me=viewer,
         verified=viewer is not None and verification.is_verified(db(), viewer.id),
         dispute_days=settings().claim_dispute_days,
@@ -155,10 +157,13 @@ def verify() -> BaseResponse | str:
     if not me().is_admin:
         raise PermissionDenied("only an admin verifies creators")
     if request.method == "POST":
-        verification.verify_by_admin(
+        row = verification.verify_by_admin(
             db(), me(), request.form.get("creator"), request.form.get("reason")
         )
-        return redirect(url_for("credits.verify"))
+        verified = db().get(Creator, row.creator_id)
+        name = verified.display_name if verified else request.form.get("creator")
+        flash(f"{name} is verified: {row.reason}", "success")
+        return redirect(url_for("credits.verify", q=request.form.get("creator")))
     return render_template(
         "credits/verify.html",
         found=credit_service.search_creators(db(), request.args.get("q", "")),

@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, Length
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.provenance.c2pa_io import SIGNABLE_TYPES
 from hitrack.services import graph as graph_service
+from hitrack.services import media as media_service
 from hitrack.services import records, work_links
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.forms import Form
@@ -163,6 +164,9 @@ def work(public_id: str) -> str:
         cite_form=CiteForm(),
         is_owner=is_owner,
         signable_types=SIGNABLE_TYPES,
+        text_excerpt=media_service.text_excerpt(storage(), item.media_key)
+        if item.media_key and item.media_kind == "text"
+        else None,
     )
 
 

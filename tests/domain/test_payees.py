@@ -162,7 +162,7 @@ def test_explanation_names_the_role_and_the_credit_pool(engine):
     ]
     assert render_explanation(G, item) == [
         "0.81 earned by r2 (remix) -> 40% to Night Swim (record), retained 100%, "
-        "as performer through the 25% credit pool, your part 18.75%: 0.06"
+        "as performer on Night Swim, through 25% credit pool, your part 18.75%: 0.06"
     ]
     [owned] = s.explain("studio")
     assert render_explanation(G, owned) == [
@@ -189,7 +189,7 @@ def test_an_owner_who_is_also_credited_is_explained_with_both_parts():
     [item] = explain(G, RevenueEvent("e", "f2", 1_000_000), "dana")
     assert render_explanation(G, item) == [
         "1.00 earned by your production Tide, retained 100%, as owner and as director "
-        "through the 50% credit pool, your part 50%: 0.50"
+        "on Tide, through 50% credit pool, your part 50%: 0.50"
     ]
 
 

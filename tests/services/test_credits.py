@@ -130,6 +130,48 @@ def test_a_sale_pays_the_credits_and_escrows_the_unclaimed_one(db: Session, film
     assert [x.credit.name for x in credits.escrow_report(db, film.admin)] == ["Kim"]
 
 
+def test_credit_money_is_explained_by_role_work_and_pool_and_credits_keep_their_time(
+    db: Session, film: Film
+) -> None:
+    from hitrack.services import credit_earnings, explanations
+
+    sell(db, film, usd(100), "film-1")
+    event = revenue.get_event(db, "film-1")
+    assert explanations.explain_event(db, event, film.gina) == [
+        "100.00 earned by Night Film (record), retained 100%, as performer on Night Film, "
+        "through 25% credit pool, your part 15%: 15.00"
+    ]
+    [escrowed] = credit_earnings.escrow_earnings(db, [film.kim_credit], None)
+    assert escrowed.lines == [
+        "100.00 earned by Night Film (record), retained 100%, as sound mixer on Night Film, "
+        "through 25% credit pool, your part 5%: 5.00"
+    ]
+    # Hal is taken off after the sale: the sale still explains his part; a later one pays
+    # him nothing and explains nothing.
+    keep = [c for c in credits.credits_held(db, film.gina)] + [film.kim_credit]
+    credits.set_credits(
+        db,
+        film.studio,
+        film.work.public_id,
+        CreditsInput(
+            tuple(
+                CreditEntry(name=c.name, role=c.role, weight=c.weight, id=c.public_id) for c in keep
+            ),
+            "1/4",
+        ),
+        min_credit_pool=MIN_POOL,
+    )
+    db.expire_all()
+    assert explanations.explain_event(db, revenue.get_event(db, "film-1"), film.hal)[0].endswith(
+        "as writer on Night Film, through 25% credit pool, your part 5%: 5.00"
+    )
+    sell(db, film, usd(100), "film-2")
+    assert explanations.explain_event(db, revenue.get_event(db, "film-2"), film.hal) == []
+    assert explanations.explain_event(db, revenue.get_event(db, "film-2"), film.gina)[0].endswith(
+        "as performer on Night Film, through 25% credit pool, your part 18.75%: 18.75"
+    )
+
+
 def test_a_verified_invitee_claims_and_the_escrow_moves_in_one_transaction(
     db: Session, film: Film
 ) -> None:

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import Citation, Work
 from hitrack.services import ai_models, likeness, manifests
 from hitrack.services.likeness import SubjectEntry
-from tests.factories import PNG, make_creator, make_record
-from tests.factories import make_person, make_work
+from tests.factories import PNG, make_creator, make_person, make_record, make_work
 
 
 def model_count(db: Session) -> int:

@@ -9,8 +9,7 @@ from hitrack.db.models import LedgerTransaction, Payout
 from hitrack.payments import ManualProvider
 from hitrack.services import ledger, payouts
 from hitrack.services.payouts.bulk import run_payouts_bulk
-from tests.factories import make_person, usd
-from tests.factories import MINIMUMS, ScriptedProvider, connect, fund
+from tests.factories import MINIMUMS, ScriptedProvider, connect, fund, make_person, usd
 
 
 def test_a_bulk_run_holds_every_verified_balance_once_and_leaves_the_rest(db: Session) -> None:

@@ -65,7 +65,12 @@ def test_the_credits_walk(app: Flask, app_db: Session, app_storage, client: Flas
     assert invitation.to == "kim@walk.test" and invitation.url is not None
 
     page = client.get(f"/works/{film.public_id}").get_data(as_text=True)
-    assert "sound mixer" in page and "Held for 1 person" in page
+    assert "sound mixer" in page and "Held for" not in page  # escrow is the owners' and admins'
+    for who in (studio, admin):
+        browser = app.test_client()
+        log_in(browser, who.email or "", PASSWORD)
+        page = browser.get(f"/works/{film.public_id}").get_data(as_text=True)
+        assert "Held for 1 person" in page and "Escrow report" in page
 
     admin_auth = bearer(client, admin.email or "", PASSWORD)
     sale = client.post(
@@ -81,6 +86,14 @@ def test_the_credits_walk(app: Flask, app_db: Session, app_storage, client: Flas
     assert sale.status_code in (200, 201), sale.get_json()
     escrow = client.get(f"/api/v1/works/{film.public_id}/escrow", headers=studio_auth).get_json()
     assert escrow["held_for"] == 1 and escrow["credits"][0]["held"] == {"USD": 5_000_000}
+    admin_browser = app.test_client()
+    log_in(admin_browser, admin.email or "", PASSWORD)
+    report = admin_browser.get("/admin/escrow").get_data(as_text=True)
+    assert "Held for 1 person." in report and "Kim" in report and "5.00 USD" in report
+    outsider = app.test_client()
+    log_in(outsider, hal.email or "", PASSWORD)
+    assert outsider.get("/admin/escrow").status_code == 403
+    assert outsider.get(f"/works/{film.public_id}/escrow").status_code == 403
 
     signup = client.post(
         "/api/v1/auth/register",

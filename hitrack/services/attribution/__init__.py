@@ -13,7 +13,8 @@
   its attribution (:mod:`hitrack.services.revenue`).
 - :func:`output_report` is the attribution report: matched works, scores,
   signals and what the output's revenue paid through each. The model's
-  operator, admins and the owners of a matched work may read it.
+  operator, admins and the owners and credit holders of a matched work
+  may read it.
 
 A manifest's signatures are stacked into one in-memory index per media kind,
 loaded once per process and cached under the state of its signatures (their

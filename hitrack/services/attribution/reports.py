@@ -1,11 +1,18 @@
-"""An output's attribution report, and where a creator's works were matched."""
+"""An output's attribution report, and where a creator's works were matched.
+
+A creator's works here are the works they are paid from: those they own and
+those they hold a credit on (paid through the work's credit pool), so a
+credited sound mixer reads the reports of outputs that matched the film like
+its studio does.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from hitrack.attribution import (
@@ -16,6 +23,7 @@ from hitrack.db.models import (
     AttributionOutput,
     Citation,
     Creator,
+    Credit,
     RevenueEvent,
     Work,
     WorkOwner,
@@ -70,8 +78,24 @@ def _manifest_total(db: Session, model_id: int) -> Fraction:
     return sum((Fraction(n, d) for n, d in rows), Fraction(0))
 
 
+def credited_works(db: Session, creator: Creator) -> Select[Any]:
+    """The ids of the works ``creator`` holds a live credit on (a subquery)."""
+    return select(Credit.work_id).where(
+        Credit.creator_id == creator.id,
+        Credit.status == "claimed",
+        Credit.removed_at.is_(None),
+    )
+
+
+def paid_from(db: Session, creator: Creator) -> Select[Any]:
+    """The ids of the works ``creator`` is paid from: owned or credited (a subquery)."""
+    owned = select(WorkOwner.work_id).where(WorkOwner.creator_id == creator.id)
+    return select(owned.union(credited_works(db, creator)).subquery().c.work_id)
+
+
 def output_report(db: Session, viewer: Creator | None, output_id: object) -> OutputReport:
-    """The attribution report of an output, for its model's operator, admins and matched owners."""
+    """The attribution report of an output, for its model's operator, admins, and the owners
+    and credit holders of the works it matched."""
     output = db.scalar(
         select(AttributionOutput)
         .where(AttributionOutput.public_id == str(output_id))
@@ -88,6 +112,9 @@ def output_report(db: Session, viewer: Creator | None, output_id: object) -> Out
     model = output.model
     operator = model.is_owned_by(viewer.id)
     own = {m.work_id for m in output.matches if m.work.is_owned_by(viewer.id)}
+    matched_ids = [m.work_id for m in output.matches]
+    if matched_ids:
+        own |= set(db.scalars(credited_works(db, viewer).where(Credit.work_id.in_(matched_ids))))
     if not (viewer.is_admin or operator or own):
         raise NotFound(f"output {output_id} not found", ids=(str(output_id),))
     totals = db.execute(
@@ -169,13 +196,17 @@ def _counts(db: Session, condition: object) -> list[MatchCount]:
 
 
 def matches_for_creator(db: Session, creator: Creator) -> list[MatchCount]:
-    """For each of the creator's works and each model: in how many outputs it was matched."""
-    owned = select(WorkOwner.work_id).where(WorkOwner.creator_id == creator.id)
-    return _counts(db, AttributionMatch.work_id.in_(owned))
+    """For each work the creator is paid from and each model: in how many outputs it was matched."""
+    return _counts(db, AttributionMatch.work_id.in_(paid_from(db, creator)))
 
 
 def matched_in(db: Session, viewer: Creator | None, work: Work) -> list[MatchCount]:
-    """The same counts for one work, shown to its owners (empty for anyone else)."""
-    if viewer is None or not work.is_owned_by(viewer.id):
+    """The same counts for one work, shown to its owners and credit holders (empty for others)."""
+    if viewer is None:
+        return []
+    if not work.is_owned_by(viewer.id) and not any(
+        c.creator_id == viewer.id and c.status == "claimed" and c.removed_at is None
+        for c in work.credits
+    ):
         return []
     return _counts(db, AttributionMatch.work_id == work.id)

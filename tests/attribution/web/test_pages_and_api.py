@@ -225,3 +225,58 @@ def test_the_attribution_routes_are_in_the_openapi_document(client):
     assert {"post", "get"} <= set(paths["/api/v1/models/{public_id}/outputs"])
     assert "get" in paths["/api/v1/outputs/{output_id}"]
     assert "get" in paths["/api/v1/me/matches"]
+
+
+def test_credit_holders_of_a_matched_work_read_the_report_and_others_do_not(
+    app, app_db, client, world, texts
+):  # type: ignore[no-untyped-def]
+    from hitrack.services import credits as credit_service
+
+    services = app.extensions["hitrack"]
+    db = app_db
+    dee = make_creator(db, "Dee")
+    story, picture = world["stories"][2], world["pictures"][0]
+
+    def credit(work, creator, role: str) -> None:  # type: ignore[no-untyped-def]
+        credit_service.set_credits(
+            db,
+            world["ana"],
+            work.public_id,
+            credit_service.CreditsInput(
+                tuple(
+                    credit_service.CreditEntry(
+                        name=c.display_name, role=role, weight="1", creator=c.handle
+                    )
+                    for c in creator
+                ),
+                "1/4" if creator else "0",
+            ),
+            min_credit_pool=services.settings.min_credit_pool,
+        )
+
+    credit(story, [world["cy"]], "screenwriter")
+    credit(picture, [dee], "photographer")
+    lab = bearer(client, world["lab"].email, PASSWORD)
+    edit = corpus.heavy_text_edit(random.Random(3), texts[2])
+    report = client.post(
+        f"/api/v1/models/{world['model'].public_id}/outputs", headers=lab, json={"text": edit}
+    ).get_json()
+    assert report["matches"][0]["work"] == story.public_id
+    assert picture.public_id not in {m["work"] for m in report["matches"]}
+    cy, dee_auth = bearer(client, world["cy"].email, PASSWORD), bearer(client, dee.email, PASSWORD)
+
+    allowed = client.get(f"/api/v1/outputs/{report['id']}", headers=cy)
+    assert allowed.status_code == 200 and allowed.get_json()["vector"] == report["vector"]
+    mine = client.get("/api/v1/me/matches", headers=cy).get_json()["matches"]
+    assert [m["work"]["id"] for m in mine] == [story.public_id]
+    refused = client.get(f"/api/v1/outputs/{report['id']}", headers=dee_auth)
+    assert refused.status_code == 404  # credited on a work the output did not match
+
+    log_in(client, world["cy"].email, PASSWORD)
+    page = client.get(f"/outputs/{report['id']}").get_data(as_text=True)
+    assert "Story 2" in page and "yours" in page
+
+    # Taken off the work's credits, Cy reads the report no more.
+    credit(story, [], "screenwriter")
+    api = app.test_client()
+    assert api.get(f"/api/v1/outputs/{report['id']}", headers=cy).status_code == 404
