@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from hitrack.db.models import Creator
 from hitrack.domain.credit_roles import CREDIT_ROLES
 from hitrack.domain.errors import InvalidInput, PermissionDenied
 from hitrack.domain.shares import format_share
