@@ -1,7 +1,7 @@
 """paging indexes: keyset pages of a work's citers and sources, and of a creator's allocations
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-02 06:50:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0018"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
