@@ -1145,8 +1145,12 @@ class SearchEntry(Base):
     entity: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
+    #: How pages link to it: a work's or call's public id, a creator's handle.
+    ref: Mapped[str] = mapped_column(String(64))
     media_kind: Mapped[str | None] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(300))
+    #: Who it is by, as shown in a result (also part of ``body``).
+    byline: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     listed: Mapped[bool] = mapped_column(Boolean, default=True)
     remixes: Mapped[int] = mapped_column(Integer, default=0)

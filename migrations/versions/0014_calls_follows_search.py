@@ -32,8 +32,10 @@ def upgrade() -> None:
         sa.Column("entity", sa.String(length=16), nullable=False),
         sa.Column("entity_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("ref", sa.String(length=64), nullable=False),
         sa.Column("media_kind", sa.String(length=16), nullable=True),
         sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("byline", sa.String(length=300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("listed", sa.Boolean(), nullable=False),
         sa.Column("remixes", sa.Integer(), nullable=False),
@@ -191,15 +193,16 @@ def _create_text_index() -> None:
 def _backfill() -> None:
     """Index what exists: works by title and description, creators by name and handle."""
     op.execute(
-        "INSERT INTO search_entries (entity, entity_id, kind, media_kind, title, body, listed, "
-        "remixes, created_at) "
-        "SELECT 'work', w.id, w.kind, w.media_kind, w.title, w.description, "
+        "INSERT INTO search_entries (entity, entity_id, kind, ref, media_kind, title, byline, "
+        "body, listed, remixes, created_at) "
+        "SELECT 'work', w.id, w.kind, w.public_id, w.media_kind, w.title, '', w.description, "
         "w.visibility = 'public' AND w.status NOT IN ('draft', 'cancelled'), "
         "(SELECT count(*) FROM citations c WHERE c.source_id = w.id), w.created_at FROM works w"
     )
     op.execute(
-        "INSERT INTO search_entries (entity, entity_id, kind, title, body, listed, remixes, "
-        "created_at) SELECT 'creator', id, 'creator', display_name, handle, true, 0, created_at "
+        "INSERT INTO search_entries (entity, entity_id, kind, ref, title, byline, body, listed, "
+        "remixes, created_at) SELECT 'creator', id, 'creator', handle, display_name, "
+        "'@' || handle, handle, true, 0, created_at "
         "FROM creators"
     )
 
