@@ -110,7 +110,7 @@ def parse_call_input(data: Mapping[str, object]) -> CallInput:
     """The API body ``{title, description, deadline, media_kinds: [...]}``."""
     kinds = data.get("media_kinds", [])
     if not isinstance(kinds, list):
-        raise InvalidInput("media_kinds: expected a list such as [\"audio\"]")
+        raise InvalidInput('media_kinds: expected a list such as ["audio"]')
     return CallInput(
         title=data.get("title"),
         description=data.get("description", ""),

@@ -150,8 +150,7 @@ def preferences_for(db: Session, actor: Creator) -> list[Preference]:
         )
     }
     return [
-        Preference(kind, label, *chosen.get(kind, (True, True)))
-        for kind, label in KINDS.items()
+        Preference(kind, label, *chosen.get(kind, (True, True))) for kind, label in KINDS.items()
     ]
 
 
@@ -163,7 +162,9 @@ def set_preferences(
     if unknown:
         raise InvalidInput(f"unknown notification kind {unknown[0]!r}")
     with unit_of_work(db):
-        db.execute(delete(NotificationPreference).where(NotificationPreference.creator_id == actor.id))
+        db.execute(
+            delete(NotificationPreference).where(NotificationPreference.creator_id == actor.id)
+        )
         db.add_all(
             NotificationPreference(creator_id=actor.id, kind=kind, in_app=in_app, email=email)
             for kind, (in_app, email) in sorted(choices.items())

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from hitrack.db.models import Citation, Creator, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
 from hitrack.domain.errors import InvalidInput, PermissionDenied
-from hitrack.services import provenance
+from hitrack.services import follows, provenance
 from hitrack.services.graph import (
     check_new_citations,
     lock_graph,
@@ -149,6 +149,7 @@ def upload_record(
         db.flush()
         for source, share in resolved:
             work.sources.append(Citation(source=source, share=share, created_by_id=actor.id))
+        follows.citations_happened(db, work, [source.id for source, _ in resolved])
         if before_commit is not None:
             db.flush()
             before_commit(work)

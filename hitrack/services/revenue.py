@@ -59,7 +59,7 @@ from hitrack.domain.money import check_event_micros, format_micros, parse_curren
 from hitrack.domain.settlement import prepare_event
 from hitrack.domain.shares import format_share, loads_json, parse_share
 from hitrack.jobs.base import JobQueue
-from hitrack.services import compact_graph, credits, ledger
+from hitrack.services import compact_graph, credits, follows, ledger
 from hitrack.services.ai_models import validate_attribution
 from hitrack.services.graph import get_work
 from hitrack.services.unit_of_work import unit_of_work
@@ -722,6 +722,7 @@ def insert_allocations(db: Session, rows: list[dict[str, object]]) -> None:
     """Write allocation rows in bulk: an executemany (batched multi-row inserts on PostgreSQL)."""
     for i in range(0, len(rows), _CHUNK * 4):
         db.execute(insert(Allocation), rows[i : i + _CHUNK * 4])
+    follows.earnings_happened(db, rows)
 
 
 # --- CSV import ----------------------------------------------------------------------

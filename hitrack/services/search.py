@@ -243,9 +243,7 @@ def search(db: Session, query: SearchQuery, *, now: datetime | None = None) -> S
         stmt = stmt.order_by(SearchEntry.created_at.desc())
     stmt = stmt.order_by(SearchEntry.id.desc())
     rows = list(
-        db.scalars(
-            stmt.offset((query.page - 1) * query.per_page).limit(query.per_page + 1)
-        )
+        db.scalars(stmt.offset((query.page - 1) * query.per_page).limit(query.per_page + 1))
     )
     hits = [_hit(row) for row in rows[: query.per_page]]
     return SearchPage(query, hits, has_next=len(rows) > query.per_page)

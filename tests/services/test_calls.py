@@ -59,16 +59,12 @@ def test_a_call_is_answered_and_the_pick_joins_the_split_and_the_preview(db, sto
     assert [a.answered_by.display_name for a in view.answers] == ["Cleo Cellist", "Otto"]
     assert [w.public_id for w in view.context] == [base.public_id]
 
-    calls.pick_answer(
-        db, producer, call.public_id, answer.record.public_id, share="25%", now=NOW
-    )
+    calls.pick_answer(db, producer, call.public_id, answer.record.public_id, share="25%", now=NOW)
     shares = {c.source.public_id: c.share for c in production.sources}
     assert shares[answer.record.public_id] == 1 / 4
     preview = productions.preview(db, producer, production).micros_by_handle()
     assert preview[cellist.handle] > 0
-    kinds = set(
-        db.scalars(select(Notification.kind).where(Notification.creator_id == cellist.id))
-    )
+    kinds = set(db.scalars(select(Notification.kind).where(Notification.creator_id == cellist.id)))
     assert "call_picked" in kinds
     assert "call_answer" in set(
         db.scalars(select(Notification.kind).where(Notification.creator_id == producer.id))
@@ -80,7 +76,11 @@ def test_a_deadline_in_the_past_is_refused(db, storage):
     production = productions.create_production(db, producer, title="Film")
     with pytest.raises(InvalidInput, match="in the past"):
         calls.open_call(
-            db, producer, production.public_id, calls.CallInput("x", "", "2027-02-01", ["audio"]), now=NOW
+            db,
+            producer,
+            production.public_id,
+            calls.CallInput("x", "", "2027-02-01", ["audio"]),
+            now=NOW,
         )
     with pytest.raises(InvalidInput, match="deadline"):
         calls.open_call(
@@ -88,7 +88,11 @@ def test_a_deadline_in_the_past_is_refused(db, storage):
         )
     with pytest.raises(InvalidInput, match="media kind"):
         calls.open_call(
-            db, producer, production.public_id, calls.CallInput("x", "", "2027-04-01", ["smell"]), now=NOW
+            db,
+            producer,
+            production.public_id,
+            calls.CallInput("x", "", "2027-04-01", ["smell"]),
+            now=NOW,
         )
 
 
@@ -99,7 +103,11 @@ def test_only_the_producer_opens_a_call(db, storage):
     db.commit()
     with pytest.raises((PermissionDenied, NotFound)):
         calls.open_call(
-            db, stranger, production.public_id, calls.CallInput("x", "", "2027-04-01", ["audio"]), now=NOW
+            db,
+            stranger,
+            production.public_id,
+            calls.CallInput("x", "", "2027-04-01", ["audio"]),
+            now=NOW,
         )
 
 
@@ -127,13 +135,19 @@ def test_only_the_producer_picks_and_only_once(db, storage):
     cellist = make_creator(db, "Cleo")
     answer = _answer(db, storage, cellist, call)
     with pytest.raises(PermissionDenied):
-        calls.pick_answer(db, cellist, call.public_id, answer.record.public_id, share="1/4", now=NOW)
+        calls.pick_answer(
+            db, cellist, call.public_id, answer.record.public_id, share="1/4", now=NOW
+        )
     with pytest.raises(InvalidInput):
-        calls.pick_answer(db, producer, call.public_id, answer.record.public_id, share="3/4", now=NOW)
+        calls.pick_answer(
+            db, producer, call.public_id, answer.record.public_id, share="3/4", now=NOW
+        )
     assert answer.status == "answered"
     calls.pick_answer(db, producer, call.public_id, answer.record.public_id, share="1/4", now=NOW)
     with pytest.raises(Conflict, match="already picked"):
-        calls.pick_answer(db, producer, call.public_id, answer.record.public_id, share="1/4", now=NOW)
+        calls.pick_answer(
+            db, producer, call.public_id, answer.record.public_id, share="1/4", now=NOW
+        )
     with pytest.raises(NotFound):
         calls.pick_answer(db, producer, call.public_id, "r0000000000", share="1/4", now=NOW)
 

@@ -73,7 +73,9 @@ def test_pages_are_bounded_and_say_whether_there_is_more(db, storage):
     first = search.search(db, search.SearchQuery("wave", ("record",), sort="new", per_page=2))
     assert first.has_next
     assert _refs(first) == [made[4].public_id, made[3].public_id]
-    last = search.search(db, search.SearchQuery("wave", ("record",), sort="new", page=3, per_page=2))
+    last = search.search(
+        db, search.SearchQuery("wave", ("record",), sort="new", page=3, per_page=2)
+    )
     assert _refs(last) == [made[0].public_id]
     assert not last.has_next
 
@@ -142,4 +144,6 @@ def test_closed_calls_are_not_listed(db, storage):
     assert _refs(search.search(db, search.parse_query("cello"), now=now)) == [call.public_id]
     later = now + timedelta(days=4)
     assert _refs(search.search(db, search.parse_query("cello"), now=later)) == []
-    assert search.search(db, search.parse_query("", ["call"]), now=now).hits[0].ref == call.public_id
+    assert (
+        search.search(db, search.parse_query("", ["call"]), now=now).hits[0].ref == call.public_id
+    )
