@@ -102,6 +102,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_attribution.pages)
     app.register_blueprint(api_attribution.api)
 
+    from hitrack.web import calls, profiles, search
+
+    app.register_blueprint(calls.bp)
+    app.register_blueprint(calls.api)
+    app.register_blueprint(profiles.bp)
+    app.register_blueprint(profiles.api)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(search.api)
+
     app.after_request(_security_headers)
     return app
 

@@ -25,8 +25,8 @@ from wtforms.validators import DataRequired, Length
 
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.provenance.c2pa_io import SIGNABLE_TYPES
+from hitrack.services import calls, records
 from hitrack.services import graph as graph_service
-from hitrack.services import records
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.forms import Form
 from hitrack.web.graph_view import graph_view
@@ -87,7 +87,7 @@ def _sources(rows: list[tuple[str, str]]) -> dict[str, str]:
 @bp.route("/")
 def home() -> str:
     works = records.recent_works(db(), actor())
-    return render_template("home.html", works=works)
+    return render_template("home.html", works=works, open_calls=calls.open_calls(db(), actor()))
 
 
 @bp.route("/upload", methods=["GET", "POST"])

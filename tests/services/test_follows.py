@@ -15,7 +15,9 @@ def _kinds(db, creator):  # type: ignore[no-untyped-def]
     return [
         n.kind
         for n in db.scalars(
-            select(Notification).where(Notification.creator_id == creator.id).order_by(Notification.id)
+            select(Notification)
+            .where(Notification.creator_id == creator.id)
+            .order_by(Notification.id)
         )
     ]
 
