@@ -49,7 +49,7 @@ from hitrack.db.models import (
     Work,
     WorkOwner,
 )
-from hitrack.domain.errors import InvalidInput
+from hitrack.domain.errors import InvalidInput, NotFound
 
 __all__ = [
     "SEARCH_KINDS",
@@ -67,6 +67,9 @@ __all__ = [
     "search",
     "suggest_works",
     "reindex",
+    "resolve_source",
+    "source_label",
+    "AmbiguousSource",
 ]
 
 SEARCH_KINDS = ("record", "production", "model", "creator", "call")
@@ -256,6 +259,50 @@ def suggest_works(db: Session, words: object, *, limit: int = 8) -> list[Hit]:
         return []
     page = search(db, SearchQuery(query.words, query.kinds, per_page=limit))
     return page.hits
+
+
+_REFERENCE = re.compile(r"\((?P<id>[a-z][0-9a-f]{10})\)\s*$")
+
+
+def source_label(hit: Hit) -> str:
+    """How the picker writes a chosen work: its title and, in brackets, its id."""
+    return f"{hit.title} ({hit.ref})"
+
+
+def resolve_source(db: Session, text: str) -> str:
+    """A work id from what was typed in a source picker: an id, ``Title (id)`` or a title.
+
+    A title must name exactly one listed record or production; when several
+    share it, the error lists them as ``Title (id)`` so the picker can offer them.
+    """
+    typed = text.strip()
+    match = _REFERENCE.search(typed)
+    if match:
+        return match["id"]
+    if not typed or db.scalar(select(Work.id).where(Work.public_id == typed)) is not None:
+        return typed
+    wanted = " ".join(typed.lower().split())
+    candidates = [
+        hit
+        for hit in search(
+            db, SearchQuery(typed, ("record", "production"), sort="relevance", per_page=50)
+        ).hits
+        if " ".join(hit.title.lower().split()) == wanted
+    ]
+    if len(candidates) == 1:
+        return candidates[0].ref
+    if not candidates:
+        raise NotFound(f"no work is titled “{typed[:80]}”: pick one from the suggestions")
+    raise AmbiguousSource(typed, candidates)
+
+
+class AmbiguousSource(InvalidInput):
+    """Several works share the typed title; ``candidates`` are offered to pick from."""
+
+    def __init__(self, typed: str, candidates: list[Hit]) -> None:
+        self.candidates = candidates
+        listed = "; ".join(f"{source_label(h)} by {h.byline}" for h in candidates[:8])
+        super().__init__(f"several works are titled “{typed[:80]}”: pick one of {listed}")
 
 
 def _hit(row: SearchEntry) -> Hit:

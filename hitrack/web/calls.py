@@ -9,6 +9,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from hitrack.db.models import CallAnswer, OpenCall
@@ -50,7 +51,7 @@ class CallForm(Form):
     deadline = StringField("Deadline (a date, e.g. 2027-01-31)", validators=[DataRequired()])
     media_kinds = SelectMultipleField(
         "Media wanted",
-        choices=[(k, k) for k in calls.MEDIA_KINDS],
+        choices=[SelectChoice(k, k) for k in calls.MEDIA_KINDS],
         option_widget=widgets.CheckboxInput(),
         widget=widgets.ListWidget(prefix_label=False),
     )

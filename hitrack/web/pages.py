@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length
 
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.provenance.c2pa_io import SIGNABLE_TYPES
-from hitrack.services import calls, records
+from hitrack.services import calls, records, search
 from hitrack.services import graph as graph_service
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.forms import Form
@@ -76,8 +76,9 @@ def _source_rows() -> list[tuple[str, str]]:
 
 def _sources(rows: list[tuple[str, str]]) -> dict[str, str]:
     sources: dict[str, str] = {}
-    for work_id, share in rows:
-        if work_id or share:
+    for typed, share in rows:
+        if typed or share:
+            work_id = search.resolve_source(db(), typed)  # a title or "Title (id)" too
             if work_id in sources:
                 raise InvalidInput(f"source {work_id} is listed twice", ids=(work_id,))
             sources[work_id] = share

@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, Length
 
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.domain.shares import format_share
-from hitrack.services import ai_models, notifications, records
+from hitrack.services import ai_models, notifications, records, search
 from hitrack.services import productions as prod
 from hitrack.services.graph import visible_ids
 from hitrack.web.context import db, mailer, settings, storage
@@ -103,7 +103,11 @@ def _contribution_rows() -> list[tuple[str, str, str]]:
 
 def _contributions(rows: list[tuple[str, str, str]]) -> list[prod.ContributionInput]:
     return prod.parse_contributions(
-        [{"work": w, "share": s, "credit_role": r} for w, r, s in rows if w or s or r]
+        [
+            {"work": search.resolve_source(db(), w), "share": s, "credit_role": r}
+            for w, r, s in rows
+            if w or s or r
+        ]
     )
 
 

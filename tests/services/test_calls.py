@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import pytest
 from sqlalchemy import select
@@ -61,7 +62,7 @@ def test_a_call_is_answered_and_the_pick_joins_the_split_and_the_preview(db, sto
 
     calls.pick_answer(db, producer, call.public_id, answer.record.public_id, share="25%", now=NOW)
     shares = {c.source.public_id: c.share for c in production.sources}
-    assert shares[answer.record.public_id] == 1 / 4
+    assert shares[answer.record.public_id] == Fraction(1, 4)
     preview = productions.preview(db, producer, production).micros_by_handle()
     assert preview[cellist.handle] > 0
     kinds = set(db.scalars(select(Notification.kind).where(Notification.creator_id == cellist.id)))
