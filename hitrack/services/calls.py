@@ -37,6 +37,7 @@ from hitrack.storage import MediaStorage
 
 __all__ = [
     "MEDIA_KINDS",
+    "DeadlinePassed",
     "CallInput",
     "AnswerUpload",
     "CallView",
@@ -95,7 +96,7 @@ def parse_deadline(value: object) -> datetime:
                 parsed = datetime.combine(date.fromisoformat(text), time(23, 59, 59))
             else:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise InvalidInput(
                 f"deadline: {text[:40]!r} is not a date (2027-01-31) or date and time"
             ) from None
@@ -103,7 +104,10 @@ def parse_deadline(value: object) -> datetime:
         raise InvalidInput("deadline: required (a date like 2027-01-31)")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("deadline: out of range") from None
 
 
 def parse_call_input(data: Mapping[str, object]) -> CallInput:
@@ -129,6 +133,13 @@ def _checked_kinds(kinds: Iterable[object]) -> list[str]:
     if not chosen:
         raise InvalidInput("media kinds: name at least one (audio, video, image or text)")
     return chosen
+
+
+class DeadlinePassed(Conflict):
+    """A deadline that is not in the future: the request conflicts with the clock (409),
+    like a settlement period that has not closed yet."""
+
+    code = "deadline_passed"
 
 
 def _now(now: datetime | None) -> datetime:
@@ -161,7 +172,7 @@ def open_call(
             ids=(production.public_id,),
         )
     if deadline <= at:
-        raise InvalidInput(f"deadline: {deadline:%Y-%m-%d %H:%M} UTC is in the past")
+        raise DeadlinePassed(f"deadline: {deadline:%Y-%m-%d %H:%M} UTC is in the past")
     with unit_of_work(db):
         call = OpenCall(
             public_id="c" + secrets.token_hex(5),

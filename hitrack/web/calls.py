@@ -293,6 +293,7 @@ def api_pick(public_id: str) -> Response:
     return jsonify(answer_json(item))
 
 
+DEADLINE_PATTERN = r"^20[2-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$"
 CALL_ID = path_param(
     "public_id",
     "an open call's id",
@@ -313,11 +314,13 @@ register_paths(
                     ["title", "deadline", "media_kinds"],
                     title=text(200),
                     description=text(5000, required=False),
-                    deadline=text(
-                        40,
-                        description="a date (2027-01-31, the end of that day UTC) or an "
-                        "ISO date and time; it must be in the future",
-                    ),
+                    deadline={
+                        "type": "string",
+                        "pattern": DEADLINE_PATTERN,
+                        "description": "a date (2027-01-31: the end of that day, UTC); an "
+                        "ISO date and time is accepted too. It must be in the future: a "
+                        "deadline already past answers 409",
+                    },
                     media_kinds=_KINDS,
                 ),
                 response=ref("OpenCall"),

@@ -75,7 +75,7 @@ def test_a_call_is_answered_and_the_pick_joins_the_split_and_the_preview(db, sto
 def test_a_deadline_in_the_past_is_refused(db, storage):
     producer = make_creator(db, "Pat")
     production = productions.create_production(db, producer, title="Film")
-    with pytest.raises(InvalidInput, match="in the past"):
+    with pytest.raises(calls.DeadlinePassed, match="in the past"):
         calls.open_call(
             db,
             producer,

@@ -94,7 +94,7 @@ def test_call_api_refuses_bad_input(app_db, app_storage, client):
         headers=pat_auth,
         json={"title": "x", "deadline": "2020-01-01", "media_kinds": ["audio"]},
     )
-    assert past.status_code == 422 and "in the past" in past.get_json()["error"]["message"]
+    assert past.status_code == 409 and "in the past" in past.get_json()["error"]["message"]
     assert (
         client.post(
             "/api/v1/productions/p0000000000/calls",

@@ -132,9 +132,7 @@ def seeded(app: Flask, app_db: Session, app_storage, fake_stripe: FakeStripe) ->
         mailer=outbox,
     )
     invite_mail = outbox.sent[-1]
-    from hitrack.services import attribution
-
-    from hitrack.services import calls
+    from hitrack.services import attribution, calls
 
     call = calls.open_call(
         app_db,
