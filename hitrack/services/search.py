@@ -92,6 +92,8 @@ class SearchQuery:
     sort: str = "relevance"
     page: int = 1
     per_page: int = PAGE_SIZE
+    #: Match words by their beginnings (the source picker, as the creator types).
+    prefix: bool = False
 
     @property
     def tokens(self) -> list[str]:
@@ -170,26 +172,26 @@ def parse_query(
 class TextIndex(Protocol):
     """Matches entries by words and ranks them (higher is better)."""
 
-    def matches(self, tokens: Sequence[str], *, prefix: bool) -> Select[Any]:
-        """A select of ``(id, rank)`` for the entries holding every token."""
+    def matches(self, words: str, tokens: Sequence[str], *, prefix: bool) -> Select[Any]:
+        """A select of ``(id, rank)`` for the entries matching the words (every token)."""
         ...
 
 
 class Fts5Text:
     """SQLite: the ``search_fts`` FTS5 table (porter stemming), ranked by BM25."""
 
-    def matches(self, tokens: Sequence[str], *, prefix: bool) -> Select[Any]:
+    def matches(self, words: str, tokens: Sequence[str], *, prefix: bool) -> Select[Any]:
         # Each token is quoted, so nothing the user types is read as FTS5 syntax.
         expression = " ".join(f'"{t}"' + ("*" if prefix else "") for t in tokens)
         fts = table("search_fts")
-        return (
-            select(
-                literal_column("search_fts.rowid").label("id"),
-                (-literal_column("bm25(search_fts, 10.0, 1.0)")).label("rank"),
-            )
+        rowid: ColumnElement[Any] = literal_column("search_fts.rowid")
+        bm25: ColumnElement[Any] = literal_column("bm25(search_fts, 10.0, 1.0)")
+        stmt: Select[Any] = (
+            select(rowid.label("id"), (-bm25).label("rank"))
             .select_from(fts)
             .where(text("search_fts MATCH :fts_query").bindparams(fts_query=expression))
         )
+        return stmt
 
 
 class PostgresText:
@@ -199,12 +201,14 @@ class PostgresText:
     work as on a web search engine); the title picker asks for prefixes.
     """
 
-    def matches(self, tokens: Sequence[str], *, prefix: bool) -> Select[Any]:
-        document = literal_column("search_entries.document")
+    def matches(self, words: str, tokens: Sequence[str], *, prefix: bool) -> Select[Any]:
+        document: ColumnElement[Any] = literal_column("search_entries.document")
+        query: ColumnElement[Any]
         if prefix:
+            # Tokens are \w+ runs, so they are safe inside to_tsquery's syntax.
             query = func.to_tsquery("english", " & ".join(f"{t}:*" for t in tokens))
         else:
-            query = func.websearch_to_tsquery("english", " ".join(tokens))
+            query = func.websearch_to_tsquery("english", words)
         return select(
             SearchEntry.id.label("id"), func.ts_rank(document, query).label("rank")
         ).where(document.op("@@")(query))
@@ -231,7 +235,9 @@ def search(db: Session, query: SearchQuery, *, now: datetime | None = None) -> S
     rank: ColumnElement[Any] | None = None
     tokens = query.tokens
     if tokens:
-        matched = text_index(db).matches(tokens, prefix=True).subquery("matched")
+        matched = (
+            text_index(db).matches(query.words, tokens, prefix=query.prefix).subquery("matched")
+        )
         stmt = stmt.join(matched, matched.c.id == SearchEntry.id)
         rank = matched.c.rank
     if query.kinds:
@@ -257,7 +263,7 @@ def suggest_works(db: Session, words: object, *, limit: int = 8) -> list[Hit]:
     query = parse_query(words, kinds=("record", "production"), sort="relevance")
     if not query.tokens:
         return []
-    page = search(db, SearchQuery(query.words, query.kinds, per_page=limit))
+    page = search(db, SearchQuery(query.words, query.kinds, per_page=limit, prefix=True))
     return page.hits
 
 

@@ -75,15 +75,17 @@ def follow_work(public_id: str) -> ResponseReturnValue:
     return _follow_action(url_for("pages.work", public_id=public_id), work=public_id)
 
 
-def _follow_action(back: str, **target: str) -> ResponseReturnValue:
+def _follow_action(
+    back: str, *, creator: str | None = None, work: str | None = None
+) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
         if request.form.get("action") == "unfollow":
-            follows.unfollow(db(), me(), **target)
+            follows.unfollow(db(), me(), creator=creator, work=work)
             flash("Unfollowed.", "success")
         else:
-            follows.follow(db(), me(), **target)
+            follows.follow(db(), me(), creator=creator, work=work)
             flash("Following. Their news is in your feed.", "success")
     except HitrackError as error:
         flash(error.message, "error")

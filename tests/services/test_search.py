@@ -22,8 +22,10 @@ def test_works_are_found_by_words_in_title_description_and_owner_names(db, stora
     make_record(db, storage, ada, "Unrelated sketch")
     assert _refs(search.search(db, search.parse_query("harbour"))) == [tide.public_id]
     assert tide.public_id in _refs(search.search(db, search.parse_query("lovelace", ["record"])))
-    # stems and prefixes: "tides" finds "Tide", "harb" finds "harbour"
-    assert _refs(search.search(db, search.parse_query("harb"))) == [tide.public_id]
+    # stems: "tides" finds "Tide"; the picker also takes beginnings: "harb" finds "harbour"
+    assert _refs(search.search(db, search.parse_query("tides"))) == [tide.public_id]
+    assert _refs(search.search(db, search.parse_query("harb"))) == []
+    assert [h.ref for h in search.suggest_works(db, "harb")] == [tide.public_id]
 
 
 def test_creators_are_found_by_name_and_credits_by_their_names(db, storage):
