@@ -60,6 +60,13 @@ KINDS: dict[str, str] = {
     "call_answer": "Answers to your open calls",
     "call_picked": "Your answer to an open call is picked",
     "followed": "Someone follows you",
+    "credit_claimed": "A credit on your work is claimed",
+    "credit_disputed": "A claim to a credit is disputed",
+    "payout_paid": "A payout reaches you",
+    "payout_failed": "A payout fails",
+    "payout_reversed": "A payout is reversed",
+    "payout_account": "Your payout account changes",
+    "payout_method": "Your payout method is reviewed",
 }
 
 _OUTBOX = "hitrack.outbox"
