@@ -245,10 +245,11 @@ def citations_happened(db: Session, citing: Work, source_ids: Iterable[int]) -> 
     """A record remixed the sources, or a model put them in its manifest: tell their owners.
 
     Productions are left out: publishing a proposal notifies everyone it affects.
+    Private works are left out: nobody else may learn they exist.
     """
     kind = {"record": "remixed", "model": "manifest"}.get(citing.kind)
-    if kind is None:
-        return
+    if kind is None or citing.visibility != "public":
+        return  # a private work is its owners' own business: its title never leaves them
     ids = sorted(set(source_ids))
     if not ids:
         return

@@ -75,3 +75,12 @@ def test_opening_a_notification_marks_it_read(db, storage):
     assert notifications.unread_count(db, ada) == 0
     with pytest.raises(NotFound):
         notifications.open_notification(db, bob, row.id)
+
+
+def test_a_private_remix_tells_nobody(db, storage):
+    ada, bob = make_creator(db, "Ada"), make_creator(db, "Bob")
+    tide = make_record(db, storage, ada, "Tide")
+    make_record(
+        db, storage, bob, "Secret remix", sources={tide.public_id: "1/4"}, visibility="private"
+    )
+    assert _kinds(db, ada) == []
