@@ -6,6 +6,7 @@ from alembic import context
 
 from hitrack.db import models  # noqa: F401  (registers every table on the metadata)
 from hitrack.db.base import Base
+from hitrack.db.models import SEARCH_INDEX_OBJECTS
 from hitrack.db.session import make_engine
 
 config = context.config
@@ -42,12 +43,20 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+def _modelled(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+    """Autogenerate leaves the search text index alone: it differs by dialect (see 0014)."""
+    if type_ == "column":
+        return f"{parent_names.get('table_name')}.{name}" not in SEARCH_INDEX_OBJECTS
+    return name not in SEARCH_INDEX_OBJECTS
+
+
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode rebuilds tables
         compare_type=True,
+        include_name=_modelled,
     )
     with context.begin_transaction():
         context.run_migrations()

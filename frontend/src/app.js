@@ -4,6 +4,7 @@
 import { countdownText } from "./countdown.js";
 import { formatBytes } from "./file-size.js";
 import { onReady } from "./ready.js";
+import { startWorkPickers } from "./work-picker.js";
 
 const COUNTDOWN_INTERVAL_MS = 30 * 1000;
 
@@ -167,3 +168,4 @@ confirmSubmits();
 copyButtons();
 checkFileSizes();
 onReady(startCountdowns);
+onReady(() => startWorkPickers());

@@ -75,6 +75,14 @@ __all__ = [
     "WebhookEvent",
     "Job",
     "JOB_STATUSES",
+    "OpenCall",
+    "CALL_STATUSES",
+    "CallAnswer",
+    "ANSWER_STATUSES",
+    "Follow",
+    "NotificationPreference",
+    "SearchEntry",
+    "SEARCH_INDEX_OBJECTS",
 ]
 
 WORK_KINDS = ("record", "production", "model")
@@ -131,6 +139,10 @@ class Creator(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Part of every log-in session's id: raising it ends every session signed before.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Whether the public profile lists the AI models trained on this creator's works.
+    show_models_on_profile: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
     __table_args__ = (CheckConstraint("role IN ('creator', 'admin')", name="role"),)
 
@@ -1035,3 +1047,145 @@ class WebhookEvent(Base):
     __table_args__ = (
         UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
     )
+
+
+# --- Open calls, following, notification preferences, search --------------------
+
+CALL_STATUSES = ("open", "closed")
+
+
+class OpenCall(Base):
+    """A producer's call for contributions to a production: what is wanted, by when.
+
+    Open until ``deadline`` or until the producer closes it (``status``).
+    ``media_kinds`` lists the kinds of media an answer may be (audio, video,
+    image, text).
+    """
+
+    __tablename__ = "open_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    production_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("creators.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    media_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        Index("ix_open_calls_status_deadline", "status", "deadline"),
+    )
+
+    production: Mapped[Work] = relationship()
+    created_by: Mapped[Creator] = relationship()
+
+    def is_open(self, now: datetime) -> bool:
+        return self.status == "open" and now < self.deadline
+
+
+ANSWER_STATUSES = ("answered", "picked")
+
+
+class CallAnswer(Base):
+    """A record uploaded in answer to an open call; ``picked`` once the producer takes it in."""
+
+    __tablename__ = "call_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("open_calls.id"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    answered_by_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="answered")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    picked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("call_id", "record_id", name="uq_call_answers_call_record"),
+        CheckConstraint("status IN ('answered', 'picked')", name="status"),
+    )
+
+    call: Mapped[OpenCall] = relationship()
+    record: Mapped[Work] = relationship()
+    answered_by: Mapped[Creator] = relationship()
+
+
+class Follow(Base):
+    """A creator follows another creator or a work (exactly one of the two)."""
+
+    __tablename__ = "follows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    follower_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id"), index=True)
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("follower_id", "creator_id", name="uq_follows_follower_creator"),
+        UniqueConstraint("follower_id", "work_id", name="uq_follows_follower_work"),
+        CheckConstraint("(creator_id IS NULL) <> (work_id IS NULL)", name="creator_or_work"),
+    )
+
+
+class NotificationPreference(Base):
+    """A creator's choice for one kind of notification; no row means the kind is on."""
+
+    __tablename__ = "notification_preferences"
+
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    in_app: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SearchEntry(Base):
+    """One searchable thing (a work, a creator or an open call) as the search index sees it.
+
+    Kept in step on every write by :mod:`hitrack.services.search`. The text
+    index over ``title`` and ``body`` is dialect-specific and created by the
+    migration only: an FTS5 table on SQLite, a ``tsvector`` column with a GIN
+    index on PostgreSQL (:data:`SEARCH_INDEX_OBJECTS` names them).
+    """
+
+    __tablename__ = "search_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: How pages link to it: a work's or call's public id, a creator's handle.
+    ref: Mapped[str] = mapped_column(String(64))
+    media_kind: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    #: Who it is by, as shown in a result (also part of ``body``).
+    byline: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    listed: Mapped[bool] = mapped_column(Boolean, default=True)
+    remixes: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("entity", "entity_id", name="uq_search_entries_entity"),
+        Index("ix_search_entries_kind_created_at", "kind", "created_at"),
+        Index("ix_search_entries_remixes", "remixes"),
+    )
+
+
+#: Schema objects of the text index that only the migration knows (they differ by dialect).
+SEARCH_INDEX_OBJECTS = frozenset(
+    {
+        "search_fts",
+        "search_fts_data",
+        "search_fts_idx",
+        "search_fts_docsize",
+        "search_fts_config",
+        "search_entries.document",
+        "ix_search_entries_document",
+    }
+)

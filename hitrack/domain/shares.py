@@ -2,7 +2,8 @@
 
 A share is a :class:`fractions.Fraction`, never a binary float, so that a split
 written as ``"1/3"`` or ``"0.1"`` means exactly that. Input may be an integer,
-a decimal string (``"0.25"``), a fraction string (``"1/3"``), a
+a decimal string (``"0.25"``), a fraction string (``"1/3"``), a percentage
+(``"50%"``, ``"12.5%"``: the forms people type in the source pickers), a
 :class:`decimal.Decimal` (how :func:`loads_json` reads JSON numbers, through
 their decimal text) or a ``Fraction``. Range checks are left to the callers,
 which know the ids to name in the message.
@@ -58,8 +59,8 @@ def parse_share(value: int | str | Decimal | Fraction, *, what: str = "share") -
 
     Examples
     --------
-    >>> parse_share("1/3"), parse_share("0.25"), parse_share(1)
-    (Fraction(1, 3), Fraction(1, 4), Fraction(1, 1))
+    >>> parse_share("1/3"), parse_share("0.25"), parse_share(1), parse_share("50%")
+    (Fraction(1, 3), Fraction(1, 4), Fraction(1, 1), Fraction(1, 2))
     """
     if isinstance(value, bool | float):
         raise InvalidShare(
@@ -86,6 +87,12 @@ def _parse_text(text: str, what: str) -> Fraction:
     stripped = text.strip()
     if len(stripped) > _MAX_TEXT:
         raise InvalidShare(f"{what}: value is too long")
+    if stripped.endswith("%"):
+        # "50%" and "12.5%": a percentage is its number over 100, exactly.
+        number = stripped[:-1].rstrip()
+        if not number or number.endswith("%") or "/" in number:
+            raise InvalidShare(f"{what}: {text!r} is not a percentage (e.g. 50% or 12.5%)")
+        return _parse_text(number, what) / 100
     if _INTEGER.fullmatch(stripped):
         return Fraction(int(stripped))
     match = _FRACTION.fullmatch(stripped)

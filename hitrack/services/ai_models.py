@@ -36,6 +36,7 @@ from hitrack.domain.errors import (
     PermissionDenied,
 )
 from hitrack.domain.shares import format_share, parse_share
+from hitrack.services import follows
 from hitrack.services.graph import can_see, check_new_citations, lock_graph, visible_work
 from hitrack.services.likeness import check_subject_consent
 from hitrack.services.records import clean_text, new_public_id
@@ -246,6 +247,7 @@ def _register(
                 created_at=at,
             )
         )
+    follows.citations_happened(db, model, [record.id for record, _ in resolved])
     return Registration(model, entries, unmatched)
 
 

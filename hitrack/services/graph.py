@@ -442,6 +442,9 @@ def cite(
             source=source, share=exact, credit_role=credit_role, created_by_id=actor.id
         )
         work.sources.append(citation)
+        from hitrack.services.follows import citations_happened  # follows reads the graph
+
+        citations_happened(db, work, [source.id])
     return citation
 
 

@@ -80,6 +80,8 @@ __all__ = [
     "production_path",
     "create_production",
     "set_contributions",
+    "apply_contributions",
+    "current_contributions",
     "publish_proposal",
     "add_comment",
     "finalize",
@@ -336,22 +338,42 @@ def set_contributions(
     now: datetime | None = None,
 ) -> Work:
     """The producer replaces the split (while draft or proposed); publish again to propose it."""
-    at = _now(now)
     with unit_of_work(db):
-        lock_graph(db)
-        production = get_production(db, actor, production_id, lock=True)
-        _require_producer(production, actor)
-        _require_editable(production)
-        _write_contributions(db, actor, production, contributions)
-        _log(
-            db,
-            production,
-            actor,
-            "contributions_set",
-            {"contributions": _contributions_detail(production)},
-            at,
-        )
+        production = apply_contributions(db, actor, production_id, contributions, now=now)
     return production
+
+
+def apply_contributions(
+    db: Session,
+    actor: Creator,
+    production_id: object,
+    contributions: Sequence[ContributionInput],
+    *,
+    now: datetime | None = None,
+) -> Work:
+    """:func:`set_contributions` inside the caller's unit of work (an open call's pick uses it)."""
+    at = _now(now)
+    lock_graph(db)
+    production = get_production(db, actor, production_id, lock=True)
+    _require_producer(production, actor)
+    _require_editable(production)
+    _write_contributions(db, actor, production, contributions)
+    _log(
+        db,
+        production,
+        actor,
+        "contributions_set",
+        {"contributions": _contributions_detail(production)},
+        at,
+    )
+    return production
+
+
+def current_contributions(production: Work) -> list[ContributionInput]:
+    """The production's split as inputs, to extend it by one contribution."""
+    return [
+        ContributionInput(c.source.public_id, c.share, c.credit_role) for c in production.sources
+    ]
 
 
 def _revisions(db: Session, production: Work) -> list[ProposalRevision]:

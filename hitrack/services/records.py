@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import IO
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from hitrack.db.models import Citation, Creator, Work, WorkOwner
 from hitrack.domain import graph as graph_rules
 from hitrack.domain.errors import InvalidInput, PermissionDenied
-from hitrack.services import provenance
+from hitrack.services import follows, provenance
 from hitrack.services.graph import (
     check_new_citations,
     lock_graph,
@@ -84,6 +84,7 @@ def upload_record(
     sources: Mapping[str, object] | None = None,
     max_bytes: int,
     credentials_reader: CredentialsReader | None = None,
+    before_commit: Callable[[Work], None] | None = None,
 ) -> Work:
     """Store the media and create the record with its citations, all or nothing.
 
@@ -91,7 +92,10 @@ def upload_record(
     anything fails after the write, the stored object is deleted again. With a
     ``credentials_reader``, the file's own C2PA manifest is validated and kept
     on the record (``media_provenance``) with the works it names as proposed
-    sources (:mod:`hitrack.services.provenance`).
+    sources (:mod:`hitrack.services.provenance`). ``before_commit`` runs in the
+    same transaction once the record and its citations are written (an answer
+    to an open call checks its media kind and records itself there); what it
+    raises undoes the whole upload.
     """
     title_s = clean_text(title, "title", max_length=200)
     description_s = clean_text(description, "description", max_length=5000, required=False)
@@ -148,6 +152,10 @@ def upload_record(
         db.flush()
         for source, share in resolved:
             work.sources.append(Citation(source=source, share=share, created_by_id=actor.id))
+        follows.citations_happened(db, work, [source.id for source, _ in resolved])
+        if before_commit is not None:
+            db.flush()
+            before_commit(work)
     return work
 
 

@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         api_revenue,
         api_v1,
         auth,
+        calls,
         credits,
         jobs,
         manifests,
@@ -72,8 +73,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         pages,
         payouts,
         productions,
+        profiles,
         record_edit,
         revenue,
+        search,
         settlement_modes,
         tdm,
     )
@@ -94,6 +97,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         settlement_modes.pages,
         record_edit.pages,
         api_attribution.pages,
+        calls.bp,
+        profiles.bp,
+        search.bp,
     ):
         app.register_blueprint(pages_bp)
     app.register_blueprint(api_v1.bp)  # every JSON API module, nested under /api/v1

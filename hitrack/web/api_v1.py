@@ -25,7 +25,10 @@ from hitrack.web import (
     api_payouts,
     api_productions,
     api_revenue,
+    calls,
+    profiles,
     record_edit,
+    search,
     settlement_modes,
 )
 
@@ -45,5 +48,8 @@ for child in (
     api_revenue.bp,
     settlement_modes.api,
     record_edit.api,
+    calls.api,
+    profiles.api,
+    search.api,
 ):
     bp.register_blueprint(child)

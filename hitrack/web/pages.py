@@ -25,9 +25,9 @@ from wtforms.validators import DataRequired, Length
 
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.provenance.c2pa_io import SIGNABLE_TYPES
+from hitrack.services import calls, records, search, work_links
 from hitrack.services import graph as graph_service
 from hitrack.services import media as media_service
-from hitrack.services import records, work_links
 from hitrack.web.context import credentials_reader, db, settings, storage
 from hitrack.web.forms import Form
 from hitrack.web.graph_view import graph_view
@@ -78,8 +78,9 @@ def _source_rows() -> list[tuple[str, str]]:
 
 def _sources(rows: list[tuple[str, str]]) -> dict[str, str]:
     sources: dict[str, str] = {}
-    for work_id, share in rows:
-        if work_id or share:
+    for typed, share in rows:
+        if typed or share:
+            work_id = search.resolve_source(db(), typed)  # a title or "Title (id)" too
             if work_id in sources:
                 raise InvalidInput(f"source {work_id} is listed twice", ids=(work_id,))
             sources[work_id] = share
@@ -89,7 +90,7 @@ def _sources(rows: list[tuple[str, str]]) -> dict[str, str]:
 @bp.route("/")
 def home() -> str:
     works = records.recent_works(db(), actor())
-    return render_template("home.html", works=works)
+    return render_template("home.html", works=works, open_calls=calls.open_calls(db(), actor()))
 
 
 @bp.route("/upload", methods=["GET", "POST"])

@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, Length
 from hitrack.domain.errors import HitrackError
 from hitrack.domain.shares import format_share
 from hitrack.services import productions as prod
-from hitrack.services import records
+from hitrack.services import records, search
 from hitrack.web.context import db, mailer, settings, storage
 from hitrack.web.forms import ActionForm, Form
 from hitrack.web.guards import takes_upload
@@ -78,7 +78,11 @@ def _contribution_rows() -> list[tuple[str, str, str]]:
 
 def _contributions(rows: list[tuple[str, str, str]]) -> list[prod.ContributionInput]:
     return prod.parse_contributions(
-        [{"work": w, "share": s, "credit_role": r} for w, r, s in rows if w or s or r]
+        [
+            {"work": search.resolve_source(db(), w), "share": s, "credit_role": r}
+            for w, r, s in rows
+            if w or s or r
+        ]
     )
 
 

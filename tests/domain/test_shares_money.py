@@ -82,3 +82,20 @@ def test_money_prints_to_the_cent_and_exactly():
     assert format_micros(12_345_678) == "12.34"
     assert format_micros_exact(12_345_678) == "12.345678"
     assert to_minor_units(-19_999, "USD") == -1
+
+
+# --- Percentages, as typed in the source pickers (issue 15) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("50%", F(1, 2)), ("12.5 %", F(1, 8)), ("100%", F(1)), ("1/3", F(1, 3))],
+)
+def test_percentages_and_fractions_read_exactly(text, expected):
+    assert parse_share(text) == expected
+
+
+@pytest.mark.parametrize("text", ["%", "50%%", "1/3%", "abc%"])
+def test_a_malformed_percentage_is_refused(text):
+    with pytest.raises(InvalidShare):
+        parse_share(text)

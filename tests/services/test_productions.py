@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.models import Citation, Comment, Notification, ProductionLog, ProposalRevision, Work
@@ -41,6 +41,9 @@ def cast(db: Session, storage):  # type: ignore[no-untyped-def]
     ana, bo, dana, eve = (make_creator(db, n) for n in ("Ana", "Bo", "Dana", "Eve"))
     shoreline = make_record(db, storage, ana, "Shoreline")
     tide = make_remix(db, storage, bo, (shoreline, "0.4"), title="Tide")
+    # The remix told Ana ("remixed"); these tests are about what the production tells her.
+    db.execute(delete(Notification).where(Notification.kind == "remixed"))
+    db.commit()
     return {"ana": ana, "bo": bo, "dana": dana, "eve": eve, "shoreline": shoreline, "tide": tide}
 
 

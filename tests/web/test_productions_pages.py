@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from hitrack.services import ai_models, records
+from hitrack.services import ai_models, notifications, records
 from hitrack.services import productions as prod
 from hitrack.services.productions import ContributionInput as C
 from tests.factories import PASSWORD, make_creator, make_record, make_remix
@@ -153,9 +153,21 @@ def test_an_affected_creator_objects_and_sees_the_notification(app_db, client, c
     )
     log_in(client, cast["ana"].email, PASSWORD)
     home = client.get("/").get_data(as_text=True)
-    assert 'aria-label="1 unread"' in home
+    # Bo's remix of Shoreline told Ana too ("remixed"), besides the proposal.
+    assert 'aria-label="2 unread"' in home
     page = client.get("/notifications").get_data(as_text=True)
-    assert "Night Swim" in page and f"/productions/{production.public_id}" in page
+    assert "Night Swim" in page and "remixes your work" in page
+    [notice] = [
+        n
+        for n in notifications.notifications_for(app_db, cast["ana"])
+        if n.kind == "proposal_published"
+    ]
+    opened = client.post(
+        f"/notifications/{notice.id}/open",
+        data={"csrf_token": csrf_token(client, "/notifications")},
+    )
+    assert opened.headers["Location"] == f"/productions/{production.public_id}"
+    assert 'aria-label="1 unread"' in client.get("/").get_data(as_text=True)
     show = f"/productions/{production.public_id}"
     assert "File this as an objection" in client.get(show).get_data(as_text=True)
     response = client.post(

@@ -41,7 +41,9 @@ PRODUCTION_ENDPOINTS = {
     "productions.edit",
     "api.productions.get_production",
     "api.productions.preview",
+    "calls.new",
 }
+CALL_ENDPOINTS = {"calls.show", "api.calls.api_get"}
 MODEL_ENDPOINTS = {
     "models.show",
     "models.new_version",
@@ -126,8 +128,15 @@ def seeded(app: Flask, app_db: Session, app_storage, fake_stripe: FakeStripe) ->
         mailer=outbox,
     )
     invite_mail = outbox.sent[-1]
-    from hitrack.services import attribution
+    from hitrack.services import attribution, calls
 
+    call = calls.open_call(
+        app_db,
+        ana,
+        prod.create_production(app_db, ana, title="Dawn").public_id,
+        calls.CallInput("A cello line", "", now + timedelta(days=3), ["audio"]),
+        now=now,
+    )
     output = attribution.submit_output(
         app_db,
         app_storage,
@@ -137,6 +146,8 @@ def seeded(app: Flask, app_db: Session, app_storage, fake_stripe: FakeStripe) ->
     )
     return {
         "output_id": output.public_id,
+        "call": call.public_id,
+        "handle": ana.handle,
         "invitation": (invite_mail.url or "").rsplit("/", 1)[-1],
         "token": (reset_mail.url or "").rsplit("/", 1)[-1],
         "job_id": job.public_id,
@@ -159,9 +170,19 @@ def arguments(endpoint: str, names: set[str], seeded: dict[str, str]) -> dict[st
                 if endpoint in PRODUCTION_ENDPOINTS
                 else "model"
                 if endpoint in MODEL_ENDPOINTS
+                else "call"
+                if endpoint in CALL_ENDPOINTS
                 else "record"
             ]
-        elif name in ("run_id", "external_id", "job_id", "token", "invitation", "output_id"):
+        elif name in (
+            "run_id",
+            "external_id",
+            "job_id",
+            "token",
+            "invitation",
+            "output_id",
+            "handle",
+        ):
             values[name] = seeded[name]
         else:
             pytest.fail(f"the audit does not know how to fill {name!r} of {endpoint}")

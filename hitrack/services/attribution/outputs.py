@@ -30,6 +30,7 @@ from hitrack.domain.errors import (
     InvalidInput,
     PermissionDenied,
 )
+from hitrack.services import follows
 from hitrack.services.ai_models import get_model
 from hitrack.services.attribution.indexing import (
     index_is_complete,
@@ -223,6 +224,7 @@ def submit_output(
             )
             for m in matches
         )
+        follows.matches_happened(db, model, output.public_id, list(ids.values()))
     return output
 
 

@@ -26,7 +26,7 @@ from hitrack.domain.ledger import Posting
 from hitrack.domain.money import format_micros
 from hitrack.domain.shares import parse_share
 from hitrack.jobs.base import JobQueue
-from hitrack.services import compact_graph, credits, ledger
+from hitrack.services import compact_graph, credits, follows, ledger
 
 __all__ = [
     "DEFAULT_PERIOD_MIN_SOURCES",
@@ -312,10 +312,15 @@ _ALLOCATION_COLUMNS = ("event_id", "period_id", "creator_id", "kind", "amount", 
 
 
 def insert_allocations(db: Session, rows: Iterable[Mapping[str, object]]) -> None:
-    """Write allocation rows in bulk (COPY on PostgreSQL: :func:`hitrack.db.bulk.insert_rows`)."""
+    """Write allocation rows in bulk (COPY on PostgreSQL: :func:`hitrack.db.bulk.insert_rows`).
+
+    The creators who earned are notified in the same transaction, in bulk too.
+    """
+    written = list(rows)
     insert_rows(
         db,
         cast(Table, Allocation.__table__),
         _ALLOCATION_COLUMNS,
-        (tuple(row[c] for c in _ALLOCATION_COLUMNS) for row in rows),
+        (tuple(row[c] for c in _ALLOCATION_COLUMNS) for row in written),
     )
+    follows.earnings_happened(db, written)
