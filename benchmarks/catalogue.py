@@ -6,7 +6,8 @@ work, 1-3 owners among ``works / 3`` creators), with these additions:
 * every record consents to AI training (so a model may train on it);
 * one record in 20 is a film with two credits (one a creator, one unclaimed)
   and a credit pool of 1/10;
-* a remix chain of ``chain`` records, each citing the one before with 9/10,
+* a remix chain of ``chain`` records, each citing the one before with share 1
+  (so the exact reference stays small integers however long the chain),
   so the last one's ancestry holds the whole chain.
 
     python benchmarks/catalogue.py --works 1000000 --chain 100000 -o catalogue.json
@@ -38,7 +39,10 @@ def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
     share_num = data["share_num"].tolist()
     owner_work = data["owner_work"].tolist()
     owner_creator = data["owner_creator"].tolist()
-    own = [f"{n}/{d}" if d != 1 else "1" for n, d in zip(data["own_num"].tolist(), data["own_den"].tolist(), strict=True)]
+    own = [
+        f"{n}/{d}" if d != 1 else "1"
+        for n, d in zip(data["own_num"].tolist(), data["own_den"].tolist(), strict=True)
+    ]
     out.write('{"currency": "USD", "works": [\n')
     e = o = 0
     credits = 0
@@ -60,8 +64,17 @@ def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
             item["consent"] = {"remix": True, "ai_training": True}
             if i % 20 == 0:
                 item["credits"] = [
-                    {"payee": f"c{(i * 7) % max(works // 3, 1)}", "role": "performer", "weight": "3"},
-                    {"payee": f"credit:u{i}", "role": "sound mixer", "weight": "1", "name": f"Mixer {i}"},
+                    {
+                        "payee": f"c{(i * 7) % max(works // 3, 1)}",
+                        "role": "performer",
+                        "weight": "3",
+                    },
+                    {
+                        "payee": f"credit:u{i}",
+                        "role": "sound mixer",
+                        "weight": "1",
+                        "name": f"Mixer {i}",
+                    },
                 ]
                 item["credit_pool"] = "1/10"
                 credits += 2
@@ -75,7 +88,7 @@ def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
             "consent": {"remix": True, "ai_training": True},
         }
         if j:
-            item["sources"] = {f"chain{j - 1}": "9/10"}
+            item["sources"] = {f"chain{j - 1}": "1"}
             citations += 1
         out.write(json.dumps(item, separators=(",", ":")))
         out.write(",\n" if j < chain - 1 else "\n")

@@ -1,4 +1,15 @@
-"""Platform benchmark: settlement through the services on PostgreSQL, with the exact micros checked.
+"""Platform benchmark: the real path (CLI, HTTP, services) on PostgreSQL, exact micros checked.
+
+``--path import`` (the default): the catalogue of ``benchmarks/catalogue.py``
+(``--works`` works, a remix chain of ``--chain`` records, credits) is imported
+with ``hitrack graph import``; the platform is started with waitress
+in-process on a loopback port; over HTTP a model is registered and its
+manifest of ``--manifest`` records uploaded as a file and checked by the
+``model_manifest`` job; one revenue event at the end of the chain (ancestry of
+``--chain`` works) is posted and settled immediately; ``hitrack ledger check``
+runs over the result. ``--path services`` is the earlier benchmark below.
+
+Earlier benchmark (``--path services``):
 
 Builds a catalogue in a fresh PostgreSQL schema (bulk inserts): ``--works``
 records by ``--works // 5`` creators, 10 % of them remixes of an earlier
@@ -29,6 +40,7 @@ from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
@@ -171,9 +183,21 @@ def check_sample(db, event: RevenueEvent, sample: int = 50) -> None:  # type: ig
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--path", choices=("import", "services"), default="import")
     parser.add_argument("--works", type=int, default=100_000)
+    parser.add_argument("--chain", type=int, default=100_000)
+    parser.add_argument("--manifest", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
+    if args.path == "import":
+        from platform_http import run_import_path
+
+        run_import_path(args.works, args.chain, args.manifest)
+    else:
+        services_path(args.works, args.events)
+
+
+def services_path(works: int, events: int) -> None:
     base = os.environ.get("HITRACK_TEST_DATABASE_URL")
     if not base:
         sys.exit("set HITRACK_TEST_DATABASE_URL to a PostgreSQL database")
@@ -190,13 +214,13 @@ def main() -> None:
         sessions = make_session_factory(engine)
         with sessions() as db:
             with timed("catalogue bulk load", results):
-                admin_id, model_id, work_ids = build_catalogue(db, args.works)
+                admin_id, model_id, work_ids = build_catalogue(db, works)
             with timed("compact graph rebuild (job)", results):
                 compact_graph.rebuild(db)
             admin = db.get(Creator, admin_id)
             model = db.get(Work, model_id)
             assert model is not None
-            with timed(f"one immediate event, model with a {args.works}-work manifest", results):
+            with timed(f"one immediate event, model with a {works}-work manifest", results):
                 recorded = revenue.record_revenue(
                     db,
                     admin,
@@ -227,7 +251,7 @@ def main() -> None:
             assert lines, "the creator was paid and is explained"
             # A period of funded events over the records, funded in bulk.
             rng = random.Random(SEED)
-            amounts = [rng.randint(1, 10_000_000) for _ in range(args.events)]
+            amounts = [rng.randint(1, 10_000_000) for _ in range(events)]
             funding = ledger.post_transaction(
                 db,
                 "bench-funding",
@@ -254,10 +278,10 @@ def main() -> None:
             for start in range(0, len(rows), 20_000):
                 db.execute(insert(RevenueEvent), rows[start : start + 20_000])
             db.commit()
-            with timed(f"settlement period of {args.events} funded events", results):
+            with timed(f"settlement period of {events} funded events", results):
                 period = settlement.close_currency(db, utcnow(), "USD")
-            assert period is not None and period.events == args.events
-            breaches = ledger.check_invariants(db) if args.events <= 20_000 else []
+            assert period is not None and period.events == events
+            breaches = ledger.check_invariants(db) if events <= 20_000 else []
             assert not [b for b in breaches if "period" in b], breaches
     finally:
         engine.dispose()

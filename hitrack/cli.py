@@ -458,7 +458,7 @@ def models_manifest(
     with ctx.session() as session:
         operator = session.scalar(select(Creator).where(Creator.email == as_email.strip().lower()))
         if operator is None:
-            fail(f"no account with e-mail {as_email}")
+            return fail(f"no account with e-mail {as_email}")
         job = manifests.submit_manifest(
             session,
             queue,

@@ -148,3 +148,29 @@ def test_graph_import_refuses_ids_that_exist(env, tmp_path):
     again = runner.invoke(main, ["graph", "import", str(path)])
     assert again.exit_code == 1 and "already exist" in again.output
     assert count(sessions, Work) == 3
+
+
+def test_models_manifest_registers_a_version_or_names_each_refused_row(env, tmp_path):
+    from hitrack.services import ai_models
+
+    runner, sessions = env
+    path = tmp_path / "graph.json"
+    path.write_text(json.dumps(DOC))
+    assert runner.invoke(main, ["graph", "import", str(path)]).exit_code == 0
+    made = runner.invoke(
+        main, ["create-admin", "lab@example.test", "--password-stdin"], input="a long password\n"
+    )
+    assert made.exit_code == 0, made.output
+    with sessions() as db:
+        lab = db.scalar(select(Creator).where(Creator.email == "lab@example.test"))
+        model = ai_models.register_model(db, lab, name="M", manifest={"r1": "1"}).model.public_id
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("record,weight\nr1,2\nr2,1\nnope,1\n")
+    args = ["models", "manifest", model, str(manifest), "--version", "2"]
+    refused = runner.invoke(main, [*args, "--as", "lab@example.test"])
+    assert refused.exit_code == 1
+    assert "row 3: r2" in refused.output and "row 4: unknown record nope" in refused.output
+    manifest.write_text("r1,2\n")
+    done = runner.invoke(main, [*args, "--as", "lab@example.test"])
+    assert done.exit_code == 0, done.output
+    assert "trained on 1 records" in done.output

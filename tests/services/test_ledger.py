@@ -311,3 +311,23 @@ def test_ledger_invariants_hold_through_revenue_imports_and_replays(db: Session)
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
     )
+
+
+def test_the_streamed_check_names_the_one_bad_transaction_among_many(db: Session) -> None:
+    """The check reads postings and transactions in order, merged by transaction: a breach
+    in the middle of a long ledger is found and named, and no other transaction is."""
+    ana = make_person(db, "Ana")
+    txs = [fund(db, ana.id, usd(1), key=f"many-{i}") for i in range(40)]
+    account = db.scalars(select(LedgerAccount).where(LedgerAccount.code == CASH)).one()
+    db.execute(
+        insert(LedgerPosting).values(
+            transaction_id=txs[17].id, account_id=account.id, currency="USD", amount=3
+        )
+    )
+    breaches = ledger.check_invariants(db)
+    assert [b for b in breaches if b.startswith("transaction")] == [
+        "transaction many-17: postings do not balance ({'USD': 3})",
+        "transaction many-17: postings do not match its payload hash",
+    ]
+    assert "USD: postings sum to 3, not 0" in breaches
+    assert any(b.startswith(f"{CASH}: running balance") for b in breaches)
