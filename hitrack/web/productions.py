@@ -22,7 +22,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from hitrack.domain.errors import HitrackError, InvalidInput
+from hitrack.domain.errors import HitrackError, InvalidInput, PermissionDenied
 from hitrack.domain.shares import format_share
 from hitrack.services import ai_models, notifications, records
 from hitrack.services import productions as prod
@@ -67,6 +67,14 @@ class PublishForm(Form):
 class CommentForm(Form):
     body = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
     objection = BooleanField("File this as an objection to the split")
+
+
+class AnswerForm(Form):
+    answer = TextAreaField("Your answer", validators=[Length(max=5000)])
+
+
+class FinalizeForm(Form):
+    confirm_open_objections = BooleanField("Finalize over the open objections")
 
 
 class CancelForm(Form):
@@ -185,6 +193,8 @@ def show(public_id: str) -> str:
         work=view.production,
         comment_form=CommentForm(),
         action_form=ActionForm(),
+        answer_form=AnswerForm(),
+        open_objections=[c for c in view.comments if c.is_open_objection],
         is_producer=actor() is not None and view.production.created_by_id == me().id,
     )
 
@@ -194,7 +204,12 @@ def show(public_id: str) -> str:
 def edit(public_id: str) -> ResponseReturnValue:
     work = prod.get_production(db(), actor(), public_id)
     if work.created_by_id != me().id:
-        abort(403)
+        producer = work.created_by.display_name if work.created_by else "its producer"
+        raise PermissionDenied(
+            f"Only {producer}, the producer of “{work.title}”, edits its split. "
+            "You can read the proposal and comment on it on the production's page.",
+            ids=(work.public_id,),
+        )
     form = ActionForm()
     if request.method == "POST":
         rows = _contribution_rows()
@@ -274,18 +289,54 @@ def comment(public_id: str) -> ResponseReturnValue:
     return redirect(url_for("productions.show", public_id=public_id) + "#comments")
 
 
-@bp.route("/productions/<public_id>/finalize", methods=["POST"])
+@bp.route("/productions/<public_id>/objections/<int:comment_id>/answer", methods=["POST"])
 @login_required
-def finalize(public_id: str) -> ResponseReturnValue:
-    if not ActionForm().validate_on_submit():
+def answer_objection(public_id: str, comment_id: int) -> ResponseReturnValue:
+    form = AnswerForm()
+    if not form.validate_on_submit():
         abort(400)
+    resolve = request.form.get("action") == "resolve"
     try:
-        prod.finalize(db(), me(), public_id, mailer=mailer())
+        prod.answer_objection(
+            db(), me(), public_id, comment_id, form.answer.data, resolve=resolve, mailer=mailer()
+        )
     except HitrackError as error:
         flash(error.message, "error")
     else:
-        flash("The split is final. This production can now earn.", "success")
-    return redirect(url_for("productions.show", public_id=public_id))
+        flash("Objection resolved." if resolve else "Answer posted.", "success")
+    return redirect(url_for("productions.show", public_id=public_id) + f"#comment-{comment_id}")
+
+
+@bp.route("/productions/<public_id>/finalize", methods=["GET", "POST"])
+@login_required
+def finalize(public_id: str) -> ResponseReturnValue:
+    """Finalize; with objections still open, a page lists them and asks to confirm first."""
+    work = prod.get_production(db(), actor(), public_id)
+    form = FinalizeForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            prod.finalize(
+                db(),
+                me(),
+                public_id,
+                confirm_open_objections=bool(form.confirm_open_objections.data),
+                mailer=mailer(),
+            )
+        except HitrackError as error:
+            flash(error.message, "error")
+        else:
+            flash("The split is final. This production can now earn.", "success")
+            return redirect(url_for("productions.show", public_id=public_id))
+    if work.created_by_id != me().id:
+        return redirect(url_for("productions.show", public_id=public_id))
+    still_open = prod.open_objections(db(), work)
+    if not still_open and request.method == "POST":
+        return redirect(url_for("productions.show", public_id=public_id))
+    return render_template(
+        "productions/finalize.html", work=work, objections=still_open, form=form
+    )
 
 
 @bp.route("/productions/<public_id>/cancel", methods=["POST"])
