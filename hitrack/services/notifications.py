@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from hitrack.db.models import Creator, Notification
 from hitrack.mail import Email, LogMailer, Mailer
 from hitrack.mail.console import mail_log
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import after_commit, unit_of_work
 
 __all__ = [
     "Email",
@@ -37,14 +38,21 @@ __all__ = [
     "mark_all_read",
 ]
 
-_OUTBOX = "hitrack.outbox"
-
-
 def send_after_commit(db: Session, mailer: Mailer, email: Email) -> None:
-    """Hand ``email`` to ``mailer`` once the session's transaction commits (never if it rolls back)."""
+    """Hand ``email`` to ``mailer`` once the session's transaction commits (never if it rolls back).
+
+    The queue is :func:`hitrack.services.unit_of_work.after_commit`, the one
+    home of side effects that wait for the commit.
+    """
     db.connection()  # begin the transaction now, so that its rollback is seen and drops the mail
-    outbox: list[tuple[Mailer, Email]] = db.info.setdefault(_OUTBOX, [])
-    outbox.append((mailer, email))
+    after_commit(db, partial(_deliver, mailer, email))
+
+
+def _deliver(mailer: Mailer, email: Email) -> None:
+    try:
+        mailer.send(email)
+    except Exception:  # the change is committed; a mail outage must not undo or hide it
+        mail_log.exception("could not send mail to %s", email.to)
 
 
 def notify(
@@ -76,20 +84,6 @@ def notify(
                 Email(to=creator.email, subject=f"hitrack: {message}", body=message, url=url),
             )
     return rows
-
-
-@event.listens_for(Session, "after_commit")
-def _send_outbox(session: Session) -> None:
-    for mailer, email in session.info.pop(_OUTBOX, []):
-        try:
-            mailer.send(email)
-        except Exception:  # the change is committed; a mail outage must not undo or hide it
-            mail_log.exception("could not send mail to %s", email.to)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_outbox(session: Session, previous_transaction: SessionTransaction) -> None:
-    session.info.pop(_OUTBOX, None)
 
 
 def notifications_for(db: Session, actor: Creator, *, limit: int = 100) -> list[Notification]:

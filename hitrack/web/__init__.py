@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(credits.bp)
     app.register_blueprint(api_credits.bp)
-    if settings.is_development:
+    if settings.environment in ("development", "test"):
         from hitrack.web import mailbox
 
         app.register_blueprint(mailbox.bp)

@@ -44,6 +44,7 @@ PROVIDER_SYNC = {"payouts.returned": "UPDATE payout_accounts"}
 PRODUCTION_ENDPOINTS = {
     "productions.show",
     "productions.edit",
+    "productions.finalize",
     "api_productions.get_production",
     "api_productions.preview",
 }
