@@ -76,6 +76,7 @@ from hitrack.services.payouts.runs import (
     new_run_id,
     open_run,
     run_summary_line,
+    unpaid_currencies,
     send_run,
     transfer_request,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "fail_run",
     "run_payouts",
     "run_summary_line",
+    "unpaid_currencies",
     "transfer_request",
     "apply_result",
     "reconcile",
