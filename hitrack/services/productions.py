@@ -43,6 +43,7 @@ from hitrack.db.models import (
 from hitrack.domain.credit import Explanation, RevenueEvent, render_explanation, settle_event
 from hitrack.domain.errors import (
     Conflict,
+    HitrackError,
     InvalidCitation,
     InvalidInput,
     InvalidShare,
@@ -54,6 +55,7 @@ from hitrack.services.credits import unclaimed_payee_names
 from hitrack.services.graph import (
     PRIVATE_TITLE,
     ancestry_ids,
+    as_new_work,
     check_new_citations,
     domain_work,
     get_work,
@@ -319,7 +321,10 @@ def create_production(
         work.owners.append(WorkOwner(creator_id=actor.id, fraction=Fraction(1)))
         db.add(work)
         db.flush()
-        _write_contributions(db, actor, work, contributions)
+        try:
+            _write_contributions(db, actor, work, contributions)
+        except HitrackError as error:  # the draft is never stored: do not name its id
+            raise as_new_work(error, work.public_id, "production") from None
         _log(db, work, actor, "created", {"contributions": _contributions_detail(work)}, at)
         db.commit()
         return work
