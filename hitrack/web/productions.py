@@ -22,7 +22,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from hitrack.domain.errors import HitrackError, InvalidInput, PermissionDenied
+from hitrack.domain.errors import Conflict, HitrackError, InvalidInput, PermissionDenied
 from hitrack.domain.shares import format_share
 from hitrack.services import ai_models, notifications, records
 from hitrack.services import productions as prod
@@ -222,22 +222,31 @@ def edit(public_id: str) -> ResponseReturnValue:
                 flash("Split saved. Publish it to propose it to the contributors.", "success")
                 return redirect(url_for("productions.edit", public_id=public_id))
         return _edit_page(work, form, rows), 422
-    rows = [(c.source.public_id, c.credit_role or "", _share_text(c.share)) for c in work.sources]
-    return _edit_page(work, form, rows), 200
+    return _edit_page(work, form, _saved_rows(work)), 200
 
 
 def _share_text(share: Fraction) -> str:
     return format_share(share)
 
 
-def _edit_page(work: Any, form: ActionForm, rows: list[tuple[str, str, str]]) -> str:
+def _saved_rows(work: Any) -> list[tuple[str, str, str]]:
+    return [(c.source.public_id, c.credit_role or "", _share_text(c.share)) for c in work.sources]
+
+
+def _edit_page(
+    work: Any,
+    form: ActionForm,
+    rows: list[tuple[str, str, str]],
+    publish_form: PublishForm | None = None,
+) -> str:
+    """The edit page; a refused publish form comes back as typed (its note is not lost)."""
     retained = _share_text(work.retained_share)
     return _form_page(
         "productions/edit.html",
         work=work,
         form=form,
         rows=rows,
-        publish_form=PublishForm(data={"retained": retained}),
+        publish_form=publish_form or PublishForm(data={"retained": retained}),
         cancel_form=CancelForm(),
     )
 
@@ -247,8 +256,12 @@ def _edit_page(work: Any, form: ActionForm, rows: list[tuple[str, str, str]]) ->
 def publish(public_id: str) -> ResponseReturnValue:
     form = PublishForm()
     if not form.validate_on_submit():
-        flash("State your retained share (e.g. 0 or 0.1).", "error")
-        return redirect(url_for("productions.edit", public_id=public_id))
+        if "csrf_token" in form.errors:
+            abort(400)  # a forged form
+        if form.retained.errors:
+            form.retained.errors = ["State your retained share (e.g. 0 or 0.1)."]
+        work = prod.get_production(db(), actor(), public_id)
+        return _edit_page(work, ActionForm(), _saved_rows(work), form), 422
     try:
         revision = prod.publish_proposal(
             db(),
@@ -260,8 +273,10 @@ def publish(public_id: str) -> ResponseReturnValue:
             mailer=mailer(),
         )
     except HitrackError as error:
-        flash(error.message, "error")
-        return redirect(url_for("productions.edit", public_id=public_id))
+        work = prod.get_production(db(), actor(), public_id)
+        form.form_errors.append(error.message)
+        status = 409 if isinstance(error, Conflict) else 422
+        return _edit_page(work, ActionForm(), _saved_rows(work), form), status
     flash(f"Revision {revision.number} published; the contributors have been notified.", "success")
     return redirect(url_for("productions.show", public_id=public_id))
 

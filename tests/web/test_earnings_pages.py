@@ -100,3 +100,17 @@ def test_the_ledger_overview_is_for_admins(client: FlaskClient, song: Song) -> N
 
 def test_pages_need_a_login(client: FlaskClient) -> None:
     assert client.get("/me/earnings").status_code == 302
+
+
+def test_the_report_is_linked_from_the_work_page_for_its_owners_only(
+    client: FlaskClient, song: Song
+) -> None:
+    link = f'href="/works/{song.shoreline.public_id}/report"'
+    log_in(client, song.ana.email or "", PASSWORD)
+    assert link in client.get(f"/works/{song.shoreline.public_id}").get_data(as_text=True)
+    client.post("/logout")
+    other = client.application.test_client()
+    log_in(other, song.dee.email or "", PASSWORD)
+    assert link not in other.get(f"/works/{song.shoreline.public_id}").get_data(as_text=True)
+    production = other.get(f"/productions/{song.night_swim.public_id}").get_data(as_text=True)
+    assert f'href="/works/{song.night_swim.public_id}/report"' in production
