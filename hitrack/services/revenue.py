@@ -55,7 +55,12 @@ from hitrack.domain.errors import (
 )
 from hitrack.domain.fast.event import CompactEvents
 from hitrack.domain.ledger import Posting, payload_hash
-from hitrack.domain.money import check_event_micros, format_micros, parse_currency
+from hitrack.domain.money import (
+    check_event_micros,
+    format_micros,
+    parse_currency,
+    parse_major_units,
+)
 from hitrack.domain.settlement import prepare_event
 from hitrack.domain.shares import format_share, loads_json, parse_share
 from hitrack.jobs.base import JobQueue
@@ -90,6 +95,7 @@ __all__ = [
     "Part",
     "may_see",
     "import_csv",
+    "amounts_from_units",
     "get_event",
     "visible_event",
     "CSV_COLUMNS",
@@ -763,6 +769,25 @@ class ImportResult:
         )
 
 
+def amounts_from_units(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with ``amount`` and ``costs`` read in the currency's units, as micros.
+
+    People and spreadsheets write ``12.34`` USD, not ``12340000``; the event
+    itself stays in micros. An amount finer than the currency's minor unit is
+    refused (:func:`hitrack.domain.money.parse_major_units`).
+    """
+    converted = dict(values)
+    raw_currency = values.get("currency")
+    if raw_currency in (None, ""):
+        return converted  # parse_revenue says the currency is missing
+    currency = parse_currency(raw_currency)
+    for name in ("amount", "costs"):
+        raw = values.get(name)
+        if raw not in (None, ""):
+            converted[name] = parse_major_units(str(raw), currency, name)
+    return converted
+
+
 def import_csv(
     db: Session,
     text: str,
@@ -770,11 +795,13 @@ def import_csv(
     *,
     default_fee_rate: Fraction,
     progress: Callable[[int], None] | None = None,
+    amounts_in_units: bool = False,
 ) -> ImportResult:
     """Import revenue events from CSV text; every row is validated before any is written.
 
     Columns: ``external_id,work,amount,currency`` and optionally ``costs``,
-    ``fee_rate`` and ``attribution`` (a JSON object); amounts in micros. Any bad
+    ``fee_rate`` and ``attribution`` (a JSON object); amounts in micros, or in
+    the currency's units (``12.34``) with ``amounts_in_units``. Any bad
     row raises :class:`ImportError_` naming every bad line, and nothing is
     written. Rows whose external id is already recorded with the same payload
     are skipped (idempotent). ``actor`` must be an admin, or None for the
@@ -782,7 +809,7 @@ def import_csv(
     """
     if actor is not None and not actor.is_admin:
         raise PermissionDenied("only admins import revenue")
-    entries, errors = _read_rows(db, text, actor, default_fee_rate)
+    entries, errors = _read_rows(db, text, actor, default_fee_rate, amounts_in_units)
     if errors:
         db.rollback()
         raise ImportError_(errors)
@@ -816,7 +843,11 @@ def import_csv(
 
 
 def _read_rows(
-    db: Session, text: str, actor: Creator | None, default_fee_rate: Fraction
+    db: Session,
+    text: str,
+    actor: Creator | None,
+    default_fee_rate: Fraction,
+    amounts_in_units: bool = False,
 ) -> tuple[list[tuple[int, RevenueInput, Work | None]], list[tuple[int, str]]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in reader.fieldnames or []]
@@ -843,6 +874,8 @@ def _read_rows(
             if not values:
                 continue  # a blank line
             try:
+                if amounts_in_units:
+                    values = amounts_from_units(values)
                 entry = parse_revenue(values, default_fee_rate=default_fee_rate)
                 previous = seen.get(entry.external_id)
                 if previous is not None:
