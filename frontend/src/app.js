@@ -3,6 +3,7 @@
 // first, copy buttons copy, and oversized uploads are caught before sending.
 import { countdownText } from "./countdown.js";
 import { formatBytes } from "./file-size.js";
+import { focusFirstError, labelTables, menuToggle, printButtons } from "./page-a11y.js";
 import { onReady } from "./ready.js";
 
 const COUNTDOWN_INTERVAL_MS = 30 * 1000;
@@ -167,3 +168,9 @@ confirmSubmits();
 copyButtons();
 checkFileSizes();
 onReady(startCountdowns);
+onReady(() => {
+  menuToggle();
+  labelTables();
+  printButtons();
+  focusFirstError();
+});

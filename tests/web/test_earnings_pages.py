@@ -65,7 +65,8 @@ def test_the_earnings_page_shows_the_balance_chart_and_explanations(
     assert data["currency"] == "USD" and sum(p["micros"] for p in data["points"]) == int(micros)
     assert "<details>" in page
     assert (
-        "-&gt; 60% to Tide (remix by Bo) -&gt; 40% to your record Shoreline, retained 100%" in page
+        "60% of Night Swim’s value flows to Tide (remix by Bo); 40% of Tide’s value flows "
+        "to your record Shoreline; you own all of it" in page
     )
 
 

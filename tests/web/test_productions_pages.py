@@ -92,7 +92,7 @@ def test_the_production_page_shows_credits_by_role_preview_and_countdown(app_db,
     )
     assert "Bo" in credits and "60%" in credits and "10%" in credits
     assert re.search(r'<time datetime="[^"]+" data-countdown>', page)
-    assert "per 100.00" in page and "earned by Night Swim" in page
+    assert "per 100.00" in page and "Night Swim (production) earned 100.00" in page
     assert "Revision 1" in page
 
 
