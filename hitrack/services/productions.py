@@ -560,7 +560,9 @@ def add_comment(
 
 
 def _objection_of(db: Session, production: Work, comment_id: object) -> Comment:
-    number = comment_id if isinstance(comment_id, int) and not isinstance(comment_id, bool) else None
+    number = (
+        comment_id if isinstance(comment_id, int) and not isinstance(comment_id, bool) else None
+    )
     if isinstance(comment_id, str) and comment_id.strip().isdigit():
         number = int(comment_id.strip())
     comment = (

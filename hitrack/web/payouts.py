@@ -91,8 +91,7 @@ def _my_page(status: int = 200, method_form: MethodForm | None = None) -> tuple[
         provider=provider.name,
         account=account,
         payouts=payouts.payouts_for(db(), me().id),
-        method_form=method_form
-        or MethodForm(data={"details": account.details if account else ""}),
+        method_form=method_form or MethodForm(data={"details": account.details if account else ""}),
         connect_form=ConnectForm(),
         minimums=minimums,
         unpaid_currencies=payouts.unpaid_currencies(db(), me().id, minimums),

@@ -349,9 +349,7 @@ def finalize(public_id: str) -> ResponseReturnValue:
     still_open = prod.open_objections(db(), work)
     if not still_open and request.method == "POST":
         return redirect(url_for("productions.show", public_id=public_id))
-    return render_template(
-        "productions/finalize.html", work=work, objections=still_open, form=form
-    )
+    return render_template("productions/finalize.html", work=work, objections=still_open, form=form)
 
 
 @bp.route("/productions/<public_id>/cancel", methods=["POST"])

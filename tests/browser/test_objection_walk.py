@@ -16,6 +16,7 @@ from tests.browser.test_phone_pages import PHONE, log_in, overflow
 from tests.factories import make_creator, make_record, make_remix
 from tests.mail_server import SmtpServer, smtp_server
 
+
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     with smtp_server("plain") as server:

@@ -72,7 +72,12 @@ def test_every_main_page_fits_a_phone_and_passes_axe(live_server, phone):
         revenue.record_revenue(
             db,
             admin,
-            {"external_id": "sale-1", "work": tide.public_id, "amount": 50_000_000, "currency": "USD"},
+            {
+                "external_id": "sale-1",
+                "work": tide.public_id,
+                "amount": 50_000_000,
+                "currency": "USD",
+            },
             default_fee_rate=Fraction(0),
         )
         pages = [

@@ -162,7 +162,9 @@ def test_statements_print_each_currency_with_its_own_decimals(
     assert held == {"Payout 1234567 JPY", "Payout 12.345 KWD"}
 
     [line] = statements.earnings(db, kenji.id).lines
-    assert line.lines == ["Your record Koto earned 1234567; you own all of it: 1234567 of this sale"]
+    assert line.lines == [
+        "Your record Koto earned 1234567; you own all of it: 1234567 of this sale"
+    ]
     today = line.at.date()
     text = statements.statement_csv(statements.statement(db, layla.id, today, today))
     rows = list(csv.DictReader(io.StringIO(text)))

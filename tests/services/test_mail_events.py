@@ -24,7 +24,10 @@ from hitrack.services.credits import CreditEntry, CreditsInput
 from tests.mail_server import SmtpServer, smtp_server
 from tests.money_factories import make_person, make_work, usd
 from tests.payout_factories import MINIMUMS, ScriptedProvider, connect, fund
-from tests.services.test_productions import T0, WINDOW, cast, draft  # noqa: F401
+from tests.services import test_productions as production_tests
+from tests.services.test_productions import T0, WINDOW, draft
+
+cast = production_tests.cast
 
 BASE_URL = "https://hitrack.example"
 
@@ -37,7 +40,9 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def mailer(smtp: SmtpServer) -> SmtpMailer:
-    return SmtpMailer.from_url(smtp.url, sender="hitrack <no-reply@hitrack.example>", base_url=BASE_URL)
+    return SmtpMailer.from_url(
+        smtp.url, sender="hitrack <no-reply@hitrack.example>", base_url=BASE_URL
+    )
 
 
 def only(smtp: SmtpServer, to: str) -> EmailMessage:

@@ -14,7 +14,10 @@ from sqlalchemy import select
 from hitrack.db.models import Notification, ProductionLog
 from hitrack.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hitrack.services import productions as prod
-from tests.services.test_productions import T0, WINDOW, cast, draft, proposed  # noqa: F401
+from tests.services import test_productions as production_tests
+from tests.services.test_productions import T0, WINDOW, draft, proposed
+
+cast = production_tests.cast
 
 LATER = T0 + WINDOW + timedelta(minutes=1)
 
@@ -31,9 +34,7 @@ def test_the_producer_answers_an_objection_and_its_author_is_told(db, cast):
     )
     assert objection.answer == "Tide carries the melody" and objection.answered_at == T0
     assert objection.is_open_objection  # answered, not yet resolved
-    [note] = db.scalars(
-        select(Notification).where(Notification.kind == "objection_answered")
-    ).all()
+    [note] = db.scalars(select(Notification).where(Notification.kind == "objection_answered")).all()
     assert note.creator_id == cast["ana"].id and "Tide carries the melody" in note.message
     assert note.url == f"/productions/{production.public_id}#comments"
 
@@ -41,7 +42,9 @@ def test_the_producer_answers_an_objection_and_its_author_is_told(db, cast):
 def test_a_resolved_objection_is_closed_and_logged(db, cast):
     production = proposed(db, cast)
     objection = object_to(db, cast, production)
-    prod.answer_objection(db, cast["dana"], production.public_id, objection.id, resolve=True, now=T0)
+    prod.answer_objection(
+        db, cast["dana"], production.public_id, objection.id, resolve=True, now=T0
+    )
     assert objection.resolved_at == T0 and not objection.is_open_objection
     assert prod.open_objections(db, production) == []
     actions = [e.action for e in db.scalars(select(ProductionLog).order_by(ProductionLog.id))]
@@ -82,9 +85,7 @@ def test_finalizing_over_open_objections_needs_a_confirmation(db, cast):
     with pytest.raises(Conflict, match="1 objection"):
         prod.finalize(db, cast["dana"], production.public_id, now=LATER)
     assert production.status == "proposed"
-    prod.finalize(
-        db, cast["dana"], production.public_id, confirm_open_objections=True, now=LATER
-    )
+    prod.finalize(db, cast["dana"], production.public_id, confirm_open_objections=True, now=LATER)
     assert production.status == "finalized"
     entry = db.scalars(select(ProductionLog).where(ProductionLog.action == "finalized")).one()
     assert entry.detail["open_objections"] == [objection.id]

@@ -28,9 +28,7 @@ def events(app_db) -> int:  # type: ignore[no-untyped-def]
 
 
 def record(client, **fields):  # type: ignore[no-untyped-def]
-    return client.post(
-        f"{PAGE}/record", data={"csrf_token": csrf_token(client, PAGE), **fields}
-    )
+    return client.post(f"{PAGE}/record", data={"csrf_token": csrf_token(client, PAGE), **fields})
 
 
 def test_an_admin_records_an_event_in_currency_units(client, app_db, shop):
@@ -67,7 +65,12 @@ def test_an_admin_records_an_event_in_currency_units(client, app_db, shop):
 def test_bad_events_are_refused_on_the_page_and_record_nothing(
     client, app_db, shop, fields, message
 ):
-    data = {"external_id": "sale-2", "work": shop["song"].public_id, "amount": "5", "currency": "USD"}
+    data = {
+        "external_id": "sale-2",
+        "work": shop["song"].public_id,
+        "amount": "5",
+        "currency": "USD",
+    }
     response = record(client, **{**data, **fields})
     assert response.status_code in (404, 422), response.status_code
     assert message in response.get_data(as_text=True)

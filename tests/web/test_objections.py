@@ -8,8 +8,11 @@ import pytest
 
 from hitrack.settings import Settings
 from tests.factories import PASSWORD
+from tests.web import test_productions_api as api_tests
 from tests.web.conftest import bearer, csrf_token, log_in
-from tests.web.test_productions_api import cast, create  # noqa: F401
+from tests.web.test_productions_api import create
+
+cast = api_tests.cast
 
 
 @pytest.fixture

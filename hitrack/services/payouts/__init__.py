@@ -76,9 +76,9 @@ from hitrack.services.payouts.runs import (
     new_run_id,
     open_run,
     run_summary_line,
-    unpaid_currencies,
     send_run,
     transfer_request,
+    unpaid_currencies,
 )
 from hitrack.services.payouts.webhooks import (
     WEBHOOK_HANDLERS,
