@@ -21,12 +21,17 @@ from hitrack.domain.money import parse_currency, parse_major_units
 from hitrack.domain.shares import parse_share
 from hitrack.mail.smtp import parse_smtp_url
 
-__all__ = ["Settings", "parse_minimums", "MAX_TOKEN_LIFETIME_DAYS"]
-
 _TRUE = {"1", "true", "yes", "on"}
 #: The longest lifetime an operator may allow for an API token (ten years).
 MAX_TOKEN_LIFETIME_DAYS = 3650
-__all__ = ["SETTLEMENT_ENGINES", "Settings", "parse_minimums"]
+__all__ = [
+    "MAX_TOKEN_LIFETIME_DAYS",
+    "PROJECT_ROOT",
+    "SETTLEMENT_ENGINES",
+    "Settings",
+    "default_data_dir",
+    "parse_minimums",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 # Settlement engines (DESIGN section 6): the in-process fast engine, the exact
@@ -52,11 +57,28 @@ def parse_minimums(text: str) -> dict[str, int]:
     return result
 
 
+#: The checkout hitrack runs from, when it runs from one (``make run``, an editable install).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    """Where the data lives without ``HITRACK_DATA_DIR``: never the current directory.
+
+    In a checkout it is ``instance/`` at the project's root, so ``hitrack``
+    finds the same database from any folder; an installed copy uses the
+    user's data folder (``$XDG_DATA_HOME/hitrack``, else ``~/.local/share/hitrack``).
+    """
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "instance"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "hitrack"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything hitrack can be told, with embedded defaults."""
 
-    data_dir: Path = Path("instance")
+    data_dir: Path = field(default_factory=default_data_dir)
     environment: str = "development"
     database_url: str = ""
     secret_key: str = ""

@@ -3,6 +3,7 @@
 // first, copy buttons copy, and oversized uploads are caught before sending.
 import { countdownText } from "./countdown.js";
 import { formatBytes } from "./file-size.js";
+import { focusFirstError, labelTables, menuToggle, printButtons } from "./page-a11y.js";
 import { onReady } from "./ready.js";
 import { startWorkPickers } from "./work-picker.js";
 
@@ -168,4 +169,10 @@ confirmSubmits();
 copyButtons();
 checkFileSizes();
 onReady(startCountdowns);
-onReady(() => startWorkPickers());
+onReady(() => {
+  startWorkPickers();
+  menuToggle();
+  labelTables();
+  printButtons();
+  focusFirstError();
+});

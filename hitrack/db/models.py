@@ -528,8 +528,17 @@ class Comment(Base):
     body: Mapped[str] = mapped_column(Text)
     is_objection: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The producer's answer to an objection, and when they marked it resolved
+    # (an objection is open until then; finalizing over open ones needs a confirmation).
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     author: Mapped[Creator] = relationship()
+
+    @property
+    def is_open_objection(self) -> bool:
+        return self.is_objection and self.resolved_at is None
 
 
 class Notification(Base):

@@ -412,7 +412,10 @@ def _paths(
 
 
 def _percent(share: Fraction) -> str:
-    return exact_percent(share) or f"{format_share(share)} of it"
+    """A share as a percentage in words: exact when it ends, else "about" two decimals."""
+    return (
+        exact_percent(share) or "about " + f"{float(share * 100):.2f}".rstrip("0").rstrip(".") + "%"
+    )
 
 
 def _exact(value: Fraction) -> str:
@@ -490,30 +493,13 @@ def _money(exact: str, currency: str = "USD") -> str:
     return format_micros(value.numerator // value.denominator, currency)
 
 
-def _through_pool(entry: Mapping[str, Any]) -> str:
-    """How a credit pool entered the creator's part: empty for a work without one.
-
-    A credit's part reads "as sound mixer on Night Swim, through 25% credit
-    pool" (the role, the work credited, the pool it came through); an owner's
-    part of a work with a pool is what is left "after the 25% credit pool".
-    """
-    if entry.get("credit_pool") is None:
-        return ""
-    pool = _percent(Fraction(entry["credit_pool"]))
-    roles = [f"as {role}" for role in entry.get("roles", ())]
-    if not roles:
-        return f", after the {pool} credit pool"
-    reasons = " and ".join(["as owner", *roles] if entry.get("as_owner", True) else roles)
-    return f", {reasons} on {entry['title']}, through {pool} credit pool"
-
-
 def credit_note(role: str, work_title: str, pool: Fraction) -> str:
     """How money came to a credited person, as statements say it (the wording of explanations).
 
     >>> credit_note("sound mixer", "Night Swim", Fraction(1, 4))
-    'as sound mixer on Night Swim, through the 25% credit pool'
+    'as sound mixer on Night Swim, through 25% credit pool'
     """
-    return f"as {role} on {work_title}, through the {_percent(pool)} credit pool"
+    return f"as {role} on {work_title}, through {_percent(pool)} credit pool"
 
 
 def _step_name(step: Mapping[str, Any]) -> str:
@@ -523,10 +509,14 @@ def _step_name(step: Mapping[str, Any]) -> str:
 def render_lines(entries: Iterable[Mapping[str, Any]], currency: str = "USD") -> list[str]:
     """Explanation entries (the schema of :func:`explanation_entry`) as sentences, one per path.
 
-    Amounts are in ``currency``'s units to its minor unit (micros / 1,000,000, truncated),
-    e.g. ``100.00 earned by Night Swim (production) -> 60% to Tide (remix by
-    Bo) -> 40% to your record Shoreline, retained 100%: 24.00``; the paths not
-    listed are counted on a last line.
+    Words, not fractions: each step says how much of one work's value flows to
+    the next, then what the creator holds of the last one, then the amount in
+    ``currency``'s units to its minor unit (micros / 1,000,000, truncated), e.g.
+    ``Night Swim (production) earned 100.00; 60% of Night Swim's value flows to
+    Tide (remix by Bo); 40% of Tide's value flows to your record Shoreline; you
+    own all of it: 24.00 of this sale``. The exact amounts stay in the entries
+    (the pages show them one click away). The paths not listed are counted on a
+    last line.
     """
     lines: list[str] = []
     for entry in entries:
@@ -547,26 +537,52 @@ def render_lines(entries: Iterable[Mapping[str, Any]], currency: str = "USD") ->
             if entry.get("as_owner", True)
             else f"{entry['title']} ({entry['kind']})"
         )
-        tail = f", retained {_percent(Fraction(entry['retained']))}{_through_pool(entry)}"
-        if entry["ownership"] != "1":
-            tail += f", your part {_percent(Fraction(entry['ownership']))}"
+        tail = _keeps(entry) + [_holding(entry)]
         for route in entry["routes"]:
             steps = route["steps"]
+            earned = _money(entry["entering"], currency)
             if not steps:
-                lines.append(
-                    f"{_money(entry['entering'], currency)} earned by {own}{tail}: {_money(route['amount'], currency)}"
-                )
-                continue
-            parts = [
-                f"{_money(entry['entering'], currency)} earned by {start['title']} ({start['label']})"
-            ]
-            for step in steps[:-1]:
-                parts.append(f"{_percent(Fraction(step['share']))} to {_step_name(step)}")
-            parts.append(f"{_percent(Fraction(steps[-1]['share']))} to {own}")
-            lines.append(" -> ".join(parts) + f"{tail}: {_money(route['amount'], currency)}")
+                clauses = [f"{own[0].upper()}{own[1:]} earned {earned}"]
+            else:
+                clauses = [f"{start['title']} ({start['label']}) earned {earned}"]
+                previous = start["title"]
+                for step in steps[:-1]:
+                    clauses.append(_flows(step["share"], previous, _step_name(step)))
+                    previous = step["title"]
+                clauses.append(_flows(steps[-1]["share"], previous, own))
+            lines.append(
+                "; ".join(clauses + tail) + f": {_money(route['amount'], currency)} of this sale"
+            )
         if entry.get("more_routes"):
             lines.append(f"... and {entry['more_routes']} more paths")
     return lines
+
+
+def _flows(share: str, source: str, target: str) -> str:
+    return f"{_percent(Fraction(share))} of {source}’s value flows to {target}"
+
+
+def _keeps(entry: Mapping[str, Any]) -> list[str]:
+    """What the work keeps of its value when it cites sources of its own (nothing said if all)."""
+    retained = Fraction(entry["retained"])
+    if retained == 1:
+        return []
+    return [f"it keeps {_percent(retained)}, the rest flows to its own sources"]
+
+
+def _holding(entry: Mapping[str, Any]) -> str:
+    """The creator's hold on the work: ownership, or credits through its credit pool."""
+    part = Fraction(entry["ownership"])
+    if entry.get("credit_pool") is None:
+        return "you own all of it" if part == 1 else f"you own {_percent(part)} of it"
+    pool = _percent(Fraction(entry["credit_pool"]))
+    roles = [f"as {role}" for role in entry.get("roles", ())]
+    if not roles:
+        return f"after the {pool} credit pool, as its owner your part is {_percent(part)}"
+    reasons = " and ".join(["as owner", *roles] if entry.get("as_owner", True) else roles)
+    return (
+        f"{reasons} on {entry['title']}, through {pool} credit pool, your part is {_percent(part)}"
+    )
 
 
 def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
@@ -582,6 +598,6 @@ def render_explanation(G: nx.DiGraph, explanation: Explanation) -> list[str]:
     ... ])
     >>> [e] = explain(G, RevenueEvent("e1", "p1", 100_000_000), "you")
     >>> render_explanation(G, e)
-    ['100.00 earned by Night Swim (production) -> 60% to Tide -> 40% to your record Shoreline, retained 100%: 24.00']
+    ['Night Swim (production) earned 100.00; 60% of Night Swim’s value flows to Tide; 40% of Tide’s value flows to your record Shoreline; you own all of it: 24.00 of this sale']
     """
     return render_lines([explanation_entry(G, explanation)])

@@ -52,6 +52,8 @@ __all__ = [
     "manifest_shares",
     "register_model",
     "register_version",
+    "VersionDraft",
+    "next_version_draft",
     "get_model",
     "model_view",
     "models_of",
@@ -433,6 +435,44 @@ def model_view(db: Session, viewer: Creator | None, public_id: object) -> ModelV
     ]
     lines.sort(key=lambda line: (-line.share, line.record.public_id))
     return ModelView(model, versions, lines)
+
+
+@dataclass(frozen=True)
+class VersionDraft:
+    """What the next version's form starts from: a free version name and a manifest
+    that can be registered as it is (records whose owners revoked consent are left
+    out, and listed, so the first submission is not refused for them)."""
+
+    version: str
+    manifest: dict[str, Fraction]
+    left_out: list[Work]
+
+
+def next_version_draft(db: Session, viewer: Creator | None, model_id: object) -> VersionDraft:
+    """The starting point of a new version of ``model_id``: the next free version, the
+    earlier manifest's weights minus the records that no longer consent."""
+    earlier = get_model(db, viewer, model_id)
+    root = earlier.family_id or earlier.id
+    taken = set(
+        db.scalars(select(Work.version).where((Work.id == root) | (Work.family_id == root)))
+    )
+    numbers = [int(v) for v in taken if v and v.isdigit()]
+    candidate = max(numbers, default=len(taken)) + 1
+    while str(candidate) in taken:
+        candidate += 1
+    kept: dict[str, Fraction] = {}
+    left_out: list[Work] = []
+    for citation in db.scalars(
+        select(Citation)
+        .where(Citation.work_id == earlier.id)
+        .options(selectinload(Citation.source))
+        .order_by(Citation.id)
+    ):
+        if citation.source.consent_ai_training:
+            kept[citation.source.public_id] = citation.share
+        else:
+            left_out.append(citation.source)
+    return VersionDraft(str(candidate), kept, left_out)
 
 
 def models_of(db: Session, creator: Creator) -> list[Work]:

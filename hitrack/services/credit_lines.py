@@ -1,7 +1,7 @@
 """Credit lines on statements: which of a creator's credits brought them each earning.
 
 Money earned through a credit says so on the creator's earnings and statement:
-"as sound mixer on Night Swim, through the 25% credit pool"
+"as sound mixer on Night Swim, through 25% credit pool"
 (:func:`hitrack.domain.credit.credit_note`). A statement may hold a hundred
 thousand lines, so this is not an explanation per line: the creator's claimed
 credits are read once (one query), and the works through which each credit

@@ -42,7 +42,12 @@ from hitrack.db.models import (
 )
 from hitrack.domain import graph as graph_rules
 from hitrack.domain import interchange
-from hitrack.domain.errors import InvalidCitation, NotFound, PermissionDenied
+from hitrack.domain.errors import (
+    HitrackError,
+    InvalidCitation,
+    NotFound,
+    PermissionDenied,
+)
 from hitrack.domain.payees import UNCLAIMED_PREFIX
 from hitrack.domain.payees import Credit as DomainCredit
 from hitrack.domain.shares import parse_share
@@ -75,6 +80,7 @@ __all__ = [
     "hide_titles",
     "cite",
     "check_new_citations",
+    "as_new_work",
     "export_ancestry",
     "export_all",
 ]
@@ -404,10 +410,30 @@ def check_new_citations(
     if existing is None:
         if citing.id in G:
             raise InvalidCitation(f"work {citing.id} already exists", ids=(citing.id,))
-        # build_graph checks the new work's own fields (owners, kind) the same way.
-        G.add_nodes_from(graph_rules.build_graph([replace(citing, sources={})]).nodes(data=True))
+        try:
+            # build_graph checks the new work's own fields (owners, kind) the same way.
+            G.add_nodes_from(
+                graph_rules.build_graph([replace(citing, sources={})]).nodes(data=True)
+            )
+            graph_rules.add_citations(G, citing.id, {s.public_id: share for s, share in resolved})
+        except HitrackError as error:
+            raise as_new_work(error, citing.id, citing.kind) from None
+        return resolved
     graph_rules.add_citations(G, citing.id, {s.public_id: share for s, share in resolved})
     return resolved
+
+
+def as_new_work(error: HitrackError, work_id: str, kind: str) -> HitrackError:
+    """``error`` naming the work being created as "your new <kind>", not by its id.
+
+    The id is drawn before the rules run; when they refuse, that work is never
+    stored, so a message naming it would point at nothing.
+    """
+    message = error.message.replace(f"work {work_id}", f"your new {kind}").replace(
+        work_id, f"your new {kind}"
+    )
+    renamed = type(error)(message, ids=tuple(i for i in error.ids if i != work_id))
+    return renamed
 
 
 def cite(

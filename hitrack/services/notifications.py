@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
@@ -73,15 +74,20 @@ KINDS: dict[str, str] = {
 
 
 def send_after_commit(db: Session, mailer: Mailer, email: Email) -> None:
-    """Hand ``email`` to ``mailer`` once the session's transaction commits (never if it rolls back)."""
+    """Hand ``email`` to ``mailer`` once the session's transaction commits (never if it rolls back).
 
-    def send() -> None:
-        try:
-            mailer.send(email)
-        except Exception:  # the change is committed; a mail outage must not undo or hide it
-            mail_log.exception("could not send mail to %s", email.to)
+    The queue is :func:`hitrack.services.unit_of_work.after_commit`, the one
+    home of side effects that wait for the commit.
+    """
+    db.connection()  # begin the transaction now, so that its rollback is seen and drops the mail
+    after_commit(db, partial(_deliver, mailer, email))
 
-    after_commit(db, send)
+
+def _deliver(mailer: Mailer, email: Email) -> None:
+    try:
+        mailer.send(email)
+    except Exception:  # the change is committed; a mail outage must not undo or hide it
+        mail_log.exception("could not send mail to %s", email.to)
 
 
 def notify(

@@ -43,6 +43,7 @@ from hitrack.db.models import (
 from hitrack.domain.credit import Explanation, RevenueEvent, render_explanation, settle_event
 from hitrack.domain.errors import (
     Conflict,
+    HitrackError,
     InvalidCitation,
     InvalidEvent,
     InvalidInput,
@@ -55,6 +56,7 @@ from hitrack.services.credits import unclaimed_payee_names
 from hitrack.services.graph import (
     PRIVATE_TITLE,
     ancestry_ids,
+    as_new_work,
     check_new_citations,
     domain_work,
     get_work,
@@ -84,6 +86,8 @@ __all__ = [
     "current_contributions",
     "publish_proposal",
     "add_comment",
+    "answer_objection",
+    "open_objections",
     "finalize",
     "cancel",
     "get_production",
@@ -324,7 +328,10 @@ def create_production(
         work.owners.append(WorkOwner(creator_id=actor.id, fraction=Fraction(1)))
         db.add(work)
         db.flush()
-        _write_contributions(db, actor, work, contributions)
+        try:
+            _write_contributions(db, actor, work, contributions)
+        except HitrackError as error:  # the draft is never stored: do not name its id
+            raise as_new_work(error, work.public_id, "production") from None
         _log(db, work, actor, "created", {"contributions": _contributions_detail(work)}, at)
     return work
 
@@ -573,15 +580,123 @@ def add_comment(
     return comment
 
 
+def _objection_of(db: Session, production: Work, comment_id: object) -> Comment:
+    number = (
+        comment_id if isinstance(comment_id, int) and not isinstance(comment_id, bool) else None
+    )
+    if isinstance(comment_id, str) and comment_id.strip().isdigit():
+        number = int(comment_id.strip())
+    comment = (
+        db.scalar(
+            select(Comment)
+            .where(Comment.id == number, Comment.production_id == production.id)
+            .with_for_update()
+        )
+        if number is not None and 0 < number < 2**31
+        else None
+    )
+    if comment is None:
+        raise NotFound(
+            f"{production.public_id} has no comment {comment_id}", ids=(production.public_id,)
+        )
+    return comment
+
+
+def answer_objection(
+    db: Session,
+    actor: Creator,
+    production_id: object,
+    comment_id: object,
+    answer: object = "",
+    *,
+    resolve: bool = False,
+    mailer: Mailer | None = None,
+    now: datetime | None = None,
+) -> Comment:
+    """The producer answers an objection, resolves it, or both; its author is told.
+
+    An answer may be given again (it replaces the earlier one) until the
+    objection is resolved; a resolved objection stays as it was. Only while
+    the split can still change: once it is final or cancelled the answer
+    would change nothing.
+    """
+    at = _now(now)
+    with unit_of_work(db):
+        production = get_production(db, actor, production_id, lock=True)
+        comment = _objection_of(db, production, comment_id)
+        _require_producer(production, actor)
+        text = clean_text(answer, "answer", max_length=5000, required=not resolve)
+        if not comment.is_objection:
+            raise Conflict(
+                f"comment {comment.id} is a comment, not an objection: only objections are answered",
+                ids=(production.public_id,),
+            )
+        if production.status != "proposed":
+            raise Conflict(
+                f"{production.public_id} is {production.status}: its objections are closed",
+                ids=(production.public_id,),
+            )
+        if comment.resolved_at is not None:
+            raise Conflict(
+                f"objection {comment.id} was resolved {comment.resolved_at:%Y-%m-%d %H:%M} UTC",
+                ids=(production.public_id,),
+            )
+        if text:
+            comment.answer, comment.answered_at = text, at
+        if resolve:
+            comment.resolved_at = at
+        _log(
+            db,
+            production,
+            actor,
+            "objection_resolved" if resolve else "objection_answered",
+            {"comment": comment.id},
+            at,
+        )
+        what = "resolved" if resolve else "answered"
+        notify(
+            db,
+            [comment.author_id] if comment.author_id != actor.id else [],
+            f"objection_{what}",
+            f"{actor.display_name} {what} your objection to the split of “{production.title}”"
+            + (f": {text}" if text else ""),
+            production_path(production.public_id) + "#comments",
+            mailer,
+            now=at,
+        )
+    return comment
+
+
+def open_objections(db: Session, production: Work) -> list[Comment]:
+    """The production's objections the producer has not resolved, oldest first."""
+    return list(
+        db.scalars(
+            select(Comment)
+            .where(
+                Comment.production_id == production.id,
+                Comment.is_objection.is_(True),
+                Comment.resolved_at.is_(None),
+            )
+            .options(selectinload(Comment.author))
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
+
+
 def finalize(
     db: Session,
     actor: Creator,
     production_id: object,
     *,
+    confirm_open_objections: bool = False,
     mailer: Mailer | None = None,
     now: datetime | None = None,
 ) -> Work:
-    """After the comment window of the latest revision has closed, freeze the split."""
+    """After the comment window of the latest revision has closed, freeze the split.
+
+    Objections still open are not a veto, but they are not overlooked either:
+    finalizing over them needs ``confirm_open_objections``.
+    """
     at = _now(now)
     with unit_of_work(db):
         production = get_production(db, actor, production_id, lock=True)
@@ -609,8 +724,22 @@ def finalize(
                 "publish them as a new revision first",
                 ids=(production.public_id,),
             )
+        still_open = open_objections(db, production)
+        if still_open and not confirm_open_objections:
+            raise Conflict(
+                f"{len(still_open)} objection(s) are still open: answer or resolve them, "
+                "or confirm that you finalize over them",
+                ids=(production.public_id,),
+            )
         production.status = "finalized"
-        _log(db, production, actor, "finalized", {"revision": latest.number}, at)
+        _log(
+            db,
+            production,
+            actor,
+            "finalized",
+            {"revision": latest.number, "open_objections": [c.id for c in still_open]},
+            at,
+        )
         notify(
             db,
             affected_creator_ids(db, production) - {actor.id},

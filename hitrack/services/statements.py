@@ -29,6 +29,7 @@ from hitrack.db.models import (
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
+    Payout,
     RevenueEvent,
     SettlementPeriod,
     Work,
@@ -444,8 +445,10 @@ def _money_moves(
     )
     part.ledger_earnings = owed(int(revenue_total or 0))
     rows = db.execute(
-        select(LedgerTransaction, LedgerPosting.amount)
+        select(LedgerTransaction, LedgerPosting.amount, Payout.status)
         .join(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id)
+        # A hold's own text says "held"; the payout it belongs to says where it stands now.
+        .outerjoin(Payout, Payout.hold_transaction_id == LedgerTransaction.id)
         .where(
             LedgerPosting.account_id == account_id,
             LedgerTransaction.kind != "revenue",
@@ -453,9 +456,13 @@ def _money_moves(
         )
         .order_by(LedgerTransaction.created_at, LedgerTransaction.id)
     )
-    for tx, amount in rows:
+    for tx, amount, payout_status in rows:
         line = MoneyLine(
-            tx.created_at, tx.kind, tx.idempotency_key, tx.description or tx.kind, amount
+            tx.created_at,
+            tx.kind,
+            tx.idempotency_key,
+            _describe(tx, payout_status, amount, part.currency),
+            amount,
         )
         (part.payouts if tx.kind in ledger.PAYOUT_KINDS else part.adjustments).append(line)
 
@@ -506,6 +513,22 @@ def statement(
         if part.opening or part.closing or part.earnings_count or part.payouts or part.adjustments:
             result.append(part)
     return Statement(creator_id, start, end, result)
+
+
+# How a payout's hold reads once the payout has moved on.
+_HOLD_OUTCOMES = {
+    "paid": "paid",
+    "failed": "failed; the amount came back to your balance",
+    "reversed": "reversed; the amount came back to your balance",
+}
+
+
+def _describe(tx: LedgerTransaction, payout_status: str | None, amount: int, currency: str) -> str:
+    """A ledger movement in words; a payout's hold by the payout's state, not "held" forever."""
+    outcome = _HOLD_OUTCOMES.get(payout_status or "") if tx.kind == "payout_hold" else None
+    if outcome is None:
+        return tx.description or tx.kind
+    return f"Payout of {format_micros(amount, currency)} {currency} {outcome}"
 
 
 CSV_HEADER = ("currency", "date", "type", "reference", "description", "amount", "amount_micros")

@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_v1.bp)  # every JSON API module, nested under /api/v1
     app.register_blueprint(api_revenue.webhooks_bp)
     csrf.exempt(api_revenue.webhooks_bp)  # signed by the provider: no session, no CSRF token
-    if settings.is_development:
+    if settings.environment in ("development", "test"):
         from hitrack.web import mailbox
 
         app.register_blueprint(mailbox.bp)

@@ -33,6 +33,7 @@ from hitrack.web.openapi import (
     nullable,
     object_schema,
     operation,
+    path_param,
     ref,
     register_paths,
     text,
@@ -103,6 +104,9 @@ def comment_json(comment: Comment) -> dict[str, Any]:
         "body": comment.body,
         "objection": comment.is_objection,
         "created_at": _time(comment.created_at),
+        "answer": comment.answer,
+        "answered_at": _time(comment.answered_at),
+        "resolved_at": _time(comment.resolved_at),
     }
 
 
@@ -312,10 +316,35 @@ def comment(public_id: str) -> tuple[Response, int]:
     return jsonify(comment_json(created)), 201
 
 
+@bp.post("/productions/<public_id>/comments/<comment_id>/answer")
+@auth_required
+def answer_objection(public_id: str, comment_id: str) -> tuple[Response, int]:
+    production = prod.get_production(db(), actor(), public_id)  # 404 before the body is read
+    data = _fields(body(), {"answer", "resolve"})
+    resolve = data.get("resolve", False)
+    if not isinstance(resolve, bool):
+        raise InvalidInput("resolve: expected true or false")
+    answered = prod.answer_objection(
+        db(),
+        me(),
+        production.public_id,
+        comment_id,
+        data.get("answer", ""),
+        resolve=resolve,
+        mailer=mailer(),
+    )
+    return jsonify(comment_json(answered)), 200
+
+
 @bp.post("/productions/<public_id>/finalize")
 @auth_required
 def finalize(public_id: str) -> tuple[Response, int]:
-    prod.finalize(db(), me(), public_id, mailer=mailer())
+    prod.get_production(db(), actor(), public_id)  # 404 before the body is read
+    data = _fields(body() if request.get_data() else {}, {"confirm_open_objections"})
+    confirm = data.get("confirm_open_objections", False)
+    if not isinstance(confirm, bool):
+        raise InvalidInput("confirm_open_objections: expected true or false")
+    prod.finalize(db(), me(), public_id, confirm_open_objections=confirm, mailer=mailer())
     return _production(public_id)
 
 
@@ -549,13 +578,32 @@ register_paths(
                 response=ref("Comment"),
             )
         },
+        "/api/v1/productions/{public_id}/comments/{comment_id}/answer": {
+            "post": operation(
+                "The producer answers an objection, resolves it, or both",
+                tag="productions",
+                operation_id="answerObjection",
+                params=[WORK_ID, path_param("comment_id", "the objection's id", ref("Id"))],
+                errors=_STATE,
+                description="An answer is required unless 'resolve' is true; a resolved "
+                "objection, or one on a final or cancelled production, is a 409.",
+                body=object_schema(
+                    [], answer=text(5000, required=False), resolve={"type": "boolean"}
+                ),
+                response=ref("Comment"),
+            )
+        },
         "/api/v1/productions/{public_id}/finalize": {
             "post": operation(
                 "After the comment window closes, freeze the split",
                 tag="productions",
                 operation_id="finalizeProduction",
                 params=[WORK_ID],
-                errors=(401, 403, 404, 409),
+                errors=_STATE,
+                description="Objections still open make it a 409 unless "
+                "'confirm_open_objections' is true.",
+                body=object_schema([], confirm_open_objections={"type": "boolean"}),
+                body_required=False,
                 response=ref("Production"),
                 links=_PRODUCTION_LINKS,
             )
@@ -666,6 +714,9 @@ register_paths(
             body={"type": "string"},
             objection={"type": "boolean"},
             created_at=ref("Timestamp"),
+            answer=nullable({"type": "string"}),
+            answered_at=nullable(ref("Timestamp")),
+            resolved_at=nullable(ref("Timestamp")),
         ),
         "Revision": object_schema(
             ["number", "published_at", "window_closes_at", "note", "lines", "retained_share"],

@@ -638,7 +638,7 @@ register_paths(
                         "type": "array",
                         "items": {"type": "string"},
                         "description": "the credits of yours it came through, e.g. "
-                        "'as sound mixer on Night Swim, through the 25% credit pool'",
+                        "'as sound mixer on Night Swim, through 25% credit pool'",
                     },
                     cursor={"type": "integer", "minimum": 1},
                 ),

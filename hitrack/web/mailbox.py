@@ -1,6 +1,6 @@
 """The development mailbox: the e-mails the console mailer kept, newest first.
 
-Registered only when ``HITRACK_ENV=development``; in production mail goes out
+Registered only when ``HITRACK_ENV`` is ``development`` or ``test``; in production mail goes out
 through SMTP and there is nothing to show.
 """
 

@@ -230,3 +230,9 @@ def browse() -> str:
         abort(404)
     items: list[Any] = records.recent_works(db(), actor(), kind=kind, limit=100)
     return render_template("browse.html", works=items, kind=kind)
+
+
+@bp.route("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    """Browsers and feed readers ask for /favicon.ico before reading any page's icon link."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)

@@ -45,7 +45,10 @@ def admin() -> Creator:
 class MethodForm(Form):
     details = TextAreaField(
         "Payout method (bank account, IBAN or PayPal address)",
-        validators=[DataRequired(), Length(max=500)],
+        validators=[
+            DataRequired("Describe where to pay you: a bank account, IBAN or PayPal address."),
+            Length(max=500),
+        ],
     )
 
 
@@ -78,17 +81,20 @@ def my_payouts(limit: int = 20) -> list[Payout]:
 # --- creators ---------------------------------------------------------------------
 
 
-def _my_page(status: int = 200) -> tuple[str, int]:
+def _my_page(status: int = 200, method_form: MethodForm | None = None) -> tuple[str, int]:
+    """The page; a refused method form comes back with its errors (and what was typed)."""
     provider = payout_provider()
     account = payouts.payout_account(db(), me().id, provider.name)
+    minimums = settings().payout_minimum
     return render_template(
         "payouts/me.html",
         provider=provider.name,
         account=account,
         payouts=payouts.payouts_for(db(), me().id),
-        method_form=MethodForm(data={"details": account.details if account else ""}),
+        method_form=method_form or MethodForm(data={"details": account.details if account else ""}),
         connect_form=ConnectForm(),
-        minimums=settings().payout_minimum,
+        minimums=minimums,
+        unpaid_currencies=payouts.unpaid_currencies(db(), me().id, minimums),
     ), status
 
 
@@ -155,8 +161,12 @@ def returned() -> tuple[str, int]:
 def method() -> ResponseReturnValue:
     form = MethodForm()
     if not form.validate_on_submit():
-        return _my_page(422)
-    payouts.submit_manual_method(db(), me(), form.details.data)
+        return _my_page(422, form)
+    try:
+        payouts.submit_manual_method(db(), me(), form.details.data)
+    except HitrackError as error:
+        form.details.errors = [error.message]
+        return _my_page(422, form)
     flash("Payout method saved; an admin verifies it before you are paid.", "success")
     return redirect(url_for("payouts.mine"))
 

@@ -20,7 +20,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from hitrack.domain.errors import HitrackError
+from hitrack.domain.errors import Conflict, HitrackError, PermissionDenied
 from hitrack.domain.shares import format_share
 from hitrack.services import productions as prod
 from hitrack.services import records, search
@@ -57,6 +57,14 @@ class PublishForm(Form):
 class CommentForm(Form):
     body = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
     objection = BooleanField("File this as an objection to the split")
+
+
+class AnswerForm(Form):
+    answer = TextAreaField("Your answer", validators=[Length(max=5000)])
+
+
+class FinalizeForm(Form):
+    confirm_open_objections = BooleanField("Finalize over the open objections")
 
 
 class CancelForm(Form):
@@ -147,6 +155,8 @@ def show(public_id: str) -> str:
         work=view.production,
         comment_form=CommentForm(),
         action_form=ActionForm(),
+        answer_form=AnswerForm(),
+        open_objections=[c for c in view.comments if c.is_open_objection],
         is_producer=actor() is not None and view.production.created_by_id == me().id,
     )
 
@@ -156,7 +166,12 @@ def show(public_id: str) -> str:
 def edit(public_id: str) -> ResponseReturnValue:
     work = prod.get_production(db(), actor(), public_id)
     if work.created_by_id != me().id:
-        abort(403)
+        producer = work.created_by.display_name if work.created_by else "its producer"
+        raise PermissionDenied(
+            f"Only {producer}, the producer of “{work.title}”, edits its split. "
+            "You can read the proposal and comment on it on the production's page.",
+            ids=(work.public_id,),
+        )
     form = ActionForm()
     if request.method == "POST":
         rows = _contribution_rows()
@@ -169,22 +184,31 @@ def edit(public_id: str) -> ResponseReturnValue:
                 flash("Split saved. Publish it to propose it to the contributors.", "success")
                 return redirect(url_for("productions.edit", public_id=public_id))
         return _edit_page(work, form, rows), 422
-    rows = [(c.source.public_id, c.credit_role or "", _share_text(c.share)) for c in work.sources]
-    return _edit_page(work, form, rows), 200
+    return _edit_page(work, form, _saved_rows(work)), 200
 
 
 def _share_text(share: Fraction) -> str:
     return format_share(share)
 
 
-def _edit_page(work: Any, form: ActionForm, rows: list[tuple[str, str, str]]) -> str:
+def _saved_rows(work: Any) -> list[tuple[str, str, str]]:
+    return [(c.source.public_id, c.credit_role or "", _share_text(c.share)) for c in work.sources]
+
+
+def _edit_page(
+    work: Any,
+    form: ActionForm,
+    rows: list[tuple[str, str, str]],
+    publish_form: PublishForm | None = None,
+) -> str:
+    """The edit page; a refused publish form comes back as typed (its note is not lost)."""
     retained = _share_text(work.retained_share)
     return _form_page(
         "productions/edit.html",
         work=work,
         form=form,
         rows=rows,
-        publish_form=PublishForm(data={"retained": retained}),
+        publish_form=publish_form or PublishForm(data={"retained": retained}),
         cancel_form=CancelForm(),
     )
 
@@ -194,8 +218,12 @@ def _edit_page(work: Any, form: ActionForm, rows: list[tuple[str, str, str]]) ->
 def publish(public_id: str) -> ResponseReturnValue:
     form = PublishForm()
     if not form.validate_on_submit():
-        flash("State your retained share (e.g. 0 or 0.1).", "error")
-        return redirect(url_for("productions.edit", public_id=public_id))
+        if "csrf_token" in form.errors:
+            abort(400)  # a forged form
+        if form.retained.errors:
+            form.retained.errors = ["State your retained share (e.g. 0 or 0.1)."]
+        work = prod.get_production(db(), actor(), public_id)
+        return _edit_page(work, ActionForm(), _saved_rows(work), form), 422
     try:
         revision = prod.publish_proposal(
             db(),
@@ -207,8 +235,10 @@ def publish(public_id: str) -> ResponseReturnValue:
             mailer=mailer(),
         )
     except HitrackError as error:
-        flash(error.message, "error")
-        return redirect(url_for("productions.edit", public_id=public_id))
+        work = prod.get_production(db(), actor(), public_id)
+        form.form_errors.append(error.message)
+        status = 409 if isinstance(error, Conflict) else 422
+        return _edit_page(work, ActionForm(), _saved_rows(work), form), status
     flash(f"Revision {revision.number} published; the contributors have been notified.", "success")
     return redirect(url_for("productions.show", public_id=public_id))
 
@@ -236,18 +266,52 @@ def comment(public_id: str) -> ResponseReturnValue:
     return redirect(url_for("productions.show", public_id=public_id) + "#comments")
 
 
-@bp.route("/productions/<public_id>/finalize", methods=["POST"])
+@bp.route("/productions/<public_id>/objections/<int:comment_id>/answer", methods=["POST"])
 @login_required
-def finalize(public_id: str) -> ResponseReturnValue:
-    if not ActionForm().validate_on_submit():
+def answer_objection(public_id: str, comment_id: int) -> ResponseReturnValue:
+    form = AnswerForm()
+    if not form.validate_on_submit():
         abort(400)
+    resolve = request.form.get("action") == "resolve"
     try:
-        prod.finalize(db(), me(), public_id, mailer=mailer())
+        prod.answer_objection(
+            db(), me(), public_id, comment_id, form.answer.data, resolve=resolve, mailer=mailer()
+        )
     except HitrackError as error:
         flash(error.message, "error")
     else:
-        flash("The split is final. This production can now earn.", "success")
-    return redirect(url_for("productions.show", public_id=public_id))
+        flash("Objection resolved." if resolve else "Answer posted.", "success")
+    return redirect(url_for("productions.show", public_id=public_id) + f"#comment-{comment_id}")
+
+
+@bp.route("/productions/<public_id>/finalize", methods=["GET", "POST"])
+@login_required
+def finalize(public_id: str) -> ResponseReturnValue:
+    """Finalize; with objections still open, a page lists them and asks to confirm first."""
+    work = prod.get_production(db(), actor(), public_id)
+    form = FinalizeForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            prod.finalize(
+                db(),
+                me(),
+                public_id,
+                confirm_open_objections=bool(form.confirm_open_objections.data),
+                mailer=mailer(),
+            )
+        except HitrackError as error:
+            flash(error.message, "error")
+        else:
+            flash("The split is final. This production can now earn.", "success")
+            return redirect(url_for("productions.show", public_id=public_id))
+    if work.created_by_id != me().id:
+        return redirect(url_for("productions.show", public_id=public_id))
+    still_open = prod.open_objections(db(), work)
+    if not still_open and request.method == "POST":
+        return redirect(url_for("productions.show", public_id=public_id))
+    return render_template("productions/finalize.html", work=work, objections=still_open, form=form)
 
 
 @bp.route("/productions/<public_id>/cancel", methods=["POST"])

@@ -12,16 +12,19 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
-from wtforms.validators import Length
+from wtforms.validators import DataRequired, Length
 
 from hitrack.db.models import Creator
-from hitrack.domain.errors import PermissionDenied
-from hitrack.domain.money import format_micros_exact
-from hitrack.services import funding, reports, settlement, statements
+from hitrack.domain.errors import HitrackError, PermissionDenied
+from hitrack.domain.money import format_micros, format_micros_exact
+from hitrack.services import funding, reports, revenue, settlement, statements
 from hitrack.web.api_revenue import csv_response, statement_currency
 from hitrack.web.context import db, job_queue, payout_provider, settings
+from hitrack.web.errors import status_for
 from hitrack.web.forms import Form
+from hitrack.web.guards import takes_upload
 from hitrack.web.paging import one_page
 from hitrack.web.signed_in import login_required, me
 
@@ -147,16 +150,110 @@ def _admin() -> Creator:
     return me()
 
 
-@bp.get("/admin/revenue")
-@login_required
-def admin_revenue() -> str:
+class RecordForm(Form):
+    """One revenue event typed by an admin; amounts in the currency's units."""
+
+    external_id = StringField(
+        "Event id (your reference, unique)", validators=[DataRequired(), Length(max=200)]
+    )
+    work = StringField("Work id", validators=[DataRequired(), Length(max=64)])
+    amount = StringField("Amount (e.g. 12.34)", validators=[DataRequired(), Length(max=40)])
+    currency = StringField("Currency", default="USD", validators=[DataRequired(), Length(max=3)])
+    costs = StringField("Costs to recoup (optional)", validators=[Length(max=40)])
+    fee_rate = StringField("Platform fee rate (optional, e.g. 0.1)", validators=[Length(max=40)])
+
+
+class ImportForm(Form):
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to import.")])
+
+
+def _admin_page(
+    status: int = 200,
+    *,
+    record_form: RecordForm | None = None,
+    import_form: ImportForm | None = None,
+    import_errors: list[tuple[int, str]] | None = None,
+) -> tuple[str, int]:
     return render_template(
         "revenue/admin_reported.html",
         events=funding.reported_events(db(), _admin()),
         provider=payout_provider().name,
         confirm_form=ConfirmForm(),
         reject_form=RejectForm(),
+        record_form=record_form or RecordForm(),
+        import_form=import_form or ImportForm(),
+        import_errors=import_errors or [],
+    ), status
+
+
+@bp.get("/admin/revenue")
+@login_required
+def admin_revenue() -> tuple[str, int]:
+    return _admin_page()
+
+
+@bp.post("/admin/revenue/record")
+@login_required
+def admin_record() -> ResponseReturnValue:
+    """Record one event; the page takes amounts in currency units, the API micros."""
+    _admin()
+    form = RecordForm()
+    if not form.validate_on_submit():
+        return _admin_page(422, record_form=form)
+    fields = {
+        name: getattr(form, name).data.strip()
+        for name in ("external_id", "work", "amount", "currency", "costs", "fee_rate")
+        if (getattr(form, name).data or "").strip()
+    }
+    try:
+        recorded = revenue.record_revenue(
+            db(),
+            me(),
+            revenue.amounts_from_units(fields),
+            default_fee_rate=settings().default_fee_rate,
+            queue=job_queue(),
+            period_min_sources=settings().period_settlement_min_sources,
+        )
+    except HitrackError as error:
+        form.form_errors.append(error.message)
+        return _admin_page(status_for(error), record_form=form)
+    event = recorded.event
+    flash(
+        f"Revenue event {event.external_id} recorded: "
+        f"{format_micros(event.amount, event.currency)} {event.currency} on {event.work.title}."
+        if recorded.created
+        else f"Revenue event {event.external_id} was already recorded with these values.",
+        "success",
     )
+    return redirect(url_for("revenue.admin_revenue"))
+
+
+@bp.post("/admin/revenue/import")
+@takes_upload
+@login_required
+def admin_import() -> ResponseReturnValue:
+    """Import a CSV in currency units; every bad line is listed and nothing is written."""
+    _admin()
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return _admin_page(422, import_form=form)
+    try:
+        text = form.file.data.read().decode("utf-8")
+    except UnicodeDecodeError:
+        form.file.errors = ["The file is not UTF-8 text: export the sheet as CSV (UTF-8)."]
+        return _admin_page(422, import_form=form)
+    try:
+        result = revenue.import_csv(
+            db(),
+            text,
+            me(),
+            default_fee_rate=settings().default_fee_rate,
+            amounts_in_units=True,
+        )
+    except revenue.ImportError_ as error:
+        return _admin_page(422, import_form=form, import_errors=error.errors)
+    flash(result.summary().capitalize() + ".", "success")
+    return redirect(url_for("revenue.admin_revenue"))
 
 
 @bp.post("/admin/revenue/<external_id>/confirm")

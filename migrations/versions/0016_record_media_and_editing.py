@@ -1,7 +1,7 @@
 """record media and editing: a thumbnail key, tags, and the owner's hidden flag
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02 06:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0016'
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

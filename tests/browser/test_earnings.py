@@ -60,9 +60,9 @@ def test_a_creator_sees_the_explanation_and_downloads_a_statement_matching_the_b
     first.locator("summary").click()
     assert explanation.is_visible()
     texts = first.locator("ul.explanation li").all_inner_texts()
-    assert any("60% to Tide (remix by Bo) -> 40% to your record Shoreline" in t for t in texts), (
-        texts
-    )
+    assert any(
+        "Tide (remix by Bo); 40% of Tide’s value flows to your record Shoreline" in t for t in texts
+    ), texts
 
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download CSV").click()

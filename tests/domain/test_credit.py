@@ -136,8 +136,10 @@ def test_explanation_lists_each_path_with_its_exact_amount(engine):
     assert item.work == "shore" and item.amount == 34_000_000
     assert [r.amount for r in item.routes] == [24_000_000, 10_000_000]
     assert render_explanation(G, item) == [
-        "100.00 earned by Night Swim (production) -> 60% to Tide -> 40% to your record Shoreline, retained 100%: 24.00",
-        "100.00 earned by Night Swim (production) -> 10% to your record Shoreline, retained 100%: 10.00",
+        "Night Swim (production) earned 100.00; 60% of Night Swim’s value flows to Tide; "
+        "40% of Tide’s value flows to your record Shoreline; you own all of it: 24.00 of this sale",
+        "Night Swim (production) earned 100.00; 10% of Night Swim’s value flows to "
+        "your record Shoreline; you own all of it: 10.00 of this sale",
     ]
     assert s.creators["you"] == 34_000_000
 

@@ -161,13 +161,14 @@ def test_explanation_names_the_role_and_the_credit_pool(engine):
         ("performer", F(3, 16), F(1, 4))
     ]
     assert render_explanation(G, item) == [
-        "0.81 earned by r2 (remix) -> 40% to Night Swim (record), retained 100%, "
-        "as performer on Night Swim, through 25% credit pool, your part 18.75%: 0.06"
+        "r2 (remix) earned 0.81; 40% of r2’s value flows to Night Swim (record); "
+        "as performer on Night Swim, through 25% credit pool, your part is 18.75%: "
+        "0.06 of this sale"
     ]
     [owned] = s.explain("studio")
     assert render_explanation(G, owned) == [
-        "0.81 earned by r2 (remix) -> 40% to your record Night Swim, retained 100%, "
-        "after the 25% credit pool, your part 75%: 0.24"
+        "r2 (remix) earned 0.81; 40% of r2’s value flows to your record Night Swim; "
+        "after the 25% credit pool, as its owner your part is 75%: 0.24 of this sale"
     ]
     [escrow] = s.explain("credit:k7")
     assert escrow.amount == 20250
@@ -188,8 +189,8 @@ def test_an_owner_who_is_also_credited_is_explained_with_both_parts():
     )
     [item] = explain(G, RevenueEvent("e", "f2", 1_000_000), "dana")
     assert render_explanation(G, item) == [
-        "1.00 earned by your production Tide, retained 100%, as owner and as director "
-        "on Tide, through 50% credit pool, your part 50%: 0.50"
+        "Your production Tide earned 1.00; as owner and as director on Tide, "
+        "through 50% credit pool, your part is 50%: 0.50 of this sale"
     ]
 
 

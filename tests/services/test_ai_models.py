@@ -213,3 +213,33 @@ def test_attribution_is_validated_against_the_manifest(db, corpus):
         ai_models.validate_attribution(db, model, {a: 0, b: "0.0"})
     with pytest.raises(InvalidInput, match="only for models"):
         ai_models.validate_attribution(db, corpus["open"], {a: 1})
+
+
+# --- The next version's starting point (the form registers it on the first try) ----
+
+
+def test_the_next_version_draft_leaves_out_revoked_records_and_picks_a_free_version(db, corpus):
+    manifest = {corpus["open"].public_id: 1, corpus["open2"].public_id: 1}
+    v1 = ai_models.register_model(
+        db, corpus["lab"], name="Wave", version="1", manifest=manifest
+    ).model
+    records.set_consent(db, corpus["ana"], corpus["open"].public_id, ai_training=False)
+    draft = ai_models.next_version_draft(db, corpus["lab"], v1.public_id)
+    assert draft.version == "2"
+    assert list(draft.manifest) == [corpus["open2"].public_id]
+    assert [r.public_id for r in draft.left_out] == [corpus["open"].public_id]
+    v2 = ai_models.register_version(
+        db, corpus["lab"], v1.public_id, version=draft.version, manifest=draft.manifest
+    ).model
+    assert v2.version == "2"
+    assert ai_models.next_version_draft(db, corpus["lab"], v1.public_id).version == "3"
+
+
+def test_the_next_version_draft_of_a_model_with_named_versions_is_free(db, corpus):
+    model = ai_models.register_model(
+        db, corpus["lab"], name="Wave", version="beta", manifest={corpus["open"].public_id: 1}
+    ).model
+    draft = ai_models.next_version_draft(db, corpus["lab"], model.public_id)
+    assert draft.version == "2" and draft.left_out == []
+    with pytest.raises(NotFound):
+        ai_models.next_version_draft(db, corpus["lab"], corpus["open"].public_id)

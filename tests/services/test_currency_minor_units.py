@@ -157,12 +157,14 @@ def test_statements_print_each_currency_with_its_own_decimals(
     assert held == {"Payout 1234567 JPY", "Payout 12.345 KWD"}
 
     [line] = statements.earnings(db, kenji.id).lines
-    assert line.lines == ["1234567 earned by your record Koto, retained 100%: 1234567"]
+    assert line.lines == [
+        "Your record Koto earned 1234567; you own all of it: 1234567 of this sale"
+    ]
     today = line.at.date()
     text = statements.statement_csv(statements.statement(db, layla.id, today, today))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[1]["description"].endswith(
-        ": 12.345 earned by your record Oud, retained 100%: 12.345"
+        ": Your record Oud earned 12.345; you own all of it: 12.345 of this sale"
     )
     assert rows[-1]["description"] == "balance at the end (0.000 KWD)"
     assert rows[-1]["amount_micros"] == "678"

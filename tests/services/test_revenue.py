@@ -72,12 +72,13 @@ def test_each_allocation_explains_the_path_its_money_came_through(db: Session, s
     ana = next(a for a in event.allocations if a.creator_id == song.ana.id and a.kind == "earning")
     lines = explanations.explain_event(db, event, song.ana, kind="earning")
     assert (
-        "100.00 earned by Night Swim (production) -> 60% to Tide (remix by Bo) -> "
-        "40% to your record Shoreline, retained 100%: 24.00"
+        "Night Swim (production) earned 100.00; 60% of Night Swim’s value flows to "
+        "Tide (remix by Bo); 40% of Tide’s value flows to your record Shoreline; "
+        "you own all of it: 24.00 of this sale"
     ) in lines
     assert (
-        "100.00 earned by Night Swim (production) -> 10% to your record Sketch, retained 100%, "
-        "your part 50%: 5.00" in lines
+        "Night Swim (production) earned 100.00; 10% of Night Swim’s value flows to "
+        "your record Sketch; you own 50% of it: 5.00 of this sale" in lines
     )
     assert Fraction(ana.exact) == usd(29)
 

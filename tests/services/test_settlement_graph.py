@@ -195,6 +195,8 @@ def test_explanations_list_the_strongest_paths_first_and_count_the_rest(db: Sess
     )
     event = settle(db, admin, top, usd(1000), "paths")
     lines = explanations.explain_event(db, event, ana, kind="earning")
-    assert lines[0].startswith("1000.00 earned by Top (remix) -> 2.5% to M24 (remix by Bo)")
+    assert lines[0].startswith(
+        "Top (remix) earned 1000.00; 2.5% of Top’s value flows to M24 (remix by Bo)"
+    )
     assert lines[-1] == "... and 5 more paths"
     assert len(lines) == credit.MAX_LISTED_PATHS + 1

@@ -14,7 +14,7 @@ from hitrack.services import credits, revenue, statements, verification
 from tests.factories import make_person, make_work, usd
 from tests.services.test_credits import kim_signs_up, make_film, sell
 
-POOL_LINE = "through the 25% credit pool"
+POOL_LINE = "through 25% credit pool"
 
 
 def test_money_earned_through_a_credit_names_the_role_the_work_and_the_pool(db: Session) -> None:

@@ -64,7 +64,8 @@ def test_the_earnings_page_shows_the_balance_chart_and_explanations(
     assert data["currency"] == "USD" and sum(p["micros"] for p in data["points"]) == int(micros)
     assert "<details>" in page
     assert (
-        "-&gt; 60% to Tide (remix by Bo) -&gt; 40% to your record Shoreline, retained 100%" in page
+        "60% of Night Swim’s value flows to Tide (remix by Bo); 40% of Tide’s value flows "
+        "to your record Shoreline; you own all of it" in page
     )
 
 
@@ -113,3 +114,17 @@ def test_an_earning_not_explained_on_the_list_is_explained_when_opened(
     assert "Why you were paid" in opened.get_data(as_text=True)
     assert client.get("/me/earnings/not-an-event").status_code == 404
     assert client.get("/me/earnings?per_page=0").status_code == 422
+
+
+def test_the_report_is_linked_from_the_work_page_for_its_owners_only(
+    client: FlaskClient, song: Song
+) -> None:
+    link = f'href="/works/{song.shoreline.public_id}/report"'
+    log_in(client, song.ana.email or "", PASSWORD)
+    assert link in client.get(f"/works/{song.shoreline.public_id}").get_data(as_text=True)
+    client.post("/logout")
+    other = client.application.test_client()
+    log_in(other, song.dee.email or "", PASSWORD)
+    assert link not in other.get(f"/works/{song.shoreline.public_id}").get_data(as_text=True)
+    production = other.get(f"/productions/{song.night_swim.public_id}").get_data(as_text=True)
+    assert f'href="/works/{song.night_swim.public_id}/report"' in production

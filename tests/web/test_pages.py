@@ -132,3 +132,13 @@ def test_graph_view_of_a_large_neighbourhood_keeps_the_nearest_works(app, app_db
     ]
     assert small["truncated"] is True and len(small["edges"]) == 2
     assert whole["truncated"] is False and len(whole["nodes"]) == 6
+
+
+def test_the_site_has_a_favicon(client):
+    home = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in home
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert b"<svg" in icon.get_data()
+    legacy = client.get("/favicon.ico")
+    assert legacy.status_code == 301 and legacy.headers["Location"].endswith("/static/favicon.svg")

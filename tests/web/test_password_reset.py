@@ -148,8 +148,10 @@ def test_in_development_mail_shows_on_the_mailbox_page(settings, connection):
     assert client.get(urlsplit(link).path).status_code == 200
 
 
-def test_the_mailbox_page_exists_only_in_development(client):
-    assert client.get("/dev/mailbox").status_code == 404
+def test_the_mailbox_page_exists_only_in_development_and_test(client, settings, connection):
+    assert client.get("/dev/mailbox").status_code == 200
+    production = app_with(settings, connection, environment="production")
+    assert production.test_client().get("/dev/mailbox").status_code == 404
 
 
 def test_reset_requests_are_throttled_per_address_and_per_account(settings, connection, smtp):

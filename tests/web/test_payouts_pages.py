@@ -268,3 +268,26 @@ def test_a_reversal_webhook_shows_on_the_creators_pages(
     assert ledger.creator_balances(app_db, ana.id) == {"USD": usd(20)}
     app_db.refresh(payout)
     assert payout.status == "reversed"
+
+
+def test_a_blank_payout_method_is_refused_with_a_message_tied_to_the_field(
+    client: FlaskClient, app_db: Session
+) -> None:
+    ana = make_creator(app_db, "Ana")
+    log_in(client, ana.email or "", PASSWORD)
+    response = post(client, "/me/payouts/method", {"details": "   \n  "})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Describe where to pay you" in page
+    assert 'aria-describedby="details-error"' in page and 'aria-invalid="true"' in page
+    assert payouts.payout_account(app_db, ana.id, "manual") is None
+
+
+def test_a_balance_in_a_currency_without_a_minimum_is_told_to_the_creator(
+    client: FlaskClient, app_db: Session
+) -> None:
+    ana = make_creator(app_db, "Ana")
+    fund(app_db, ana, usd(30), "EUR")
+    log_in(client, ana.email or "", PASSWORD)
+    page = client.get("/me/payouts").get_data(as_text=True)
+    assert 'id="unpaid-currencies"' in page and "Your balance in EUR is not paid out yet" in page

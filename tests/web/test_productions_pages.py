@@ -92,7 +92,7 @@ def test_the_production_page_shows_credits_by_role_preview_and_countdown(app_db,
     )
     assert "Bo" in credits and "60%" in credits and "10%" in credits
     assert re.search(r'<time datetime="[^"]+" data-countdown>', page)
-    assert "per 100.00" in page and "earned by Night Swim" in page
+    assert "per 100.00" in page and "Night Swim (production) earned 100.00" in page
     assert "Revision 1" in page
 
 
@@ -125,10 +125,19 @@ def test_the_producer_edits_and_publishes_from_the_edit_page(app_db, client, cas
     assert 'value="0.6"' in page and 'value="composer"' in page
     token = csrf_token(client, edit_url)
     response = client.post(
-        f"/productions/{production.public_id}/publish", data={"csrf_token": token, "retained": "0"}
+        f"/productions/{production.public_id}/publish",
+        data={"csrf_token": token, "retained": "0", "note": "Bo's stems are in"},
     )
-    assert response.status_code == 302 and response.headers["Location"].endswith("/edit")
-    assert "state a retained share of 0.1" in client.get(edit_url).get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409 and "state a retained share of 0.1" in page
+    assert "Bo&#39;s stems are in</textarea>" in page  # the note survives the refusal
+    response = client.post(
+        f"/productions/{production.public_id}/publish",
+        data={"csrf_token": token, "retained": "", "note": "keep me"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "State your retained share" in page
+    assert "keep me</textarea>" in page and 'aria-describedby="retained-error"' in page
     response = client.post(
         f"/productions/{production.public_id}/publish",
         data={"csrf_token": token, "retained": "0.1"},

@@ -42,6 +42,7 @@ PRODUCTION_ENDPOINTS = {
     "api.productions.get_production",
     "api.productions.preview",
     "calls.new",
+    "productions.finalize",
 }
 CALL_ENDPOINTS = {"calls.show", "api.calls.api_get"}
 MODEL_ENDPOINTS = {

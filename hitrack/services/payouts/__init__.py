@@ -78,6 +78,7 @@ from hitrack.services.payouts.runs import (
     run_summary_line,
     send_run,
     transfer_request,
+    unpaid_currencies,
 )
 from hitrack.services.payouts.webhooks import (
     WEBHOOK_HANDLERS,
@@ -108,6 +109,7 @@ __all__ = [
     "fail_run",
     "run_payouts",
     "run_summary_line",
+    "unpaid_currencies",
     "transfer_request",
     "apply_result",
     "reconcile",

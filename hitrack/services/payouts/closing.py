@@ -49,6 +49,22 @@ def finish_run(db: Session, run: PayoutRun, *, now: datetime | None = None) -> P
     return run
 
 
+def refresh_summary(db: Session, run: PayoutRun) -> None:
+    """An ended run's summary follows its payouts as they settle later (a mark, a webhook).
+
+    Called inside the caller's transaction. An ``awaiting`` run with nothing
+    pending left is ``finished``; a running run is summed up when it ends.
+    """
+    if run.status == "running":
+        return
+    db.flush()
+    summary = _summary(db, run)
+    run.summary = summary
+    counts = summary["counts"]
+    if run.status == "awaiting" and isinstance(counts, dict) and not counts.get("pending"):
+        run.status = "finished"
+
+
 def fail_run(db: Session, run: PayoutRun, reason: str, *, now: datetime | None = None) -> PayoutRun:
     """End a run that stopped half-way as ``failed`` with ``reason`` (its payouts keep their states).
 

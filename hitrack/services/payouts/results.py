@@ -17,6 +17,7 @@ from hitrack.payments.base import (
 )
 from hitrack.services import ledger
 from hitrack.services.notifications import Mailer, notify
+from hitrack.services.payouts.closing import refresh_summary
 from hitrack.services.payouts.core import PAYOUTS_PATH
 from hitrack.services.unit_of_work import set_rollback, unit_of_work
 
@@ -100,4 +101,5 @@ def apply_result(
             )
         elif payout.failure_reason != result.message:
             payout.failure_reason = result.message
+        refresh_summary(db, payout.run)
     return payout

@@ -76,10 +76,16 @@ def candidates(db: Session, provider: str, minimums: Mapping[str, int]) -> list[
     )
     found = []
     for creator_id, currency, balance in rows:
-        minimum = minimums.get(currency)
-        if creator_id is None or minimum is None:
-            continue  # only currencies with a minimum (so in the currency table) are paid
+        if creator_id is None:
+            continue
         owed = -int(balance)
+        minimum = minimums.get(currency)
+        if minimum is None:
+            # Only currencies with a minimum are paid; a balance in another is not
+            # dropped in silence: the run records it, and the admin sees why.
+            if whole_minor_units(min(owed, MAX_ACCOUNT_MICROS), currency) > 0:
+                found.append(Candidate(int(creator_id), currency, 0, no_minimum_reason(currency)))
+            continue
         if abs(owed) > MAX_ACCOUNT_MICROS:
             reason = (
                 f"balance beyond the account cap of {MAX_ACCOUNT_MICROS} micros; not paid "
@@ -91,6 +97,23 @@ def candidates(db: Session, provider: str, minimums: Mapping[str, int]) -> list[
         if amount > 0 and amount >= minimum:
             found.append(Candidate(int(creator_id), currency, amount))
     return found
+
+
+def unpaid_currencies(db: Session, creator_id: int, minimums: Mapping[str, int]) -> list[str]:
+    """The currencies the creator holds a balance in that no run pays (no minimum is set)."""
+    return sorted(
+        currency
+        for currency, owed in ledger.creator_balances(db, creator_id).items()
+        if currency not in minimums and whole_minor_units(owed, currency) > 0
+    )
+
+
+def no_minimum_reason(currency: str) -> str:
+    """Why a balance in ``currency`` is not paid when the operator set no minimum for it."""
+    return (
+        f"no payout minimum is set for {currency}, so {currency} balances are not paid: "
+        f"add one to HITRACK_PAYOUT_MINIMUM (e.g. {currency}:10.00)"
+    )
 
 
 def new_run_id(now: datetime) -> str:

@@ -16,6 +16,7 @@ from hitrack.services.revenue.csv_import import (
     CSV_COLUMNS,
     ImportError_,
     ImportResult,
+    amounts_from_units,
     import_csv,
 )
 from hitrack.services.revenue.entries import RevenueInput, parse_revenue
@@ -76,6 +77,7 @@ __all__ = [
     "Part",
     "may_see",
     "import_csv",
+    "amounts_from_units",
     "get_event",
     "visible_event",
     "CSV_COLUMNS",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +26,7 @@ from hitrack.domain.errors import (
     PermissionDenied,
 )
 from hitrack.domain.fast.event import CompactEvents
-from hitrack.domain.money import format_micros
+from hitrack.domain.money import format_micros, parse_currency, parse_major_units
 from hitrack.domain.settlement import prepare_event
 from hitrack.services import compact_graph
 from hitrack.services.revenue.entries import RevenueInput, engine_event, parse_revenue
@@ -40,7 +40,7 @@ from hitrack.services.revenue.settling import (
 )
 from hitrack.services.unit_of_work import unit_of_work
 
-__all__ = ["CSV_COLUMNS", "ImportError_", "ImportResult", "import_csv"]
+__all__ = ["CSV_COLUMNS", "ImportError_", "ImportResult", "amounts_from_units", "import_csv"]
 
 CHUNK_ROWS = 5_000
 """Rows checked and written together: bounded memory and bind parameters per query."""
@@ -83,6 +83,25 @@ class ImportResult:
         )
 
 
+def amounts_from_units(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with ``amount`` and ``costs`` read in the currency's units, as micros.
+
+    People and spreadsheets write ``12.34`` USD, not ``12340000``; the event
+    itself stays in micros. An amount finer than the currency's minor unit is
+    refused (:func:`hitrack.domain.money.parse_major_units`).
+    """
+    converted = dict(values)
+    raw_currency = values.get("currency")
+    if raw_currency in (None, ""):
+        return converted  # parse_revenue says the currency is missing
+    currency = parse_currency(raw_currency)
+    for name in ("amount", "costs"):
+        raw = values.get(name)
+        if raw not in (None, ""):
+            converted[name] = parse_major_units(str(raw), currency, name)
+    return converted
+
+
 def import_csv(
     db: Session,
     source: str | TextIO,
@@ -91,11 +110,13 @@ def import_csv(
     default_fee_rate: Fraction,
     progress: Callable[[int], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    amounts_in_units: bool = False,
 ) -> ImportResult:
     """Import revenue events from CSV (text, or a text stream read row by row).
 
     Columns: ``external_id,work,amount,currency`` and optionally ``costs``,
-    ``fee_rate`` and ``attribution`` (a JSON object); amounts in micros. Every
+    ``fee_rate`` and ``attribution`` (a JSON object); amounts in micros, or in
+    the currency's units (``12.34``) with ``amounts_in_units``. Every
     row is validated; any bad row raises :class:`ImportError_` naming every
     bad line, and nothing is stored. Rows whose external id is already
     recorded with the same payload are skipped (idempotent). ``actor`` must be
@@ -117,7 +138,7 @@ def import_csv(
         try:
             for chunk in _row_chunks(reader, chunk_rows):
                 replayed = state.replayed
-                checked = _check_chunk(db, chunk, actor, default_fee_rate, state)
+                checked = _check_chunk(db, chunk, actor, default_fee_rate, state, amounts_in_units)
                 if state.errors:
                     continue  # keep checking, to name every bad line; write nothing more
                 _write_chunk(db, actor, checked, state)
@@ -205,6 +226,7 @@ def _check_chunk(
     actor: Creator | None,
     default_fee_rate: Fraction,
     state: _ImportState,
+    amounts_in_units: bool = False,
 ) -> list[tuple[int, RevenueInput, Work]]:
     """Validate one chunk of rows; the new events to write (bad rows go to ``state.errors``)."""
     parsed: list[tuple[int, RevenueInput]] = []
@@ -217,6 +239,8 @@ def _check_chunk(
             continue  # a blank line
         state.rows += 1
         try:
+            if amounts_in_units:
+                values = amounts_from_units(values)
             entry = parse_revenue(values, default_fee_rate=default_fee_rate)
         except HitrackError as error:
             state.errors.append((line, error.message))
