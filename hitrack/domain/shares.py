@@ -18,7 +18,14 @@ from typing import Any
 
 from hitrack.domain.errors import InvalidInput, InvalidShare
 
-__all__ = ["parse_share", "format_share", "format_percent", "exact_percent", "loads_json", "holds_nul"]
+__all__ = [
+    "parse_share",
+    "format_share",
+    "format_percent",
+    "exact_percent",
+    "loads_json",
+    "holds_nul",
+]
 
 # Bounded so that a hostile "1e999999999" cannot make us build a gigantic integer.
 _MAX_TEXT = 200

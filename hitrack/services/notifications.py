@@ -37,6 +37,7 @@ __all__ = [
     "mark_all_read",
 ]
 
+
 def send_after_commit(db: Session, mailer: Mailer, email: Email) -> None:
     """Hand ``email`` to ``mailer`` once the session's transaction commits (never if it rolls back)."""
 
