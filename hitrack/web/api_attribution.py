@@ -19,7 +19,7 @@ from flask_wtf.file import FileField
 from wtforms import TextAreaField
 
 from hitrack.attribution import Signals, default_signals
-from hitrack.db.models import AttributionOutput, Creator, Work
+from hitrack.db.models import AttributionOutput, Work
 from hitrack.domain.errors import HitrackError, InvalidInput
 from hitrack.domain.money import format_micros
 from hitrack.domain.shares import format_share
@@ -48,10 +48,6 @@ def signals() -> Signals:
     """The app's signals: ``extra["attribution_signals"]`` if given, else the process defaults."""
     chosen: Signals = services().extra.get("attribution_signals") or default_signals()
     return chosen
-
-
-def _viewer() -> Creator | None:
-    return actor()
 
 
 def _floor(value: Fraction) -> int:
@@ -199,7 +195,7 @@ class OutputForm(Form):
 def _work_matches() -> dict[str, object]:
     def attribution_matches(work: Work) -> list[attribution.MatchCount]:
         """For the work page: in how many outputs of which models the viewer's work was matched."""
-        return attribution.matched_in(db(), _viewer(), work)
+        return attribution.matched_in(db(), actor(), work)
 
     return {"attribution_matches": attribution_matches}
 
