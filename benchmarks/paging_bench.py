@@ -77,7 +77,7 @@ def build(db: Session, n: int) -> dict[str, object]:
         "SELECT e.id, (SELECT id FROM creators WHERE handle = 'star'), 'earning', 1000000, "
         "'1000000' FROM revenue_events e ORDER BY e.id",
         "INSERT INTO ledger_accounts (code, kind, creator_id, currency, balance) "
-        "SELECT 'creator:' || id || ':payable:USD', 'creator_payable', id, 'USD', -1000000 * :n "
+        "SELECT 'creator:' || id || ':payable:USD', 'creator_payable', id, 'USD', -1000000::bigint * :n "
         "FROM creators WHERE handle = 'star'",
         "INSERT INTO ledger_postings (transaction_id, account_id, currency, amount) "
         "SELECT t.id, (SELECT id FROM ledger_accounts WHERE code LIKE 'creator:%'), 'USD', "
