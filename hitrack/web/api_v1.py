@@ -26,6 +26,7 @@ from hitrack.web import (
     api_productions,
     api_revenue,
     calls,
+    manifests,
     profiles,
     record_edit,
     search,
@@ -51,5 +52,6 @@ for child in (
     calls.api,
     profiles.api,
     search.api,
+    manifests.api,
 ):
     bp.register_blueprint(child)

@@ -26,6 +26,7 @@ from hitrack.web.openapi import WORK_ID, object_schema, operation, ref, register
 from hitrack.web.signed_in import actor, login_required, me
 
 bp = Blueprint("manifests", __name__)
+api = Blueprint("manifests", __name__)  # nested under /api/v1 by hitrack.web.api_v1
 
 
 class ManifestForm(Form):
@@ -68,7 +69,7 @@ def upload_page(public_id: str) -> ResponseReturnValue:
     )
 
 
-@bp.post("/api/v1/models/<public_id>/manifest")
+@api.post("/models/<public_id>/manifest")
 @takes_upload
 @auth_required
 def upload_api(public_id: str) -> tuple[Response, int]:

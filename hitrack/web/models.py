@@ -71,17 +71,28 @@ def new_version(public_id: str) -> ResponseReturnValue:
 def _register_page(earlier: Any) -> ResponseReturnValue:
     form = ModelForm()
     if request.method == "GET" and earlier is not None:
+        # The next free version and the manifest minus records whose owners revoked
+        # consent, so the form as filled in registers on the first try.
+        draft = ai_models.next_version_draft(db(), actor(), earlier.public_id)
         form = ModelForm(
             data={
                 "name": earlier.title,
                 "description": earlier.description,
+                "version": draft.version,
                 "attribution_weight": format_share(earlier.attribution_weight),
                 "retained": format_share(earlier.retained_share),
                 "manifest": "\n".join(
-                    f"{c.source.public_id} {format_share(c.share)}" for c in earlier.sources
+                    f"{public_id} {format_share(share)}"
+                    for public_id, share in draft.manifest.items()
                 ),
             }
         )
+        if draft.left_out:
+            flash(
+                "Left out of the new manifest, since their owners withdrew AI-training consent: "
+                + ", ".join(record.title for record in draft.left_out),
+                "warning",
+            )
     if form.validate_on_submit():
         try:
             fields = {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 
 from hitrack.services import records
 from hitrack.services.ai_models import models_of
 from tests.factories import PASSWORD, PNG, WAV, make_creator, make_record
-from tests.web.conftest import bearer
+from tests.web.conftest import bearer, log_in
 
 
 @pytest.fixture
@@ -182,3 +183,34 @@ def test_tdmrep_json_describes_the_policy(client):
     }
     policy = client.get(rules[0]["tdm-policy"].replace("http://localhost", ""))
     assert policy.status_code == 200 and "tdm-reservation: 1" in policy.get_data(as_text=True)
+
+
+def test_the_new_version_form_after_a_revocation_registers_on_the_first_try(
+    app_db, app_storage, client, corpus, lab
+):
+    """The form starts from the next free version and leaves the revoked record out."""
+    second = make_record(app_db, app_storage, corpus["ana"], "Tidepool", ai_training=True, data=WAV)
+    model = client.post(
+        "/api/v1/models",
+        headers=lab,
+        json={"name": "Wave", "manifest": {corpus["open"].public_id: 1, second.public_id: 1}},
+    ).get_json()["model"]
+    records.set_consent(app_db, corpus["ana"], corpus["open"].public_id, ai_training=False)
+    browser = client.application.test_client()
+    log_in(browser, corpus["lab"].email, PASSWORD)
+    page = browser.get(f"/models/{model['id']}/versions/new")
+    text = page.get_data(as_text=True)
+    assert (
+        page.status_code == 200 and "Left out of the new manifest" in text and "Shoreline" in text
+    )
+    fields = {
+        name: value for name, value in re.findall(r'name="([a-z_]+)"[^>]*value="([^"]*)"', text)
+    }
+    manifest = re.search(r'<textarea[^>]*name="manifest"[^>]*>([^<]*)</textarea>', text)
+    assert manifest is not None and corpus["open"].public_id not in manifest.group(1)
+    assert fields["version"] == "2"
+    fields["manifest"] = manifest.group(1).strip()
+    fields["name"] = "Wave"
+    response = browser.post(f"/models/{model['id']}/versions/new", data=fields)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert [m.version for m in models_of(app_db, corpus["lab"])] == ["2", "1"]
