@@ -7,8 +7,8 @@ it was written in, and citations are never rewritten in place, so the past
 graph is the rows up to that version.
 
 Only the part of that graph that matters is read: the works on a path from
-the event's work to the creator's works (the event work's ancestry
-intersected with the creator's works' descendants, two recursive queries),
+the event's work to the creator's works (the creator's works' citers, one
+recursive query, walked down from the event's work: :func:`_between`),
 plus the direct sources of the creator's works (their retained share). The
 exact engine then lists the strongest paths first and counts the rest
 (:func:`hitrack.domain.credit.explain`), and the one renderer
@@ -57,6 +57,38 @@ def _walk(db: Session, starts: list[int], version: int, *, up: bool) -> set[int]
     )
     walk = walk.union(nxt.where(Citation.graph_version <= version))
     return set(db.scalars(select(walk.c.id)))
+
+
+def _between(db: Session, start: int, own: set[int], version: int) -> set[int]:
+    """The works on a path from ``start`` down to one of ``own`` (both ends included).
+
+    Every work on such a path is a citer (transitively) of one of ``own``, so
+    the walk goes up from the creator's works first (usually a few works),
+    then down from ``start`` through those only: the event work's whole
+    ancestry, which for a model is its whole manifest, is never read.
+    """
+    up = _walk(db, sorted(own), version, up=True)
+    if start not in up:
+        return set()
+    below: dict[int, list[int]] = {}
+    for citers in _chunks(up):
+        for sources in _chunks(up):  # both ends within ``up``: never a whole manifest
+            for work_id, source_id in db.execute(
+                select(Citation.work_id, Citation.source_id).where(
+                    Citation.work_id.in_(citers),
+                    Citation.source_id.in_(sources),
+                    Citation.graph_version <= version,
+                )
+            ):
+                below.setdefault(work_id, []).append(source_id)
+    reached = {start}
+    todo = [start]
+    while todo:
+        for source in below.get(todo.pop(), ()):
+            if source not in reached:
+                reached.add(source)
+                todo.append(source)
+    return reached
 
 
 def _graph_at(
@@ -161,8 +193,7 @@ def explanation_entries(
     )
     if not own:
         return []
-    ancestry = _walk(db, [event.work_id], version, up=False)
-    between = ancestry & _walk(db, sorted(own & ancestry), version, up=True)
+    between = _between(db, event.work_id, own, version)
     if not between:
         return []
     mine = own & between
