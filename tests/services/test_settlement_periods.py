@@ -390,9 +390,7 @@ def test_a_worker_killed_mid_period_settles_the_period_once_on_the_rerun(
         assert [p.currency for p in settlement.periods(db)] == ["EUR"]
         # The dead worker's heartbeat stops; a minute later it is stale.
         db.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(heartbeat_at=utcnow() - timedelta(minutes=5))
+            update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(minutes=5))
         )
         db.commit()
 
