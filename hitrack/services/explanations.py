@@ -7,8 +7,8 @@ it was written in, and citations are never rewritten in place, so the past
 graph is the rows up to that version.
 
 Only the part of that graph that matters is read: the works on a path from
-the event's work to the creator's works (the event work's ancestry
-intersected with the creator's works' descendants, two recursive queries),
+the event's work to the creator's works (:func:`_between`: walked up from the
+creator's works when they have few citers, else down from the event's work),
 plus the direct sources of the creator's works (their retained share). A
 creator's works are those they own and those they hold a claimed credit on
 (paid through the work's credit pool). The
@@ -51,47 +51,60 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
         yield listed[i : i + _CHUNK]
 
 
-def _walk(db: Session, starts: list[int], version: int, *, up: bool) -> set[int]:
-    """Works reached from ``starts`` along citations of at most ``version`` (``up``: citers)."""
-    if not starts:
-        return set()
-    walk = (
-        select(Work.id.label("id"))
-        .where(Work.id.in_(starts))
-        .cte("up" if up else "down", recursive=True)
-    )
-    nxt = (
-        select(Citation.work_id).join(walk, Citation.source_id == walk.c.id)
-        if up
-        else select(Citation.source_id).join(walk, Citation.work_id == walk.c.id)
-    )
-    walk = walk.union(nxt.where(Citation.graph_version <= version))
-    return set(db.scalars(select(walk.c.id)))
+UP_WALK_LIMIT = 20_000
+"""Citers of the creator's works (transitively) read before walking down from the event instead."""
 
 
 def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set[int]:
-    """The works on a path from ``work_id`` down to a work in ``owned``, in one query.
+    """The works on a path from ``work_id`` down to a work in ``owned`` (both ends included).
 
-    ``owned`` selects the ids of the works the payee is paid from (the works
-    a creator owns or holds a claimed credit on; a credit's one work).
-
-    The walk up from the creator's works stays inside the event work's
-    ancestry, so a creator's record cited by a hundred thousand works costs
-    only the paths that lead to this event.
+    ``owned`` selects the ids of the works the payee is paid from (the works a
+    creator owns or holds a claimed credit on; a credit's one work). Either
+    side can be huge: a model's ancestry is its whole manifest, a popular
+    record has a hundred thousand citers. So the walk goes up from the owned
+    works (usually a few citers) and keeps only the edges inside that set,
+    unless it reaches :data:`UP_WALK_LIMIT` works; then it goes down from
+    ``work_id`` and back up inside its ancestry, one recursive query each way.
     """
+    up = select(Work.id.label("id")).where(Work.id.in_(owned)).cte("up", recursive=True)
+    up = up.union(
+        select(Citation.work_id)
+        .join(up, Citation.source_id == up.c.id)
+        .where(Citation.graph_version <= version)
+    )
+    citers = set(db.scalars(select(up.c.id).limit(UP_WALK_LIMIT + 1)))
+    if len(citers) <= UP_WALK_LIMIT:
+        if work_id not in citers:
+            return set()
+        below: dict[int, list[int]] = {}
+        for chunk in _chunks(citers):
+            for citer, source in db.execute(
+                select(Citation.work_id, Citation.source_id).where(
+                    Citation.source_id.in_(chunk), Citation.graph_version <= version
+                )
+            ):
+                if citer in citers:
+                    below.setdefault(citer, []).append(source)
+        reached, todo = {work_id}, [work_id]
+        while todo:
+            for source in below.get(todo.pop(), ()):
+                if source not in reached:
+                    reached.add(source)
+                    todo.append(source)
+        return reached
     down = select(Work.id.label("id")).where(Work.id == work_id).cte("down", recursive=True)
     down = down.union(
         select(Citation.source_id)
         .join(down, Citation.work_id == down.c.id)
         .where(Citation.graph_version <= version)
     )
-    up = select(down.c.id.label("id")).where(down.c.id.in_(owned)).cte("up", recursive=True)
-    up = up.union(
+    back = select(down.c.id.label("id")).where(down.c.id.in_(owned)).cte("back", recursive=True)
+    back = back.union(
         select(Citation.work_id)
-        .join(up, Citation.source_id == up.c.id)
+        .join(back, Citation.source_id == back.c.id)
         .where(Citation.graph_version <= version, Citation.work_id.in_(select(down.c.id)))
     )
-    return set(db.scalars(select(up.c.id)))
+    return set(db.scalars(select(back.c.id)))
 
 
 def _credits_at(db: Session, nodes: set[int], at: datetime) -> dict[int, list[DomainCredit]]:

@@ -59,6 +59,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, event, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
@@ -210,21 +212,37 @@ def ensure_accounts(db: Session, codes: list[str]) -> None:
     """Create those of the accounts ``codes`` that do not exist yet, in bulk (no commit).
 
     For transactions with many postings (a settlement with thousands of
-    creators): one insert instead of one savepoint per new account. A
-    concurrent creator of the same account makes the insert fail; callers
-    retry their unit of work.
+    creators): a few multi-row inserts instead of one savepoint per new
+    account. Safe against a concurrent first use of the same account: the
+    insert skips a code another transaction has created (waiting for it on
+    the unique index when that one has not committed yet).
     """
     existing: set[str] = set()
     for i in range(0, len(codes), _CHUNK):
         chunk = codes[i : i + _CHUNK]
         existing |= set(db.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(chunk))))
     missing = sorted({code for code in codes if code not in existing})
-    insert_rows(
-        db,
-        cast(Table, LedgerAccount.__table__),
-        ("code", "kind", "creator_id", "currency", "balance"),
-        ((code, *account_kind(code), 0) for code in missing),
-    )
+    if not missing:
+        return
+    table = cast(Table, LedgerAccount.__table__)
+    dialect = db.get_bind().dialect.name
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(
+        table
+    ).on_conflict_do_nothing(index_elements=["code"])
+    rows = []
+    for code in missing:
+        kind, creator_id, currency = account_kind(code)
+        rows.append(
+            {
+                "code": code,
+                "kind": kind,
+                "creator_id": creator_id,
+                "currency": currency,
+                "balance": 0,
+            }
+        )
+    for i in range(0, len(rows), _CHUNK):
+        db.execute(statement, rows[i : i + _CHUNK])
 
 
 # --- posting -----------------------------------------------------------------------
@@ -509,7 +527,9 @@ def _move_balances(db: Session, moves: Sequence[tuple[int, int]]) -> dict[int, i
     """Add each posting to its account's running balance; the balances after, by account id.
 
     The rows are locked in account code order (on PostgreSQL a ``SELECT ...
-    ORDER BY code FOR UPDATE`` before one array-driven UPDATE; on SQLite the
+    ORDER BY code FOR NO KEY UPDATE`` before one array-driven UPDATE: the lock
+    an UPDATE takes itself, which leaves the key-share locks of concurrent
+    postings' foreign keys alone; on SQLite the
     database is locked as a whole), so two writers never wait on each other
     crosswise; a second writer of an account waits for the first and then
     adds to the balance it committed. Two statements whatever the number of
@@ -526,7 +546,7 @@ def _move_balances(db: Session, moves: Sequence[tuple[int, int]]) -> dict[int, i
         db.execute(
             text(
                 f"SELECT id FROM {table.name} WHERE id = ANY(CAST(:ids AS bigint[])) "
-                "ORDER BY code FOR UPDATE"
+                "ORDER BY code FOR NO KEY UPDATE"
             ),
             {"ids": ids},
         )

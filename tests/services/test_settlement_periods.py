@@ -303,3 +303,108 @@ def test_a_citation_and_a_small_event_complete_while_a_large_period_settles(
     with sessions() as db:
         assert paid(db, db.get(SettlementPeriod, period.id)) == expected
         assert ana_id in {a.creator_id for a in db.scalars(select(Allocation))}
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_mid_period_settles_the_period_once_on_the_rerun(
+    own_postgres: Engine, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A real ``hitrack worker`` process, SIGKILLed while it settles the period's second currency.
+
+    EUR settles and is checkpointed; USD waits on a row lock this test holds, so
+    the kill lands inside USD's transaction. The rerun settles USD only, and each
+    currency's period pays exactly the reference engine's micros.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    root = Path(__file__).resolve().parents[2]
+    url = own_postgres.url.render_as_string(hide_password=False)
+    sessions = make_session_factory(own_postgres)
+    with sessions() as db:
+        song = make_song(db)
+        song.night_swim.settlement_mode = "period"
+        song.model.settlement_mode = "period"
+        db.commit()
+        usd_events = [fund(db, song, song.night_swim, 1_000_003 * (i + 1)) for i in range(3)]
+        eur_events = [fund(db, song, song.model, 999_999 + i, currency="EUR") for i in range(2)]
+        expected = {"USD": reference(db, usd_events), "EUR": reference(db, eur_events)}
+        held_id = usd_events[0].id
+        job = settlement.submit_period(db, DatabaseQueue(), song.admin, utcnow())
+        job_id = job.id
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HITRACK_")}
+    env.update(
+        HITRACK_DATABASE_URL=url,
+        HITRACK_DATA_DIR=str(tmp_path),
+        HITRACK_ENV="test",
+        HITRACK_SECRET_KEY="worker-test",
+        HITRACK_JOBS="database",
+        HITRACK_DB_LOCK_TIMEOUT_MS="0",  # the dying worker waits on our lock, never gives up
+        PYTHONPATH=str(root),
+    )
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hitrack.cli", "worker", "--burst"],
+            env=env,
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    holder = sessions()
+    holder.execute(select(RevenueEvent.id).where(RevenueEvent.id == held_id).with_for_update())
+    worker = start_worker()
+    try:
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query ILIKE '%revenue_events%FOR UPDATE%' "
+            "AND pid <> pg_backend_pid()"
+        )
+        deadline = time.monotonic() + 120
+        with own_postgres.connect() as probe:
+            # The worker reaches USD only after EUR is committed and checkpointed.
+            while not probe.execute(waiting).scalar():
+                assert worker.poll() is None, worker.communicate()[0].decode()
+                assert time.monotonic() < deadline, "the worker never reached the USD batch"
+                probe.rollback()
+                time.sleep(0.05)  # polling the worker's state, not standing in for it
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        holder.rollback()
+        holder.close()
+
+    with sessions() as db:
+        row = db.get(Job, job_id)
+        assert row is not None and row.status == "running" and row.state == {"done": ["EUR"]}
+        assert [p.currency for p in settlement.periods(db)] == ["EUR"]
+        # The dead worker's heartbeat stops; a minute later it is stale.
+        db.execute(
+            update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(minutes=5))
+        )
+        db.commit()
+
+    rerun = start_worker()
+    output, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, output.decode()
+    with sessions() as db:
+        row = db.get(Job, job_id)
+        assert row is not None and row.status == "succeeded", row.error
+        closed = settlement.periods(db)
+        assert sorted(p.currency for p in closed) == ["EUR", "USD"]  # each once
+        for period in closed:
+            assert paid(db, period) == expected[period.currency]
+        assert db.scalar(select(func.count()).select_from(SettlementPeriod)) == 2
+        states = db.scalars(select(RevenueEvent.state).where(RevenueEvent.currency == "USD"))
+        assert set(states) == {"settled"}
+        assert ledger.check_invariants(db) == []

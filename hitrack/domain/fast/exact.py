@@ -136,8 +136,8 @@ def _forward(
                 s = int(citations.source[e])
                 if reach[s]:
                     inflow[s] = inflow.get(s, Fraction(0)) + value * citations.share[e]
-        for amount, blend in extra:
-            for s, share in blend.items():
+        for amount, blended_shares in extra:
+            for s, share in blended_shares.items():
                 if reach[s]:
                     inflow[s] = inflow.get(s, Fraction(0)) + amount * share
     return totals

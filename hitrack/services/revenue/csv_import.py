@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -168,10 +169,9 @@ class _ImportState:
 
 
 def _reader(stream: TextIO) -> csv.DictReader[str]:
-    first = stream.read(1)
-    if first not in ("", "\ufeff"):
-        stream = _Prepended(first, stream)
-    reader = csv.DictReader(stream)
+    """A reader over the stream's lines (a byte-order mark dropped); the header checked."""
+    first = stream.readline().lstrip("\ufeff")
+    reader = csv.DictReader(itertools.chain([first], stream))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
@@ -182,29 +182,6 @@ def _reader(stream: TextIO) -> csv.DictReader[str]:
         raise ImportError_([(1, "; ".join(problems) + f" (expected {','.join(CSV_COLUMNS)})")])
     reader.fieldnames = header
     return reader
-
-
-class _Prepended(io.TextIOBase):
-    """A text stream with its first character (read to drop a byte-order mark) put back."""
-
-    def __init__(self, first: str, rest: TextIO) -> None:
-        self._first: str | None = first
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
-        line = self._rest.readline()
-        if self._first is not None:
-            line, self._first = self._first + line, None
-        return line
-
-    def __next__(self) -> str:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
 
 
 def _row_chunks(
