@@ -49,6 +49,7 @@ def insert_rows(
     default or type decorator runs on this path.
     """
     assert isinstance(table, Table), "rows go into a table"
+    columns, rows = _with_python_defaults(table, columns, rows)
     conn = db.connection()
     if conn.dialect.name == "postgresql":
         preparer = conn.dialect.identifier_preparer
@@ -67,17 +68,47 @@ def insert_rows(
             # unique row written meanwhile, OperationalError for a timeout).
             raise DBAPIError.instance(sql, None, error, dbapi_error) from error
         return count
-    statement = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
-    sql = str(statement)
-    order = statement.positiontup or list(columns)
-    position = {name: i for i, name in enumerate(columns)}
+    # Only the named columns, as COPY does: the others take their server defaults
+    # (a compiled ORM insert would also name the columns with Python-side defaults).
+    preparer = conn.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(c) for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})"
     count = 0
     for chunk in chunks(rows, SQLITE_CHUNK):
-        conn.exec_driver_sql(
-            sql, [tuple(_sqlite_value(row[position[name]]) for name in order) for row in chunk]
-        )
+        conn.exec_driver_sql(sql, [tuple(_sqlite_value(value) for value in row) for row in chunk])
         count += len(chunk)
     return count
+
+
+def _with_python_defaults(
+    table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> tuple[list[str], Iterable[Sequence[Any]]]:
+    """Name the columns left out that have only a Python-side default, with that default.
+
+    Neither COPY nor a raw INSERT runs SQLAlchemy's defaults; a column the
+    database gives no default of its own would otherwise be written NULL.
+    """
+    extra = [
+        column
+        for column in table.columns
+        if column.name not in columns
+        and column.default is not None
+        and column.server_default is None
+        and not column.primary_key
+    ]
+    if not extra:
+        return list(columns), rows
+
+    def value(column: Any) -> Any:
+        default = column.default
+        return default.arg(None) if default.is_callable else default.arg
+
+    def extended() -> Iterator[Sequence[Any]]:
+        for row in rows:
+            yield (*row, *(value(column) for column in extra))
+
+    return [*columns, *(column.name for column in extra)], extended()
 
 
 def _sqlite_value(value: Any) -> Any:

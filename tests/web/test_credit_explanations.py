@@ -61,11 +61,11 @@ def test_credit_money_is_explained_with_role_work_and_pool_everywhere(
     assert by_creator[gina.handle]["amount"] == 15_000_000
     [why] = by_creator[gina.handle]["explanation"]
     assert why == (
-        f"100.00 earned by Night Film (record), retained 100%, {ACTOR}, your part 15%: 15.00"
+        f"Night Film (record) earned 100.00; {ACTOR}, your part is 15%: 15.00 of this sale"
     )
     # The studio's own part says what the pool left it.
     [studio_why] = by_creator[studio.handle]["explanation"]
-    assert "your record Night Film" in studio_why and "after the 25% credit pool" in studio_why
+    assert "Your record Night Film" in studio_why and "after the 25% credit pool" in studio_why
 
     # Gina, linked from the start: the earnings API and the earnings page.
     gina_auth = bearer(client, gina.email or "", PASSWORD)

@@ -68,7 +68,9 @@ def test_the_whole_proposal_lifecycle_over_the_api(client, cast, dana):
 
     ana = bearer(client, cast["ana"].email, PASSWORD)
     inbox = client.get("/api/v1/me/notifications", headers=ana).get_json()
-    assert inbox["unread"] == 1 and inbox["notifications"][0]["url"] == f"/productions/{pid}"
+    # The proposal, and (before it) Tide remixing Ana's Shoreline.
+    assert inbox["unread"] == 2 and inbox["notifications"][0]["url"] == f"/productions/{pid}"
+    assert inbox["notifications"][1]["url"] == f"/works/{cast['tide'].public_id}"
     response = client.post(
         f"/api/v1/productions/{pid}/comments",
         headers=ana,
