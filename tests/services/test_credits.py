@@ -138,13 +138,13 @@ def test_credit_money_is_explained_by_role_work_and_pool_and_credits_keep_their_
     sell(db, film, usd(100), "film-1")
     event = revenue.get_event(db, "film-1")
     assert explanations.explain_event(db, event, film.gina) == [
-        "100.00 earned by Night Film (record), retained 100%, as performer on Night Film, "
-        "through 25% credit pool, your part 15%: 15.00"
+        "Night Film (record) earned 100.00; as performer on Night Film, "
+        "through 25% credit pool, your part is 15%: 15.00 of this sale"
     ]
     [escrowed] = credit_earnings.escrow_earnings(db, [film.kim_credit], None)
     assert escrowed.lines == [
-        "100.00 earned by Night Film (record), retained 100%, as sound mixer on Night Film, "
-        "through 25% credit pool, your part 5%: 5.00"
+        "Night Film (record) earned 100.00; as sound mixer on Night Film, "
+        "through 25% credit pool, your part is 5%: 5.00 of this sale"
     ]
     # Hal is taken off after the sale: the sale still explains his part; a later one pays
     # him nothing and explains nothing.
@@ -163,12 +163,12 @@ def test_credit_money_is_explained_by_role_work_and_pool_and_credits_keep_their_
     )
     db.expire_all()
     assert explanations.explain_event(db, revenue.get_event(db, "film-1"), film.hal)[0].endswith(
-        "as writer on Night Film, through 25% credit pool, your part 5%: 5.00"
+        "as writer on Night Film, through 25% credit pool, your part is 5%: 5.00 of this sale"
     )
     sell(db, film, usd(100), "film-2")
     assert explanations.explain_event(db, revenue.get_event(db, "film-2"), film.hal) == []
     assert explanations.explain_event(db, revenue.get_event(db, "film-2"), film.gina)[0].endswith(
-        "as performer on Night Film, through 25% credit pool, your part 18.75%: 18.75"
+        "as performer on Night Film, through 25% credit pool, your part is 18.75%: 18.75 of this sale"
     )
 
 

@@ -100,7 +100,7 @@ def test_credit_money_is_explained_with_role_work_and_pool_everywhere(
     [escrowed] = mine["escrow_earnings"]
     assert (escrowed["event"], escrowed["amount"]) == ("night-1", 5_000_000)
     [line] = escrowed["explanation"]
-    assert line.endswith(f"{MIXER}, your part 5%: 5.00")
+    assert line.endswith(f"{MIXER}, your part is 5%: 5.00 of this sale")
 
     # Later money goes to Kim directly, explained the same way on her earnings.
     api = app.test_client()  # no session cookie: bearer calls need no CSRF token
