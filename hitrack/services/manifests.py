@@ -51,7 +51,7 @@ from hitrack.services import jobs
 from hitrack.services.ai_models import HASH_PATTERN, get_model
 from hitrack.services.graph import bump_graph_version, lock_graph
 from hitrack.services.records import clean_text, new_public_id
-from hitrack.services.unit_of_work import on_rollback, unit_of_work
+from hitrack.services.unit_of_work import discard, on_rollback, unit_of_work
 from hitrack.storage import MediaStorage
 
 __all__ = [
@@ -364,13 +364,13 @@ def register_manifest(
             _check_chunk(db, actor, model_id, rows, checked, seen)
             done += len(rows)
             rows = []
-            db.rollback()  # end the read snapshot between chunks
+            discard(db)  # end the read snapshot between chunks
             if progress is not None:
                 progress.progress(done, None, "checking rows")
     if rows:
         _check_chunk(db, actor, model_id, rows, checked, seen)
         done += len(rows)
-    db.rollback()
+    discard(db)
     if checked.refused_total:
         raise ManifestRefused(checked.refused, checked.refused_total)
     if not checked.work_ids:

@@ -66,7 +66,7 @@ from hitrack.services.payouts.core import _now, log, payout_key
 from hitrack.services.payouts.reconcile import reconcile
 from hitrack.services.payouts.results import _problem, apply_result
 from hitrack.services.payouts.runs import Candidate, _hold, _skip, _start_run, candidates
-from hitrack.services.unit_of_work import unit_of_work
+from hitrack.services.unit_of_work import discard, unit_of_work
 
 __all__ = ["BATCH", "MAX_WORKERS", "run_payouts_bulk", "hold_batch", "send_batch"]
 
@@ -255,7 +255,7 @@ def _hold_all_bulk(
 ) -> None:
     reconcile(db, provider, now=at)
     found = candidates(db, provider.name, minimums)
-    db.rollback()
+    discard(db)
     refused = [c for c in found if c.refused]
     for candidate in refused:
         _skip(db, run, candidate, candidate.refused)
@@ -264,13 +264,13 @@ def _hold_all_bulk(
         try:
             hold_batch(db, run, batch, minimums)
         except Exception:
-            db.rollback()  # hold them one at a time: one creator's trouble stays theirs
+            discard(db)  # hold them one at a time: one creator's trouble stays theirs
             log.exception("payout run %s: a batch hold failed; holding one by one", run.public_id)
             for candidate in batch:
                 try:
                     _hold(db, run, candidate, minimums[candidate.currency])
                 except Exception as error:
-                    db.rollback()
+                    discard(db)
                     _skip(db, run, candidate, f"could not hold the payout: {_problem(error)}")
 
 
@@ -395,7 +395,7 @@ def send_batch(
             assert payout is not None, "a payout of this run"
             apply_result(db, payout, result, mailer=mailer)
         except Exception as error:
-            db.rollback()
+            discard(db)
             log.exception("payout %s: settling the provider's answer failed", pid)
             with unit_of_work(db):
                 db.execute(
@@ -429,7 +429,7 @@ def run_payouts_bulk(
     if max_workers < 1 or batch_size < 1:
         raise ValueError("max_workers and batch_size must be at least 1")
     existing = db.scalar(select(PayoutRun).where(PayoutRun.public_id == run_id)) if run_id else None
-    db.rollback()
+    discard(db)
     if existing is not None and existing.status != "running":
         return existing
     run = existing or _start_run(db, provider, started_by, _now(now), run_id)
@@ -442,7 +442,7 @@ def run_payouts_bulk(
                 .order_by(Payout.id)
             )
         )
-        db.rollback()
+        discard(db)
         done = 0
         if progress is not None:
             progress(done, len(ids))
