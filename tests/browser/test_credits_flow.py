@@ -155,7 +155,7 @@ def test_an_unclaimed_sound_mixer_signs_up_is_verified_claims_and_sees_her_escro
     kim.goto(link)
     assert kim.locator("#escrow-held").inner_text() == "Held for you: 2.50 USD"
     why = kim.locator("#escrow-earnings ul.explanation li").first.inner_text()
-    assert MIXER in why and why.endswith(": 2.50"), why
+    assert MIXER in why and why.endswith(": 2.50 of this sale"), why
     kim.get_by_role("main").get_by_role("link", name="Sign up").click()
     kim.get_by_label("Display name").fill("Kim")
     kim.get_by_label("E-mail").fill("kim@example.test")

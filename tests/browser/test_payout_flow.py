@@ -73,6 +73,6 @@ def test_a_creator_connects_stripe_an_admin_runs_payouts_and_the_earnings_page_s
     page.goto(f"{base}/me/earnings")
     row = page.locator("#payouts tr.payout").first
     assert "25.67" in row.inner_text() and row.locator(".payout-status").inner_text() == "paid"
-    assert page.locator("tr[data-currency='USD'] .balance").inner_text() == "0.00"
+    assert page.locator("tr[data-currency='USD'] .balance .money").inner_text() == "0.00"
     with sessions() as db:
         assert payouts.payouts_for(db, ana.id)[0].status == "paid"

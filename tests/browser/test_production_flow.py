@@ -67,7 +67,7 @@ def test_producer_proposes_a_split_a_contributor_comments_and_it_is_finalized(
     log_in(bo_page, live_server.url, emails["bo"])
     assert bo_page.locator("#nav-notifications").inner_text().strip().endswith("1")
     bo_page.locator("#nav-notifications").click()
-    bo_page.get_by_role("link", name="Night Swim").click()
+    bo_page.get_by_role("button", name="Night Swim").click()
     bo_page.wait_for_url(production_url)
     bo_page.get_by_label("Comment").fill("Sixty percent for Tide is fair.")
     bo_page.get_by_role("button", name="Post").click()
