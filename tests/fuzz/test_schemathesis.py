@@ -151,7 +151,7 @@ def test_the_api_keeps_the_promises_of_its_openapi_document(
         for n, role in enumerate(ROLES)
     }
     try:
-        outputs = {role: run.communicate(timeout=300)[0] for role, run in runs.items()}
+        outputs = {role: run.communicate(timeout=900)[0] for role, run in runs.items()}
     finally:
         for run in runs.values():
             if run.poll() is None:
