@@ -5,7 +5,8 @@ A thumbnail is made once, at upload, from an image record (Pillow; at most
 through :class:`~hitrack.storage.base.MediaStorage`, so a list of works
 serves small files instead of the originals. A file Pillow cannot read gets
 no thumbnail (the list shows its kind instead): the upload itself never fails
-for it. Audio and video play in the lists with the browser's own players;
+for it. A production's cover art is the same kind of thumbnail, made from the
+image its producer uploads (:mod:`hitrack.services.cover_art`). Audio and video play in the lists with the browser's own players;
 text records are shown in their page (:func:`text_excerpt`, bounded).
 """
 

@@ -1,7 +1,7 @@
 """Search and browsing: works, productions, models, creators and open calls by their words.
 
 Everything searchable has one row in :class:`~hitrack.db.models.SearchEntry`
-(title, who it is by, and a body of description, owners, credits and roles).
+(title, who it is by, and a body of description, owners, credits, roles and tags).
 The rows are kept in step here, by a session listener that re-indexes what
 each flush wrote (works, their owners, credits and citations, creators, open
 calls), so no write path can forget the index. Bulk loads that bypass the ORM
@@ -388,7 +388,12 @@ def _reindex_works(conn: Connection, ids: list[int]) -> None:
         byline = ", ".join(owners.get(work["id"], []))
         body = " · ".join(
             part
-            for part in (work["description"], byline, "; ".join(credits.get(work["id"], [])))
+            for part in (
+                work["description"],
+                byline,
+                "; ".join(credits.get(work["id"], [])),
+                _tag_text(work["tags"]),
+            )
             if part
         )
         unpublished = work["kind"] == "production" and work["status"] in ("draft", "cancelled")
@@ -409,6 +414,20 @@ def _reindex_works(conn: Connection, ids: list[int]) -> None:
             }
         )
     _replace(conn, "work", ids, rows)
+
+
+def _tag_text(tags: object) -> str:
+    """A work's tags as words of its entry body, so both text indexes match them.
+
+    Tags live in the body (not a column of their own) because the FTS5 table
+    and the PostgreSQL ``document`` are built from title and body: no new index
+    to keep in step, and a tag edit is re-indexed by the same flush listener as
+    a title edit. Tags come from JSON, so anything but a list of text is ignored.
+    """
+    if not isinstance(tags, list):
+        return ""
+    words = [tag for tag in tags if isinstance(tag, str) and tag]
+    return "tags: " + ", ".join(words) if words else ""
 
 
 def _reindex_creators(conn: Connection, ids: list[int]) -> None:

@@ -22,8 +22,8 @@ from wtforms.validators import DataRequired, Length
 
 from hitrack.domain.errors import Conflict, HitrackError, PermissionDenied
 from hitrack.domain.shares import format_share
+from hitrack.services import cover_art, records, search
 from hitrack.services import productions as prod
-from hitrack.services import records, search
 from hitrack.web.context import db, mailer, settings, storage
 from hitrack.web.forms import ActionForm, Form
 from hitrack.web.guards import takes_upload
@@ -45,6 +45,10 @@ class ProductionForm(Form):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
     file = FileField("Final media (optional)")
+
+
+class CoverForm(Form):
+    file = FileField("Cover image (PNG, JPEG, GIF or WebP)")
 
 
 class PublishForm(Form):
@@ -156,9 +160,36 @@ def show(public_id: str) -> str:
         comment_form=CommentForm(),
         action_form=ActionForm(),
         answer_form=AnswerForm(),
+        cover_form=CoverForm(),
         open_objections=[c for c in view.comments if c.is_open_objection],
         is_producer=actor() is not None and view.production.created_by_id == me().id,
     )
+
+
+@bp.route("/productions/<public_id>/cover", methods=["POST"])
+@takes_upload
+@login_required
+def cover(public_id: str) -> ResponseReturnValue:
+    """The producer uploads a cover image; a refused file is said on the page, nothing changed."""
+    prod.get_production(db(), actor(), public_id)  # an unknown production is a 404 first
+    form = CoverForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload = form.file.data
+    if upload is None or not hasattr(upload, "stream"):
+        flash("Choose an image file for the cover.", "error")
+        return redirect(url_for("productions.show", public_id=public_id))
+    try:
+        cover_art.set_cover(
+            db(), storage(), me(), public_id, upload.stream, max_bytes=settings().max_upload_bytes
+        )
+    except PermissionDenied:
+        raise
+    except HitrackError as error:
+        flash(error.message, "error")
+    else:
+        flash("Cover saved.", "success")
+    return redirect(url_for("productions.show", public_id=public_id))
 
 
 @bp.route("/productions/<public_id>/edit", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from hitrack.domain.errors import InvalidInput
-from hitrack.services import credits, productions, search
+from hitrack.services import credits, productions, record_edit, search
 from tests.factories import WAV, make_creator, make_record, make_remix
 
 
@@ -89,6 +89,24 @@ def test_an_edited_title_is_found_by_its_new_words(db, storage):
     db.commit()
     assert _refs(search.search(db, search.parse_query("brand"))) == [work.public_id]
     assert _refs(search.search(db, search.parse_query("old"))) == []
+
+
+def test_a_record_is_found_by_its_tags_after_they_are_edited(db, storage):
+    ada = make_creator(db, "Ada")
+    work = make_record(db, storage, ada, "Harbour at dusk")
+    make_record(db, storage, ada, "Harbour at noon")
+    assert _refs(search.search(db, search.parse_query("seagull"))) == []
+    record_edit.edit_record(
+        db, ada, work.public_id, record_edit.RecordEdit(tags="Seagull, ambient")
+    )
+    assert _refs(search.search(db, search.parse_query("seagull"))) == [work.public_id]
+    # stemmed like every other word; the picker finds tag beginnings too
+    assert _refs(search.search(db, search.parse_query("seagulls harbour"))) == [work.public_id]
+    assert [h.ref for h in search.suggest_works(db, "seag")] == [work.public_id]
+    # a tag taken off is no longer found
+    record_edit.edit_record(db, ada, work.public_id, record_edit.RecordEdit(tags="ambient"))
+    assert _refs(search.search(db, search.parse_query("seagull"))) == []
+    assert _refs(search.search(db, search.parse_query("ambient"))) == [work.public_id]
 
 
 def test_typed_syntax_is_words_not_query_language(db, storage):
