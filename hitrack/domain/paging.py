@@ -30,8 +30,9 @@ __all__ = [
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
-#: Cursors are row ids: a BIGINT at most.
-MAX_CURSOR = 2**63 - 1
+#: Cursors are row ids, INTEGER columns: a larger one names no row, and PostgreSQL
+#: would refuse to compare it ("integer out of range") instead of finding nothing.
+MAX_CURSOR = 2**31 - 1
 #: Totals are counted up to this many rows (then shown as "1000+"): counting
 #: a hundred thousand citers exactly would cost what paging saves.
 COUNT_CAP = 1_000

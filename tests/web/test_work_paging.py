@@ -144,6 +144,7 @@ def test_bad_paging_arguments_are_refused_with_the_argument_named(
         ("per_page=ten", "per_page"),
         ("cited_by_after=-4", "cited_by_after"),
         ("sources_after=99999999999999999999", "sources_after"),
+        ("cited_by_after=2147483648", "cited_by_after"),  # past the INTEGER ids (PostgreSQL)
     ):
         response = client.get(f"/api/v1/works/{work.public_id}?{query}")
         assert response.status_code == 422, query
