@@ -21,7 +21,6 @@ from hitrack.domain.money import parse_currency, parse_major_units
 from hitrack.domain.shares import parse_share
 from hitrack.mail.smtp import parse_smtp_url
 
-_TRUE = {"1", "true", "yes", "on"}
 #: The longest lifetime an operator may allow for an API token (ten years).
 MAX_TOKEN_LIFETIME_DAYS = 3650
 __all__ = [

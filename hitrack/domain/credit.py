@@ -48,7 +48,7 @@ from hitrack.domain.settlement import (
     prepare_events,
     split_event,
 )
-from hitrack.domain.shares import exact_percent, format_share
+from hitrack.domain.shares import exact_percent, format_percent, format_share
 
 __all__ = [
     "MAX_LISTED_PATHS",
@@ -413,9 +413,7 @@ def _paths(
 
 def _percent(share: Fraction) -> str:
     """A share as a percentage in words: exact when it ends, else "about" two decimals."""
-    return (
-        exact_percent(share) or "about " + f"{float(share * 100):.2f}".rstrip("0").rstrip(".") + "%"
-    )
+    return exact_percent(share) or "about " + format_percent(share)
 
 
 def _exact(value: Fraction) -> str:

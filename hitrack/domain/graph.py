@@ -74,8 +74,18 @@ class Work:
     credit_pool: Fraction = Fraction(0)
 
 
-def _check_work_alone(work: Work, min_credit_pool: Fraction) -> None:
-    """Rules a work must satisfy on its own, whatever else is in the graph."""
+def check_work(work: Work, *, min_credit_pool: Fraction = Fraction(0)) -> None:
+    """Check the rules a work satisfies on its own (owners, shares, credits), as
+    :func:`build_graph` does for each work; importers that stream works call it
+    one work at a time.
+
+    Examples
+    --------
+    >>> check_work(Work("r1", "record", {"a": Fraction(1, 2)}))
+    Traceback (most recent call last):
+    ...
+    hitrack.domain.errors.InvalidShare: work r1: owners' fractions sum to 1/2, not exactly 1
+    """
     if not isinstance(work.id, str) or not work.id:
         raise InvalidInput(f"work id {work.id!r} must be a non-empty string")
     if work.kind not in KINDS:
@@ -113,21 +123,6 @@ def _check_work_alone(work: Work, min_credit_pool: Fraction) -> None:
         raise InvalidCitation(
             f"work {work.id}: source shares sum to {total}, above 1", ids=(work.id,)
         )
-
-
-def check_work(work: Work, *, min_credit_pool: Fraction = Fraction(0)) -> None:
-    """Check the rules a work satisfies on its own (owners, shares, credits), as
-    :func:`build_graph` does for each work; importers that stream works call it
-    one work at a time.
-
-    Examples
-    --------
-    >>> check_work(Work("r1", "record", {"a": Fraction(1, 2)}))
-    Traceback (most recent call last):
-    ...
-    hitrack.domain.errors.InvalidShare: work r1: owners' fractions sum to 1/2, not exactly 1
-    """
-    _check_work_alone(work, min_credit_pool)
 
 
 def _check_share_range(work: str, source: str, share: Fraction) -> None:
@@ -172,7 +167,7 @@ def build_graph(works: Iterable[Work], *, min_credit_pool: Fraction = Fraction(0
     """
     by_id: dict[str, Work] = {}
     for work in works:
-        _check_work_alone(work, min_credit_pool)
+        check_work(work, min_credit_pool=min_credit_pool)
         if work.id in by_id:
             raise InvalidInput(f"duplicate work id {work.id}", ids=(work.id,))
         by_id[work.id] = work

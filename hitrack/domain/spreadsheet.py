@@ -49,11 +49,7 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     title,amount
     '=cmd|' /C calc'!A0,-1.50
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([neutralise(h) for h in header])
-    writer.writerows([neutralise(cell) for cell in row] for row in rows)
-    return out.getvalue()
+    return "".join(csv_lines(header, rows))
 
 
 def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
