@@ -79,7 +79,7 @@ def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
                 item["credit_pool"] = "1/10"
                 credits += 2
         out.write(json.dumps(item, separators=(",", ":")))
-        out.write(",\n")
+        out.write(",\n" if i < works - 1 or chain else "\n")
     for j in range(chain):
         item = {
             "id": f"chain{j}",
