@@ -39,15 +39,23 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hitrack.db.bulk import insert_rows, lookup
-from hitrack.db.models import Citation, Creator, Job, RecordSubject, Work, WorkOwner
+from hitrack.db.models import (
+    Citation,
+    Creator,
+    Job,
+    RecordSubject,
+    SearchEntry,
+    Work,
+    WorkOwner,
+)
 from hitrack.domain.errors import Conflict, HitrackError, InvalidInput, PermissionDenied
 from hitrack.domain.shares import format_share, parse_share
 from hitrack.jobs.base import JobQueue
-from hitrack.services import jobs
+from hitrack.services import follows, jobs
 from hitrack.services.ai_models import HASH_PATTERN, get_model
 from hitrack.services.graph import bump_graph_version, lock_graph
 from hitrack.services.records import clean_text, new_public_id
@@ -68,6 +76,8 @@ __all__ = [
 KIND = "model_manifest"
 CHUNK = 50_000
 """Rows looked up per round of queries."""
+SEARCH_CHUNK = 5_000
+"""Cited works whose search entries are re-counted per statement."""
 MAX_NAMED = 1_000
 """Refused rows named one by one in the job's error; beyond it only their number."""
 _STORAGE_PREFIX = "manifests"
@@ -440,6 +450,8 @@ def register_manifest(
             ),
             citations(),
         )
+        _remixes_changed(db, checked.work_ids)
+        follows.citations_happened(db, model, checked.work_ids)
         public_id = model.public_id
     return {
         "model": public_id,
@@ -448,6 +460,30 @@ def register_manifest(
         "summary": f"registered {public_id} (version {params['version']}) "
         f"trained on {len(checked.work_ids)} records",
     }
+
+
+def _remixes_changed(db: Session, work_ids: array[int]) -> None:
+    """Re-count the remixes in the search entries of the works the manifest cites.
+
+    Its citations are written with COPY, which the search index's flush
+    listener never sees; only the count of remixes of a cited work changes.
+    """
+    count = (
+        select(func.count())
+        .where(Citation.source_id == SearchEntry.entity_id)
+        .correlate(SearchEntry)
+        .scalar_subquery()
+    )
+    ids = sorted(work_ids)
+    for i in range(0, len(ids), SEARCH_CHUNK):
+        db.execute(
+            update(SearchEntry)
+            .where(
+                SearchEntry.entity == "work", SearchEntry.entity_id.in_(ids[i : i + SEARCH_CHUNK])
+            )
+            .values(remixes=count)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @jobs.job_kind(KIND)
