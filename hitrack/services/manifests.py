@@ -39,7 +39,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import IO, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from hitrack.db.bulk import insert_rows, lookup
@@ -76,8 +76,8 @@ __all__ = [
 KIND = "model_manifest"
 CHUNK = 50_000
 """Rows looked up per round of queries."""
-SEARCH_CHUNK = 5_000
-"""Cited works whose search entries are re-counted per statement."""
+SEARCH_CHUNK = 500
+"""Cited works whose search entries are re-counted per statement on SQLite."""
 MAX_NAMED = 1_000
 """Refused rows named one by one in the job's error; beyond it only their number."""
 _STORAGE_PREFIX = "manifests"
@@ -462,19 +462,33 @@ def register_manifest(
     }
 
 
+_RECOUNT = text(
+    "UPDATE search_entries SET remixes = c.n "
+    "FROM (SELECT source_id, count(*) AS n FROM citations "
+    "WHERE source_id = ANY(:ids) GROUP BY source_id) AS c "
+    "WHERE search_entries.entity = 'work' AND search_entries.entity_id = c.source_id"
+)
+
+
 def _remixes_changed(db: Session, work_ids: array[int]) -> None:
     """Re-count the remixes in the search entries of the works the manifest cites.
 
     Its citations are written with COPY, which the search index's flush
     listener never sees; only the count of remixes of a cited work changes.
+    PostgreSQL gets one join per :data:`CHUNK` works (an array parameter);
+    SQLite a correlated count per entry, :data:`SEARCH_CHUNK` at a time.
     """
+    ids = sorted(work_ids)
+    if db.get_bind().dialect.name == "postgresql":
+        for i in range(0, len(ids), CHUNK):
+            db.execute(_RECOUNT, {"ids": ids[i : i + CHUNK]})
+        return
     count = (
         select(func.count())
         .where(Citation.source_id == SearchEntry.entity_id)
         .correlate(SearchEntry)
         .scalar_subquery()
     )
-    ids = sorted(work_ids)
     for i in range(0, len(ids), SEARCH_CHUNK):
         db.execute(
             update(SearchEntry)
