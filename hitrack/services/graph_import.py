@@ -28,9 +28,13 @@ of a catalogue) writes that table without its secondary indexes and its
 unique and foreign-key constraints, and rebuilds them at the end of the same
 transaction (:data:`REBUILD_ROWS`): one sorted index build and one set-based
 anti-join per foreign key instead of several index insertions and two foreign-key
-look-ups per row. The table is locked ``ACCESS EXCLUSIVE`` first, so no other
-transaction reads or writes it until the import commits (readers wait, they
-never see it without its indexes), and since DDL is transactional in
+look-ups per row (and ``ANALYZE`` afterwards). Before anything is
+written, the import locks those tables and the ones their foreign keys
+reference (``creators``, ``works``: dropping a foreign key locks both ends)
+``ACCESS EXCLUSIVE`` in one ``LOCK TABLE``, so no other transaction reads or
+writes them until the import commits: readers and writers wait (a first load
+of a catalogue is the platform's maintenance window), none ever sees a table
+without its indexes, and since DDL is transactional in
 PostgreSQL a failure or an interruption rolls the drop back with the rows:
 the definitions are read from the catalogue (``pg_get_indexdef``,
 ``pg_get_constraintdef``) and re-created exactly, so a rebuilt constraint
