@@ -30,8 +30,11 @@ from settle_bench import generate  # noqa: E402
 KINDS = ("record", "production")
 
 
-def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
-    """Write the document; returns its counts."""
+def write_catalogue(
+    out: TextIO, works: int, chain: int, records: list[str] | None = None
+) -> dict[str, int]:
+    """Write the document; returns its counts. ``records`` (if given) gets the id of every
+    record (all consent to AI training), the chain's first."""
     data = generate(works)
     kinds = data["kinds"].tolist()
     edge_work = data["edge_work"].tolist()
@@ -43,6 +46,7 @@ def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
         f"{n}/{d}" if d != 1 else "1"
         for n, d in zip(data["own_num"].tolist(), data["own_den"].tolist(), strict=True)
     ]
+    catalogue_records: list[str] = []
     out.write('{"currency": "USD", "works": [\n')
     e = o = 0
     credits = 0
@@ -61,6 +65,8 @@ def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
         if sources:
             item["sources"] = sources
         if kinds[i] == 0:
+            if records is not None:
+                catalogue_records.append(item["id"])
             item["consent"] = {"remix": True, "ai_training": True}
             if i % 20 == 0:
                 item["credits"] = [
@@ -79,7 +85,7 @@ def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
                 item["credit_pool"] = "1/10"
                 credits += 2
         out.write(json.dumps(item, separators=(",", ":")))
-        out.write(",\n")
+        out.write(",\n" if i < works - 1 or chain else "\n")
     for j in range(chain):
         item = {
             "id": f"chain{j}",
@@ -93,6 +99,9 @@ def write_catalogue(out: TextIO, works: int, chain: int) -> dict[str, int]:
         out.write(json.dumps(item, separators=(",", ":")))
         out.write(",\n" if j < chain - 1 else "\n")
     out.write('], "events": []}\n')
+    if records is not None:
+        records.extend(f"chain{j}" for j in range(chain))
+        records.extend(catalogue_records)
     return {"works": works + chain, "citations": citations, "credits": credits}
 
 

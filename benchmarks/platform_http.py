@@ -80,9 +80,10 @@ def run_import_path(works: int, chain: int, manifest: int) -> None:
     try:
         upgrade(engine)
         path = tmp / "catalogue.json"
+        records: list[str] = []
         start = time.perf_counter()
         with path.open("w", encoding="utf-8") as out:
-            counts = write_catalogue(out, works, chain)
+            counts = write_catalogue(out, works, chain, records)
         report("catalogue written", f"{counts} in {time.perf_counter() - start:.1f} s")
         seconds, peak, _ = cli(env, "graph", "import", str(path))
         report(
@@ -112,10 +113,10 @@ def run_import_path(works: int, chain: int, manifest: int) -> None:
         )
         assert registered.status_code == 201, registered.text[:500]
         model_id = registered.json()["model"]["id"]
-        # The chain's records all consent to AI training (the catalogue's productions cannot
-        # be trained on, and the job would refuse them, each by row).
+        # The records all consent to AI training (the catalogue's productions cannot be
+        # trained on, and the job would refuse them, each by row): the chain's, then the rest.
         lines = "record,weight\n" + "".join(
-            f"chain{j},{1 + j % 3}\n" for j in range(min(manifest, chain))
+            f"{record},{1 + j % 3}\n" for j, record in enumerate(records[:manifest])
         )
         start = time.perf_counter()
         upload = requests.post(
@@ -132,7 +133,8 @@ def run_import_path(works: int, chain: int, manifest: int) -> None:
         assert job["status"] == "succeeded", job
         report(
             f"manifest of {job['result']['records']} works registered (upload + job, HTTP)",
-            f"{time.perf_counter() - start:.1f} s",
+            f"{time.perf_counter() - start:.1f} s, peak of the process running the job "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
         )
         with sessions() as db:
             start = time.perf_counter()

@@ -9,8 +9,9 @@ The ``*_happened`` functions are the hooks the write paths call, inside their
 own transaction, to tell owners what happened to their work: remixed (a
 record cites it), used in a model's training manifest, matched in a model's
 output, or earned. They notify through
-:func:`hitrack.services.notifications.notify`, in chunks, so a large manifest
-or settlement never binds one parameter per creator in one statement.
+:func:`hitrack.services.notifications.notify` in chunks, or (citations and
+earnings) :func:`~hitrack.services.notifications.notify_in_bulk`, so a large
+manifest or settlement never binds one parameter per creator in one statement.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from hitrack.db.bulk import lookup
 from hitrack.db.models import (
     Citation,
     Creator,
@@ -245,7 +247,9 @@ def citations_happened(db: Session, citing: Work, source_ids: Iterable[int]) -> 
     """A record remixed the sources, or a model put them in its manifest: tell their owners.
 
     Productions are left out: publishing a proposal notifies everyone it affects.
-    Private works are left out: nobody else may learn they exist.
+    Private works are left out: nobody else may learn they exist. A manifest of a
+    million works has as many owners: they are looked up a chunk at a time and
+    notified in bulk (in-app, one COPY), no object per owner.
     """
     kind = {"record": "remixed", "model": "manifest"}.get(citing.kind)
     if kind is None or citing.visibility != "public":
@@ -254,14 +258,16 @@ def citations_happened(db: Session, citing: Work, source_ids: Iterable[int]) -> 
     if not ids:
         return
     own = {o.creator_id for o in citing.owners}
-    owners = set().union(*_owners_by_work(db, ids).values()) - own
+    owners = {
+        creator_id for _, creator_id in lookup(db, WorkOwner.work_id, ids, WorkOwner.creator_id)
+    }
     message = (
         f"“{citing.title}” remixes your work"
         if kind == "remixed"
         else f"The model “{citing.title}” is trained on your work"
     )
     path = f"/models/{citing.public_id}" if citing.kind == "model" else f"/works/{citing.public_id}"
-    _notify_chunked(db, owners, kind, message, path)
+    notify_in_bulk(db, owners - own, kind, message, path)
 
 
 def matches_happened(

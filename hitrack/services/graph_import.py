@@ -17,6 +17,28 @@ neither hold the document as Python objects nor write it row by row. So:
    creators, works, owners, citations and credits, stamped with one new graph
    version. An error or an interruption anywhere rolls the whole import back:
    nothing half-imported is ever visible.
+4. The search index is written in the same transaction (COPY bypasses the
+   flush listener of :mod:`hitrack.services.search`): on PostgreSQL with one
+   ``INSERT ... SELECT`` for the new works and creators, the very entries
+   :func:`hitrack.services.search.reindex` writes; cited stored works get
+   their count of remixes re-indexed.
+
+An import that at least doubles ``citations`` or ``work_owners`` (a first load
+of a catalogue) writes that table without its secondary indexes and its
+unique and foreign-key constraints, and rebuilds them at the end of the same
+transaction (:data:`REBUILD_ROWS`): one sorted index build and one set-based
+anti-join per foreign key instead of several index insertions and two foreign-key
+look-ups per row (and ``ANALYZE`` afterwards). Before anything is
+written, the import locks those tables and the ones their foreign keys
+reference (``creators``, ``works``: dropping a foreign key locks both ends)
+``ACCESS EXCLUSIVE`` in one ``LOCK TABLE``, so no other transaction reads or
+writes them until the import commits: readers and writers wait (a first load
+of a catalogue is the platform's maintenance window), none ever sees a table
+without its indexes, and since DDL is transactional in
+PostgreSQL a failure or an interruption rolls the drop back with the rows:
+the definitions are read from the catalogue (``pg_get_indexdef``,
+``pg_get_constraintdef``) and re-created exactly, so a rebuilt constraint
+checks every row, stored and imported.
 
 Owners and credit payees are creator handles; unknown handles become
 placeholder creators that cannot log in. A credit whose payee is
@@ -36,11 +58,12 @@ from typing import Any, TextIO
 
 import networkx as nx
 import numpy as np
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from hitrack.db.base import utcnow
 from hitrack.db.bulk import insert_rows, lookup, reserve_ids
-from hitrack.db.models import Citation, Creator, Credit, Work, WorkOwner
+from hitrack.db.models import Citation, Creator, Credit, SearchEntry, Work, WorkOwner
 from hitrack.domain import interchange
 from hitrack.domain.credit_roles import parse_role
 from hitrack.domain.errors import HitrackError, InvalidInput
@@ -48,13 +71,24 @@ from hitrack.domain.graph import KINDS, check_work
 from hitrack.domain.interchange_stream import stream_document
 from hitrack.domain.payees import UNCLAIMED_PREFIX
 from hitrack.domain.shares import parse_share
+from hitrack.services import search
 from hitrack.services.graph import bump_graph_version, lock_graph
 from hitrack.services.unit_of_work import unit_of_work
 
-__all__ = ["GraphImportRefused", "ImportSummary", "Progress", "import_graph", "MAX_PROBLEMS"]
+__all__ = [
+    "GraphImportRefused",
+    "ImportSummary",
+    "Progress",
+    "import_graph",
+    "MAX_PROBLEMS",
+    "REBUILD_ROWS",
+]
 
 MAX_PROBLEMS = 1_000
 """Problems reported one by one; beyond this only their number."""
+REBUILD_ROWS = 100_000
+"""Least rows written into a table for its indexes to be rebuilt rather than kept (PostgreSQL,
+and only when the import also at least doubles the table)."""
 _INT64 = 2**63 - 1
 _RECORD, _MODEL = KINDS.index("record"), KINDS.index("model")
 _ID_LENGTH, _TITLE_LENGTH, _HANDLE_LENGTH, _CREDIT_ID_LENGTH, _NAME_LENGTH = 64, 200, 64, 32, 120
@@ -502,6 +536,10 @@ def _write(
     db: Session, cat: _Catalogue, db_id: np.ndarray[Any, Any], say: Progress
 ) -> ImportSummary:
     now = utcnow()
+    chosen = _plan_rebuild(
+        db,
+        {WorkOwner.__tablename__: len(cat.owner_work), Citation.__tablename__: len(cat.cit_work)},
+    )
     version = bump_graph_version(db)
     handles = list(cat.handles)
     creator_id = [0] * len(handles)
@@ -553,6 +591,7 @@ def _write(
         ((ids[i], *cat.rows[i], "", "public", now, "active") for i in defined.tolist()),  # type: ignore[misc]
     )
     say(f"writing {len(cat.owner_work)} owners")
+    rebuild = _drop_indexes(db, WorkOwner.__tablename__, chosen)
     insert_rows(
         db,
         WorkOwner.__table__,
@@ -564,7 +603,9 @@ def _write(
             )
         ),
     )
+    _rebuild(db, rebuild, say)
     say(f"writing {len(cat.cit_work)} citations")
+    rebuild = _drop_indexes(db, Citation.__tablename__, chosen)
     insert_rows(
         db,
         Citation.__table__,
@@ -576,10 +617,31 @@ def _write(
             )
         ),
     )
+    _rebuild(db, rebuild, say)
     say(f"writing {len(cat.credits)} credits")
     insert_rows(
         db, Credit.__table__, _CREDIT_COLUMNS, _credit_rows(cat, ids, creator_id, display, now)
     )
+    say("indexing for search")
+    stored = np.flatnonzero(line == 0)
+    _index_for_search(
+        db,
+        works=[ids[i] for i in defined.tolist()],
+        creators=[creator_id[i] for i in missing],
+        cited=[ids[i] for i in stored.tolist()],
+    )
+    if chosen:
+        say("analyzing")
+        _analyze(
+            db,
+            [
+                Creator.__tablename__,
+                Work.__tablename__,
+                *sorted(chosen),
+                Credit.__tablename__,
+                SearchEntry.__tablename__,
+            ],
+        )
     return ImportSummary(cat.works, len(cat.cit_work), len(cat.credits), len(missing))
 
 
@@ -634,3 +696,155 @@ def _credit_rows(
                 now,
                 now,
             )
+
+
+def _plan_rebuild(db: Session, incoming: dict[str, int]) -> set[str]:
+    """The tables to write without their indexes: ``incoming`` rows are many and at least as
+    many as the table holds. Locks them, and the tables their foreign keys reference, ``ACCESS
+    EXCLUSIVE`` (dropping a foreign key locks both ends) before anything is written, in one
+    statement, so no reader or writer of those tables runs until the import commits."""
+    if db.connection().dialect.name != "postgresql":
+        return set()
+    held: dict[str, int] = dict(
+        db.execute(
+            sql(
+                "SELECT relname, greatest(reltuples, 0)::bigint FROM pg_class "
+                "WHERE oid = ANY(CAST(:tables AS regclass[]))"
+            ),
+            {"tables": list(incoming)},
+        ).all()
+    )
+    chosen = {t for t, n in incoming.items() if n >= REBUILD_ROWS and int(held.get(t, 0)) <= n}
+    if not chosen:
+        return set()
+    db.connection().exec_driver_sql(
+        "LOCK TABLE creators, works, "
+        + ", ".join(f'"{t}"' for t in sorted(chosen))
+        + " IN ACCESS EXCLUSIVE MODE"
+    )
+    return {
+        t for t in chosen if int(db.scalar(sql(f'SELECT count(*) FROM "{t}"')) or 0) <= incoming[t]
+    }
+
+
+def _drop_indexes(db: Session, table: str, chosen: set[str]) -> list[str]:
+    """Drop the secondary indexes, unique and foreign-key constraints of ``table`` if it is
+    one of ``chosen``; returns the DDL that re-creates them exactly (none dropped: empty)."""
+    if table not in chosen:
+        return []
+    conn = db.connection()
+    constraints = db.execute(
+        sql(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(:t AS regclass) AND contype IN ('u', 'f') "
+            "ORDER BY contype DESC, conname"
+        ),
+        {"t": table},
+    ).all()
+    indexes = db.execute(
+        sql(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = CAST(:t AS regclass) AND NOT i.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid "
+            "AND k.conrelid = i.indrelid) ORDER BY c.relname"
+        ),
+        {"t": table},
+    ).all()
+    ddl = []
+    for name, definition in constraints:
+        conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+        ddl.append(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+    for name, definition in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        ddl.append(definition)
+    return ddl
+
+
+def _rebuild(db: Session, ddl: list[str], say: Progress) -> None:
+    """Re-create what :func:`_drop_indexes` dropped (every constraint checks every row)."""
+    if not ddl:
+        return
+    conn = db.connection()
+    say(f"rebuilding {len(ddl)} indexes and constraints")
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+    conn.exec_driver_sql("SET LOCAL max_parallel_maintenance_workers = 2")
+    for statement in ddl:
+        conn.exec_driver_sql(statement)
+
+
+def _analyze(db: Session, tables: list[str]) -> None:
+    """Fresh planner statistics for the tables a large import wrote (PostgreSQL).
+
+    A rebuilt index tells the planner how many rows the table holds but not how
+    they are spread; without ``ANALYZE`` (until autovacuum comes by) it plans the
+    graph walks as if the columns were uniform, and a walk of the ancestry of a
+    long chain could run for minutes. ``ANALYZE`` counts the transaction's own rows.
+    """
+    conn = db.connection()
+    for table in tables:
+        conn.exec_driver_sql(f'ANALYZE "{table}"')
+
+
+_SEARCH_WORKS = """
+INSERT INTO search_entries
+    (entity, entity_id, kind, ref, media_kind, title, byline, body, listed, remixes,
+     open_until, created_at)
+SELECT 'work', w.id, w.kind, w.public_id, w.media_kind, left(w.title, 300),
+       left(coalesce(o.byline, ''), 300),
+       concat_ws(' · ', nullif(w.description, ''), nullif(o.byline, ''), c.credits),
+       w.visibility = 'public' AND NOT (w.kind = 'production'
+                                        AND w.status IN ('draft', 'cancelled')),
+       coalesce(r.remixes, 0), NULL, w.created_at
+FROM works w
+LEFT JOIN (
+    SELECT wo.work_id, string_agg(cr.display_name, ', ' ORDER BY cr.display_name) AS byline
+    FROM work_owners wo JOIN creators cr ON cr.id = wo.creator_id
+    WHERE wo.work_id BETWEEN :low AND :high AND wo.work_id = ANY(:ids)
+    GROUP BY wo.work_id
+) o ON o.work_id = w.id
+LEFT JOIN (
+    SELECT work_id, string_agg(name || ' (' || role || ')', '; ' ORDER BY position) AS credits
+    FROM credits
+    WHERE work_id BETWEEN :low AND :high AND work_id = ANY(:ids) AND removed_at IS NULL
+    GROUP BY work_id
+) c ON c.work_id = w.id
+LEFT JOIN (
+    SELECT source_id, count(*) AS remixes FROM citations
+    WHERE source_id BETWEEN :low AND :high AND source_id = ANY(:ids)
+    GROUP BY source_id
+) r ON r.source_id = w.id
+WHERE w.id = ANY(:ids)
+"""
+
+_SEARCH_CREATORS = """
+INSERT INTO search_entries
+    (entity, entity_id, kind, ref, media_kind, title, byline, body, listed, remixes,
+     open_until, created_at)
+SELECT 'creator', id, 'creator', handle, NULL, left(display_name, 300), '@' || handle, handle,
+       true, 0, NULL, created_at
+FROM creators WHERE id = ANY(:ids)
+"""
+
+_SEARCH_CHUNK = 1_000_000
+
+
+def _index_for_search(
+    db: Session, *, works: list[int], creators: list[int], cited: list[int]
+) -> None:
+    """Search entries of the new works and creators; stored works cited get their remixes.
+
+    On PostgreSQL the new rows are written set-based; the entries are those
+    :func:`hitrack.services.search.reindex` writes (the import gives its works
+    no description, tags or media), which SQLite, and the cited stored works, go through.
+    """
+    conn = db.connection()
+    if conn.dialect.name != "postgresql":
+        search.reindex(conn, works=[*works, *cited], creators=creators)
+        return
+    for i in range(0, len(works), _SEARCH_CHUNK):
+        chunk = sorted(works[i : i + _SEARCH_CHUNK])
+        conn.execute(sql(_SEARCH_WORKS), {"ids": chunk, "low": chunk[0], "high": chunk[-1]})
+    for i in range(0, len(creators), _SEARCH_CHUNK):
+        conn.execute(sql(_SEARCH_CREATORS), {"ids": creators[i : i + _SEARCH_CHUNK]})
+    search.reindex(conn, works=cited)

@@ -39,15 +39,23 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from hitrack.db.bulk import insert_rows, lookup
-from hitrack.db.models import Citation, Creator, Job, RecordSubject, Work, WorkOwner
+from hitrack.db.models import (
+    Citation,
+    Creator,
+    Job,
+    RecordSubject,
+    SearchEntry,
+    Work,
+    WorkOwner,
+)
 from hitrack.domain.errors import Conflict, HitrackError, InvalidInput, PermissionDenied
 from hitrack.domain.shares import format_share, parse_share
 from hitrack.jobs.base import JobQueue
-from hitrack.services import jobs
+from hitrack.services import follows, jobs
 from hitrack.services.ai_models import HASH_PATTERN, get_model
 from hitrack.services.graph import bump_graph_version, lock_graph
 from hitrack.services.records import clean_text, new_public_id
@@ -68,6 +76,8 @@ __all__ = [
 KIND = "model_manifest"
 CHUNK = 50_000
 """Rows looked up per round of queries."""
+SEARCH_CHUNK = 500
+"""Cited works whose search entries are re-counted per statement on SQLite."""
 MAX_NAMED = 1_000
 """Refused rows named one by one in the job's error; beyond it only their number."""
 _STORAGE_PREFIX = "manifests"
@@ -440,6 +450,8 @@ def register_manifest(
             ),
             citations(),
         )
+        _remixes_changed(db, checked.work_ids)
+        follows.citations_happened(db, model, checked.work_ids)
         public_id = model.public_id
     return {
         "model": public_id,
@@ -448,6 +460,44 @@ def register_manifest(
         "summary": f"registered {public_id} (version {params['version']}) "
         f"trained on {len(checked.work_ids)} records",
     }
+
+
+_RECOUNT = text(
+    "UPDATE search_entries SET remixes = c.n "
+    "FROM (SELECT source_id, count(*) AS n FROM citations "
+    "WHERE source_id = ANY(:ids) GROUP BY source_id) AS c "
+    "WHERE search_entries.entity = 'work' AND search_entries.entity_id = c.source_id"
+)
+
+
+def _remixes_changed(db: Session, work_ids: array[int]) -> None:
+    """Re-count the remixes in the search entries of the works the manifest cites.
+
+    Its citations are written with COPY, which the search index's flush
+    listener never sees; only the count of remixes of a cited work changes.
+    PostgreSQL gets one join per :data:`CHUNK` works (an array parameter);
+    SQLite a correlated count per entry, :data:`SEARCH_CHUNK` at a time.
+    """
+    ids = sorted(work_ids)
+    if db.get_bind().dialect.name == "postgresql":
+        for i in range(0, len(ids), CHUNK):
+            db.execute(_RECOUNT, {"ids": ids[i : i + CHUNK]})
+        return
+    count = (
+        select(func.count())
+        .where(Citation.source_id == SearchEntry.entity_id)
+        .correlate(SearchEntry)
+        .scalar_subquery()
+    )
+    for i in range(0, len(ids), SEARCH_CHUNK):
+        db.execute(
+            update(SearchEntry)
+            .where(
+                SearchEntry.entity == "work", SearchEntry.entity_id.in_(ids[i : i + SEARCH_CHUNK])
+            )
+            .values(remixes=count)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @jobs.job_kind(KIND)

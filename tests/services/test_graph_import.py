@@ -7,10 +7,12 @@ import json
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from hitrack.db.models import Citation, Creator, Credit, Work, WorkOwner
+from hitrack.db.models import Citation, Creator, Credit, SearchEntry, Work, WorkOwner
 from hitrack.db.session import make_engine, make_session_factory
+from hitrack.services import graph_import, search
 from hitrack.services.graph import export_all, graph_version
 from hitrack.services.graph_import import GraphImportRefused, import_graph
 from tests.conftest import migrated_postgres_schema
@@ -224,5 +226,118 @@ def test_an_interrupted_import_leaves_nothing_visible_on_postgresql():
                 assert summary.works == 4_000 and summary.citations == 2_000
             with sessions() as db:
                 assert counts(db)[:2] == (4_000, 2_000)
+        finally:
+            engine.dispose()
+
+
+def _entries(db):
+    return sorted(
+        (
+            e.entity,
+            e.entity_id,
+            e.kind,
+            e.ref,
+            e.media_kind,
+            e.title,
+            e.byline,
+            e.body,
+            e.listed,
+            e.remixes,
+            e.open_until,
+            e.created_at,
+        )
+        for e in db.scalars(select(SearchEntry))
+    )
+
+
+def test_imported_works_and_creators_are_searchable(db, storage):
+    """COPY bypasses the flush listener: the import writes the search entries itself, the
+    same ones a full re-index writes, and a stored work cited gets its count of remixes."""
+    owner = make_creator(db, "olga")
+    stored = make_record(db, storage, owner, title="Old Tide", remix=True)
+    db.commit()
+    document = json.loads(json.dumps(FILM))
+    document["works"].append(
+        {"id": "r9", "kind": "record", "owners": {"bob": "1"}, "sources": {stored.public_id: "1/3"}}
+    )
+    run(db, document)
+    db.commit()
+    imported = _entries(db)
+    ids = list(db.scalars(select(Work.id)))
+    search.reindex(db.connection(), works=ids, creators=list(db.scalars(select(Creator.id))))
+    assert imported == _entries(db)
+    refs = {e[3]: e for e in imported}
+    assert refs["f1"][6] == "studio" and "Kim Seven (sound mixer)" in refs["f1"][7]
+    assert refs["f1"][9] == 2 and refs[stored.public_id][9] == 1 and refs["gina"][0] == "creator"
+    found = search.search(db, search.parse_query("night swim"))
+    assert [hit.ref for hit in found.hits] == ["f1"]
+
+
+def _definitions(db):
+    return sorted(
+        db.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), "
+                "convalidated FROM pg_constraint WHERE conrelid IN "
+                "('citations'::regclass, 'work_owners'::regclass) "
+                "UNION ALL SELECT tablename, indexname, indexdef, true FROM pg_indexes "
+                "WHERE tablename IN ('citations', 'work_owners') AND schemaname = current_schema()"
+            )
+        ).all()
+    )
+
+
+@pytest.mark.postgres
+def test_a_first_load_rebuilds_indexes_and_an_interruption_keeps_them(monkeypatch):
+    """Past REBUILD_ROWS the tables are written without their indexes and foreign keys and
+    rebuilt in the same transaction: interrupted before the rebuild, nothing is visible and
+    every index and constraint is still there; finished, they are all back as they were and
+    hold (a rebuilt foreign key refuses a citation of a missing work)."""
+    monkeypatch.setattr(graph_import, "REBUILD_ROWS", 1)
+    with migrated_postgres_schema("graph_rebuild") as url:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        works = [
+            {"id": f"w{i}", "kind": "record", "owners": {f"c{i % 7}": "1"}} for i in range(300)
+        ]
+        works += [
+            {"id": f"v{i}", "kind": "record", "owners": {"c1": "1"}, "sources": {f"w{i}": "0.5"}}
+            for i in range(300)
+        ]
+        try:
+            with sessions() as db:
+                before = _definitions(db)
+            assert len(before) >= 12
+
+            def interrupt(message: str) -> None:
+                if message.startswith("rebuilding 9"):
+                    with sessions() as other:
+                        # Another reader waits for the import's locks: it must not block here.
+                        other.execute(text("SET lock_timeout = '200ms'"))
+                        with pytest.raises(OperationalError):
+                            other.execute(select(func.count()).select_from(Citation)).scalar()
+                    raise KeyboardInterrupt
+
+            with sessions() as db, pytest.raises(KeyboardInterrupt):
+                run(db, {"currency": "USD", "works": works}, progress=interrupt)
+            with sessions() as db:
+                assert counts(db) == (0, 0, 0, 0, 0)
+                assert _definitions(db) == before
+            said: list[str] = []
+            with sessions() as db:
+                summary = run(db, {"currency": "USD", "works": works}, progress=said.append)
+                assert summary.citations == 300
+            assert "rebuilding 9 indexes and constraints" in said
+            with sessions() as db:
+                assert _definitions(db) == before
+                assert counts(db)[:3] == (600, 300, 600)
+                assert len(_entries(db)) == 607
+                with pytest.raises(IntegrityError):
+                    db.execute(
+                        text(
+                            "INSERT INTO citations (work_id, source_id, share_num, share_den, "
+                            "created_at, graph_version) VALUES (1, 999999, 1, 2, now(), 1)"
+                        )
+                    )
         finally:
             engine.dispose()

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hitrack.db.models import Citation, Work
-from hitrack.services import ai_models, likeness, manifests
+from hitrack.db.models import Citation, Notification, SearchEntry, Work
+from hitrack.services import ai_models, likeness, manifests, search
 from hitrack.services.likeness import SubjectEntry
 from tests.factories import PNG, make_creator, make_person, make_record, make_work
 
@@ -149,3 +149,59 @@ def test_rows_are_checked_a_chunk_at_a_time(db, catalogue, monkeypatch):
     with pytest.raises(manifests.ManifestRefused) as refused:
         register(db, lab, model, "\n".join(rows))
     assert [n for n, _ in refused.value.rows] == [4, 5]
+
+
+def test_a_registered_manifest_tells_the_owners_and_counts_the_remixes_for_search(
+    db, catalogue, storage
+):
+    """The citations are written with COPY: the owners are notified in bulk (once each, the
+    operator not), and the search entries of the cited records re-count their remixes."""
+    lab, model, open_, _closed, hashed = catalogue
+    other = make_creator(db, "Other")
+    theirs = make_record(db, storage, other, "Theirs", ai_training=True, data=PNG + b"y")
+    own = make_record(db, storage, lab, "Own", ai_training=True, data=PNG + b"z")
+    before = dict(
+        db.execute(
+            select(Notification.creator_id, func.count()).group_by(Notification.creator_id)
+        ).all()
+    )
+    ids = [
+        open_[0].public_id,
+        open_[1].public_id,
+        hashed.public_id,
+        theirs.public_id,
+        own.public_id,
+    ]
+    result = register(db, lab, model, "record\n" + "".join(f"{i}\n" for i in ids))
+    assert result["records"] == 5
+    after = dict(
+        db.execute(
+            select(Notification.creator_id, func.count()).group_by(Notification.creator_id)
+        ).all()
+    )
+    owner = open_[0].owners[0].creator_id
+    assert after.get(owner, 0) - before.get(owner, 0) == 1
+    assert after.get(other.id, 0) - before.get(other.id, 0) == 1
+    assert after.get(lab.id, 0) == before.get(lab.id, 0)
+    message = db.scalar(select(Notification.message).where(Notification.creator_id == other.id))
+    assert message == "The model “Big” is trained on your work"
+    remixes = dict(
+        db.execute(
+            select(SearchEntry.ref, SearchEntry.remixes).where(SearchEntry.ref.in_(ids))
+        ).all()
+    )
+    # open_[0] is also in the first version's manifest.
+    assert remixes == {open_[0].public_id: 2, **{i: 1 for i in ids[1:]}}
+    entries = {
+        e.ref: e.remixes for e in db.scalars(select(SearchEntry).where(SearchEntry.ref.in_(ids)))
+    }
+    search.reindex(
+        db.connection(),
+        works=[w.id for w in db.scalars(select(Work).where(Work.public_id.in_(ids)))],
+    )
+    db.expire_all()
+    assert entries == dict(
+        db.execute(
+            select(SearchEntry.ref, SearchEntry.remixes).where(SearchEntry.ref.in_(ids))
+        ).all()
+    )
