@@ -46,7 +46,7 @@ from typing import Any, TextIO, cast
 from sqlalchemy import ColumnElement, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, load_only, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, load_only, selectinload
 from sqlalchemy.types import BigInteger
 
 from hitrack.db.base import utcnow
@@ -355,8 +355,11 @@ def _check_chunk(
     return checked
 
 
-def _ids_in(column: ColumnElement[Any] | Any, db: Session, values: Sequence[Any]) -> Any:
-    """``column`` is one of ``values`` (at most a chunk): one array parameter on PostgreSQL."""
+def _ids_in(
+    column: InstrumentedAttribute[int], db: Session, values: Sequence[int]
+) -> ColumnElement[bool]:
+    """``column`` is one of the ids ``values`` (at most a chunk): one array parameter on
+    PostgreSQL, an ``IN`` list of at most a chunk on SQLite."""
     if db.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam("wanted", list(values), type_=ARRAY(BigInteger)))
     return column.in_(list(values))
