@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hitrack.db.models import Allocation, LedgerPosting, LedgerTransaction, RevenueEvent
 from hitrack.domain import credit
+from hitrack.domain.errors import InvalidInput
 from hitrack.services import ledger, revenue
 from hitrack.services.graph import ancestry_ids, load_graph
 from tests.factories import Song, make_song, usd
@@ -195,3 +196,18 @@ def test_a_rerun_with_another_payload_names_the_line_and_stores_nothing(
         (3, "revenue event b2 was already recorded with another payload")
     ]
     assert stored_rows(db) == before
+
+
+def test_an_import_past_the_ledgers_account_cap_is_refused_with_nothing_stored(
+    db: Session, song: Song
+) -> None:
+    # 1,001 events of the largest amount: the cash account would pass 10**18 micros
+    # in the third chunk, after two chunks were already written.
+    before = stored_rows(db)
+    text = HEADER + "".join(
+        f"cap{i},{song.shoreline.public_id},{10**15},USD,,,\n" for i in range(1001)
+    )
+    with pytest.raises(InvalidInput, match="nothing was posted"):
+        revenue.import_csv(db, text, None, default_fee_rate=FEE, chunk_rows=400)
+    assert stored_rows(db) == before
+    assert ledger.check_invariants(db) == []
