@@ -47,7 +47,7 @@ from sqlalchemy import ColumnElement, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, load_only, selectinload
-from sqlalchemy.types import BigInteger
+from sqlalchemy.types import BigInteger, Integer, String
 
 from hitrack.db.base import utcnow
 from hitrack.db.bulk import chunks, insert_rows, lookup, reserve_ids
@@ -355,13 +355,14 @@ def _check_chunk(
     return checked
 
 
-def _ids_in(
-    column: InstrumentedAttribute[int], db: Session, values: Sequence[int]
+def _one_of(
+    column: InstrumentedAttribute[Any], db: Session, values: Sequence[Any]
 ) -> ColumnElement[bool]:
-    """``column`` is one of the ids ``values`` (at most a chunk): one array parameter on
+    """``column`` is one of ``values`` (at most a chunk): one array parameter on
     PostgreSQL, an ``IN`` list of at most a chunk on SQLite."""
     if db.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("wanted", list(values), type_=ARRAY(BigInteger)))
+        element = BigInteger() if isinstance(column.type, Integer) else String()
+        return column == any_(bindparam("wanted", list(values), type_=ARRAY(element)))
     return column.in_(list(values))
 
 
@@ -379,7 +380,7 @@ def _recorded(db: Session, external_ids: list[str]) -> dict[str, RevenueEvent]:
     for part in chunks(found, CHUNK_ROWS):
         for event in db.scalars(
             select(RevenueEvent)
-            .where(_ids_in(RevenueEvent.id, db, part))
+            .where(_one_of(RevenueEvent.id, db, part))
             .options(selectinload(RevenueEvent.work))
         ):
             events[event.external_id] = event
@@ -398,12 +399,11 @@ _WORK_COLUMNS = (
 
 
 def _works(db: Session, public_ids: set[str]) -> dict[str, Work]:
-    """The chunk's works by public id: one array look-up, only the columns the checks read."""
-    ids = [work_id for _, work_id in lookup(db, Work.public_id, sorted(public_ids), Work.id)]
+    """The chunk's works by public id: one array query, only the columns the checks read."""
     works: dict[str, Work] = {}
-    for part in chunks(ids, CHUNK_ROWS):
+    for part in chunks(sorted(public_ids), CHUNK_ROWS):
         for work in db.scalars(
-            select(Work).where(_ids_in(Work.id, db, part)).options(load_only(*_WORK_COLUMNS))
+            select(Work).where(_one_of(Work.public_id, db, part)).options(load_only(*_WORK_COLUMNS))
         ):
             works[work.public_id] = work
     return works
@@ -536,7 +536,7 @@ def _settle_immediate(
         events = list(
             db.scalars(
                 select(RevenueEvent)
-                .where(_ids_in(RevenueEvent.id, db, part))
+                .where(_one_of(RevenueEvent.id, db, part))
                 .options(joinedload(RevenueEvent.work).load_only(*_WORK_COLUMNS))
                 .order_by(RevenueEvent.id)
             )
