@@ -14,12 +14,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hitrack.db.models import Allocation, LedgerPosting, LedgerTransaction, RevenueEvent
+from hitrack.db.models import (
+    Allocation,
+    CreditEarning,
+    LedgerPosting,
+    LedgerTransaction,
+    RevenueEvent,
+)
 from hitrack.domain import credit
 from hitrack.domain.errors import InvalidInput
-from hitrack.services import ledger, revenue
+from hitrack.services import credits, ledger, revenue
 from hitrack.services.graph import ancestry_ids, load_graph
 from tests.factories import Song, make_song, usd
+from tests.services.test_credits import make_film
 
 FEE = Fraction(1, 10)
 HEADER = "external_id,work,amount,currency,costs,fee_rate,attribution\n"
@@ -210,4 +217,22 @@ def test_an_import_past_the_ledgers_account_cap_is_refused_with_nothing_stored(
     with pytest.raises(InvalidInput, match="nothing was posted"):
         revenue.import_csv(db, text, None, default_fee_rate=FEE, chunk_rows=400)
     assert stored_rows(db) == before
+    assert ledger.check_invariants(db) == []
+
+
+def test_an_imported_event_escrows_an_unclaimed_credits_part(db: Session) -> None:
+    film = make_film(db)
+    text = HEADER + "".join(
+        f"f{i},{film.work.public_id},{usd(100) + i},USD,,0,\n" for i in range(3)
+    )
+    result = revenue.import_csv(db, text, None, default_fee_rate=FEE, chunk_rows=2)
+    assert result.settled == 3
+    earnings = db.scalars(select(CreditEarning).order_by(CreditEarning.event_id)).all()
+    assert [e.credit_id for e in earnings] == [film.kim_credit.id] * 3
+    assert credits.escrow_balances(db, film.kim_credit) == {"USD": sum(e.amount for e in earnings)}
+    for i in range(3):
+        event = revenue.get_event(db, f"f{i}")
+        escrowed = sum(e.amount for e in earnings if e.event_id == event.id)
+        assert escrowed > 0
+        assert event.fee + sum(a.amount for a in event.allocations) + escrowed == event.amount
     assert ledger.check_invariants(db) == []

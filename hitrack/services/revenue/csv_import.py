@@ -542,7 +542,10 @@ def _settle_immediate(
             )
         )
         graph = compact_graph.settlement_graph(db, {event.work_id for event in events})
-        settle_events(db, events, graph)
+        # Each event's settled columns are then written once, by the flush that ends
+        # settle_events, not also by the autoflush of its ledger queries.
+        with db.no_autoflush:
+            settle_events(db, events, graph)
         settled += len(events)
         _progress(progress, len(events))
     return settled
