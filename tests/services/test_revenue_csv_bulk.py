@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hitrack.db.base import utcnow
 from hitrack.db.models import (
     Allocation,
     CreditEarning,
@@ -23,7 +24,7 @@ from hitrack.db.models import (
 )
 from hitrack.domain import credit
 from hitrack.domain.errors import InvalidInput
-from hitrack.services import credits, ledger, revenue
+from hitrack.services import credits, ledger, revenue, settlement
 from hitrack.services.graph import ancestry_ids, load_graph
 from tests.factories import Song, make_song, usd
 from tests.services.test_credits import make_film
@@ -172,8 +173,14 @@ def test_a_work_that_settles_per_period_holds_its_imported_events_funded(
         assert (held.state, held.transaction_id, held.allocations) == ("funded", None, [])
         assert held.funding_transaction_id is not None
     assert revenue.get_event(db, "p2").state == "settled"
-    # The held events' money waits as unsettled revenue for the period.
+    # The held events' money waits as unsettled revenue for the period, which settles them.
     assert ledger.balance(db, ledger.unsettled_account("USD")) - unsettled == -usd(5)
+    assert ledger.check_invariants(db) == []
+    period = settlement.close_currency(db, utcnow(), "USD")
+    assert period is not None and period.events == 2
+    for external_id in ("p1", "p3"):
+        assert revenue.get_event(db, external_id).period_id == period.id
+    assert ledger.balance(db, ledger.unsettled_account("USD")) == unsettled
     assert ledger.check_invariants(db) == []
 
 
