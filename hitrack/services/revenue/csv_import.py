@@ -16,7 +16,7 @@ a refusal while settling, leaves nothing stored):
    line is bad, the rest of the file is only checked, to name every bad line.
 2. **Settling.** Only when the whole file has passed, the events whose work
    settles ``immediate`` (:func:`~hitrack.services.revenue.settling.settlement_mode`)
-   are settled, in chunks of :data:`SETTLE_ROWS`. Each stays its own settlement,
+   are settled, in chunks of :data:`~hitrack.services.revenue.bulk_events.SETTLE_ROWS`. Each stays its own settlement,
    exactly as if it had arrived alone (DESIGN section 3: its allocations, its
    ledger transaction ``revenue:<external id>``), through
    :func:`~hitrack.services.revenue.settling.settle_events`, which writes the
@@ -39,22 +39,18 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import time
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, TextIO, cast
+from typing import Any, NamedTuple, TextIO
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, load_only, selectinload
-from sqlalchemy.types import BigInteger, Integer, String
+from sqlalchemy.orm import Session, load_only, selectinload
 
-from hitrack.db.base import utcnow
-from hitrack.db.bulk import chunks, insert_rows, lookup, reserve_ids
+from hitrack.db.bulk import chunks, lookup
 from hitrack.db.models import Creator, RevenueEvent, Work, fraction_columns
 from hitrack.domain.errors import (
     HitrackError,
@@ -66,24 +62,23 @@ from hitrack.domain.errors import (
 from hitrack.domain.fast.event import CompactEvents
 from hitrack.domain.money import format_micros, parse_currency, parse_major_units
 from hitrack.domain.settlement import prepare_event
-from hitrack.domain.shares import format_share
-from hitrack.services import compact_graph, ledger
+from hitrack.services import compact_graph
+from hitrack.services.revenue.bulk_events import (
+    WORK_COLUMNS,
+    CheckedEvent,
+    one_of,
+    record_funded,
+    settle_recorded,
+)
 from hitrack.services.revenue.entries import RevenueInput, engine_event, parse_revenue
 from hitrack.services.revenue.events import check_sender, may_see
-from hitrack.services.revenue.settling import (
-    DEFAULT_PERIOD_MIN_SOURCES,
-    funding_transaction,
-    settle_events,
-    settlement_mode,
-)
+from hitrack.services.revenue.settling import DEFAULT_PERIOD_MIN_SOURCES, settlement_mode
 from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = ["CSV_COLUMNS", "ImportError_", "ImportResult", "amounts_from_units", "import_csv"]
 
 CHUNK_ROWS = 5_000
 """Rows checked and written together: bounded memory and bind parameters per query."""
-SETTLE_ROWS = 1_000
-"""Immediate events settled together (their ORM rows are held one chunk at a time)."""
 CSV_COLUMNS = ("external_id", "work", "amount", "currency", "costs", "fee_rate", "attribution")
 
 
@@ -199,7 +194,7 @@ def import_csv(
         if state.errors:
             raise ImportError_(sorted(state.errors, key=lambda error: error[0]))
         recorded = time.perf_counter()
-        settled = _settle_immediate(db, state.immediate, progress)
+        settled = settle_recorded(db, state.immediate, lambda n: _progress(progress, n))
     return ImportResult(
         state.rows,
         state.created,
@@ -212,16 +207,11 @@ def import_csv(
     )
 
 
-@dataclass(frozen=True)
-class _Checked:
-    """A row that passed every check: the event to record, and where it settles."""
+class _Checked(NamedTuple):
+    """A row that passed every check: its line and the event to record."""
 
     line: int
-    entry: RevenueInput
-    payload_hash: str
-    work_id: int
-    fee_rate: tuple[int, int]
-    immediate: bool
+    event: CheckedEvent
 
 
 @dataclass
@@ -347,27 +337,18 @@ def _check_chunk(
             checked.append(
                 _Checked(
                     line,
-                    entry,
-                    digest,
-                    work.id,
-                    fraction_columns(entry.fee_rate),
-                    _mode(db, work, state) == "immediate",
+                    CheckedEvent(
+                        entry,
+                        digest,
+                        work.id,
+                        fraction_columns(entry.fee_rate),
+                        _mode(db, work, state) == "immediate",
+                    ),
                 )
             )
         except HitrackError as error:
             state.errors.append((line, error.message))
     return checked
-
-
-def _one_of(
-    column: InstrumentedAttribute[Any], db: Session, values: Sequence[Any]
-) -> ColumnElement[bool]:
-    """``column`` is one of ``values`` (at most a chunk): one array parameter on
-    PostgreSQL, an ``IN`` list of at most a chunk on SQLite."""
-    if db.get_bind().dialect.name == "postgresql":
-        element = BigInteger() if isinstance(column.type, Integer) else String()
-        return column == any_(bindparam("wanted", list(values), type_=ARRAY(element)))
-    return column.in_(list(values))
 
 
 def _recorded(db: Session, external_ids: list[str]) -> dict[str, RevenueEvent]:
@@ -384,22 +365,11 @@ def _recorded(db: Session, external_ids: list[str]) -> dict[str, RevenueEvent]:
     for part in chunks(found, CHUNK_ROWS):
         for event in db.scalars(
             select(RevenueEvent)
-            .where(_one_of(RevenueEvent.id, db, part))
+            .where(one_of(RevenueEvent.id, db, part))
             .options(selectinload(RevenueEvent.work))
         ):
             events[event.external_id] = event
     return events
-
-
-_WORK_COLUMNS = (
-    Work.id,
-    Work.public_id,
-    Work.kind,
-    Work.title,
-    Work.status,
-    Work.visibility,
-    Work.settlement_mode,
-)
 
 
 def _works(db: Session, public_ids: set[str]) -> dict[str, Work]:
@@ -407,7 +377,7 @@ def _works(db: Session, public_ids: set[str]) -> dict[str, Work]:
     works: dict[str, Work] = {}
     for part in chunks(sorted(public_ids), CHUNK_ROWS):
         for work in db.scalars(
-            select(Work).where(_one_of(Work.public_id, db, part)).options(load_only(*_WORK_COLUMNS))
+            select(Work).where(one_of(Work.public_id, db, part)).options(load_only(*WORK_COLUMNS))
         ):
             works[work.public_id] = work
     return works
@@ -424,135 +394,32 @@ def _mode(db: Session, work: Work, state: _ImportState) -> str:
     return state.model_modes[work.id]
 
 
-_EVENT_COLUMNS = (
-    "id",
-    "external_id",
-    "payload_hash",
-    "origin",
-    "state",
-    "work_id",
-    "currency",
-    "amount",
-    "costs",
-    "fee_rate_num",
-    "fee_rate_den",
-    "attribution",
-    "output",
-    "fee",
-    "recouped",
-    "distributable",
-    "occurred_at",
-    "created_by_id",
-    "funding_method",
-    "funding_transaction_id",
-    "funded_at",
-    "rejection_reason",
-)
-
-
-def _attribution_json(entry: RevenueInput) -> str | None:
-    """The attribution as the event row stores it (what the ORM would write)."""
-    if entry.attribution is None:
-        return None
-    return json.dumps({k: format_share(v) for k, v in sorted(entry.attribution.items())})
-
-
 def _write_chunk(
     db: Session,
     actor: Creator | None,
     checked: list[_Checked],
     state: _ImportState,
 ) -> int:
-    """Record one checked chunk, funded on arrival, in bulk: the funding transactions, then
-    the event rows (COPY), each linked to its funding; returns how many are held for a period.
+    """Record one checked chunk, funded on arrival, in bulk; how many are held for a period.
 
     Immediate events are only noted, to be settled once the whole file has passed.
     """
     if not checked:
         return 0
     try:
-        funded = ledger.post_transactions(
-            db,
-            [
-                funding_transaction(
-                    c.entry.external_id, c.entry.currency, c.entry.amount, "on_arrival"
-                )
-                for c in checked
-            ],
-        )
-        ids = reserve_ids(db, cast(Table, RevenueEvent.__table__), len(checked))
-        now = utcnow()
-        creator_id = actor.id if actor is not None else None
-        insert_rows(
-            db,
-            cast(Table, RevenueEvent.__table__),
-            _EVENT_COLUMNS,
-            (
-                (
-                    event_id,
-                    c.entry.external_id,
-                    c.payload_hash,
-                    "csv",
-                    "funded",
-                    c.work_id,
-                    c.entry.currency,
-                    c.entry.amount,
-                    c.entry.costs,
-                    *c.fee_rate,
-                    _attribution_json(c.entry),
-                    c.entry.output,
-                    0,
-                    0,
-                    0,
-                    now,
-                    creator_id,
-                    "on_arrival",
-                    funded[f"revenue-funding:{c.entry.external_id}"],
-                    now,
-                    "",
-                )
-                for event_id, c in zip(ids, checked, strict=True)
-            ),
-        )
+        ids = record_funded(db, actor, [c.event for c in checked], origin="csv")
     except IntegrityError:
         raise ImportError_(
             [(checked[0].line, "an event of this import was recorded meanwhile; run it again")]
         ) from None
     state.immediate.extend(
-        event_id for event_id, c in zip(ids, checked, strict=True) if c.immediate
+        event_id for event_id, c in zip(ids, checked, strict=True) if c.event.immediate
     )
     state.created += len(checked)
     for c in checked:
-        state.amount[c.entry.currency] = state.amount.get(c.entry.currency, 0) + c.entry.amount
-    return sum(1 for c in checked if not c.immediate)
-
-
-def _settle_immediate(
-    db: Session, event_ids: Sequence[int], progress: Callable[[int], None] | None
-) -> int:
-    """Settle the recorded immediate events, :data:`SETTLE_ROWS` at a time; how many.
-
-    Each is its own settlement (:func:`~hitrack.services.revenue.settling.settle_events`),
-    over the settlement graph of its chunk's works.
-    """
-    settled = 0
-    for part in chunks(event_ids, SETTLE_ROWS):
-        events = list(
-            db.scalars(
-                select(RevenueEvent)
-                .where(_one_of(RevenueEvent.id, db, part))
-                .options(joinedload(RevenueEvent.work).load_only(*_WORK_COLUMNS))
-                .order_by(RevenueEvent.id)
-            )
-        )
-        graph = compact_graph.settlement_graph(db, {event.work_id for event in events})
-        # Each event's settled columns are then written once, by the flush that ends
-        # settle_events, not also by the autoflush of its ledger queries.
-        with db.no_autoflush:
-            settle_events(db, events, graph)
-        settled += len(events)
-        _progress(progress, len(events))
-    return settled
+        entry = c.event.entry
+        state.amount[entry.currency] = state.amount.get(entry.currency, 0) + entry.amount
+    return sum(1 for c in checked if not c.event.immediate)
 
 
 def _progress(progress: Callable[[int], None] | None, rows: int) -> None:
