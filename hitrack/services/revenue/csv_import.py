@@ -1,7 +1,37 @@
-"""Revenue events from a CSV file: every row validated before any is written.
+"""Revenue events from a CSV file: every row validated before any is written, then settled.
 
 Any bad row refuses the whole import, naming every bad line; rows already
 recorded with the same payload are skipped (idempotent).
+
+An import runs in two steps, in one unit of work (so a bad line anywhere, or
+a refusal while settling, leaves nothing stored):
+
+1. **Recording.** The file streams in chunks of :data:`CHUNK_ROWS` rows. Each
+   chunk is checked with a few queries whatever its size (the works and the
+   external ids already recorded looked up per chunk, the engine's checks over
+   one settlement graph), then written in bulk without an ORM object per row:
+   one funding transaction per event through
+   :func:`hitrack.services.ledger.post_transactions`, and the event rows,
+   already ``funded``, with COPY (:func:`hitrack.db.bulk.insert_rows`). Once a
+   line is bad, the rest of the file is only checked, to name every bad line.
+2. **Settling.** Only when the whole file has passed, the events whose work
+   settles ``immediate`` (:func:`~hitrack.services.revenue.settling.settlement_mode`)
+   are settled, in chunks of :data:`~hitrack.services.revenue.bulk_events.SETTLE_ROWS`. Each stays its own settlement,
+   exactly as if it had arrived alone (DESIGN section 3: its allocations, its
+   ledger transaction ``revenue:<external id>``), through
+   :func:`~hitrack.services.revenue.settling.settle_events`, which writes the
+   chunk's rows in bulk. Events whose work settles per period are left funded
+   for the next settlement period, as any event of such a work is.
+
+Why two steps: recording is a few statements per chunk and runs at the speed of
+reading the file, while settling runs the credit engine once per event (its
+fixed cost per event, some 0.15-0.2 ms even for a one-work ancestry, is by
+itself most of the budget of a 5,000 events/s import) and writes a ledger
+transaction per event; a bad line near the end of a large file is named after
+the fast pass, before any event is settled, and the import's two rates are
+reported apart (:attr:`ImportResult.recorded_seconds`,
+:attr:`ImportResult.settled_seconds`). A large import of revenue that need not
+be paid out at once belongs to works that settle per period.
 """
 
 from __future__ import annotations
@@ -9,16 +39,19 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 
-from hitrack.db.models import Creator, RevenueEvent, Work
+from hitrack.db.bulk import chunks, lookup
+from hitrack.db.models import Creator, RevenueEvent, Work, fraction_columns
 from hitrack.domain.errors import (
     HitrackError,
     IdempotencyConflict,
@@ -30,15 +63,16 @@ from hitrack.domain.fast.event import CompactEvents
 from hitrack.domain.money import format_micros, parse_currency, parse_major_units
 from hitrack.domain.settlement import prepare_event
 from hitrack.services import compact_graph
+from hitrack.services.revenue.bulk_events import (
+    WORK_COLUMNS,
+    CheckedEvent,
+    one_of,
+    record_funded,
+    settle_recorded,
+)
 from hitrack.services.revenue.entries import RevenueInput, engine_event, parse_revenue
 from hitrack.services.revenue.events import check_sender, may_see
-from hitrack.services.revenue.recording import new_event
-from hitrack.services.revenue.settling import (
-    DEFAULT_PERIOD_MIN_SOURCES,
-    fund_events,
-    settle_events,
-    settlement_mode,
-)
+from hitrack.services.revenue.settling import DEFAULT_PERIOD_MIN_SOURCES, settlement_mode
 from hitrack.services.unit_of_work import unit_of_work
 
 __all__ = ["CSV_COLUMNS", "ImportError_", "ImportResult", "amounts_from_units", "import_csv"]
@@ -68,19 +102,30 @@ class ImportError_(InvalidInput):  # noqa: N801 - "ImportError" is Python's own
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What an import did: rows read, events created (``settled`` now, ``held`` for a period).
+
+    ``recorded_seconds`` and ``settled_seconds`` are the wall time of its two
+    steps (checking and recording the whole file; settling the immediate events).
+    """
+
     rows: int
     created: int
     replayed: int
     amount: dict[str, int]
+    settled: int = 0
+    held: int = 0
+    recorded_seconds: float = 0.0
+    settled_seconds: float = 0.0
 
     def summary(self) -> str:
         money = (
             ", ".join(f"{format_micros(v, c)} {c}" for c, v in sorted(self.amount.items()))
             or "nothing"
         )
+        held = f", {self.held} held for the settlement period" if self.held else ""
         return (
-            f"imported {self.rows} rows: {self.created} new events, {self.replayed} already recorded; "
-            f"new revenue {money}"
+            f"imported {self.rows} rows: {self.created} new events, {self.replayed} already "
+            f"recorded; {self.settled} settled{held}; new revenue {money}"
         )
 
 
@@ -121,19 +166,19 @@ def import_csv(
     row is validated; any bad row raises :class:`ImportError_` naming every
     bad line, and nothing is stored. Rows whose external id is already
     recorded with the same payload are skipped (idempotent). ``actor`` must be
-    an admin, or None for the system. ``progress(1)`` is called per row stored.
+    an admin, or None for the system. ``progress(1)`` is called per row done:
+    found recorded, held for a period, or settled.
 
-    The input streams: ``chunk_rows`` rows at a time are checked (works,
-    replays and the engine's checks looked up per chunk, not per row) and, as
-    long as no row so far was bad, written in bulk inside the one unit of work
-    (:func:`_write_chunk`); a bad row anywhere rolls all of it back. Memory
-    holds one chunk and the file's external ids (to find duplicates), never
-    the file.
+    The input streams, ``chunk_rows`` rows at a time, and is recorded in bulk;
+    then the immediate events are settled, one settlement each (the module
+    docstring). Memory holds one chunk, the file's external ids (to find
+    duplicates) and the ids of the events to settle, never the file.
     """
     if actor is not None and not actor.is_admin:
         raise PermissionDenied("only admins import revenue")
     stream = io.StringIO(source) if isinstance(source, str) else source
     state = _ImportState()
+    started = time.perf_counter()
     with unit_of_work(db):  # any refusal below rolls back everything written so far
         reader = _reader(stream)
         try:
@@ -142,15 +187,31 @@ def import_csv(
                 checked = _check_chunk(db, chunk, actor, default_fee_rate, state, amounts_in_units)
                 if state.errors:
                     continue  # keep checking, to name every bad line; write nothing more
-                _write_chunk(db, actor, checked, state)
-                for _ in range(len(checked) + state.replayed - replayed):
-                    if progress is not None:
-                        progress(1)  # one per row settled or found recorded
+                held = _write_chunk(db, actor, checked, state)
+                _progress(progress, state.replayed - replayed + held)
         except csv.Error as error:
             state.errors.append((reader.line_num, f"not valid CSV: {error}"))
         if state.errors:
             raise ImportError_(sorted(state.errors, key=lambda error: error[0]))
-    return ImportResult(state.rows, state.created, state.replayed, state.amount)
+        recorded = time.perf_counter()
+        settled = settle_recorded(db, state.immediate, lambda n: _progress(progress, n))
+    return ImportResult(
+        state.rows,
+        state.created,
+        state.replayed,
+        state.amount,
+        settled=settled,
+        held=state.created - settled,
+        recorded_seconds=recorded - started,
+        settled_seconds=time.perf_counter() - recorded,
+    )
+
+
+class _Checked(NamedTuple):
+    """A row that passed every check: its line and the event to record."""
+
+    line: int
+    event: CheckedEvent
 
 
 @dataclass
@@ -159,9 +220,8 @@ class _ImportState:
 
     errors: list[tuple[int, str]] = field(default_factory=list)
     seen: dict[str, tuple[int, str]] = field(default_factory=dict)
-    works: dict[str, Work] = field(default_factory=dict)
-    modes: dict[int, str] = field(default_factory=dict)
-    checker: tuple[int, CompactEvents] | None = None
+    model_modes: dict[int, str] = field(default_factory=dict)  # a count query per model, once
+    immediate: array[int] = field(default_factory=lambda: array("q"))  # event ids to settle
     rows: int = 0
     created: int = 0
     replayed: int = 0
@@ -204,9 +264,13 @@ def _check_chunk(
     default_fee_rate: Fraction,
     state: _ImportState,
     amounts_in_units: bool = False,
-) -> list[tuple[int, RevenueInput, Work]]:
-    """Validate one chunk of rows; the new events to write (bad rows go to ``state.errors``)."""
-    parsed: list[tuple[int, RevenueInput]] = []
+) -> list[_Checked]:
+    """Validate one chunk of rows; the new events to write (bad rows go to ``state.errors``).
+
+    A few queries per chunk, whatever its size: the external ids already
+    recorded, the chunk's works, the settlement graph for the engine's checks.
+    """
+    parsed: list[tuple[int, RevenueInput, str]] = []
     for line, row in chunk:
         if None in row:
             state.errors.append((line, "more fields than columns"))
@@ -222,9 +286,10 @@ def _check_chunk(
         except HitrackError as error:
             state.errors.append((line, error.message))
             continue
+        digest = entry.payload_hash()
         previous = state.seen.get(entry.external_id)
         if previous is not None:
-            if previous[1] != entry.payload_hash():
+            if previous[1] != digest:
                 state.errors.append(
                     (
                         line,
@@ -234,12 +299,19 @@ def _check_chunk(
                 )
             state.rows -= 1  # the same event twice in one file is one row
             continue
-        state.seen[entry.external_id] = (line, entry.payload_hash())
-        parsed.append((line, entry))
-    recorded = _recorded(db, [entry.external_id for _, entry in parsed])
-    _load_works(db, {entry.work for _, entry in parsed}, state)
-    checked: list[tuple[int, RevenueInput, Work]] = []
-    for line, entry in parsed:
+        state.seen[entry.external_id] = (line, digest)
+        parsed.append((line, entry, digest))
+    if not parsed:
+        return []
+    recorded = _recorded(db, [entry.external_id for _, entry, _ in parsed])
+    works = _works(db, {entry.work for _, entry, _ in parsed if entry.external_id not in recorded})
+    checker = (
+        CompactEvents(compact_graph.settlement_graph(db, {w.id for w in works.values()}).graph)
+        if works
+        else None
+    )
+    checked: list[_Checked] = []
+    for line, entry, digest in parsed:
         try:
             event = recorded.get(entry.external_id)
             if event is not None:
@@ -248,98 +320,109 @@ def _check_chunk(
                         f"external_id {entry.external_id} is already in use; "
                         "send the event under another id"
                     )
-                if event.payload_hash != entry.payload_hash():
+                if event.payload_hash != digest:
                     raise IdempotencyConflict(
                         f"revenue event {entry.external_id} was already recorded "
                         "with another payload"
                     )
                 state.replayed += 1
                 continue
-            work = state.works.get(entry.work)
+            work = works.get(entry.work)
             if work is None:
                 raise NotFound(f"work {entry.work} not found", ids=(entry.work,))
             entry = check_sender(db, actor, work, entry)
+            assert checker is not None  # there are works
             # The engine's own checks (attribution within the manifest, ...).
-            prepare_event(_checker(db, state, work), engine_event(entry))
-            checked.append((line, entry, work))
+            prepare_event(checker, engine_event(entry))
+            checked.append(
+                _Checked(
+                    line,
+                    CheckedEvent(
+                        entry,
+                        digest,
+                        work.id,
+                        fraction_columns(entry.fee_rate),
+                        _mode(db, work, state) == "immediate",
+                    ),
+                )
+            )
         except HitrackError as error:
             state.errors.append((line, error.message))
     return checked
 
 
 def _recorded(db: Session, external_ids: list[str]) -> dict[str, RevenueEvent]:
-    """The events already recorded under any of ``external_ids``, in chunked queries."""
-    found: dict[str, RevenueEvent] = {}
-    for start in range(0, len(external_ids), CHUNK_ROWS):
-        chunk = external_ids[start : start + CHUNK_ROWS]
+    """The events already recorded under any of ``external_ids``.
+
+    One array look-up per chunk finds them; only those found (replays, usually
+    none) are loaded as events, to check who may see them and their payload.
+    """
+    found = [
+        event_id
+        for _, event_id in lookup(db, RevenueEvent.external_id, external_ids, RevenueEvent.id)
+    ]
+    events: dict[str, RevenueEvent] = {}
+    for part in chunks(found, CHUNK_ROWS):
         for event in db.scalars(
             select(RevenueEvent)
-            .where(RevenueEvent.external_id.in_(chunk))
+            .where(one_of(RevenueEvent.id, db, part))
             .options(selectinload(RevenueEvent.work))
         ):
-            found[event.external_id] = event
-    return found
+            events[event.external_id] = event
+    return events
 
 
-def _load_works(db: Session, public_ids: set[str], state: _ImportState) -> None:
-    wanted = sorted(public_ids - set(state.works))
-    for start in range(0, len(wanted), CHUNK_ROWS):
+def _works(db: Session, public_ids: set[str]) -> dict[str, Work]:
+    """The chunk's works by public id: one array query, only the columns the checks read."""
+    works: dict[str, Work] = {}
+    for part in chunks(sorted(public_ids), CHUNK_ROWS):
         for work in db.scalars(
-            select(Work)
-            .where(Work.public_id.in_(wanted[start : start + CHUNK_ROWS]))
-            .options(selectinload(Work.owners))
+            select(Work).where(one_of(Work.public_id, db, part)).options(load_only(*WORK_COLUMNS))
         ):
-            state.works[work.public_id] = work
+            works[work.public_id] = work
+    return works
 
 
-def _checker(db: Session, state: _ImportState, work: Work) -> CompactEvents:
-    """The engine's event checks over the settlement graph (one per graph version)."""
-    graph = compact_graph.settlement_graph(db, {work.id})
-    if state.checker is None or state.checker[0] != graph.version or not graph.whole:
-        state.checker = (graph.version, CompactEvents(graph.graph))
-        if not graph.whole:
-            checker = state.checker[1]
-            state.checker = None  # one ancestry only: not reusable for another work
-            return checker
-    return state.checker[1]
+def _mode(db: Session, work: Work, state: _ImportState) -> str:
+    """The work's settlement mode; only a model's needs a query, made once per import."""
+    if work.kind != "model":
+        return settlement_mode(db, work, period_min_sources=DEFAULT_PERIOD_MIN_SOURCES)
+    if work.id not in state.model_modes:
+        state.model_modes[work.id] = settlement_mode(
+            db, work, period_min_sources=DEFAULT_PERIOD_MIN_SOURCES
+        )
+    return state.model_modes[work.id]
 
 
 def _write_chunk(
     db: Session,
     actor: Creator | None,
-    checked: list[tuple[int, RevenueInput, Work]],
+    checked: list[_Checked],
     state: _ImportState,
-) -> None:
-    """Store one checked chunk: the events, their funding, their settlement, all in bulk."""
+) -> int:
+    """Record one checked chunk, funded on arrival, in bulk; how many are held for a period.
+
+    Immediate events are only noted, to be settled once the whole file has passed.
+    """
     if not checked:
-        return
-    events = [
-        new_event(db, actor, work, entry, origin="csv", state="reported", flush=False)
-        for _, entry, work in checked
-    ]
+        return 0
     try:
-        db.flush()
+        ids = record_funded(db, actor, [c.event for c in checked], origin="csv")
     except IntegrityError:
         raise ImportError_(
-            [(checked[0][0], "an event of this import was recorded meanwhile; run it again")]
+            [(checked[0].line, "an event of this import was recorded meanwhile; run it again")]
         ) from None
-    fund_events(db, events, method="on_arrival")
-    immediate = [
-        event
-        for event, (_, _, work) in zip(events, checked, strict=True)
-        if _mode(db, work, state) == "immediate"
-    ]
-    if immediate:
-        graph = compact_graph.settlement_graph(db, {event.work_id for event in immediate})
-        settle_events(db, immediate, graph)
-    state.created += len(events)
-    for _, entry, _ in checked:
+    state.immediate.extend(
+        event_id for event_id, c in zip(ids, checked, strict=True) if c.event.immediate
+    )
+    state.created += len(checked)
+    for c in checked:
+        entry = c.event.entry
         state.amount[entry.currency] = state.amount.get(entry.currency, 0) + entry.amount
+    return sum(1 for c in checked if not c.event.immediate)
 
 
-def _mode(db: Session, work: Work, state: _ImportState) -> str:
-    if work.id not in state.modes:
-        state.modes[work.id] = settlement_mode(
-            db, work, period_min_sources=DEFAULT_PERIOD_MIN_SOURCES
-        )
-    return state.modes[work.id]
+def _progress(progress: Callable[[int], None] | None, rows: int) -> None:
+    if progress is not None:
+        for _ in range(rows):
+            progress(1)

@@ -34,6 +34,7 @@ __all__ = [
     "require_reported",
     "fund_into",
     "fund_events",
+    "funding_transaction",
     "settle_funded",
     "settle_events",
     "settle_or_hold",
@@ -111,13 +112,7 @@ def fund_events(
     posted = ledger.post_transactions(
         db,
         [
-            ledger.NewTransaction(
-                f"revenue-funding:{event.external_id}",
-                "revenue_funding",
-                ledger.revenue_funding_postings(event.currency, event.amount),
-                f"{format_micros(event.amount)} {event.currency} received for revenue event "
-                f"{event.external_id} ({method.replace('_', ' ')})",
-            )
+            funding_transaction(event.external_id, event.currency, event.amount, method)
             for event in events
         ],
     )
@@ -130,6 +125,19 @@ def fund_events(
         event.funded_at = now
         event.decided_by_id = by.id if by is not None and method == "manual" else None
     db.flush()
+
+
+def funding_transaction(
+    external_id: str, currency: str, amount: int, method: str
+) -> ledger.NewTransaction:
+    """The ledger transaction of an event's money arriving (``revenue-funding:<external id>``)."""
+    return ledger.NewTransaction(
+        f"revenue-funding:{external_id}",
+        "revenue_funding",
+        ledger.revenue_funding_postings(currency, amount),
+        f"{format_micros(amount)} {currency} received for revenue event "
+        f"{external_id} ({method.replace('_', ' ')})",
+    )
 
 
 def settle_funded(
