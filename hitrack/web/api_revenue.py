@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from hitrack.db.models import Allocation, RevenueEvent
+from hitrack.db.models import Creator, RevenueEvent
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.money import (
     MAX_EVENT_MICROS,
@@ -70,12 +70,14 @@ never replays its whole ancestry (the model operator's own path covers all of it
 
 
 def event_json(event: RevenueEvent) -> dict[str, Any]:
-    allocations = event.allocations
+    allocations = revenue.allocation_rows(db(), event)
     explained = len(allocations) <= EXPLAINED_ALLOCATIONS
 
-    def why(a: Allocation) -> list[str] | None:
+    def why(a: revenue.AllocationRow) -> list[str] | None:
         if explained:
-            return explanations.explain_event(db(), event, a.creator, kind=a.kind)
+            creator = db().get(Creator, a.creator_id)
+            assert creator is not None
+            return explanations.explain_event(db(), event, creator, kind=a.kind)
         return None
 
     return {
@@ -99,8 +101,8 @@ def event_json(event: RevenueEvent) -> dict[str, Any]:
         "occurred_at": event.occurred_at.isoformat(),
         "allocations": [
             {
-                "creator": a.creator.handle,
-                "display_name": a.creator.display_name,
+                "creator": a.handle,
+                "display_name": a.display_name,
                 "kind": a.kind,
                 "amount": a.amount,
                 "exact": a.exact,

@@ -188,3 +188,43 @@ def test_many_co_owners_with_equal_shares_tie_and_are_ordered_by_id(engine):
     event = RevenueEvent("e", "r", 1)
     assert engine(G).settle_event(event).creators == {"a": 1}
     assert engine(G).settle_batch([event]).creators == {"a": 1}
+
+
+def test_many_creators_entitlements_are_exact_with_huge_shares_and_a_blended_model():
+    """Past a handful of creators the fast engine propagates the exact value forward
+    (GMP rationals): the same rationals as the exact engine, huge denominators and an
+    attribution-blended model event included."""
+    tiny = F(1, 3**50)
+    records = [make_domain_record(f"r{i:02}", f"c{i:02}") for i in range(40)]
+    remixes = [
+        Work(
+            f"x{i:02}",
+            "record",
+            {f"c{i:02}": F(1, 3), f"d{i:02}": F(2, 3)},
+            {f"r{i:02}": F(1, 7), f"r{(i + 1) % 40:02}": tiny if i == 0 else F(2, 9)},
+        )
+        for i in range(20)
+    ]
+    model = Work(
+        "m",
+        "model",
+        {"op": F(1)},
+        {w.id: F(1, 100) for w in records[20:] + remixes},
+        attribution_weight=F(1, 3),
+        consent_ai_training=True,
+    )
+    works = [
+        Work(w.id, w.kind, w.owners, w.sources, consent_ai_training=True) for w in records + remixes
+    ] + [model]
+    G = build_graph(works)
+    cg = fast.CompactGraph.from_graph(G)
+    events = [
+        RevenueEvent("plain", "m", 10**12 + 7, fee_rate=F(1, 10)),
+        RevenueEvent("blend", "m", 3**40, attribution={"x00": F(2), "r25": F(1)}),
+    ]
+    for event in events:
+        quick, exact = fast.settle_event(cg, event), credit.settle_event(G, event)
+        quick.entitlements.fill_all()
+        assert len(exact.entitlements) > 40
+        assert dict(quick.entitlements) == exact.entitlements
+        assert quick.creators == exact.creators

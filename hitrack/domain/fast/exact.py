@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
+from gmpy2 import mpq
 
+from hitrack.domain.fast.arrays import Rationals
 from hitrack.domain.fast.compact import CompactGraph
+
+ZERO = mpq(0)
 
 __all__ = ["Injection", "exact_entitlements", "identical_holdings", "FORWARD_FROM"]
 
@@ -89,6 +94,30 @@ def exact_entitlements(
     return totals
 
 
+def _ranges(ptr: npt.NDArray[np.int64], positions: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+    """The entries ``ptr[x]:ptr[x + 1]`` of every position, one after the other."""
+    starts = ptr[positions]
+    counts = ptr[positions + 1] - starts
+    offsets = np.cumsum(counts) - counts
+    entries: npt.NDArray[np.int64] = np.arange(int(counts.sum()), dtype=np.int64)
+    entries -= np.repeat(offsets - starts, counts)
+    return entries
+
+
+def _rationals(column: Rationals, entries: npt.NDArray[np.int64]) -> list[mpq]:
+    """``column``'s values at ``entries`` as GMP rationals, read as whole columns."""
+    nums, dens = column.num[entries].tolist(), column.den[entries].tolist()
+    out = [mpq(n, d) if d else None for n, d in zip(nums, dens, strict=True)]
+    for k in (k for k, d in enumerate(dens) if not d):
+        value = column.overflow[int(entries[k])]
+        out[k] = mpq(value.numerator, value.denominator)
+    return cast(list[mpq], out)
+
+
+def _q(value: Fraction) -> mpq:
+    return mpq(value.numerator, value.denominator)
+
+
 def _forward(
     cg: CompactGraph,
     injections: Iterable[Injection],
@@ -102,45 +131,58 @@ def _forward(
     its part of a work's retained value. One rational operation per citation
     and payee of the reached works, however many creators are chosen, where
     carrying every creator's unit share upwards costs that times the creators
-    below each work. The same rationals as :func:`exact_entitlements`'s walk.
+    below each work. The same rationals as :func:`exact_entitlements`'s walk,
+    computed in GMP rationals (gmpy2, exact and about ten times faster than
+    :class:`~fractions.Fraction`) over the reached works' columns read at once.
     """
     chosen = set(wanted)
     payees = cg.payees
-    retained_of = cg.works.retained
     citations = cg.citations
-    inflow: dict[int, Fraction] = {}
+    positions = np.flatnonzero(reach)
+    cite = _ranges(citations.ptr, positions)
+    cite_ptr = np.concatenate(
+        ([0], np.cumsum(citations.ptr[positions + 1] - citations.ptr[positions]))
+    )
+    cite_source = citations.source[cite].tolist()
+    cite_share = _rationals(citations.share, cite)
+    cite_live = reach[citations.source[cite]].tolist()
+    pay = _ranges(payees.ptr, positions)
+    pay_ptr = np.concatenate(([0], np.cumsum(payees.ptr[positions + 1] - payees.ptr[positions])))
+    pay_creator = payees.payee[pay].tolist()
+    pay_share = _rationals(payees.share, pay)
+    retained = _rationals(cg.works.retained, positions.astype(np.int64))
+    inflow: dict[int, mpq] = {}
     blended: dict[int, list[tuple[int, Mapping[int, Fraction]]]] = {}
     for work, amount, blend in injections:
         if not amount or not reach[work]:
             continue
         if blend is None:
-            inflow[work] = inflow.get(work, Fraction(0)) + amount
+            inflow[work] = inflow.get(work, ZERO) + amount
         else:
             blended.setdefault(work, []).append((amount, blend))
-    totals = {c: Fraction(0) for c in wanted}
-    for x in np.flatnonzero(reach).tolist():
+    totals = {c: ZERO for c in wanted}
+    for i, x in enumerate(positions.tolist()):
         value = inflow.pop(x, None)
         extra = blended.pop(x, ())
         if value is None and not extra:
             continue
-        here = (value or Fraction(0)) + sum((amount for amount, _ in extra), Fraction(0))
-        retained = retained_of[x]
-        if retained and here:
-            kept = here * retained
-            for k in range(int(payees.ptr[x]), int(payees.ptr[x + 1])):
-                c = int(payees.payee[k])
+        here = (value or ZERO) + sum(amount for amount, _ in extra)
+        if retained[i] and here:
+            kept = here * retained[i]
+            for k in range(int(pay_ptr[i]), int(pay_ptr[i + 1])):
+                c = pay_creator[k]
                 if c in chosen:
-                    totals[c] += payees.share[k] * kept
+                    totals[c] += pay_share[k] * kept
         if value:
-            for e in range(int(citations.ptr[x]), int(citations.ptr[x + 1])):
-                s = int(citations.source[e])
-                if reach[s]:
-                    inflow[s] = inflow.get(s, Fraction(0)) + value * citations.share[e]
+            for e in range(int(cite_ptr[i]), int(cite_ptr[i + 1])):
+                if cite_live[e]:
+                    s = cite_source[e]
+                    inflow[s] = inflow.get(s, ZERO) + value * cite_share[e]
         for amount, blended_shares in extra:
             for s, share in blended_shares.items():
                 if reach[s]:
-                    inflow[s] = inflow.get(s, Fraction(0)) + amount * share
-    return totals
+                    inflow[s] = inflow.get(s, ZERO) + amount * _q(share)
+    return {c: Fraction(int(v.numerator), int(v.denominator)) for c, v in totals.items()}
 
 
 def identical_holdings(

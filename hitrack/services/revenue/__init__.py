@@ -21,6 +21,8 @@ from hitrack.services.revenue.csv_import import (
 )
 from hitrack.services.revenue.entries import RevenueInput, parse_revenue
 from hitrack.services.revenue.events import (
+    AllocationRow,
+    allocation_rows,
     check_permission,
     check_sender,
     get_event,
@@ -51,6 +53,8 @@ from hitrack.services.revenue.settling import (
 )
 
 __all__ = [
+    "AllocationRow",
+    "allocation_rows",
     "RevenueInput",
     "Recorded",
     "ImportResult",

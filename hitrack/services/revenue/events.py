@@ -9,6 +9,7 @@ those who :func:`may_see` the original.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -19,7 +20,16 @@ from hitrack.services.ai_models import validate_attribution
 from hitrack.services.productions import is_earning
 from hitrack.services.revenue.entries import RevenueInput
 
-__all__ = ["check_permission", "check_sender", "get_event", "may_see", "visible_event", "replay"]
+__all__ = [
+    "AllocationRow",
+    "allocation_rows",
+    "check_permission",
+    "check_sender",
+    "get_event",
+    "may_see",
+    "visible_event",
+    "replay",
+]
 
 
 def check_permission(actor: Creator | None, work: Work) -> None:
@@ -69,14 +79,15 @@ def _not_earning(work: Work) -> str:
 
 
 def get_event(db: Session, external_id: str, *, lock: bool = False) -> RevenueEvent:
-    """The event with its allocations; ``lock`` holds its row until the transaction ends."""
+    """The event and its work; ``lock`` holds its row until the transaction ends.
+
+    Its allocations load when first read; a model event has one per paid
+    creator (tens of thousands), so listings read :func:`allocation_rows`.
+    """
     query = (
         select(RevenueEvent)
         .where(RevenueEvent.external_id == external_id)
-        .options(
-            selectinload(RevenueEvent.allocations).selectinload(Allocation.creator),
-            selectinload(RevenueEvent.work),
-        )
+        .options(selectinload(RevenueEvent.work))
     )
     if lock:
         query = query.with_for_update(of=RevenueEvent).execution_options(populate_existing=True)
@@ -84,6 +95,35 @@ def get_event(db: Session, external_id: str, *, lock: bool = False) -> RevenueEv
     if event is None:
         raise NotFound(f"revenue event {external_id} not found", ids=(external_id,))
     return event
+
+
+class AllocationRow(NamedTuple):
+    """One allocation of an event as listed: plain columns, no ORM object."""
+
+    creator_id: int
+    handle: str
+    display_name: str
+    kind: str
+    amount: int
+    exact: str
+
+
+def allocation_rows(db: Session, event: RevenueEvent) -> list[AllocationRow]:
+    """The event's allocations in their order, read as columns in one query."""
+    rows = db.execute(
+        select(
+            Allocation.creator_id,
+            Creator.handle,
+            Creator.display_name,
+            Allocation.kind,
+            Allocation.amount,
+            Allocation.exact,
+        )
+        .join(Creator, Creator.id == Allocation.creator_id)
+        .where(Allocation.event_id == event.id)
+        .order_by(Allocation.id)
+    )
+    return [AllocationRow(*row) for row in rows]
 
 
 def may_see(actor: Creator | None, event: RevenueEvent) -> bool:
