@@ -53,6 +53,46 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 UP_WALK_LIMIT = 20_000
 """Citers of the creator's works (transitively) read before walking down from the event instead."""
+DOWN_PROBE_LIMIT = 2_000
+"""Ancestors of the event's work read first: a small ancestry is the whole walk."""
+
+
+def _down(work_id: int, version: int) -> Any:
+    down = select(Work.id.label("id")).where(Work.id == work_id).cte("down", recursive=True)
+    return down.union(
+        select(Citation.source_id)
+        .join(down, Citation.work_id == down.c.id)
+        .where(Citation.graph_version <= version)
+    )
+
+
+def _reaching_within(
+    db: Session, work_id: int, nodes: set[int], targets: set[int], version: int
+) -> set[int]:
+    """The works of ``nodes`` on a path from ``work_id`` to ``targets`` over citations among them."""
+    below: dict[int, list[int]] = {}
+    above: dict[int, list[int]] = {}
+    for chunk in _chunks(nodes):
+        for citer, source in db.execute(
+            select(Citation.work_id, Citation.source_id).where(
+                Citation.work_id.in_(chunk), Citation.graph_version <= version
+            )
+        ):
+            if source in nodes:
+                below.setdefault(citer, []).append(source)
+                above.setdefault(source, []).append(citer)
+
+    def walk(start: Iterable[int], edges: dict[int, list[int]]) -> set[int]:
+        reached = set(start)
+        todo = list(reached)
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in reached:
+                    reached.add(nxt)
+                    todo.append(nxt)
+        return reached
+
+    return walk([work_id], below) & walk(targets & nodes, above)
 
 
 def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set[int]:
@@ -61,11 +101,22 @@ def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set
     ``owned`` selects the ids of the works the payee is paid from (the works a
     creator owns or holds a claimed credit on; a credit's one work). Either
     side can be huge: a model's ancestry is its whole manifest, a popular
-    record has a hundred thousand citers. So the walk goes up from the owned
-    works (usually a few citers) and keeps only the edges inside that set,
-    unless it reaches :data:`UP_WALK_LIMIT` works; then it goes down from
-    ``work_id`` and back up inside its ancestry, one recursive query each way.
+    record has a hundred thousand citers. So the walk first reads the event
+    work's ancestry up to :data:`DOWN_PROBE_LIMIT` works (a recursive query
+    PostgreSQL stops at its limit): a small one is all the walk needs. Else it
+    goes up from the owned works (usually a few citers) and keeps only the
+    edges inside that set, unless it reaches :data:`UP_WALK_LIMIT` works; then
+    it goes down from ``work_id`` and back up inside its ancestry, one
+    recursive query each way.
     """
+    down = _down(work_id, version)
+    probe = select(down.c.id).limit(DOWN_PROBE_LIMIT + 1)
+    ancestry = set(db.scalars(probe))
+    if len(ancestry) <= DOWN_PROBE_LIMIT:
+        mine = set(db.scalars(select(Work.id).where(Work.id.in_(owned), Work.id.in_(probe))))
+        if not mine:
+            return set()
+        return _reaching_within(db, work_id, ancestry, mine, version)
     up = select(Work.id.label("id")).where(Work.id.in_(owned)).cte("up", recursive=True)
     up = up.union(
         select(Citation.work_id)
@@ -92,12 +143,6 @@ def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set
                     reached.add(source)
                     todo.append(source)
         return reached
-    down = select(Work.id.label("id")).where(Work.id == work_id).cte("down", recursive=True)
-    down = down.union(
-        select(Citation.source_id)
-        .join(down, Citation.work_id == down.c.id)
-        .where(Citation.graph_version <= version)
-    )
     back = select(down.c.id.label("id")).where(down.c.id.in_(owned)).cte("back", recursive=True)
     back = back.union(
         select(Citation.work_id)
