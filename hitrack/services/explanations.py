@@ -19,6 +19,7 @@ exact engine then lists the strongest paths first and counts the rest
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -214,14 +215,21 @@ def _graph_at(
     sources: dict[int, dict[str, Fraction]] = {w[0]: {} for w in works}
     owners: dict[int, dict[str, Fraction]] = {w[0]: {} for w in works}
     names: dict[str, str] = {}
-    for chunk in _chunks(nodes):
+    # Only the citations among the nodes: a model among them cites its whole
+    # manifest, and the unique (work_id, source_id) index finds the few pairs.
+    for chunk, among in itertools.product(_chunks(nodes), _chunks(nodes)):
         for work_id, source_id, num, den in db.execute(
             select(
                 Citation.work_id, Citation.source_id, Citation.share_num, Citation.share_den
-            ).where(Citation.work_id.in_(chunk), Citation.graph_version <= version)
+            ).where(
+                Citation.work_id.in_(chunk),
+                Citation.source_id.in_(among),
+                Citation.graph_version <= version,
+            )
         ):
             if source_id in public:
                 sources[work_id][public[source_id]] = Fraction(num, den)
+    for chunk in _chunks(nodes):
         for work_id, handle, name, num, den in db.execute(
             select(
                 WorkOwner.work_id,
