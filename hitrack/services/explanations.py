@@ -7,8 +7,9 @@ it was written in, and citations are never rewritten in place, so the past
 graph is the rows up to that version.
 
 Only the part of that graph that matters is read: the works on a path from
-the event's work to the creator's works (:func:`_between`: walked up from the
-creator's works when they have few citers, else down from the event's work),
+the event's work to the creator's works (:func:`_between`: the event work's
+ancestry when it is small, else walked up from the creator's works when they
+have few citers, else down from the event's work), the citations among them,
 plus the direct sources of the creator's works (their retained share). A
 creator's works are those they own and those they hold a claimed credit on
 (paid through the work's credit pool). The
