@@ -6,6 +6,7 @@ measures through the real Flask app (test client, real PostgreSQL):
 
 - ``GET /works/{id}`` and ``GET /api/v1/works/{id}`` (first and a deep page): p99
 - ``GET /me/earnings`` and ``GET /api/v1/me/earnings`` (first and a deep page): p99
+  (the page signed in with the same bearer token as the API)
 - ``GET /api/v1/me/statement?format=csv`` over N lines: seconds, streamed
 - a payout run over N creators with the manual provider (bulk path): seconds
 
@@ -117,6 +118,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument(
+        "--skip-payouts", action="store_true", help="measure the pages and the CSV only"
+    )
     args = parser.parse_args()
     url = os.environ.get(
         "HITRACK_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/paging_test"
@@ -162,18 +166,26 @@ def main() -> None:
             "work API, page 21": lambda: client.get(
                 f"/api/v1/works/{work}?cited_by_after={cursor}"
             ),
+            "earnings page (HTML), first page": lambda: client.get("/me/earnings", headers=auth),
+            "earnings page (HTML), deep page": lambda: client.get(
+                f"/me/earnings?before={args.n // 2}", headers=auth
+            ),
             "earnings API, first page": lambda: client.get("/api/v1/me/earnings", headers=auth),
             "earnings API, deep page": lambda: client.get(
                 f"/api/v1/me/earnings?before={args.n // 2}", headers=auth
             ),
         }
         for name, fn in figures.items():
+            status = fn().status_code  # type: ignore[attr-defined]
+            assert status == 200, f"{name}: {status}"
             median, worst = p99(fn, args.runs)
             print(f"{name}: median {median:.1f} ms, p99 {worst:.1f} ms")
         t = time.perf_counter()
         response = client.get("/api/v1/me/statement?format=csv", headers=auth)
         lines = sum(chunk.count(b"\n") for chunk in response.iter_encoded())
         print(f"statement CSV: {lines} lines streamed in {time.perf_counter() - t:.2f} s")
+        if args.skip_payouts:
+            return
         t = time.perf_counter()
         with Session(engine) as db:
             run = run_payouts_bulk(

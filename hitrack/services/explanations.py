@@ -7,8 +7,9 @@ it was written in, and citations are never rewritten in place, so the past
 graph is the rows up to that version.
 
 Only the part of that graph that matters is read: the works on a path from
-the event's work to the creator's works (:func:`_between`: walked up from the
-creator's works when they have few citers, else down from the event's work),
+the event's work to the creator's works (:func:`_between`: the event work's
+ancestry when it is small, else walked up from the creator's works when they
+have few citers, else down from the event's work), the citations among them,
 plus the direct sources of the creator's works (their retained share). A
 creator's works are those they own and those they hold a claimed credit on
 (paid through the work's credit pool). The
@@ -19,6 +20,7 @@ exact engine then lists the strongest paths first and counts the rest
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -53,6 +55,46 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 UP_WALK_LIMIT = 20_000
 """Citers of the creator's works (transitively) read before walking down from the event instead."""
+DOWN_PROBE_LIMIT = 2_000
+"""Ancestors of the event's work read first: a small ancestry is the whole walk."""
+
+
+def _down(work_id: int, version: int) -> Any:
+    down = select(Work.id.label("id")).where(Work.id == work_id).cte("down", recursive=True)
+    return down.union(
+        select(Citation.source_id)
+        .join(down, Citation.work_id == down.c.id)
+        .where(Citation.graph_version <= version)
+    )
+
+
+def _reaching_within(
+    db: Session, work_id: int, nodes: set[int], targets: set[int], version: int
+) -> set[int]:
+    """The works of ``nodes`` on a path from ``work_id`` to ``targets`` over citations among them."""
+    below: dict[int, list[int]] = {}
+    above: dict[int, list[int]] = {}
+    for chunk in _chunks(nodes):
+        for citer, source in db.execute(
+            select(Citation.work_id, Citation.source_id).where(
+                Citation.work_id.in_(chunk), Citation.graph_version <= version
+            )
+        ):
+            if source in nodes:
+                below.setdefault(citer, []).append(source)
+                above.setdefault(source, []).append(citer)
+
+    def walk(start: Iterable[int], edges: dict[int, list[int]]) -> set[int]:
+        reached = set(start)
+        todo = list(reached)
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in reached:
+                    reached.add(nxt)
+                    todo.append(nxt)
+        return reached
+
+    return walk([work_id], below) & walk(targets & nodes, above)
 
 
 def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set[int]:
@@ -61,11 +103,22 @@ def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set
     ``owned`` selects the ids of the works the payee is paid from (the works a
     creator owns or holds a claimed credit on; a credit's one work). Either
     side can be huge: a model's ancestry is its whole manifest, a popular
-    record has a hundred thousand citers. So the walk goes up from the owned
-    works (usually a few citers) and keeps only the edges inside that set,
-    unless it reaches :data:`UP_WALK_LIMIT` works; then it goes down from
-    ``work_id`` and back up inside its ancestry, one recursive query each way.
+    record has a hundred thousand citers. So the walk first reads the event
+    work's ancestry up to :data:`DOWN_PROBE_LIMIT` works (a recursive query
+    PostgreSQL stops at its limit): a small one is all the walk needs. Else it
+    goes up from the owned works (usually a few citers) and keeps only the
+    edges inside that set, unless it reaches :data:`UP_WALK_LIMIT` works; then
+    it goes down from ``work_id`` and back up inside its ancestry, one
+    recursive query each way.
     """
+    down = _down(work_id, version)
+    probe = select(down.c.id).limit(DOWN_PROBE_LIMIT + 1)
+    ancestry = set(db.scalars(probe))
+    if len(ancestry) <= DOWN_PROBE_LIMIT:
+        mine = set(db.scalars(select(Work.id).where(Work.id.in_(owned), Work.id.in_(probe))))
+        if not mine:
+            return set()
+        return _reaching_within(db, work_id, ancestry, mine, version)
     up = select(Work.id.label("id")).where(Work.id.in_(owned)).cte("up", recursive=True)
     up = up.union(
         select(Citation.work_id)
@@ -92,12 +145,6 @@ def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set
                     reached.add(source)
                     todo.append(source)
         return reached
-    down = select(Work.id.label("id")).where(Work.id == work_id).cte("down", recursive=True)
-    down = down.union(
-        select(Citation.source_id)
-        .join(down, Citation.work_id == down.c.id)
-        .where(Citation.graph_version <= version)
-    )
     back = select(down.c.id.label("id")).where(down.c.id.in_(owned)).cte("back", recursive=True)
     back = back.union(
         select(Citation.work_id)
@@ -169,14 +216,21 @@ def _graph_at(
     sources: dict[int, dict[str, Fraction]] = {w[0]: {} for w in works}
     owners: dict[int, dict[str, Fraction]] = {w[0]: {} for w in works}
     names: dict[str, str] = {}
-    for chunk in _chunks(nodes):
+    # Only the citations among the nodes: a model among them cites its whole
+    # manifest, and the unique (work_id, source_id) index finds the few pairs.
+    for chunk, among in itertools.product(_chunks(nodes), _chunks(nodes)):
         for work_id, source_id, num, den in db.execute(
             select(
                 Citation.work_id, Citation.source_id, Citation.share_num, Citation.share_den
-            ).where(Citation.work_id.in_(chunk), Citation.graph_version <= version)
+            ).where(
+                Citation.work_id.in_(chunk),
+                Citation.source_id.in_(among),
+                Citation.graph_version <= version,
+            )
         ):
             if source_id in public:
                 sources[work_id][public[source_id]] = Fraction(num, den)
+    for chunk in _chunks(nodes):
         for work_id, handle, name, num, den in db.execute(
             select(
                 WorkOwner.work_id,

@@ -257,6 +257,16 @@ class ExpectedAllocation:
     exact: str
 
 
+REACH_LIMIT = 5_000
+"""Works citing a creator's works (transitively) read to find the events that may pay them.
+
+Past it (a popular record) the walk stops, and the newest :data:`EXPECTED_SCAN`
+events in the state are settled with the compact graph instead: a request
+never walks the whole catalogue of citers."""
+EXPECTED_SCAN = 200
+"""Events in the state (newest first) looked at when the creator's citers are too many."""
+
+
 def _reaching(creator_id: int) -> Any:
     # The creator's works and every work that cites them, transitively: the only
     # works whose revenue can reach the creator.
@@ -268,6 +278,30 @@ def _reaching(creator_id: int) -> Any:
     return walk.union(select(Citation.work_id).join(walk, Citation.source_id == walk.c.id))
 
 
+def _candidate_events(db: Session, creator_id: int, state: str, limit: int) -> list[RevenueEvent]:
+    """Events in ``state`` that may pay the creator, newest first (at most ``limit + 1``).
+
+    One bounded walk of the creator's citers (PostgreSQL stops a recursive
+    query at its limit): when it ends below :data:`REACH_LIMIT`, exactly the
+    events on those works; else the newest :data:`EXPECTED_SCAN` events.
+    """
+    newest = (
+        select(RevenueEvent)
+        .where(RevenueEvent.state == state)
+        .options(selectinload(RevenueEvent.work))
+        .order_by(RevenueEvent.occurred_at.desc(), RevenueEvent.id.desc())
+    )
+    if db.scalar(select(RevenueEvent.id).where(RevenueEvent.state == state).limit(1)) is None:
+        return []
+    walk = _reaching(creator_id)
+    reaching = set(db.scalars(select(walk.c.id).limit(REACH_LIMIT + 1)))
+    if len(reaching) <= REACH_LIMIT:
+        return list(
+            db.scalars(newest.where(RevenueEvent.work_id.in_(select(walk.c.id))).limit(limit + 1))
+        )
+    return list(db.scalars(newest.limit(EXPECTED_SCAN)))
+
+
 def expected_allocations(
     db: Session, creator_id: int, *, limit: int = EXPECTED_LIMIT, state: str = "reported"
 ) -> tuple[list[ExpectedAllocation], bool]:
@@ -277,29 +311,22 @@ def expected_allocations(
     (*pending*), computed the same way.
 
     Returns the parts (newest event first) and whether more reported events
-    would pay them. One query finds the events, one graph load covers them all;
+    would pay them. Bounded whatever the catalogue: one indexed query says
+    whether any event is in the state, one walk of at most :data:`REACH_LIMIT`
+    citers finds the events (else the newest :data:`EXPECTED_SCAN` are looked
+    at, and older ones are not listed), one graph load covers them all;
     nothing is written.
     """
     creator = db.get(Creator, creator_id)
     if creator is None:
         return [], False
-    walk = _reaching(creator_id)
-    events = list(
-        db.scalars(
-            select(RevenueEvent)
-            .where(RevenueEvent.state == state, RevenueEvent.work_id.in_(select(walk.c.id)))
-            .options(selectinload(RevenueEvent.work))
-            .order_by(RevenueEvent.occurred_at.desc(), RevenueEvent.id.desc())
-            .limit(limit + 1)
-        )
-    )
-    more = len(events) > limit
-    events = events[:limit]
+    events = _candidate_events(db, creator_id, state, limit)
     if not events:
-        return [], more
+        return [], False
     graph = compact_graph.settlement_graph(db, {e.work_id for e in events})
     cg = graph.graph
     parts: list[ExpectedAllocation] = []
+    paying = 0
     for event in events:
         try:
             settlement = fast.settle_event(cg, revenue.domain_event(event))
@@ -308,8 +335,14 @@ def expected_allocations(
             # funding will say why. The earnings page must not fail over it.
             continue
         owners = cg.owners_of(cg.work_index[event.work.public_id])
-        parts += [
+        mine = [
             ExpectedAllocation(event, part.kind, part.amount, part.exact)
             for part in revenue.settlement_parts(settlement, owners, only=creator.handle)
         ]
-    return parts, more
+        if not mine:
+            continue
+        if paying == limit:
+            return parts, True
+        paying += 1
+        parts += mine
+    return parts, False

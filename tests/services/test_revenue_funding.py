@@ -526,6 +526,34 @@ def test_expected_earnings_list_the_latest_reports_and_say_when_there_are_more(
     assert len(parts) == 3 and not more
 
 
+def test_expected_earnings_past_the_citer_limit_come_from_the_newest_events(
+    db: Session, song: Song, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        report(db, song, f"out-{n}")
+    walked = funding.expected_allocations(db, song.ana.id, limit=2)
+    # A creator whose works have more citers than the walk reads: the newest
+    # events are settled instead, with the same parts and the same "more".
+    monkeypatch.setattr(funding, "REACH_LIMIT", 0)
+    scanned = funding.expected_allocations(db, song.ana.id, limit=2)
+    assert [(p.event.external_id, p.kind, p.amount, p.exact) for p in scanned[0]] == [
+        (p.event.external_id, p.kind, p.amount, p.exact) for p in walked[0]
+    ]
+    assert scanned[1] is walked[1] is True
+    assert funding.expected_allocations(db, song.bo.id) == ([], False)
+    # Older events than the scan reads are not listed (the walk would find them).
+    monkeypatch.setattr(funding, "EXPECTED_SCAN", 1)
+    parts, more = funding.expected_allocations(db, song.ana.id, limit=2)
+    assert [p.event.external_id for p in parts] == ["out-2"] and not more
+
+
+def test_no_expected_earnings_without_events_in_the_state(db: Session, song: Song) -> None:
+    assert funding.expected_allocations(db, song.ana.id) == ([], False)
+    assert funding.expected_allocations(db, song.ana.id, state="funded") == ([], False)
+    report(db, song)
+    assert funding.expected_allocations(db, song.ana.id, state="funded") == ([], False)
+
+
 def test_expected_recouped_costs_are_shown_too(db: Session, song: Song) -> None:
     revenue.record_revenue(
         db,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hitrack.db.models import Citation, CompactGraphRow, Job, RevenueEvent
+from hitrack.db.models import Citation, CompactGraphRow, Job, RevenueEvent, Work
 from hitrack.domain import credit
 from hitrack.jobs.database import DatabaseQueue
 from hitrack.services import compact_graph, explanations, revenue
@@ -200,3 +201,33 @@ def test_explanations_list_the_strongest_paths_first_and_count_the_rest(db: Sess
     )
     assert lines[-1] == "... and 5 more paths"
     assert len(lines) == credit.MAX_LISTED_PATHS + 1
+
+
+def test_every_walk_between_the_event_and_the_creator_explains_the_same(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    song = make_song(db)
+    # A source of the event's work that leads to nobody's record of Ana's.
+    side = make_work(db, "record", "Side", {song.bo: 1})
+    top = make_work(db, "production", "Top", {song.dee: 1}, {song.night_swim: "1/2", side: "1/4"})
+    event = settle(db, song.admin, top, usd(100), "walks")
+    version = event.graph_version
+    assert version is not None
+    walks = {}
+    # The ancestry probe (small ancestry), the walk up from Ana's works (her
+    # citers are few), and the walk down and back (both sides too large).
+    for probe, up in ((explanations.DOWN_PROBE_LIMIT, 0), (0, explanations.UP_WALK_LIMIT), (0, 0)):
+        monkeypatch.setattr(explanations, "DOWN_PROBE_LIMIT", probe)
+        monkeypatch.setattr(explanations, "UP_WALK_LIMIT", up)
+        walks[probe, up] = (
+            explanations.explain_event(db, event, song.ana),
+            explanations.explain_event(db, event, song.bo),
+            explanations._between(
+                db, event.work_id, select(Work.id).where(Work.id == side.id), version
+            ),
+        )
+    first, *others = walks.values()
+    assert any("to your record Shoreline" in line for line in first[0])
+    assert first[1]  # Bo is paid through Tide and through Side
+    assert first[2] == {top.id, side.id}  # only the path to Side, not Night Swim's ancestry
+    assert all(other == first for other in others)
