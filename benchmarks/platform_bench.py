@@ -257,7 +257,6 @@ def services_path(works: int, events: int) -> None:
                 "bench-funding",
                 "revenue_funding",
                 ledger.revenue_funding_postings("USD", sum(amounts)),
-                commit=False,
             )
             now = utcnow()
             rows = [
