@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table, any_, bindparam, select, text
+from sqlalchemy import ColumnElement, FromClause, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.types import BigInteger, Integer, String
 
-__all__ = ["insert_rows", "lookup", "reserve_ids", "chunks", "CHUNK_ROWS"]
+__all__ = ["insert_rows", "update_rows", "lookup", "reserve_ids", "chunks", "CHUNK_ROWS"]
 
 _Column = ColumnElement[Any] | QueryableAttribute[Any]
 SQLITE_CHUNK = 5_000
@@ -161,3 +161,54 @@ def reserve_ids(db: Session, table: FromClause, count: int) -> list[int]:
         )
     top = int(db.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table.name}")) or 0)
     return list(range(top + 1, top + count + 1))
+
+
+def update_rows(
+    db: Session,
+    table: FromClause,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    same: dict[str, Any] | None = None,
+) -> None:
+    """Update rows of ``table`` by primary key: ``rows`` are tuples ``(id, *columns)``.
+
+    ``same`` holds values every row takes. PostgreSQL gets one
+    ``UPDATE ... FROM unnest(arrays)`` per chunk of :data:`POSTGRES_CHUNK`
+    rows (one array parameter per column); SQLite an ``executemany``. Objects
+    of ``table`` already in the session are expired, so they read the new values.
+    """
+    assert isinstance(table, Table), "rows of a table"
+    db.flush()  # pending changes first: expiring must not drop them
+    for obj in list(db.identity_map.values()):
+        if getattr(obj, "__table__", None) is table:
+            db.expire(obj)
+    key = table.c.id
+    same = dict(same or {})
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        names = ["id", *columns]
+        for chunk in chunks(rows, POSTGRES_CHUNK):
+            arrays = [
+                bindparam(f"u_{name}", [row[i] for row in chunk], type_=ARRAY(table.c[name].type))
+                for i, name in enumerate(names)
+            ]
+            values = func.unnest(*arrays).table_valued(*names).render_derived(name="v")
+            db.execute(
+                update(table)
+                .where(key == values.c.id)
+                .values({**{name: values.c[name] for name in columns}, **same})
+            )
+        return
+    stmt = (
+        update(table)
+        .where(key == bindparam("u_id"))
+        .values({**{name: bindparam(f"u_{name}") for name in columns}, **same})
+    )
+    for chunk in chunks(rows, SQLITE_CHUNK):
+        db.execute(
+            stmt,
+            [
+                {f"u_{name}": value for name, value in zip(["id", *columns], row, strict=True)}
+                for row in chunk
+            ],
+        )

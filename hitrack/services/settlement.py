@@ -24,12 +24,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.base import utcnow
+from hitrack.db.bulk import update_rows
 from hitrack.db.models import Creator, Job, RevenueEvent, SettlementPeriod, Work
 from hitrack.domain import fast
 from hitrack.domain.errors import Conflict, InvalidInput, PermissionDenied
@@ -166,13 +167,11 @@ def close_currency(
             fill_all()  # every creator's exact entitlement in one pass, not one each
 
         # Per event: its split (steps 1-3) and its recoups, which go to the owners.
-        updates: list[dict[str, Any]] = []
+        updates: list[tuple[int, int, int, int]] = []
         recoups: list[tuple[int, str, int, Fraction]] = []
         for row, event in zip(rows, events, strict=True):
             recouped, fee, distributable = split_event(event)
-            updates.append(
-                {"id": row[0], "fee": fee, "recouped": recouped, "distributable": distributable}
-            )
+            updates.append((row[0], fee, recouped, distributable))
             if recouped:
                 owners = cg.owners_of(cg.work_index[event.work])
                 for handle, micros in split_recouped(owners, recouped).items():
@@ -237,15 +236,18 @@ def close_currency(
             for event_id, handle, micros, exact in recoups
         ]
         insert_allocations(db, allocations)
-        for update_row in updates:
-            update_row.update(
-                state="settled",
-                transaction_id=transaction.id,
-                period_id=period.id,
-                graph_version=graph.version,
-            )
-        for i in range(0, len(updates), _CHUNK * 4):
-            db.execute(update(RevenueEvent), updates[i : i + _CHUNK * 4])
+        update_rows(
+            db,
+            cast(Table, RevenueEvent.__table__),
+            ("fee", "recouped", "distributable"),
+            updates,
+            {
+                "state": "settled",
+                "transaction_id": transaction.id,
+                "period_id": period.id,
+                "graph_version": graph.version,
+            },
+        )
     return period
 
 
