@@ -28,7 +28,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select, text
+from flask import Flask
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,7 +40,7 @@ from hitrack.db.models import (  # noqa: E402
 )
 from hitrack.db.session import make_engine  # noqa: E402
 from hitrack.payments import ManualProvider  # noqa: E402
-from hitrack.services.payouts.bulk import run_payouts_bulk  # noqa: E402
+from hitrack.services.payouts import run_payouts  # noqa: E402
 from hitrack.settings import Settings  # noqa: E402
 from hitrack.web import create_app  # noqa: E402
 
@@ -114,12 +115,57 @@ def p99(fn: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
 
 
+def measure_pages(
+    app: Flask, engine: Engine, seeded: dict[str, object], args: argparse.Namespace
+) -> None:
+    client = app.test_client()
+    work = seeded["work"]
+    star = seeded["star"]
+    with app.app_context():
+        from hitrack.services import accounts
+
+        with Session(engine) as db:
+            token = accounts.issue_token(db, db.get(Creator, star))  # type: ignore[arg-type]
+    auth = {"Authorization": f"Bearer {token}"}
+    deep = client.get(f"/api/v1/works/{work}?per_page=50").get_json()
+    cursor = deep["cited_by_next"]
+    for _ in range(20):
+        cursor = client.get(f"/api/v1/works/{work}?cited_by_after={cursor}").get_json()[
+            "cited_by_next"
+        ]
+    figures = {
+        "work page (HTML)": lambda: client.get(f"/works/{work}"),
+        "work API, first page": lambda: client.get(f"/api/v1/works/{work}"),
+        "work API, page 21": lambda: client.get(f"/api/v1/works/{work}?cited_by_after={cursor}"),
+        "earnings page (HTML), first page": lambda: client.get("/me/earnings", headers=auth),
+        "earnings page (HTML), deep page": lambda: client.get(
+            f"/me/earnings?before={args.n // 2}", headers=auth
+        ),
+        "earnings API, first page": lambda: client.get("/api/v1/me/earnings", headers=auth),
+        "earnings API, deep page": lambda: client.get(
+            f"/api/v1/me/earnings?before={args.n // 2}", headers=auth
+        ),
+    }
+    for name, fn in figures.items():
+        status = fn().status_code  # type: ignore[attr-defined]
+        assert status == 200, f"{name}: {status}"
+        median, worst = p99(fn, args.runs)
+        print(f"{name}: median {median:.1f} ms, p99 {worst:.1f} ms")
+    t = time.perf_counter()
+    response = client.get("/api/v1/me/statement?format=csv", headers=auth)
+    lines = sum(chunk.count(b"\n") for chunk in response.iter_encoded())
+    print(f"statement CSV: {lines} lines streamed in {time.perf_counter() - t:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument(
         "--skip-payouts", action="store_true", help="measure the pages and the CSV only"
+    )
+    parser.add_argument(
+        "--payouts-only", action="store_true", help="measure only the payout run, not the pages"
     )
     args = parser.parse_args()
     url = os.environ.get(
@@ -145,50 +191,13 @@ def main() -> None:
                 data_dir=Path("/tmp/paging-bench"),
             )
         )
-        client = app.test_client()
-        work = seeded["work"]
-        star = seeded["star"]
-        with app.app_context():
-            from hitrack.services import accounts
-
-            with Session(engine) as db:
-                token = accounts.issue_token(db, db.get(Creator, star))  # type: ignore[arg-type]
-        auth = {"Authorization": f"Bearer {token}"}
-        deep = client.get(f"/api/v1/works/{work}?per_page=50").get_json()
-        cursor = deep["cited_by_next"]
-        for _ in range(20):
-            cursor = client.get(f"/api/v1/works/{work}?cited_by_after={cursor}").get_json()[
-                "cited_by_next"
-            ]
-        figures = {
-            "work page (HTML)": lambda: client.get(f"/works/{work}"),
-            "work API, first page": lambda: client.get(f"/api/v1/works/{work}"),
-            "work API, page 21": lambda: client.get(
-                f"/api/v1/works/{work}?cited_by_after={cursor}"
-            ),
-            "earnings page (HTML), first page": lambda: client.get("/me/earnings", headers=auth),
-            "earnings page (HTML), deep page": lambda: client.get(
-                f"/me/earnings?before={args.n // 2}", headers=auth
-            ),
-            "earnings API, first page": lambda: client.get("/api/v1/me/earnings", headers=auth),
-            "earnings API, deep page": lambda: client.get(
-                f"/api/v1/me/earnings?before={args.n // 2}", headers=auth
-            ),
-        }
-        for name, fn in figures.items():
-            status = fn().status_code  # type: ignore[attr-defined]
-            assert status == 200, f"{name}: {status}"
-            median, worst = p99(fn, args.runs)
-            print(f"{name}: median {median:.1f} ms, p99 {worst:.1f} ms")
-        t = time.perf_counter()
-        response = client.get("/api/v1/me/statement?format=csv", headers=auth)
-        lines = sum(chunk.count(b"\n") for chunk in response.iter_encoded())
-        print(f"statement CSV: {lines} lines streamed in {time.perf_counter() - t:.2f} s")
+        if not args.payouts_only:
+            measure_pages(app, engine, seeded, args)
         if args.skip_payouts:
             return
         t = time.perf_counter()
         with Session(engine) as db:
-            run = run_payouts_bulk(
+            run = run_payouts(
                 db,
                 ManualProvider(),
                 started_by=None,
@@ -196,7 +205,7 @@ def main() -> None:
                 now=datetime.now(UTC),
             )
             summary = run.summary.get("counts")
-        print(f"payout run (manual, bulk): {summary} in {time.perf_counter() - t:.1f} s")
+        print(f"payout run (manual): {summary} in {time.perf_counter() - t:.1f} s")
     finally:
         engine.dispose()
         with admin_engine.begin() as conn:

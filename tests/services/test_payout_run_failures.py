@@ -116,8 +116,14 @@ def test_a_run_that_crashes_ends_failed_with_its_reason(
         if done == 1:
             raise OSError("the terminal showing the progress bar went away")
 
+    # Progress is reported per batch: batches of one make it crash after the first payout.
     run = payouts.run_payouts(
-        db, ScriptedProvider(), started_by=admin, minimums=MINIMUMS, progress=terminal_gone
+        db,
+        ScriptedProvider(),
+        started_by=admin,
+        minimums=MINIMUMS,
+        progress=terminal_gone,
+        batch_size=1,
     )
 
     assert seen == [0, 1]

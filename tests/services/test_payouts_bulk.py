@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from hitrack.db.models import LedgerTransaction, Payout
 from hitrack.payments import ManualProvider
 from hitrack.services import ledger, payouts
-from hitrack.services.payouts.bulk import run_payouts_bulk
+from hitrack.services.payouts import run_payouts
 from tests.factories import MINIMUMS, ScriptedProvider, connect, fund, make_person, usd
 
 
@@ -27,7 +27,7 @@ def test_a_bulk_run_holds_every_verified_balance_once_and_leaves_the_rest(db: Se
     fund(db, small, usd(2))
     connect(db, small, "manual")
 
-    run = run_payouts_bulk(
+    run = run_payouts(
         db, ManualProvider(), started_by=admin, minimums=MINIMUMS, batch_size=3, max_workers=4
     )
 
@@ -52,11 +52,11 @@ def test_a_second_run_holds_nothing_twice(db: Session) -> None:
     creator = make_person(db, "Ana")
     fund(db, creator, usd(30))
     connect(db, creator, "manual")
-    first = run_payouts_bulk(db, ManualProvider(), started_by=admin, minimums=MINIMUMS)
-    resumed = run_payouts_bulk(
+    first = run_payouts(db, ManualProvider(), started_by=admin, minimums=MINIMUMS)
+    resumed = run_payouts(
         db, ManualProvider(), started_by=admin, minimums=MINIMUMS, run_id=first.public_id
     )
-    again = run_payouts_bulk(db, ManualProvider(), started_by=admin, minimums=MINIMUMS)
+    again = run_payouts(db, ManualProvider(), started_by=admin, minimums=MINIMUMS)
     assert resumed.id == first.id
     holds = db.scalar(select(func.count()).where(LedgerTransaction.kind == "payout_hold"))
     assert holds == 1
@@ -71,7 +71,7 @@ def test_sent_transfers_are_paid_and_failed_ones_go_back_to_the_balance(db: Sess
         fund(db, creator, usd(15))
         connect(db, creator, "stripe")
     provider = ScriptedProvider(answers=["sent", "failed", "unknown_sent"])
-    run = run_payouts_bulk(db, provider, started_by=admin, minimums=MINIMUMS, max_workers=1)
+    run = run_payouts(db, provider, started_by=admin, minimums=MINIMUMS, max_workers=1)
     by_creator = {
         p.creator_id: p for p in db.scalars(select(Payout).where(Payout.run_id == run.id))
     }

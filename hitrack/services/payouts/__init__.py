@@ -52,7 +52,7 @@ from hitrack.services.payouts.accounts import (
     payout_account,
     refresh_account,
 )
-from hitrack.services.payouts.batch import run_payouts
+from hitrack.services.payouts.batch import open_run, run_payouts
 from hitrack.services.payouts.closing import fail_run, finish_run
 from hitrack.services.payouts.core import PAYOUTS_PATH, SETTLE_GRACE, payout_key, require_admin
 from hitrack.services.payouts.manual import export_run_csv, mark_manual
@@ -74,9 +74,7 @@ from hitrack.services.payouts.runs import (
     Candidate,
     candidates,
     new_run_id,
-    open_run,
     run_summary_line,
-    send_run,
     transfer_request,
     unpaid_currencies,
 )
@@ -104,7 +102,6 @@ __all__ = [
     "verify_manual_method",
     "candidates",
     "open_run",
-    "send_run",
     "finish_run",
     "fail_run",
     "run_payouts",

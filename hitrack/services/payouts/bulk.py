@@ -1,7 +1,8 @@
-"""Payout runs in bulk: holds written a batch at a time, provider calls overlapped with a bound.
+"""A payout run's phases in bulk: holds written a batch at a time, provider calls overlapped.
 
-The same two-phase path as :mod:`hitrack.services.payouts.runs` (hold, send,
-settle; the package docstring), with the round trips counted per *batch* of
+:func:`~hitrack.services.payouts.batch.run_payouts` (the run's one bracket)
+calls :func:`hold_all` then :func:`send_all`: the two-phase path of the package
+docstring (hold, send, settle) with the round trips counted per *batch* of
 payouts instead of per payout, so a run over a hundred thousand creators ends
 in seconds:
 
@@ -35,15 +36,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import NamedTuple, TypeVar, cast
 
 from sqlalchemy import BigInteger, Integer, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from hitrack.db.base import utcnow
 from hitrack.db.models import (
-    Creator,
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
@@ -52,6 +54,7 @@ from hitrack.db.models import (
     PayoutRun,
 )
 from hitrack.domain import ledger as rules
+from hitrack.domain.errors import NotFound
 from hitrack.domain.money import format_micros, to_minor_units, whole_minor_units
 from hitrack.payments.base import (
     PayoutProvider,
@@ -61,16 +64,16 @@ from hitrack.payments.base import (
 )
 from hitrack.services import ledger
 from hitrack.services.notifications import Mailer
-from hitrack.services.payouts.closing import fail_run, finish_run
 from hitrack.services.payouts.core import _now, log, payout_key
 from hitrack.services.payouts.reconcile import reconcile
 from hitrack.services.payouts.results import _problem, apply_result
-from hitrack.services.payouts.runs import Candidate, _hold, _skip, _start_run, candidates
+from hitrack.services.payouts.runs import Candidate, _hold, _skip, candidates
 from hitrack.services.unit_of_work import discard, unit_of_work
 
-__all__ = ["BATCH", "MAX_WORKERS", "run_payouts_bulk", "hold_batch", "send_batch"]
+__all__ = ["BATCH", "MAX_WORKERS", "hold_all", "hold_batch", "send_all", "send_batch"]
 
 BATCH = 1_000
+T = TypeVar("T")
 MAX_WORKERS = 8
 
 
@@ -88,7 +91,7 @@ def hold_batch(
         codes = {ledger.payable_account(c.creator_id, c.currency): c for c in batch}
         stmt = (
             select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.balance)
-            .where(LedgerAccount.code.in_(sorted(codes)))
+            .where(_among(db, LedgerAccount.code, sorted(codes)))
             .order_by(LedgerAccount.id)
         )
         if db.get_bind().dialect.name == "postgresql":
@@ -98,7 +101,7 @@ def hold_batch(
             db.execute(
                 select(Payout.creator_id, Payout.currency).where(
                     Payout.status == "pending",
-                    Payout.creator_id.in_(sorted({c.creator_id for c in batch})),
+                    _among(db, Payout.creator_id, sorted({c.creator_id for c in batch})),
                 )
             )
         )
@@ -116,11 +119,11 @@ def hold_batch(
         if not held:
             return 0
         hold_codes = [ledger.payout_hold_account(c.creator_id, c.currency) for c, _, _ in held]
-        ledger.ensure_accounts(db, hold_codes)
+        _ensure_accounts(db, hold_codes)
         holds = dict(
             db.execute(
                 select(LedgerAccount.code, LedgerAccount.id).where(
-                    LedgerAccount.code.in_(hold_codes)
+                    _among(db, LedgerAccount.code, hold_codes)
                 )
             ).all()
         )
@@ -144,7 +147,7 @@ def hold_batch(
         tx_ids = dict(
             db.execute(
                 select(LedgerTransaction.idempotency_key, LedgerTransaction.id).where(
-                    LedgerTransaction.idempotency_key.in_(keys)
+                    _among(db, LedgerTransaction.idempotency_key, keys)
                 )
             ).all()
         )
@@ -197,7 +200,41 @@ def _postgres(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
 
 
-def _insert_rows(db: Session, model: type, rows: list[dict[str, object]]) -> None:
+def _among(
+    db: Session, column: InstrumentedAttribute[T], values: Sequence[T]
+) -> ColumnElement[bool]:
+    """``column IN values``: on PostgreSQL one array parameter (``= ANY``) however many values;
+    SQLite, in-process and a batch at a time, takes the list."""
+    if not _postgres(db):
+        return column.in_(list(values))
+    return column == func.any(bindparam(None, list(values), type_=ARRAY(column.type)))
+
+
+def _ensure_accounts(db: Session, codes: Sequence[str]) -> None:
+    """Create those of the accounts ``codes`` that do not exist yet (no commit): on PostgreSQL
+    one ``INSERT ... ON CONFLICT DO NOTHING`` of arrays, in code order (a concurrent first use
+    of a code waits on its unique index, then is skipped)."""
+    if not _postgres(db):
+        ledger.ensure_accounts(db, list(codes))
+        return
+    rows: list[dict[str, object]] = []
+    for code in sorted(set(codes)):
+        kind, creator_id, currency = ledger.account_kind(code)
+        rows.append(
+            {
+                "code": code,
+                "kind": kind,
+                "creator_id": creator_id,
+                "currency": currency,
+                "balance": 0,
+            }
+        )
+    _insert_rows(db, LedgerAccount, rows, skip_existing="code")
+
+
+def _insert_rows(
+    db: Session, model: type, rows: list[dict[str, object]], *, skip_existing: str | None = None
+) -> None:
     """Insert ``rows`` in one statement: PostgreSQL binds one array per column (``unnest``),
     so the statement has as many parameters as columns however many rows; SQLite,
     in-process, takes them as an executemany."""
@@ -218,7 +255,10 @@ def _insert_rows(db: Session, model: type, rows: list[dict[str, object]]) -> Non
         )
         for name in names
     ]
-    db.execute(insert(table).from_select(names, select(*arrays)))
+    statement = postgresql_insert(table).from_select(names, select(*arrays))
+    if skip_existing is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=[skip_existing])
+    db.execute(statement)
 
 
 def _move_balances(db: Session, moves: Sequence[tuple[int, int]]) -> None:
@@ -245,14 +285,15 @@ def _move_balances(db: Session, moves: Sequence[tuple[int, int]]) -> None:
     )
 
 
-def _hold_all_bulk(
+def hold_all(
     db: Session,
     provider: PayoutProvider,
     run: PayoutRun,
     minimums: Mapping[str, int],
     at: datetime,
-    batch_size: int,
+    batch_size: int = BATCH,
 ) -> None:
+    """Reconcile what earlier runs left pending, then hold every payout a batch at a time."""
     reconcile(db, provider, now=at)
     found = candidates(db, provider.name, minimums)
     discard(db)
@@ -291,7 +332,7 @@ def _requests(
         db.execute(
             select(PayoutAccount.creator_id, PayoutAccount.provider_account_id).where(
                 PayoutAccount.provider == run.provider,
-                PayoutAccount.creator_id.in_(sorted({p.creator_id for p in payouts})),
+                _among(db, PayoutAccount.creator_id, sorted({p.creator_id for p in payouts})),
             )
         ).all()
     )
@@ -299,7 +340,7 @@ def _requests(
     for p in payouts:
         try:
             if p.creator_id not in accounts:
-                raise LookupError(f"creator {p.creator_id} has no {run.provider} payout account")
+                raise NotFound(f"creator {p.creator_id} has no {run.provider} payout account")
             built[p.id] = TransferRequest(
                 idempotency_key=p.idempotency_key,
                 amount_minor=to_minor_units(p.amount, p.currency),
@@ -339,28 +380,25 @@ def send_batch(
     """Claim, send and record the pending payouts ``ids``; how many were handled."""
     at = _now(now)
     with unit_of_work(db):
-        claimed = [
+        # Claimed and read in one statement (reconcile leaves them alone for SETTLE_GRACE).
+        claimed = sorted(
             _Pending(*row)
             for row in db.execute(
-                select(
+                update(Payout)
+                .where(_among(db, Payout.id, ids), Payout.status == "pending")
+                .values(updated_at=at)
+                .returning(
                     Payout.id,
                     Payout.creator_id,
                     Payout.currency,
                     Payout.amount,
                     Payout.idempotency_key,
                 )
-                .where(Payout.id.in_(list(ids)), Payout.status == "pending")
-                .order_by(Payout.id)
+                .execution_options(synchronize_session=False)
             )
-        ]
+        )
         if not claimed:
             return 0
-        db.execute(
-            update(Payout)
-            .where(Payout.id.in_([p.id for p in claimed]), Payout.status == "pending")
-            .values(updated_at=at)
-            .execution_options(synchronize_session=False)
-        )
         requests = _requests(db, run, claimed)
     # The provider is called with no transaction open: the session is idle.
     calls = {
@@ -383,7 +421,7 @@ def send_batch(
             for reason, pids in sorted(waiting.items()):  # one statement per distinct answer
                 db.execute(
                     update(Payout)
-                    .where(Payout.id.in_(sorted(pids)), Payout.status == "pending")
+                    .where(_among(db, Payout.id, sorted(pids)), Payout.status == "pending")
                     .values(failure_reason=reason)
                     .execution_options(synchronize_session=False)
                 )
@@ -409,55 +447,34 @@ def send_batch(
     return len(results)
 
 
-def run_payouts_bulk(
+def send_all(
     db: Session,
     provider: PayoutProvider,
+    run: PayoutRun,
     *,
-    started_by: Creator | None,
-    minimums: Mapping[str, int],
     mailer: Mailer | None = None,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
-    run_id: str | None = None,
     batch_size: int = BATCH,
     max_workers: int = MAX_WORKERS,
-) -> PayoutRun:
-    """:func:`~hitrack.services.payouts.batch.run_payouts` a batch at a time (same run, same rules).
+) -> None:
+    """Send the run's pending payouts a batch at a time, at most ``max_workers`` calls in flight.
 
-    ``max_workers`` bounds the provider calls in flight at once.
+    ``progress(done, total)`` is called before the first batch (``done`` 0) and after each.
     """
-    if max_workers < 1 or batch_size < 1:
-        raise ValueError("max_workers and batch_size must be at least 1")
-    existing = db.scalar(select(PayoutRun).where(PayoutRun.public_id == run_id)) if run_id else None
-    discard(db)
-    if existing is not None and existing.status != "running":
-        return existing
-    run = existing or _start_run(db, provider, started_by, _now(now), run_id)
-    try:
-        _hold_all_bulk(db, provider, run, minimums, _now(now), batch_size)
-        ids = list(
-            db.scalars(
-                select(Payout.id)
-                .where(Payout.run_id == run.id, Payout.status == "pending")
-                .order_by(Payout.id)
-            )
+    ids = list(
+        db.scalars(
+            select(Payout.id)
+            .where(Payout.run_id == run.id, Payout.status == "pending")
+            .order_by(Payout.id)
         )
-        discard(db)
-        done = 0
-        if progress is not None:
-            progress(done, len(ids))
-        with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="payout") as pool:
-            for chunk in _chunks(ids, batch_size):
-                done += send_batch(db, provider, run, chunk, pool, mailer=mailer, now=now)
-                if progress is not None:
-                    progress(done, len(ids))
-        return finish_run(db, run, now=now)
-    except Exception as error:
-        log.exception("payout run %s failed", run.public_id)
-        return fail_run(db, run, _problem(error), now=now)
-    except BaseException as error:
-        try:
-            fail_run(db, run, f"interrupted: {_problem(error)}", now=now)
-        except Exception:
-            log.exception("payout run %s: could not record the interruption", run.public_id)
-        raise
+    )
+    discard(db)
+    done = 0
+    if progress is not None:
+        progress(done, len(ids))
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="payout") as pool:
+        for chunk in _chunks(ids, batch_size):
+            done += send_batch(db, provider, run, chunk, pool, mailer=mailer, now=now)
+            if progress is not None:
+                progress(done, len(ids))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,18 +29,13 @@ from hitrack.domain.money import (
 )
 from hitrack.payments.base import (
     PayoutProvider,
-    TransferOutcome,
     TransferRequest,
-    TransferResult,
 )
 from hitrack.services import ledger
-from hitrack.services.notifications import Mailer
 from hitrack.services.payouts.accounts import payout_account
 from hitrack.services.payouts.closing import _skipped
-from hitrack.services.payouts.core import _now, log, payout_key, require_admin
-from hitrack.services.payouts.reconcile import reconcile
-from hitrack.services.payouts.results import _note, _problem, apply_result
-from hitrack.services.unit_of_work import read_only, set_rollback, unit_of_work
+from hitrack.services.payouts.core import payout_key, require_admin
+from hitrack.services.unit_of_work import set_rollback, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -177,28 +172,6 @@ def _skip(db: Session, run: PayoutRun, candidate: Candidate, reason: str) -> Non
         run.summary = {**run.summary, "skipped": skipped}
 
 
-def open_run(
-    db: Session,
-    provider: PayoutProvider,
-    *,
-    started_by: Creator | None,
-    minimums: Mapping[str, int],
-    now: datetime | None = None,
-    run_id: str | None = None,
-) -> PayoutRun:
-    """Start a run: record it, reconcile what earlier runs left pending, then hold every payout.
-
-    ``started_by`` must be an admin (``None``: the system, e.g. the CLI).
-    Each payout is committed with its hold before :func:`send_run` calls the
-    provider. A hold that cannot be made (one creator's trouble) is recorded
-    in the run's summary under ``skipped`` and the others are still held.
-    Use :func:`run_payouts`, which also ends a run that crashes as ``failed``.
-    """
-    run = _start_run(db, provider, started_by, _now(now), run_id)
-    _hold_all(db, provider, run, minimums, run.started_at)
-    return run
-
-
 def _start_run(
     db: Session,
     provider: PayoutProvider,
@@ -221,39 +194,6 @@ def _start_run(
     return run
 
 
-def _hold_all(
-    db: Session,
-    provider: PayoutProvider,
-    run: PayoutRun,
-    minimums: Mapping[str, int],
-    at: datetime,
-) -> None:
-    reconcile(db, provider, now=at)
-    with read_only(db):  # each hold below is its own transaction
-        found = candidates(db, provider.name, minimums)
-    for candidate in found:
-        if candidate.refused:
-            _skip(db, run, candidate, candidate.refused)
-            continue
-        try:
-            _hold(db, run, candidate, minimums[candidate.currency])
-        except Exception as error:  # one creator's hold must not stop the others
-            log.exception("payout run %s: hold for creator %s failed", run.public_id, candidate)
-            _skip(db, run, candidate, f"could not hold the payout: {_problem(error)}")
-
-
-def _claim(db: Session, payout: Payout, now: datetime) -> bool:
-    """Mark the payout as being sent now (reconcile leaves it alone for SETTLE_GRACE)."""
-    with unit_of_work(db):  # committed before the provider is called
-        result = db.execute(
-            update(Payout)
-            .where(Payout.id == payout.id, Payout.status == "pending")
-            .values(updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return bool(getattr(result, "rowcount", 0))
-
-
 def transfer_request(db: Session, payout: Payout, run: PayoutRun) -> TransferRequest:
     """What the provider is asked for this payout (minor units only here, at the boundary)."""
     account = payout_account(db, payout.creator_id, run.provider)
@@ -267,66 +207,6 @@ def transfer_request(db: Session, payout: Payout, run: PayoutRun) -> TransferReq
         transfer_group=run.public_id,
         metadata={"payout_id": str(payout.id), "creator_id": str(payout.creator_id)},
     )
-
-
-def send_run(
-    db: Session,
-    provider: PayoutProvider,
-    run: PayoutRun,
-    *,
-    mailer: Mailer | None = None,
-    now: datetime | None = None,
-) -> Iterator[Payout]:
-    """Send each pending payout of the run and settle it; yields each payout once handled.
-
-    One payout's failure never stops the run. Before the provider is called
-    (no payout account, a request that cannot be built) the hold is voided
-    and the payout ends ``failed`` with the reason; if the provider call or
-    the settling raises, nobody knows whether money moved, so the payout
-    stays ``pending`` with the reason and :func:`reconcile` settles it by
-    looking the transfer up, never by sending again.
-    """
-    with read_only(db):
-        ids = list(
-            db.scalars(
-                select(Payout.id)
-                .where(Payout.run_id == run.id, Payout.status == "pending")
-                .order_by(Payout.id)
-            )
-        )
-    for payout_id in ids:
-        payout = db.get(Payout, payout_id)
-        if payout is None or not _claim(db, payout, _now(now)):
-            continue  # settled meanwhile (a webhook, a reconcile)
-        yield _send_one(db, provider, run, payout, mailer)
-
-
-def _send_one(
-    db: Session, provider: PayoutProvider, run: PayoutRun, payout: Payout, mailer: Mailer | None
-) -> Payout:
-    try:
-        with read_only(db):  # not held open over the provider call
-            request = transfer_request(db, payout, run)
-    except Exception as error:
-        log.exception("payout %s: no transfer request", payout.idempotency_key)
-        failed = TransferResult(
-            TransferOutcome.FAILED, None, f"not sent: {_problem(error)}"
-        )  # the provider was never called: the money goes back to the balance
-        return apply_result(db, payout, failed, mailer=mailer)
-    try:
-        result = provider.send_transfer(request)
-    except Exception as error:
-        log.exception("payout %s: the provider call raised", payout.idempotency_key)
-        result = TransferResult(
-            TransferOutcome.UNKNOWN,
-            None,
-            f"the provider call raised {_problem(error)}; reconcile looks the transfer up",
-        )
-    try:
-        return apply_result(db, payout, result, mailer=mailer)
-    except Exception as error:  # apply_result's unit of work has rolled back
-        log.exception("payout %s: settling the provider's answer failed", payout.idempotency_key)
-        return _note(db, payout, f"settling the provider's answer failed: {_problem(error)}")
 
 
 def run_summary_line(run: PayoutRun) -> str:
