@@ -18,7 +18,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from hitrack.db.base import utcnow
-from hitrack.db.bulk import insert_rows
+from hitrack.db.bulk import insert_rows, lookup
 from hitrack.db.models import Allocation, Citation, Creator, RevenueEvent, Work
 from hitrack.domain import credit, fast
 from hitrack.domain.errors import Conflict
@@ -305,15 +305,9 @@ _CHUNK = 5_000
 
 
 def creator_ids(db: Session, handles: Iterable[str]) -> dict[str, int]:
-    """Creator ids by handle, looked up in chunks (never one parameter per creator at once)."""
-    wanted = sorted(set(handles))
-    ids: dict[str, int] = {}
-    for i in range(0, len(wanted), _CHUNK):
-        chunk = wanted[i : i + _CHUNK]
-        ids.update(
-            db.execute(select(Creator.handle, Creator.id).where(Creator.handle.in_(chunk))).all()
-        )
-    return ids
+    """Creator ids by handle: one array parameter per 100k handles
+    (:func:`hitrack.db.bulk.lookup`), never one parameter per creator."""
+    return dict(lookup(db, Creator.handle, sorted(set(handles)), Creator.id))
 
 
 _ALLOCATION_COLUMNS = ("event_id", "period_id", "creator_id", "kind", "amount", "exact")
