@@ -235,9 +235,11 @@ def _post(db: Session, key: str, kind: str, postings: list[tuple[str, int]], dig
 def write_breaches(db: Session) -> list[str]:
     """One breach of each kind the check knows; the text each must be named by."""
     q = lambda sql, **kw: db.execute(text(sql), kw).scalar()  # noqa: E731
-    mid = q("SELECT id FROM ledger_transactions WHERE kind = 'revenue_funding' ORDER BY id "
-            "OFFSET (SELECT count(*) / 2 FROM ledger_transactions WHERE kind = 'revenue_funding') "
-            "LIMIT 1")
+    mid = q(
+        "SELECT id FROM ledger_transactions WHERE kind = 'revenue_funding' ORDER BY id "
+        "OFFSET (SELECT count(*) / 2 FROM ledger_transactions WHERE kind = 'revenue_funding') "
+        "LIMIT 1"
+    )
     mid_key = q("SELECT idempotency_key FROM ledger_transactions WHERE id = :i", i=mid)
     # 1. A posting slipped into a transaction: unbalanced, hash, currency, running balance.
     db.execute(
@@ -248,8 +250,13 @@ def write_breaches(db: Session) -> list[str]:
         {"t": mid},
     )
     # 2. Balanced postings that are not those of its payload hash.
-    _post(db, "lb-bad-hash", "revenue", [("platform:cash:USD", 1), ("platform:fees:USD", -1)],
-          "0" * 64)
+    _post(
+        db,
+        "lb-bad-hash",
+        "revenue",
+        [("platform:cash:USD", 1), ("platform:fees:USD", -1)],
+        "0" * 64,
+    )
     # 3. A payable that owes the platform.
     creator = q("SELECT min(id) FROM creators WHERE handle LIKE 'lb-%'")
     payable = f"creator:{creator}:payable:USD"
@@ -257,16 +264,21 @@ def write_breaches(db: Session) -> list[str]:
     moves = [(payable, owed + 5), ("platform:cash:USD", -(owed + 5))]
     _post(db, "lb-negative", "payout_hold", moves, _hash("payout_hold", moves))
     # 4. An account beyond the cap.
-    moves = [("platform:cash:USD", MAX_ACCOUNT_MICROS + 1),
-             ("platform:paid_out:USD", -(MAX_ACCOUNT_MICROS + 1))]
+    moves = [
+        ("platform:cash:USD", MAX_ACCOUNT_MICROS + 1),
+        ("platform:paid_out:USD", -(MAX_ACCOUNT_MICROS + 1)),
+    ]
     _post(db, "lb-cap", "revenue", moves, _hash("revenue", moves))
     # 5. A running balance that drifted.
     hold = f"creator:{creator}:payout_hold:USD"
-    db.execute(text("UPDATE ledger_accounts SET balance = balance + 1 WHERE code = :c"),
-               {"c": hold})
+    db.execute(
+        text("UPDATE ledger_accounts SET balance = balance + 1 WHERE code = :c"), {"c": hold}
+    )
     # 6. A settled event with one allocation too many (and so not its transaction).
-    event = q("SELECT external_id FROM revenue_events WHERE state = 'settled' "
-              "AND period_id IS NULL ORDER BY id LIMIT 1")
+    event = q(
+        "SELECT external_id FROM revenue_events WHERE state = 'settled' "
+        "AND period_id IS NULL ORDER BY id LIMIT 1"
+    )
     other = q("SELECT max(id) FROM creators WHERE handle LIKE 'lb-%'")
     db.execute(
         text(
@@ -288,8 +300,10 @@ def write_breaches(db: Session) -> list[str]:
         {"e": event},
     )
     # 8. An allocation on an event not yet settled.
-    waiting = q("SELECT external_id FROM revenue_events WHERE state = 'funded' "
-                "AND external_id <> 'lb-stolen' LIMIT 1")
+    waiting = q(
+        "SELECT external_id FROM revenue_events WHERE state = 'funded' "
+        "AND external_id <> 'lb-stolen' LIMIT 1"
+    )
     db.execute(
         text(
             "INSERT INTO allocations (event_id, creator_id, kind, amount, exact) "
@@ -371,16 +385,22 @@ def main() -> None:
             counts = build(db, args.transactions)
         print(f"built in {time.perf_counter() - start:.1f} s: {counts}", flush=True)
         seconds, peak, status, out, err = check(url)
-        print(f"ledger check: {seconds:.1f} s, peak RSS {peak:.0f} MB, exit {status}: "
-              f"{err.strip()[-200:]}", flush=True)
+        print(
+            f"ledger check: {seconds:.1f} s, peak RSS {peak:.0f} MB, exit {status}: "
+            f"{err.strip()[-200:]}",
+            flush=True,
+        )
         assert status == 0 and not out.strip(), out[:2000]
         if args.breaches:
             with Session(engine) as db:
                 expected = write_breaches(db)
             seconds, peak, status, out, err = check(url)
             lines = out.splitlines()
-            print(f"ledger check, broken: {seconds:.1f} s, peak RSS {peak:.0f} MB, exit "
-                  f"{status}, {len(lines)} breaches:", flush=True)
+            print(
+                f"ledger check, broken: {seconds:.1f} s, peak RSS {peak:.0f} MB, exit "
+                f"{status}, {len(lines)} breaches:",
+                flush=True,
+            )
             for line in lines:
                 print(f"  {line}")
             missing = [e for e in expected if not any(line.startswith(e) for line in lines)]
