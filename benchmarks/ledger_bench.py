@@ -83,6 +83,7 @@ def build(db: Session, n: int) -> dict[str, int]:
         "SELECT 'lb-' || g, 'Creator ' || g, NULL, 'creator', now() FROM generate_series(0, :c - 1) g",
         "CREATE TEMP TABLE cr AS SELECT (substr(handle, 4))::int AS k, id FROM creators "
         "WHERE handle LIKE 'lb-%'",
+        "CREATE UNIQUE INDEX ON cr (k)",  # the look-ups below: an index, not a scan each
         "INSERT INTO works (public_id, kind, title, description, visibility, created_at, "
         "consent_remix, consent_ai_training, attribution_weight_num, attribution_weight_den, "
         "credit_pool_num, credit_pool_den, status) VALUES ('lb-work', 'record', 'Ledger', '', "
