@@ -38,6 +38,7 @@ from hitrack.domain.settlement import blended_shares
 from hitrack.services.graph import graph_version, hide_titles
 
 __all__ = [
+    "small_ancestry",
     "explain_event",
     "explain_allocations",
     "explanation_entries",
@@ -95,6 +96,14 @@ def _reaching_within(
         return reached
 
     return walk([work_id], below) & walk(targets & nodes, above)
+
+
+def small_ancestry(db: Session, event: RevenueEvent) -> bool:
+    """Whether the event's work has at most :data:`DOWN_PROBE_LIMIT` ancestors (one bounded
+    query): its explanations are then quick enough to give inside a response."""
+    version = event.graph_version if event.graph_version is not None else graph_version(db)
+    probe = select(_down(event.work_id, version).c.id).limit(DOWN_PROBE_LIMIT + 1)
+    return len(db.scalars(probe).all()) <= DOWN_PROBE_LIMIT
 
 
 def _between(db: Session, work_id: int, owned: Select[Any], version: int) -> set[int]:

@@ -71,7 +71,11 @@ never replays its whole ancestry (the model operator's own path covers all of it
 
 def event_json(event: RevenueEvent) -> dict[str, Any]:
     allocations = revenue.allocation_rows(db(), event)
-    explained = len(allocations) <= EXPLAINED_ALLOCATIONS
+    # A few allocations over a small ancestry are explained inline; any other event's
+    # explanations open on demand, one creator at a time (GET /me/earnings).
+    explained = 0 < len(allocations) <= EXPLAINED_ALLOCATIONS and explanations.small_ancestry(
+        db(), event
+    )
 
     def why(a: revenue.AllocationRow) -> list[str] | None:
         if explained:

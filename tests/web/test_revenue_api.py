@@ -60,6 +60,27 @@ def test_an_admin_records_revenue_and_gets_the_settled_event(
     assert again.status_code == 200 and again.get_json()["allocations"] == event["allocations"]
 
 
+def test_an_event_over_a_large_ancestry_lists_its_allocations_without_explaining_them(
+    client: FlaskClient, song: Song, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the probe's limit the response explains nobody inline (each creator opens
+    their own explanation); the allocations are listed all the same."""
+    from hitrack.services import explanations
+
+    monkeypatch.setattr(explanations, "DOWN_PROBE_LIMIT", 1)
+    headers = bearer(client, song.admin.email or "", PASSWORD)
+    response = client.post("/api/v1/revenue", json=sale(song), headers=headers)
+    assert response.status_code == 201, response.get_json()
+    allocations = response.get_json()["allocations"]
+    assert {a["creator"] for a in allocations} >= {song.ana.handle}
+    assert sum(a["amount"] for a in allocations) == usd(100)
+    assert all(a["explanation"] is None for a in allocations)
+    opened = client.get(
+        "/api/v1/me/earnings", headers=bearer(client, song.ana.email or "", PASSWORD)
+    )
+    assert opened.status_code == 200
+
+
 def test_a_replay_returns_the_original_and_another_payload_is_409(
     client: FlaskClient, song: Song, app_db: Session
 ) -> None:
