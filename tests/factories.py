@@ -41,6 +41,7 @@ from hitrack.db.models import (
     Work,
     WorkOwner,
 )
+from hitrack.db.models import RevenueEvent as RevenueEventRow
 from hitrack.domain import graph as domain_graph
 from hitrack.domain.credit import RevenueEvent
 from hitrack.domain.ledger import Posting
@@ -613,3 +614,22 @@ def events_strategy(
             )
         )
     return events
+
+
+def reference_micros(db: Session, event: RevenueEventRow) -> dict[tuple[str, str], int]:
+    """The exact engine's micros for a stored ``event``, settled alone over its ancestry as stored
+    now: ``(handle, kind) -> micros``, kinds ``earning`` and ``recoup``."""
+    from hitrack.domain import credit
+    from hitrack.services import revenue
+    from hitrack.services.graph import ancestry_ids, load_graph
+
+    G = load_graph(db, ancestry_ids(db, [event.work_id]))
+    s = credit.settle_event(G, revenue.domain_event(event))
+    micros = {(h, "earning"): s.creators.get(h, 0) for h in s.entitlements}
+    micros.update({(h, "recoup"): m for h, m in s.recouped.items()})
+    return micros
+
+
+def stored_micros(event: RevenueEventRow) -> dict[tuple[str, str], int]:
+    """A settled event's allocations as stored: ``(handle, kind) -> micros``."""
+    return {(a.creator.handle, a.kind): a.amount for a in event.allocations}

@@ -65,7 +65,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
 from hitrack.db.base import utcnow
-from hitrack.db.bulk import insert_rows
+from hitrack.db.bulk import insert_rows, lookup
 from hitrack.db.models import (
     Allocation,
     CreditEarning,
@@ -217,10 +217,7 @@ def ensure_accounts(db: Session, codes: list[str]) -> None:
     insert skips a code another transaction has created (waiting for it on
     the unique index when that one has not committed yet).
     """
-    existing: set[str] = set()
-    for i in range(0, len(codes), _CHUNK):
-        chunk = codes[i : i + _CHUNK]
-        existing |= set(db.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(chunk))))
+    existing = {code for (code,) in lookup(db, LedgerAccount.code, sorted(set(codes)))}
     missing = sorted({code for code in codes if code not in existing})
     if not missing:
         return

@@ -22,11 +22,9 @@ from hitrack.db.models import (
     LedgerTransaction,
     RevenueEvent,
 )
-from hitrack.domain import credit
 from hitrack.domain.errors import InvalidInput
 from hitrack.services import credits, ledger, revenue, settlement
-from hitrack.services.graph import ancestry_ids, load_graph
-from tests.factories import Song, make_song, usd
+from tests.factories import Song, make_song, reference_micros, stored_micros, usd
 from tests.services.test_credits import make_film
 
 FEE = Fraction(1, 10)
@@ -43,19 +41,6 @@ def stored_rows(db: Session) -> tuple[int, int, int, int]:
         db.scalar(select(func.count()).select_from(table)) or 0
         for table in (RevenueEvent, Allocation, LedgerTransaction, LedgerPosting)
     )
-
-
-def reference(db: Session, event: RevenueEvent) -> dict[tuple[str, str], int]:
-    """The exact engine's micros for ``event``, settled alone over its ancestry."""
-    G = load_graph(db, ancestry_ids(db, [event.work_id]))
-    s = credit.settle_event(G, revenue.domain_event(event))
-    micros = {(h, "earning"): s.creators.get(h, 0) for h in s.entitlements}
-    micros.update({(h, "recoup"): m for h, m in s.recouped.items()})
-    return micros
-
-
-def stored(event: RevenueEvent) -> dict[tuple[str, str], int]:
-    return {(a.creator.handle, a.kind): a.amount for a in event.allocations}
 
 
 def rows(song: Song) -> str:
@@ -85,7 +70,7 @@ def test_each_imported_event_is_settled_exactly_as_if_alone(db: Session, song: S
         assert (event.state, event.origin, event.funding_method) == ("settled", "csv", "on_arrival")
         assert event.funding_transaction_id is not None and event.transaction_id is not None
         assert event.graph_version is not None
-        assert stored(event) == {k: v for k, v in reference(db, event).items() if v}
+        assert stored_micros(event) == {k: v for k, v in reference_micros(db, event).items() if v}
         assert event.fee + event.recouped + sum(
             a.amount for a in event.allocations if a.kind == "earning"
         ) == (event.amount)
@@ -116,7 +101,7 @@ def test_an_import_settles_like_the_same_events_sent_one_by_one(db: Session, son
         ).event
         imported = revenue.get_event(db, external_id)
         alone = revenue.get_event(db, alone.external_id)
-        assert stored(imported) == stored(alone)
+        assert stored_micros(imported) == stored_micros(alone)
         assert (imported.fee, imported.recouped, imported.distributable) == (
             alone.fee,
             alone.recouped,

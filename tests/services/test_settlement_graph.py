@@ -15,8 +15,8 @@ from hitrack.db.models import Citation, CompactGraphRow, Job, RevenueEvent, Work
 from hitrack.domain import credit
 from hitrack.jobs.database import DatabaseQueue
 from hitrack.services import compact_graph, explanations, revenue
-from hitrack.services.graph import ancestry_ids, graph_version, load_graph
-from tests.factories import make_person, make_song, make_work, usd
+from hitrack.services.graph import graph_version
+from tests.factories import make_person, make_song, make_work, reference_micros, stored_micros, usd
 
 
 def settle(
@@ -25,19 +25,6 @@ def settle(
     data = {"external_id": external_id, "work": work.public_id, "amount": amount, "currency": "USD"}
     recorded = revenue.record_revenue(db, admin, {**data, **extra}, default_fee_rate=Fraction(0))
     return revenue.get_event(db, recorded.event.external_id)
-
-
-def reference(db: Session, event: RevenueEvent) -> dict[tuple[str, str], int]:
-    """The exact engine's micros for ``event`` over its ancestry as stored now."""
-    G = load_graph(db, ancestry_ids(db, [event.work_id]))
-    s = credit.settle_event(G, revenue.domain_event(event))
-    micros = {(h, "earning"): s.creators.get(h, 0) for h in s.entitlements}
-    micros.update({(h, "recoup"): m for h, m in s.recouped.items()})
-    return micros
-
-
-def stored(event: RevenueEvent) -> dict[tuple[str, str], int]:
-    return {(a.creator.handle, a.kind): a.amount for a in event.allocations}
 
 
 def test_every_graph_write_bumps_the_version_and_stamps_its_rows(db: Session) -> None:
@@ -66,7 +53,7 @@ def test_a_stored_compact_graph_is_used_only_while_its_version_matches(db: Sessi
     assert compact_graph.current(db) is None  # stale: never used
     event = settle(db, song.admin, song.night_swim, usd(100), "after-citation")
     assert event.graph_version == graph_version(db)
-    assert stored(event) == reference(db, event)
+    assert stored_micros(event) == reference_micros(db, event)
 
 
 def test_a_stale_graph_queues_one_rebuild_and_a_large_ancestry_rebuilds_first(db: Session) -> None:
@@ -101,8 +88,8 @@ def test_platform_settlement_known_answer(db: Session) -> None:
         db, song.admin, song.night_swim, usd(100), "known", costs=usd(10), fee_rate="0.1"
     )
     assert event.graph_version == graph_version(db)
-    assert stored(event) == reference(db, event)
-    assert sum(stored(event).values()) + event.fee == usd(100)
+    assert stored_micros(event) == reference_micros(db, event)
+    assert sum(stored_micros(event).values()) + event.fee == usd(100)
     # A model event with an attribution: blended shares, the same micros.
     model_event = settle(
         db,
@@ -112,7 +99,7 @@ def test_platform_settlement_known_answer(db: Session) -> None:
         "known-model",
         attribution={song.shoreline.public_id: 3},
     )
-    assert stored(model_event) == reference(db, model_event)
+    assert stored_micros(model_event) == reference_micros(db, model_event)
 
 
 _events = itertools.count()
@@ -168,7 +155,7 @@ def test_platform_settlement_equals_the_exact_engine_on_random_graphs(
         costs=costs,
         fee_rate=str(fee),
     )
-    assert stored(event) == reference(db, event)
+    assert stored_micros(event) == reference_micros(db, event)
     assert (
         event.recouped + event.fee + sum(a.amount for a in event.allocations if a.kind == "earning")
         == amount

@@ -119,7 +119,7 @@ def hold_batch(
         if not held:
             return 0
         hold_codes = [ledger.payout_hold_account(c.creator_id, c.currency) for c, _, _ in held]
-        _ensure_accounts(db, hold_codes)
+        ledger.ensure_accounts(db, sorted(set(hold_codes)))
         holds = dict(
             db.execute(
                 select(LedgerAccount.code, LedgerAccount.id).where(
@@ -208,28 +208,6 @@ def _among(
     if not _postgres(db):
         return column.in_(list(values))
     return column == func.any(bindparam(None, list(values), type_=ARRAY(column.type)))
-
-
-def _ensure_accounts(db: Session, codes: Sequence[str]) -> None:
-    """Create those of the accounts ``codes`` that do not exist yet (no commit): on PostgreSQL
-    one ``INSERT ... ON CONFLICT DO NOTHING`` of arrays, in code order (a concurrent first use
-    of a code waits on its unique index, then is skipped)."""
-    if not _postgres(db):
-        ledger.ensure_accounts(db, list(codes))
-        return
-    rows: list[dict[str, object]] = []
-    for code in sorted(set(codes)):
-        kind, creator_id, currency = ledger.account_kind(code)
-        rows.append(
-            {
-                "code": code,
-                "kind": kind,
-                "creator_id": creator_id,
-                "currency": currency,
-                "balance": 0,
-            }
-        )
-    _insert_rows(db, LedgerAccount, rows, skip_existing="code")
 
 
 def _insert_rows(
