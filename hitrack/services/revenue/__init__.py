@@ -8,6 +8,7 @@ surface so callers can say ``revenue.record_revenue``:
 - :mod:`.recording`: record one event (idempotent on its external id), reported or funded;
 - :mod:`.settling`: fund an event, settle it now or hold it for a period, its allocations;
 - :mod:`.csv_import`: many events from a CSV file, all rows checked before any is written.
+- :mod:`.bulk_events`: checked events recorded funded in bulk, then the immediate ones settled.
 """
 
 from __future__ import annotations
