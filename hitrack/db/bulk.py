@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.types import BigInteger, Integer, String
 
-__all__ = ["insert_rows", "update_rows", "lookup", "reserve_ids", "chunks", "CHUNK_ROWS"]
+__all__ = ["among", "insert_rows", "update_rows", "lookup", "reserve_ids", "chunks", "CHUNK_ROWS"]
 
 _Column = ColumnElement[Any] | QueryableAttribute[Any]
 SQLITE_CHUNK = 5_000
@@ -118,24 +118,25 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+def among(db: Session, column: _Column, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column`` is one of ``values``: one array parameter (``= ANY``) on PostgreSQL however
+    many values; an ``IN`` list on SQLite, so callers there pass at most a chunk."""
+    if isinstance(column, QueryableAttribute):
+        column = column.expression
+    if db.get_bind().dialect.name == "postgresql":
+        element = BigInteger() if isinstance(column.type, Integer) else String()
+        return column == any_(bindparam(None, list(values), type_=ARRAY(element)))
+    return column.in_(list(values))
+
+
 def lookup(
     db: Session, column: _Column, values: Iterable[Any], *extra: _Column
 ) -> Iterator[tuple[Any, ...]]:
     """Rows ``(column, *extra)`` of the table whose ``column`` is one of ``values``."""
-    conn = db.connection()
     wanted = list(values)
-    if isinstance(column, QueryableAttribute):
-        column = column.expression
-    if conn.dialect.name == "postgresql":
-        element = BigInteger() if isinstance(column.type, Integer) else String()
-        stmt = select(column, *extra).where(
-            column == any_(bindparam("values", type_=ARRAY(element)))
-        )
-        for chunk in chunks(wanted, POSTGRES_CHUNK):
-            yield from db.execute(stmt, {"values": chunk})
-        return
-    for chunk in chunks(wanted, SQLITE_CHUNK):
-        yield from db.execute(select(column, *extra).where(column.in_(chunk)))
+    size = POSTGRES_CHUNK if db.get_bind().dialect.name == "postgresql" else SQLITE_CHUNK
+    for chunk in chunks(wanted, size):
+        yield from db.execute(select(column, *extra).where(among(db, column, chunk)))
 
 
 def reserve_ids(db: Session, table: FromClause, count: int) -> list[int]:

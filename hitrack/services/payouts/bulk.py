@@ -41,10 +41,10 @@ from typing import NamedTuple, TypeVar, cast
 from sqlalchemy import BigInteger, Integer, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.orm import Session
 
 from hitrack.db.base import utcnow
+from hitrack.db.bulk import among
 from hitrack.db.models import (
     LedgerAccount,
     LedgerPosting,
@@ -91,7 +91,7 @@ def hold_batch(
         codes = {ledger.payable_account(c.creator_id, c.currency): c for c in batch}
         stmt = (
             select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.balance)
-            .where(_among(db, LedgerAccount.code, sorted(codes)))
+            .where(among(db, LedgerAccount.code, sorted(codes)))
             .order_by(LedgerAccount.id)
         )
         if db.get_bind().dialect.name == "postgresql":
@@ -101,7 +101,7 @@ def hold_batch(
             db.execute(
                 select(Payout.creator_id, Payout.currency).where(
                     Payout.status == "pending",
-                    _among(db, Payout.creator_id, sorted({c.creator_id for c in batch})),
+                    among(db, Payout.creator_id, sorted({c.creator_id for c in batch})),
                 )
             )
         )
@@ -123,7 +123,7 @@ def hold_batch(
         holds = dict(
             db.execute(
                 select(LedgerAccount.code, LedgerAccount.id).where(
-                    _among(db, LedgerAccount.code, hold_codes)
+                    among(db, LedgerAccount.code, hold_codes)
                 )
             ).all()
         )
@@ -147,7 +147,7 @@ def hold_batch(
         tx_ids = dict(
             db.execute(
                 select(LedgerTransaction.idempotency_key, LedgerTransaction.id).where(
-                    _among(db, LedgerTransaction.idempotency_key, keys)
+                    among(db, LedgerTransaction.idempotency_key, keys)
                 )
             ).all()
         )
@@ -198,16 +198,6 @@ def hold_batch(
 
 def _postgres(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
-
-
-def _among(
-    db: Session, column: InstrumentedAttribute[T], values: Sequence[T]
-) -> ColumnElement[bool]:
-    """``column IN values``: on PostgreSQL one array parameter (``= ANY``) however many values;
-    SQLite, in-process and a batch at a time, takes the list."""
-    if not _postgres(db):
-        return column.in_(list(values))
-    return column == func.any(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 def _insert_rows(
@@ -310,7 +300,7 @@ def _requests(
         db.execute(
             select(PayoutAccount.creator_id, PayoutAccount.provider_account_id).where(
                 PayoutAccount.provider == run.provider,
-                _among(db, PayoutAccount.creator_id, sorted({p.creator_id for p in payouts})),
+                among(db, PayoutAccount.creator_id, sorted({p.creator_id for p in payouts})),
             )
         ).all()
     )
@@ -363,7 +353,7 @@ def send_batch(
             _Pending(*row)
             for row in db.execute(
                 update(Payout)
-                .where(_among(db, Payout.id, ids), Payout.status == "pending")
+                .where(among(db, Payout.id, ids), Payout.status == "pending")
                 .values(updated_at=at)
                 .returning(
                     Payout.id,
@@ -399,7 +389,7 @@ def send_batch(
             for reason, pids in sorted(waiting.items()):  # one statement per distinct answer
                 db.execute(
                     update(Payout)
-                    .where(_among(db, Payout.id, sorted(pids)), Payout.status == "pending")
+                    .where(among(db, Payout.id, sorted(pids)), Payout.status == "pending")
                     .values(failure_reason=reason)
                     .execution_options(synchronize_session=False)
                 )

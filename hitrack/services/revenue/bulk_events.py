@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
-from sqlalchemy.types import BigInteger, Integer, String
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session, joinedload
 
 from hitrack.db.base import utcnow
-from hitrack.db.bulk import chunks, insert_rows, reserve_ids
+from hitrack.db.bulk import among, chunks, insert_rows, reserve_ids
 from hitrack.db.models import Creator, RevenueEvent, Work
 from hitrack.domain.errors import InvalidInput
 from hitrack.domain.shares import format_share
@@ -30,7 +28,6 @@ __all__ = [
     "SETTLE_ROWS",
     "WORK_COLUMNS",
     "CheckedEvent",
-    "one_of",
     "record_funded",
     "settle_recorded",
 ]
@@ -47,17 +44,6 @@ class CheckedEvent(NamedTuple):
     work_id: int
     fee_rate: tuple[int, int]  # numerator, denominator (hitrack.db.models.fraction_columns)
     immediate: bool
-
-
-def one_of(
-    column: InstrumentedAttribute[Any], db: Session, values: Sequence[Any]
-) -> ColumnElement[bool]:
-    """``column`` is one of ``values`` (at most a chunk): one array parameter on
-    PostgreSQL, an ``IN`` list of at most a chunk on SQLite."""
-    if db.get_bind().dialect.name == "postgresql":
-        element = BigInteger() if isinstance(column.type, Integer) else String()
-        return column == any_(bindparam("wanted", list(values), type_=ARRAY(element)))
-    return column.in_(list(values))
 
 
 WORK_COLUMNS = (
@@ -178,7 +164,7 @@ def settle_recorded(
         events = list(
             db.scalars(
                 select(RevenueEvent)
-                .where(one_of(RevenueEvent.id, db, part))
+                .where(among(db, RevenueEvent.id, part))
                 .options(joinedload(RevenueEvent.work).load_only(*WORK_COLUMNS))
                 .order_by(RevenueEvent.id)
             )

@@ -50,7 +50,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only, selectinload
 
-from hitrack.db.bulk import chunks, lookup
+from hitrack.db.bulk import among, chunks, lookup
 from hitrack.db.models import Creator, RevenueEvent, Work, fraction_columns
 from hitrack.domain.errors import (
     HitrackError,
@@ -66,7 +66,6 @@ from hitrack.services import compact_graph
 from hitrack.services.revenue.bulk_events import (
     WORK_COLUMNS,
     CheckedEvent,
-    one_of,
     record_funded,
     settle_recorded,
 )
@@ -365,7 +364,7 @@ def _recorded(db: Session, external_ids: list[str]) -> dict[str, RevenueEvent]:
     for part in chunks(found, CHUNK_ROWS):
         for event in db.scalars(
             select(RevenueEvent)
-            .where(one_of(RevenueEvent.id, db, part))
+            .where(among(db, RevenueEvent.id, part))
             .options(selectinload(RevenueEvent.work))
         ):
             events[event.external_id] = event
@@ -377,7 +376,7 @@ def _works(db: Session, public_ids: set[str]) -> dict[str, Work]:
     works: dict[str, Work] = {}
     for part in chunks(sorted(public_ids), CHUNK_ROWS):
         for work in db.scalars(
-            select(Work).where(one_of(Work.public_id, db, part)).options(load_only(*WORK_COLUMNS))
+            select(Work).where(among(db, Work.public_id, part)).options(load_only(*WORK_COLUMNS))
         ):
             works[work.public_id] = work
     return works
