@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from hitrack.db.bulk import among
 from hitrack.db.models import Citation, Creator, RevenueEvent, WorkOwner
 from hitrack.domain import fast
 from hitrack.domain.errors import (
@@ -297,7 +298,9 @@ def _candidate_events(db: Session, creator_id: int, state: str, limit: int) -> l
     reaching = set(db.scalars(select(walk.c.id).limit(REACH_LIMIT + 1)))
     if len(reaching) <= REACH_LIMIT:
         return list(
-            db.scalars(newest.where(RevenueEvent.work_id.in_(select(walk.c.id))).limit(limit + 1))
+            db.scalars(
+                newest.where(among(db, RevenueEvent.work_id, sorted(reaching))).limit(limit + 1)
+            )
         )
     return list(db.scalars(newest.limit(EXPECTED_SCAN)))
 
