@@ -24,6 +24,7 @@ from hitrack.domain.money import (
     format_micros_exact,
     parse_currency,
 )
+from hitrack.domain.paging import COUNT_CAP, MAX_PER_PAGE, PageRequest
 from hitrack.domain.shares import format_share
 from hitrack.services import explanations, funding, revenue, settlement, statements, webhooks
 from hitrack.web.api import auth_required, body, me
@@ -63,18 +64,43 @@ def money_json(micros: int, currency: str) -> dict[str, Any]:
     }
 
 
+_ALLOCATIONS: dict[str, Any] = {
+    "allocations": {
+        "type": "array",
+        "items": object_schema(
+            ["creator", "display_name", "kind", "amount", "exact", "explanation"],
+            closed=False,
+            creator={"type": "string"},
+            display_name={"type": "string"},
+            kind={"enum": ["earning", "recoup"]},
+            amount={"type": "integer", "minimum": 0},
+            exact={"type": "string"},
+            explanation=nullable({"type": "array", "items": {"type": "string"}}),
+        ),
+    },
+    "allocations_total": {
+        "type": "integer",
+        "minimum": 0,
+        "description": f"how many allocations the event has (counted up to {COUNT_CAP})",
+    },
+    "allocations_next": nullable({"type": "integer", "minimum": 1}),
+}
+
 EXPLAINED_ALLOCATIONS = 50
 """An event with more allocations explains none inline: each creator's explanation is
 computed when they open it (``GET /me/earnings``), so a large settlement's response
 never replays its whole ancestry (the model operator's own path covers all of it)."""
 
 
-def event_json(event: RevenueEvent) -> dict[str, Any]:
-    allocations = revenue.allocation_rows(db(), event)
+def allocations_json(event: RevenueEvent, page: PageRequest) -> dict[str, Any]:
+    """A page of the event's allocations, each explained inline when the event is small."""
+    found = revenue.allocation_page(db(), event, page)
     # A few allocations over a small ancestry are explained inline; any other event's
     # explanations open on demand, one creator at a time (GET /me/earnings).
-    explained = 0 < len(allocations) <= EXPLAINED_ALLOCATIONS and explanations.small_ancestry(
-        db(), event
+    explained = (
+        0 < found.total <= EXPLAINED_ALLOCATIONS
+        and found.total_exact
+        and explanations.small_ancestry(db(), event)
     )
 
     def why(a: revenue.AllocationRow) -> list[str] | None:
@@ -84,6 +110,25 @@ def event_json(event: RevenueEvent) -> dict[str, Any]:
             return explanations.explain_event(db(), event, creator, kind=a.kind)
         return None
 
+    return {
+        "allocations": [
+            {
+                "creator": a.handle,
+                "display_name": a.display_name,
+                "kind": a.kind,
+                "amount": a.amount,
+                "exact": a.exact,
+                "explanation": why(a),
+            }
+            for a in found.items
+        ],
+        "allocations_total": found.total,
+        "allocations_next": found.next_cursor,
+    }
+
+
+def event_json(event: RevenueEvent) -> dict[str, Any]:
+    """The event, with the first page of its allocations (:data:`MAX_PER_PAGE` of them)."""
     return {
         "external_id": event.external_id,
         "origin": event.origin,
@@ -103,17 +148,7 @@ def event_json(event: RevenueEvent) -> dict[str, Any]:
         "attribution": event.attribution,
         "output": event.output,
         "occurred_at": event.occurred_at.isoformat(),
-        "allocations": [
-            {
-                "creator": a.handle,
-                "display_name": a.display_name,
-                "kind": a.kind,
-                "amount": a.amount,
-                "exact": a.exact,
-                "explanation": why(a),
-            }
-            for a in allocations
-        ],
+        **allocations_json(event, PageRequest(per_page=MAX_PER_PAGE)),
     }
 
 
@@ -159,6 +194,13 @@ def note_field(name: str | None) -> object:
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
     return data.get(name) if name else None
+
+
+@bp.get("/revenue/<external_id>/allocations")
+@auth_required
+def get_revenue_allocations(external_id: str) -> Response:
+    event = revenue.visible_event(db(), me(), external_id)
+    return jsonify(allocations_json(event, one_page(request.args, "after")))
 
 
 @bp.post("/revenue/<external_id>/fund")
@@ -431,6 +473,24 @@ register_paths(
                 errors=(401, 404),
             )
         },
+        "/api/v1/revenue/{external_id}/allocations": {
+            "get": operation(
+                "A revenue event's allocations, a page at a time (who may see the event)",
+                tag="revenue",
+                operation_id="getRevenueAllocations",
+                description="In allocation order; `allocations_next` is the `after` cursor of "
+                "the next page (null on the last). The event itself carries the first "
+                f"{MAX_PER_PAGE}.",
+                params=[
+                    path_param("external_id", "the event's external id"),
+                    *paging_params(
+                        ("after", "list the allocations after this cursor (`allocations_next`)")
+                    ),
+                ],
+                response=ref("AllocationPage"),
+                errors=(401, 404, 422),
+            )
+        },
         "/api/v1/revenue/{external_id}/fund": {
             "post": operation(
                 "Pay a reported event (the operator who reported it)",
@@ -608,19 +668,12 @@ register_paths(
             distributable={"type": "integer", "minimum": 0},
             attribution=nullable({"type": "object", "additionalProperties": {"type": "string"}}),
             occurred_at=ref("Timestamp"),
-            allocations={
-                "type": "array",
-                "items": object_schema(
-                    ["creator", "display_name", "kind", "amount", "exact", "explanation"],
-                    closed=False,
-                    creator={"type": "string"},
-                    display_name={"type": "string"},
-                    kind={"enum": ["earning", "recoup"]},
-                    amount={"type": "integer", "minimum": 0},
-                    exact={"type": "string"},
-                    explanation={"type": "array", "items": {"type": "string"}},
-                ),
-            },
+            allocations=_ALLOCATIONS["allocations"],
+            allocations_total=_ALLOCATIONS["allocations_total"],
+            allocations_next=_ALLOCATIONS["allocations_next"],
+        ),
+        "AllocationPage": object_schema(
+            ["allocations", "allocations_total", "allocations_next"], closed=False, **_ALLOCATIONS
         ),
         "Earning": {
             "allOf": [

@@ -60,6 +60,39 @@ def test_an_admin_records_revenue_and_gets_the_settled_event(
     assert again.status_code == 200 and again.get_json()["allocations"] == event["allocations"]
 
 
+def test_an_events_allocations_page_through_to_the_same_list(
+    client: FlaskClient, song: Song, app_db: Session
+) -> None:
+    """The event carries its first page of allocations; the allocations endpoint pages
+    through all of them with the ``after`` cursor; bad cursors and strangers change nothing."""
+    headers = bearer(client, song.admin.email or "", PASSWORD)
+    event = client.post("/api/v1/revenue", json=sale(song), headers=headers).get_json()
+    assert event["allocations_total"] == len(event["allocations"]) >= 2
+    assert event["allocations_next"] is None
+    seen: list[dict[str, object]] = []
+    url = "/api/v1/revenue/sale-1/allocations?per_page=1"
+    while True:
+        page = client.get(url, headers=headers)
+        assert page.status_code == 200, page.get_json()
+        body = page.get_json()
+        assert len(body["allocations"]) == 1 and body["allocations_total"] == len(
+            event["allocations"]
+        )
+        seen += body["allocations"]
+        if body["allocations_next"] is None:
+            break
+        url = f"/api/v1/revenue/sale-1/allocations?per_page=1&after={body['allocations_next']}"
+    assert seen == event["allocations"]
+    for bad in ("after=0", "after=x", "per_page=0", f"per_page={10**6}"):
+        refused = client.get(f"/api/v1/revenue/sale-1/allocations?{bad}", headers=headers)
+        assert refused.status_code == 422, bad
+    missing = client.get("/api/v1/revenue/nope/allocations", headers=headers)
+    assert missing.status_code == 404
+    stranger = make_creator(app_db, "Stranger")
+    other = bearer(client, stranger.email or "", PASSWORD)
+    assert client.get("/api/v1/revenue/sale-1/allocations", headers=other).status_code == 404
+
+
 def test_an_event_over_a_large_ancestry_lists_its_allocations_without_explaining_them(
     client: FlaskClient, song: Song, monkeypatch: pytest.MonkeyPatch
 ) -> None:

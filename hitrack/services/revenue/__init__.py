@@ -23,7 +23,7 @@ from hitrack.services.revenue.csv_import import (
 from hitrack.services.revenue.entries import RevenueInput, parse_revenue
 from hitrack.services.revenue.events import (
     AllocationRow,
-    allocation_rows,
+    allocation_page,
     check_permission,
     check_sender,
     get_event,
@@ -55,7 +55,7 @@ from hitrack.services.revenue.settling import (
 
 __all__ = [
     "AllocationRow",
-    "allocation_rows",
+    "allocation_page",
     "RevenueInput",
     "Recorded",
     "ImportResult",

@@ -11,18 +11,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from hitrack.db.models import Allocation, Creator, RevenueEvent, Work
 from hitrack.domain.errors import IdempotencyConflict, InvalidEvent, NotFound, PermissionDenied
+from hitrack.domain.paging import COUNT_CAP, Page, PageRequest, page_of
 from hitrack.services.ai_models import validate_attribution
 from hitrack.services.productions import is_earning
 from hitrack.services.revenue.entries import RevenueInput
 
 __all__ = [
     "AllocationRow",
-    "allocation_rows",
+    "allocation_page",
     "check_permission",
     "check_sender",
     "get_event",
@@ -82,7 +83,7 @@ def get_event(db: Session, external_id: str, *, lock: bool = False) -> RevenueEv
     """The event and its work; ``lock`` holds its row until the transaction ends.
 
     Its allocations load when first read; a model event has one per paid
-    creator (tens of thousands), so listings read :func:`allocation_rows`.
+    creator (tens of thousands), so listings read :func:`allocation_page`.
     """
     query = (
         select(RevenueEvent)
@@ -100,6 +101,7 @@ def get_event(db: Session, external_id: str, *, lock: bool = False) -> RevenueEv
 class AllocationRow(NamedTuple):
     """One allocation of an event as listed: plain columns, no ORM object."""
 
+    id: int
     creator_id: int
     handle: str
     display_name: str
@@ -108,10 +110,12 @@ class AllocationRow(NamedTuple):
     exact: str
 
 
-def allocation_rows(db: Session, event: RevenueEvent) -> list[AllocationRow]:
-    """The event's allocations in their order, read as columns in one query."""
-    rows = db.execute(
+def allocation_page(db: Session, event: RevenueEvent, page: PageRequest) -> Page[AllocationRow]:
+    """A page of the event's allocations in their order (keyset on the allocation id), read
+    as columns, with their count (capped at :data:`~hitrack.domain.paging.COUNT_CAP`)."""
+    query = (
         select(
+            Allocation.id,
             Allocation.creator_id,
             Creator.handle,
             Creator.display_name,
@@ -121,9 +125,22 @@ def allocation_rows(db: Session, event: RevenueEvent) -> list[AllocationRow]:
         )
         .join(Creator, Creator.id == Allocation.creator_id)
         .where(Allocation.event_id == event.id)
-        .order_by(Allocation.id)
     )
-    return [AllocationRow(*row) for row in rows]
+    if page.cursor is not None:
+        query = query.where(Allocation.id > page.cursor)
+    rows = [
+        AllocationRow(*row)
+        for row in db.execute(query.order_by(Allocation.id).limit(page.per_page + 1))
+    ]
+    total = db.scalar(
+        select(func.count()).select_from(
+            select(Allocation.id)
+            .where(Allocation.event_id == event.id)
+            .limit(COUNT_CAP + 1)
+            .subquery()
+        )
+    )
+    return page_of(rows, page, int(total or 0), lambda row: row.id)
 
 
 def may_see(actor: Creator | None, event: RevenueEvent) -> bool:
